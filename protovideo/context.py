@@ -1,0 +1,31 @@
+"""What a job needs from the worker around it, passed down the pipeline."""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+from cache import ArtifactCache
+from performance_optimizer import PerformanceOptimizer
+
+from .settings import Settings
+
+
+@dataclass
+class JobContext:
+    settings: Settings
+    cache: ArtifactCache
+    optimizer: PerformanceOptimizer
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("protovideo"))
+    progress: Callable[[int, int, str], None] | None = None   # (done, total, what)
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def report_progress(self, done: int, total: int, what: str) -> None:
+        if self.progress is not None:
+            self.progress(done, total, what)
+
+    def check_cancelled(self) -> None:
+        if self.cancel.is_set():
+            from .errors import JobFailed
+            raise JobFailed("the job was cancelled (worker stopping or time limit reached)")

@@ -1,0 +1,438 @@
+"""Job format v1: parse and check a job before any work is done.
+
+`parse_job(data, base_dir, asset_root)` turns decoded JSON into a `Job` or raises
+`JobInvalid` whose `field` is the JSON path of the offending value
+(`scenes[2].duration`). Original ProtoVideo names and snake_case aliases are
+both accepted; unknown fields are refused so that typos do not pass silently.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import JobInvalid
+from .limits import LIMITS
+from .refs import AssetRef, parse_asset_ref
+
+PRIORITIES = ("critical", "high", "normal", "low")
+PRESETS = {"reel": (1080, 1920), "landscape": (1920, 1080), "square": (1080, 1080)}
+MOTIONS = ("zoom_in", "zoom_out", "pan_left", "pan_right", "none")
+POSITIONS = ("top", "center", "bottom")
+QUALITIES = ("draft", "standard", "high")
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class TextOverlay:
+    content: str
+    position: str = "center"
+    fontsize: int = 80
+    color: str = "white"
+
+
+@dataclass(frozen=True)
+class VoiceSpec:
+    provider: str = "piper"
+    name: str = ""
+    speed: float = 1.0
+    exaggeration: float = 0.5
+    cfg_weight: float = 0.5
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    provider: str = "simple"
+    model: str = ""
+    steps: int = 4
+    guidance_scale: float = 0.0
+    negative_prompt: str = ""
+    seed: int = 0
+    width: int = 512
+    height: int = 512
+
+
+@dataclass(frozen=True)
+class VideoSpec:
+    width: int = 1080
+    height: int = 1920
+    fps: int = 30
+    transition: str = "crossfade"
+    transition_duration: float = 0.5
+    quality: str = "standard"
+
+
+@dataclass(frozen=True)
+class SubtitleStyle:
+    words_per_line: int = 4
+    font_size: int = 0  # 0: scaled to the frame
+    position: str = "bottom"
+    color: str = "white"
+    stroke_color: str = "black"
+
+
+@dataclass(frozen=True)
+class Scene:
+    index: int
+    type: str = "image"
+    image: AssetRef | None = None
+    image_prompt: str = ""
+    video: AssetRef | None = None
+    narration: AssetRef | None = None
+    narration_text: str = ""
+    duration: float | None = None
+    text: TextOverlay | None = None
+    subtitle: bool = False
+    motion: str = "zoom_in"
+    music: AssetRef | None = None
+    scene_id: str = ""
+
+    @property
+    def path(self) -> str:
+        return f"scenes[{self.index}]"
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    scenes: tuple[Scene, ...]
+    priority: str = "normal"
+    output_filename: str = ""
+    narration_text: str = ""
+    global_audio_prompt: AssetRef | None = None
+    voice: VoiceSpec = field(default_factory=VoiceSpec)
+    image: ImageSpec = field(default_factory=ImageSpec)
+    video: VideoSpec = field(default_factory=VideoSpec)
+    subtitles: SubtitleStyle = field(default_factory=SubtitleStyle)
+    music: AssetRef | None = None
+    music_volume: float = 0.15
+    base_dir: Path = Path(".")
+
+    @property
+    def output_name(self) -> str:
+        return self.output_filename or f"{self.id}.mp4"
+
+
+# ---------------------------------------------------------------- field reader
+class _Fields:
+    """Reads the fields of one JSON object, resolving aliases, refusing unknowns."""
+
+    def __init__(self, obj: Any, path: str, names: dict[str, tuple[str, ...]]):
+        if not isinstance(obj, dict):
+            raise JobInvalid(path or "$", f"must be an object, got {_type_name(obj)}")
+        self.path = path
+        self.values: dict[str, tuple[str, Any]] = {}
+        alias_of = {alias: name for name, aliases in names.items() for alias in (name, *aliases)}
+        for key, value in obj.items():
+            if not isinstance(key, str) or key not in alias_of:
+                hint = difflib.get_close_matches(str(key), list(alias_of), n=1)
+                extra = f"; did you mean '{hint[0]}'?" if hint else ""
+                raise JobInvalid(self.at(str(key)), f"unknown field{extra}")
+            name = alias_of[key]
+            if name in self.values:
+                raise JobInvalid(self.at(key), f"given twice (also as '{self.values[name][0]}')")
+            self.values[name] = (key, value)
+
+    def at(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def has(self, name: str) -> bool:
+        return name in self.values and self.values[name][1] is not None
+
+    def get(self, name: str, check: Callable[[Any, str], Any], default: Any = None) -> Any:
+        if not self.has(name):
+            return default
+        key, value = self.values[name]
+        return check(value, self.at(key))
+
+    def where(self, name: str) -> str:
+        return self.at(self.values[name][0]) if name in self.values else self.at(name)
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(value), "a number")
+
+
+def _string(max_len: int, allow_empty: bool = True) -> Callable[[Any, str], str]:
+    def check(value: Any, path: str) -> str:
+        if not isinstance(value, str):
+            raise JobInvalid(path, f"must be a string, got {_type_name(value)}")
+        if "\x00" in value:
+            raise JobInvalid(path, "must not contain NUL characters")
+        if len(value) > max_len:
+            raise JobInvalid(path, f"is {len(value)} characters long; the limit is {max_len}")
+        if not allow_empty and not value.strip():
+            raise JobInvalid(path, "must not be empty")
+        return value
+    return check
+
+
+def _number(lo: float, hi: float, integer: bool = False) -> Callable[[Any, str], Any]:
+    def check(value: Any, path: str) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise JobInvalid(path, f"must be a number, got {_type_name(value)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise JobInvalid(path, "must be a finite number")
+        if integer and value != int(value):
+            raise JobInvalid(path, "must be a whole number")
+        if not lo <= value <= hi:
+            raise JobInvalid(path, f"must be between {lo:g} and {hi:g}, got {value:g}")
+        return int(value) if integer else float(value)
+    return check
+
+
+def _one_of(*allowed: str) -> Callable[[Any, str], str]:
+    def check(value: Any, path: str) -> str:
+        if not isinstance(value, str) or value.strip().lower() not in allowed:
+            raise JobInvalid(path, f"must be one of {', '.join(allowed)}, got {value!r:.60}")
+        return value.strip().lower()
+    return check
+
+
+def _boolean(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise JobInvalid(path, f"must be true or false, got {_type_name(value)}")
+    return value
+
+
+def _color(value: Any, path: str) -> str:
+    from PIL import ImageColor
+    text = _string(40, allow_empty=False)(value, path)
+    try:
+        ImageColor.getrgb(text)
+    except ValueError:
+        raise JobInvalid(path, f"is not a color name or #hex value: {text!r}") from None
+    return text
+
+
+def _even_size(value: Any, path: str) -> int:
+    size = _number(LIMITS.min_side, LIMITS.max_side, integer=True)(value, path)
+    if size % 2:
+        raise JobInvalid(path, f"must be an even number of pixels (H.264 4:2:0), got {size}")
+    return size
+
+
+# ---------------------------------------------------------------- objects
+def _voice(obj: Any, path: str) -> VoiceSpec:
+    f = _Fields(obj, path, {"provider": (), "name": ("voice",), "speed": (),
+                            "exaggeration": (), "cfg_weight": ("cfgWeight",)})
+    return VoiceSpec(
+        provider=f.get("provider", _one_of("piper", "chatterbox"), "piper"),
+        name=f.get("name", _string(200), ""),
+        speed=f.get("speed", _number(0.5, 2.0), 1.0),
+        exaggeration=f.get("exaggeration", _number(0.0, 2.0), 0.5),
+        cfg_weight=f.get("cfg_weight", _number(0.0, 1.0), 0.5),
+    )
+
+
+def _image_spec(obj: Any, path: str, default_provider: str) -> ImageSpec:
+    f = _Fields(obj, path, {"provider": (), "model": (), "steps": ("num_inference_steps",),
+                            "guidance_scale": ("guidance",), "negative_prompt": ("negativePrompt",),
+                            "seed": (), "width": (), "height": ()})
+
+    def multiple_of_8(value: Any, p: str) -> int:
+        size = _number(64, 2048, integer=True)(value, p)
+        if size % 8:
+            raise JobInvalid(p, f"must be a multiple of 8, got {size}")
+        return size
+    return ImageSpec(
+        provider=f.get("provider", _one_of("simple", "diffusers", "openai"), default_provider),
+        model=f.get("model", _string(300), ""),
+        steps=f.get("steps", _number(1, 150, integer=True), 4),
+        guidance_scale=f.get("guidance_scale", _number(0, 30), 0.0),
+        negative_prompt=f.get("negative_prompt", _string(2000), ""),
+        seed=f.get("seed", _number(0, 2**32 - 1, integer=True), 0),
+        width=f.get("width", multiple_of_8, 512),
+        height=f.get("height", multiple_of_8, 512),
+    )
+
+
+def _video_spec(obj: Any, path: str) -> VideoSpec:
+    f = _Fields(obj, path, {"width": (), "height": (), "preset": (), "fps": (),
+                            "transition": (), "transition_duration": ("transitionDuration",),
+                            "quality": ()})
+    width, height = PRESETS["reel"]
+    if f.has("preset"):
+        width, height = PRESETS[f.get("preset", _one_of(*PRESETS))]
+    if f.has("width") != f.has("height"):
+        missing = "height" if f.has("width") else "width"
+        raise JobInvalid(f.at(missing), "width and height must be given together")
+    width = f.get("width", _even_size, width)
+    height = f.get("height", _even_size, height)
+    if width * height > LIMITS.max_frame_pixels:
+        raise JobInvalid(f.where("width"), f"{width}x{height} is larger than the limit of "
+                         f"{LIMITS.max_frame_pixels} pixels")
+    return VideoSpec(
+        width=width, height=height,
+        fps=f.get("fps", _number(1, 60, integer=True), 30),
+        transition={"none": "cut", "fade": "crossfade"}.get(
+            f.get("transition", _one_of("crossfade", "cut", "none", "fade"), "crossfade"),
+            f.get("transition", _one_of("crossfade", "cut", "none", "fade"), "crossfade")),
+        transition_duration=f.get("transition_duration", _number(0, 2), 0.5),
+        quality=f.get("quality", _one_of(*QUALITIES), "standard"),
+    )
+
+
+def _subtitle_style(obj: Any, path: str) -> SubtitleStyle:
+    f = _Fields(obj, path, {"words_per_line": ("wordsPerLine",), "font_size": ("fontsize", "fontSize"),
+                            "position": (), "color": (), "stroke_color": ("strokeColor",)})
+    return SubtitleStyle(
+        words_per_line=f.get("words_per_line", _number(1, 20, integer=True), 4),
+        font_size=f.get("font_size", _number(8, 400, integer=True), 0),
+        position=f.get("position", _one_of(*POSITIONS), "bottom"),
+        color=f.get("color", _color, "white"),
+        stroke_color=f.get("stroke_color", _color, "black"),
+    )
+
+
+def _text_overlay(obj: Any, path: str) -> TextOverlay | None:
+    if isinstance(obj, str):  # shorthand: "text": "Title"
+        obj = {"content": obj}
+    f = _Fields(obj, path, {"content": ("text",), "position": (), "fontsize": ("font_size", "fontSize"),
+                            "color": ()})
+    content = f.get("content", _string(LIMITS.max_title_chars), "")
+    if not content.strip():
+        raise JobInvalid(f.where("content"), "a title needs non-empty content")
+    return TextOverlay(content=content,
+                       position=f.get("position", _one_of(*POSITIONS), "center"),
+                       fontsize=f.get("fontsize", _number(8, 400, integer=True), 80),
+                       color=f.get("color", _color, "white"))
+
+
+SCENE_FIELDS = {
+    "type": (), "image": ("image_url", "imageUrl"), "image_prompt": ("promptImage", "prompt_image"),
+    "video": ("video_url", "videoUrl"), "narration": ("narration_url", "narrationUrl"),
+    "narration_text": ("narrationText",), "duration": (), "text": (), "subtitle": ("subtitles",),
+    "motion": (), "music": ("music_url",), "scene_id": ("sceneId",),
+}
+
+
+def _scene(obj: Any, index: int, refs: Callable[[Any, str, str], AssetRef]) -> Scene:
+    path = f"scenes[{index}]"
+    f = _Fields(obj, path, SCENE_FIELDS)
+    kind = f.get("type", _one_of("image", "video"), "image")
+    scene = Scene(
+        index=index, type=kind,
+        image=f.get("image", lambda v, p: refs(v, p, "image")),
+        image_prompt=f.get("image_prompt", _string(LIMITS.max_prompt_chars), ""),
+        video=f.get("video", lambda v, p: refs(v, p, "video")),
+        narration=f.get("narration", lambda v, p: refs(v, p, "audio")),
+        narration_text=f.get("narration_text", _string(LIMITS.max_scene_narration_chars), ""),
+        duration=f.get("duration", _number(LIMITS.min_scene_seconds, LIMITS.max_scene_seconds)),
+        text=f.get("text", _text_overlay),
+        subtitle=f.get("subtitle", _boolean, False),
+        motion=f.get("motion", _one_of(*MOTIONS), "zoom_in"),
+        music=f.get("music", lambda v, p: refs(v, p, "audio")),
+        scene_id=f.get("scene_id", _string(128), ""),
+    )
+    if kind == "video" and scene.video is None:
+        raise JobInvalid(f.at("video"), "a video scene needs a 'video' URL or path")
+    if kind == "image" and scene.video is not None:
+        raise JobInvalid(f.where("video"), "'video' is only for scenes of type video")
+    if scene.narration is not None and scene.narration_text.strip():
+        raise JobInvalid(f.where("narration"), "give either 'narration' or 'narration_text', not both")
+    return scene
+
+
+TOP_FIELDS = {
+    "id": ("job_id",), "priority": (), "output_filename": ("outputFilename",), "scenes": (),
+    "narration_text": ("narrationText",),
+    "global_audio_prompt_url": ("audio_prompt_url", "globalAudioPromptUrl"),
+    "voice": (), "image": (), "video": (), "subtitles": ("global_subtitle_config",),
+    "music": ("music_url",), "music_volume": ("musicVolume",), "version": (),
+}
+
+
+def safe_output_filename(value: str, path: str) -> str:
+    """Reduce an output filename to a safe basename ending in .mp4."""
+    base = re.split(r"[\\/]", value.strip())[-1]
+    stem = base[:-4] if base.lower().endswith(".mp4") else base
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")[:100]
+    if not stem:
+        raise JobInvalid(path, f"{value!r:.80} has no usable file name")
+    return stem + ".mp4"
+
+
+def parse_job(data: Any, base_dir: Path | str = ".", asset_root: Path | str | None = None,
+              default_image_provider: str = "simple", default_voice_provider: str = "piper") -> Job:
+    """Check decoded job JSON and return a Job; raise JobInvalid naming the field."""
+    base = Path(base_dir).resolve()
+    roots = [base] + ([Path(asset_root).resolve()] if asset_root else [])
+
+    def refs(value: Any, path: str, kind: str) -> AssetRef:
+        return parse_asset_ref(value, path, kind, roots)
+
+    f = _Fields(data, "", TOP_FIELDS)
+    f.get("version", _number(1, 1, integer=True))
+
+    def job_id(value: Any, path: str) -> str:
+        if not isinstance(value, str) or not ID_RE.match(value):
+            raise JobInvalid(path, "must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
+        return value
+
+    if not f.has("scenes"):
+        raise JobInvalid("scenes", "is required: a list of 1 to "
+                         f"{LIMITS.max_scenes} scenes")
+    raw_scenes = f.values["scenes"][1]
+    if not isinstance(raw_scenes, list):
+        raise JobInvalid("scenes", f"must be a list, got {_type_name(raw_scenes)}")
+    if not 1 <= len(raw_scenes) <= LIMITS.max_scenes:
+        raise JobInvalid("scenes", f"must hold 1 to {LIMITS.max_scenes} scenes, got {len(raw_scenes)}")
+    voice_obj = f.values.get("voice", (None, None))[1]
+    voice = _voice(voice_obj, f.where("voice")) if voice_obj is not None else \
+        VoiceSpec(provider=default_voice_provider)
+    image_obj = f.values.get("image", (None, None))[1]
+    image = _image_spec(image_obj, f.where("image"), default_image_provider) if image_obj is not None \
+        else ImageSpec(provider=default_image_provider)
+    video = f.get("video", _video_spec, VideoSpec())
+    scenes = tuple(_scene(obj, i, refs) for i, obj in enumerate(raw_scenes))
+    narration_text = f.get("narration_text", _string(LIMITS.max_job_narration_chars), "")
+    job = Job(
+        id=f.get("id", job_id) or uuid.uuid4().hex[:16],
+        scenes=scenes,
+        priority=f.get("priority", _one_of(*PRIORITIES), "normal"),
+        output_filename=f.get("output_filename",
+                              lambda v, p: safe_output_filename(_string(255)(v, p), p), ""),
+        narration_text=narration_text,
+        global_audio_prompt=f.get("global_audio_prompt_url", lambda v, p: refs(v, p, "audio")),
+        voice=voice, image=image, video=video,
+        subtitles=f.get("subtitles", _subtitle_style, SubtitleStyle()),
+        music=f.get("music", lambda v, p: refs(v, p, "audio")),
+        music_volume=f.get("music_volume", _number(0, 1), 0.15),
+        base_dir=base,
+    )
+    _check_durations(job)
+    return job
+
+
+def _check_durations(job: Job) -> None:
+    total_text = len(job.narration_text) + sum(len(s.narration_text) for s in job.scenes)
+    if total_text > LIMITS.max_job_narration_chars:
+        raise JobInvalid("narration_text", f"the job's narration is {total_text} characters; "
+                         f"the limit is {LIMITS.max_job_narration_chars}")
+    has_global = bool(job.narration_text.strip())
+    known = 0.0
+    for scene in job.scenes:
+        speaks = has_global or scene.narration is not None or bool(scene.narration_text.strip())
+        if scene.duration is None and not speaks:
+            raise JobInvalid(f"{scene.path}.duration",
+                             "is required when the scene has no narration")
+        if scene.subtitle and not speaks:
+            raise JobInvalid(f"{scene.path}.subtitle", "subtitles need narration_text to show")
+        if scene.subtitle and scene.narration is not None and not has_global:
+            raise JobInvalid(f"{scene.path}.subtitle",
+                             "subtitles need narration_text; recorded narration has no text")
+        known += scene.duration or 0.0
+    if known > LIMITS.max_job_seconds:
+        raise JobInvalid("scenes", f"the scenes last {known:g} s; the limit is {LIMITS.max_job_seconds:g} s")
+    td = job.video.transition_duration
+    if job.video.transition == "crossfade" and len(job.scenes) > 1:
+        shortest = min((s.duration for s in job.scenes if s.duration), default=None)
+        if shortest is not None and td > shortest / 2:
+            raise JobInvalid("video.transition_duration",
+                             f"{td:g} s is more than half of the shortest scene ({shortest:g} s)")

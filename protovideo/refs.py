@@ -1,0 +1,78 @@
+"""Asset references in a job: an http(s) URL or a path kept inside allowed roots.
+
+Checked when the job is parsed, so a bad reference is refused before any work
+with the JSON path of its field. Fetching (and the network checks that need
+DNS) happens later, in generators/fetch.py.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from .errors import JobInvalid
+
+
+@dataclass(frozen=True)
+class AssetRef:
+    value: str            # as written in the job
+    field: str            # JSON path, e.g. scenes[1].image
+    kind: str             # image | video | audio
+    url: str = ""         # http(s) URL, when remote
+    path: Path | None = None  # resolved local path, when local
+
+    @property
+    def is_url(self) -> bool:
+        return bool(self.url)
+
+
+def _inside(path: Path, roots: list[Path]) -> bool:
+    return any(path == root or root in path.parents for root in roots)
+
+
+def parse_asset_ref(value: Any, field: str, kind: str, roots: list[Path]) -> AssetRef:
+    if not isinstance(value, str) or not value.strip():
+        raise JobInvalid(field, "must be a URL or a relative path (a non-empty string)")
+    text = value.strip()
+    if len(text) > 4096 or "\x00" in text:
+        raise JobInvalid(field, "is not a usable URL or path")
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        if not parts.hostname:
+            raise JobInvalid(field, f"URL {text!r:.100} has no host")
+        return AssetRef(text, field, kind, url=text)
+    if scheme == "file":
+        raw_path = unquote(parts.path)
+    elif scheme and len(scheme) > 1:  # one letter would be a Windows drive
+        raise JobInvalid(field, f"scheme '{scheme}:' is not allowed; use http, https or a relative path")
+    else:
+        raw_path = text
+    candidate = Path(raw_path)
+    if ".." in candidate.parts:
+        raise JobInvalid(field, f"path {text!r:.100} must not contain '..'")
+    if candidate.is_absolute():
+        resolved = Path(os.path.realpath(candidate))
+        if not _inside(resolved, roots):
+            raise JobInvalid(field, f"absolute path {text!r:.100} is outside the job's folder and ASSET_ROOT")
+    else:
+        resolved = None
+        for root in roots:
+            attempt = Path(os.path.realpath(root / candidate))
+            if attempt.exists():
+                resolved = attempt
+                if not _inside(attempt, roots):
+                    raise JobInvalid(field, f"path {text!r:.100} leads outside the job's folder "
+                                     "and ASSET_ROOT (symbolic link)")
+                break
+        if resolved is None:
+            raise JobInvalid(field, f"file {text!r:.100} not found in the job's folder or ASSET_ROOT")
+    if not resolved.exists():
+        raise JobInvalid(field, f"file {text!r:.100} not found")
+    if not _inside(resolved, roots):
+        raise JobInvalid(field, f"path {text!r:.100} leads outside the job's folder and ASSET_ROOT")
+    if not resolved.is_file():
+        raise JobInvalid(field, f"{text!r:.100} is not a file")
+    return AssetRef(text, field, kind, path=resolved)

