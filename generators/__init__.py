@@ -1,0 +1,1 @@
+"""Generators: narration (TTS), pictures, subtitles, frames, encoding and asset fetching."""
