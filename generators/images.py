@@ -1,0 +1,58 @@
+"""Pictures: providers that turn prompts into PIL images, behind one interface.
+
+    class ImageProvider:
+        name: str
+        def identity(self, request: ImageRequest) -> dict   # what goes into cache keys
+        def generate(self, requests: list[ImageRequest]) -> list[PIL.Image.Image]
+            # one RGB image per request, in order; requests that share settings
+            # may be batched into one model call by the provider
+
+`get_image_provider(name, settings)` creates each provider once per process.
+"""
+from __future__ import annotations
+
+import importlib
+import threading
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+PROVIDER_MODULES = {
+    "simple": "generators.images_simple",
+    "diffusers": "generators.images_diffusers",
+    "openai": "generators.images_openai",
+}
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    prompt: str
+    width: int = 512
+    height: int = 512
+    negative_prompt: str = ""
+    steps: int = 4
+    guidance_scale: float = 0.0
+    seed: int = 0
+    model: str = ""
+
+
+class ImageProvider(Protocol):
+    name: str
+
+    def identity(self, request: ImageRequest) -> dict: ...
+
+    def generate(self, requests: list[ImageRequest]) -> list[Any]: ...
+
+
+_providers: dict[tuple, Any] = {}
+_lock = threading.Lock()
+
+
+def get_image_provider(name: str, settings) -> ImageProvider:
+    key = (name, id(settings) if settings is not None else None)
+    with _lock:
+        provider = _providers.get(key)
+        if provider is None:
+            module = importlib.import_module(PROVIDER_MODULES[name])
+            provider = module.create_provider(settings)
+            _providers[key] = provider
+        return provider

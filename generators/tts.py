@@ -1,0 +1,49 @@
+"""Narration: text -> Speech (a WAV file plus the time span of every sentence).
+
+Providers are small classes behind one interface; each is created once per
+process (`get_tts_provider`) and loads its model lazily through generators.models.
+
+    class TTSProvider:
+        name: str
+        def identity(self, voice: VoiceSpec) -> dict        # what goes into cache keys
+        def synthesize_sentences(self, sentences, voice, reference_wav=None)
+            -> tuple[list[np.ndarray], int]   # float32 mono in [-1, 1], one per sentence; rate
+"""
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import Any, Protocol
+
+import numpy as np
+
+from protovideo.jobspec import VoiceSpec
+
+PROVIDER_MODULES = {
+    "piper": "generators.tts_piper",
+    "chatterbox": "generators.tts_chatterbox",
+}
+
+_providers: dict[tuple, Any] = {}
+_lock = threading.Lock()
+
+
+class TTSProvider(Protocol):
+    name: str
+
+    def identity(self, voice: VoiceSpec) -> dict: ...
+
+    def synthesize_sentences(self, sentences: list[str], voice: VoiceSpec,
+                             reference_wav=None) -> tuple[list[np.ndarray], int]: ...
+
+
+def get_tts_provider(name: str, settings) -> TTSProvider:
+    """The process-wide provider object for `name` (module.create_provider(settings))."""
+    key = (name, id(settings) if settings is not None else None)
+    with _lock:
+        provider = _providers.get(key)
+        if provider is None:
+            module = importlib.import_module(PROVIDER_MODULES[name])
+            provider = module.create_provider(settings)
+            _providers[key] = provider
+        return provider

@@ -1,0 +1,21 @@
+#!/usr/bin/env python3
+"""ProtoVideo worker: entry point for every command (see ../shared/SPEC.md).
+
+    python main_worker.py [run] [--once]
+    python main_worker.py render JOB.json [-o OUT.mp4]
+    python main_worker.py submit JOB.json [--priority P]
+    python main_worker.py status [JOB_ID] [--json]
+    python main_worker.py cache stats|cleanup|clear [--json]
+    python main_worker.py --benchmark --scenes=N [--json]
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from protovideo.cli import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

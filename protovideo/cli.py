@@ -1,0 +1,57 @@
+"""Command line: parse the command and hand it to the module that owns it."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .settings import SettingsError, load_settings
+
+COMMANDS = {
+    # command -> "module:function"; each function takes (args, settings) and returns an exit code
+    "render": "protovideo.render_cli:render_command",
+    "run": "protovideo.daemon_cli:run_command",
+    "submit": "protovideo.daemon_cli:submit_command",
+    "status": "protovideo.daemon_cli:status_command",
+    "cache": "cache.cli:cache_command",
+    "benchmark": "protovideo.benchmark:benchmark_command",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="main_worker.py", description="ProtoVideo worker")
+    parser.add_argument("--benchmark", action="store_true", help="run the offline benchmark")
+    parser.add_argument("--scenes", type=int, default=5, help="scenes in the benchmark job")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--once", action="store_true", help="(run) drain the queue, then exit")
+    sub = parser.add_subparsers(dest="command")
+    run = sub.add_parser("run", help="daemon: take jobs from JOB_SOURCE until stopped")
+    run.add_argument("--once", action="store_true", help="drain what is queued, then exit 0")
+    render = sub.add_parser("render", help="render one job file in-process")
+    render.add_argument("job", help="job JSON file")
+    render.add_argument("-o", "--output", help="output MP4 path")
+    render.add_argument("--quiet", action="store_true", help="no progress display")
+    submit = sub.add_parser("submit", help="enqueue a job; prints its id")
+    submit.add_argument("job", help="job JSON file")
+    submit.add_argument("--priority", choices=["critical", "high", "normal", "low"])
+    status = sub.add_parser("status", help="queue depths, or one job's state")
+    status.add_argument("job_id", nargs="?")
+    status.add_argument("--json", action="store_true")
+    cache = sub.add_parser("cache", help="artifact cache statistics and upkeep")
+    cache.add_argument("action", choices=["stats", "cleanup", "clear"])
+    cache.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = "benchmark" if args.benchmark else (args.command or "run")
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    module_name, func_name = COMMANDS[command].split(":")
+    handler = getattr(importlib.import_module(module_name), func_name)
+    return int(handler(args, settings) or 0)

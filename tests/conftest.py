@@ -1,0 +1,67 @@
+"""Shared fixtures: settings in a temporary folder, a real Redis server, media probes."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from protovideo.settings import load_settings  # noqa: E402
+
+
+@pytest.fixture
+def make_settings(tmp_path):
+    """Settings with every folder inside tmp_path; keyword overrides by setting name."""
+    def factory(**overrides):
+        env = {
+            "CACHE_DIR": str(tmp_path / "var" / "cache"),
+            "SPOOL_DIR": str(tmp_path / "var" / "spool"),
+            "OUTPUT_DIR": str(tmp_path / "var" / "output"),
+            "REPORT_DIR": str(tmp_path / "var" / "reports"),
+            "WORK_DIR": str(tmp_path / "var" / "work"),
+            "LOG_FILE": str(tmp_path / "worker.log"),
+            "ASSET_ROOT": str(tmp_path / "assets"),
+            "MAX_WORKERS": "2",
+        }
+        env.update({k: str(v) for k, v in overrides.items()})
+        return load_settings(env, cwd=tmp_path, read_files=False)
+    return factory
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex((host, port)) == 0
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A real Redis server: the machine's on 127.0.0.1:6379, else one started here."""
+    if _port_open("127.0.0.1", 6379):
+        yield "redis://127.0.0.1:6379/15"
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed; .ci/run must install it")
+        pytest.skip("no Redis server and no redis-server binary")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    for _ in range(100):
+        if _port_open("127.0.0.1", port):
+            break
+        time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/15"
+    proc.terminate()
+    proc.wait(timeout=10)
