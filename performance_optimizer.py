@@ -97,6 +97,22 @@ class PerformanceOptimizer:
             return {"job_id": self.task_id, "total_time": round(total, 4),
                     "peak_rss_mb": round(self._peak_rss, 1), "steps": steps, "scenes": scenes}
 
+    def finish_job(self, report_dir: Path, extra: dict | None = None) -> tuple[dict, Path]:
+        """Close the job's monitoring; write REPORT_DIR/<id>.json atomically."""
+        import json
+        import os
+        import tempfile
+        report = self.get_performance_report()
+        report.update(extra or {})
+        report_dir = Path(report_dir)
+        report_dir.mkdir(parents=True, exist_ok=True)
+        path = report_dir / f"{self.task_id}.json"
+        fd, tmp = tempfile.mkstemp(dir=report_dir, prefix=".tmp-", suffix=".json")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(report, fh, indent=2)
+        os.replace(tmp, path)
+        return report, path
+
     def optimize_memory(self) -> None:
         import gc
         gc.collect()
