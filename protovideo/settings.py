@@ -107,6 +107,7 @@ SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "JOB_API_URL": (_text, "", "base URL of the HTTP job API (JOB_SOURCE=http)"),
     "JOB_API_TOKEN": (_text, "", "bearer token for the HTTP job API"),
     "REDIS_URL": (_text, "", "Redis URL for JOB_SOURCE=redis and the shared cache level"),
+    "REDIS_KEY_PREFIX": (_text, "protovideo", "prefix of every Redis key and stream the worker uses"),
     "OUTPUT_DIR": (_text, "./var/output", "finished videos"),
     "REPORT_DIR": (_text, "./var/reports", "per-job performance reports"),
     "WORK_DIR": (_text, "./var/work", "scratch space for jobs in progress"),
@@ -151,6 +152,7 @@ class Settings:
     JOB_API_URL: str
     JOB_API_TOKEN: str
     REDIS_URL: str
+    REDIS_KEY_PREFIX: str
     OUTPUT_DIR: str
     REPORT_DIR: str
     WORK_DIR: str
