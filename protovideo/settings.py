@@ -117,6 +117,7 @@ SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "POLL_INTERVAL": (_positive_float, "1.0", "seconds between polls of an empty job source"),
     "JOB_TIMEOUT": (_positive_float, "1800", "seconds a job may run before it is failed"),
     "MAX_ATTEMPTS": (_positive_int, "3", "attempts before a job goes to failed/"),
+    "RETRY_BACKOFF": (_positive_float, "5", "seconds before the first retry of a transient failure; doubles each attempt (with jitter), at most 300"),
     "LEASE_SECONDS": (_positive_float, "120", "lease on a claimed job; renewed by heartbeats"),
     "SHUTDOWN_GRACE": (_positive_float, "60", "seconds a stopping worker waits for the job in progress"),
     "ASSET_ROOT": (_text, "./assets", "folder that relative asset paths of queued jobs resolve against"),
@@ -162,6 +163,7 @@ class Settings:
     POLL_INTERVAL: float
     JOB_TIMEOUT: float
     MAX_ATTEMPTS: int
+    RETRY_BACKOFF: float
     LEASE_SECONDS: float
     SHUTDOWN_GRACE: float
     ASSET_ROOT: str
