@@ -7,7 +7,7 @@ DNS) happens later, in generators/fetch.py.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dc_field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -22,6 +22,7 @@ class AssetRef:
     kind: str             # image | video | audio
     url: str = ""         # http(s) URL, when remote
     path: Path | None = None  # resolved local path, when local
+    roots: tuple[Path, ...] = dc_field(default=(), compare=False, repr=False)  # allowed folders
 
     @property
     def is_url(self) -> bool:
@@ -43,7 +44,7 @@ def parse_asset_ref(value: Any, field: str, kind: str, roots: list[Path]) -> Ass
     if scheme in ("http", "https"):
         if not parts.hostname:
             raise JobInvalid(field, f"URL {text!r:.100} has no host")
-        return AssetRef(text, field, kind, url=text)
+        return AssetRef(text, field, kind, url=text, roots=tuple(roots))
     if scheme == "file":
         raw_path = unquote(parts.path)
     elif scheme and len(scheme) > 1:  # one letter would be a Windows drive
@@ -75,4 +76,4 @@ def parse_asset_ref(value: Any, field: str, kind: str, roots: list[Path]) -> Ass
         raise JobInvalid(field, f"path {text!r:.100} leads outside the job's folder and ASSET_ROOT")
     if not resolved.is_file():
         raise JobInvalid(field, f"{text!r:.100} is not a file")
-    return AssetRef(text, field, kind, path=resolved)
+    return AssetRef(text, field, kind, path=resolved, roots=tuple(roots))

@@ -1,0 +1,161 @@
+"""Which font can draw a piece of text: titles and subtitles of any script.
+
+The shipped font (DejaVu Sans Bold: Latin, Greek, Cyrillic, Arabic, Hebrew
+basics) comes first; when it lacks characters (CJK, most emoji) a font
+installed on the machine that has them all is used instead (found with
+fc-list or in the usual folders). When no font has them, `require_font`
+refuses the text with a reason that names the field and the characters.
+
+Coverage is read from each font's cmap with fontTools; characters that are
+never drawn (spaces, line breaks, joiners, variation selectors, bidi marks)
+are not asked for.
+"""
+from __future__ import annotations
+
+import functools
+import glob
+import os
+import shutil
+import subprocess
+import threading
+import unicodedata
+from pathlib import Path
+
+from protovideo.errors import JobInvalid
+
+SHIPPED_FONT = Path(__file__).resolve().parent / "fonts" / "DejaVuSans-Bold.ttf"
+
+# Preferred fallbacks first (broad CJK coverage, then emoji/symbol outlines).
+FALLBACK_PATTERNS = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-*.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-*.ttc",
+    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-*.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSans*-Bold.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSans*-Regular.ttf",
+    "/usr/share/fonts/truetype/noto/NotoEmoji-*.ttf",
+    "/usr/share/fonts/truetype/ancient-scripts/Symbola*.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/System/Library/Fonts/PingFang.ttc",
+    "/Library/Fonts/Arial Unicode.ttf",
+)
+FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
+# Color bitmap fonts (CBDT/sbix) draw only at fixed sizes in PIL; not used.
+_SKIP_NAMES = ("NotoColorEmoji",)
+
+
+def _never_drawn(char: str) -> bool:
+    code = ord(char)
+    if char.isspace():
+        return True
+    if 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF:  # variation selectors
+        return True
+    return unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp")
+
+
+@functools.lru_cache(maxsize=64)
+def _cmap(font_path: str) -> frozenset[int]:
+    from fontTools.ttLib import TTFont
+    kwargs = {"fontNumber": 0} if font_path.lower().endswith(".ttc") else {}
+    with TTFont(font_path, lazy=True, **kwargs) as font:
+        table = font.getBestCmap() or {}
+        return frozenset(table)
+
+
+def missing_glyphs(text: str, font_path: Path | str) -> set[str]:
+    """The characters of `text` the font at `font_path` has no glyph for."""
+    codes = _cmap(str(font_path))
+    return {ch for ch in set(text) if not _never_drawn(ch) and ord(ch) not in codes}
+
+
+_candidates_lock = threading.Lock()
+_candidates: list[str] | None = None
+
+
+def fallback_fonts() -> list[str]:
+    """Installed fonts to try after the shipped one, preferred first."""
+    global _candidates
+    with _candidates_lock:
+        if _candidates is None:
+            _candidates = _find_fonts()
+        return list(_candidates)
+
+
+def _find_fonts() -> list[str]:
+    found: list[str] = []
+    extra = os.environ.get("PROTOVIDEO_FONTS", "")  # os.pathsep-separated font files
+    for pattern in [p for p in extra.split(os.pathsep) if p] + list(FALLBACK_PATTERNS):
+        found.extend(sorted(glob.glob(pattern)))
+    found.extend(_fc_list())
+    seen: set[str] = set()
+    usable = []
+    for path in found:
+        real = os.path.realpath(path)
+        if real in seen or not real.lower().endswith(FONT_SUFFIXES):
+            continue
+        if any(name in os.path.basename(real) for name in _SKIP_NAMES):
+            continue
+        seen.add(real)
+        usable.append(real)
+    return usable
+
+
+def _fc_list() -> list[str]:
+    binary = shutil.which("fc-list")
+    if not binary:
+        return []
+    try:
+        result = subprocess.run([binary, "--format", "%{file}\n"], capture_output=True,
+                                timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    lines = result.stdout.decode("utf-8", "replace").splitlines()
+    return sorted(line.strip() for line in lines if line.strip())
+
+
+def font_for(text: str) -> Path | None:
+    """A font file that can draw every character of `text`: the shipped font when
+    it can, else an installed fallback; None when no font has them all."""
+    if not missing_glyphs(text, SHIPPED_FONT):
+        return SHIPPED_FONT
+    for path in fallback_fonts():
+        try:
+            if not missing_glyphs(text, path):
+                return Path(path)
+        except Exception:  # an unreadable font file on the system is skipped
+            continue
+    return None
+
+
+def require_font(text: str, field: str) -> Path:
+    """`font_for(text)`, or JobInvalid naming the field and the missing characters."""
+    font = font_for(text)
+    if font is not None:
+        return font
+    lacking = missing_glyphs(text, SHIPPED_FONT)
+    missing = "".join(dict.fromkeys(ch for ch in text if ch in lacking))  # in text order
+    shown = missing if len(missing) <= 20 else missing[:20] + "..."
+    codes = ", ".join(f"U+{ord(ch):04X}" for ch in missing[:5])
+    raise JobInvalid(field, f"characters {shown} ({codes}) are not in the font "
+                     f"{SHIPPED_FONT.name} nor in any font installed on this machine; "
+                     "install a font that has them (e.g. fonts-noto-cjk) or remove them")
+
+
+def check_job_text(job) -> None:
+    """Refuse, before any work, text of a job that no font can draw.
+
+    Checks every title (`scenes[i].text.content`) and the narration that will be
+    shown as subtitles (`scenes[i].narration_text`, or the job's `narration_text`).
+    """
+    global_subtitles = any(scene.subtitle for scene in job.scenes) and job.narration_text.strip()
+    if global_subtitles:
+        require_font(job.narration_text, "narration_text")
+    for scene in job.scenes:
+        if scene.text is not None:
+            require_font(scene.text.content, f"{scene.path}.text.content")
+        if scene.subtitle and scene.narration_text.strip() and not job.narration_text.strip():
+            require_font(scene.narration_text, f"{scene.path}.narration_text")
