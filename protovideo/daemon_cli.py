@@ -1,0 +1,129 @@
+"""Commands for the queue: `run [--once]`, `submit JOB.json [--priority P]`, `status [JOB_ID] [--json]`."""
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import logging.handlers
+import os
+import sys
+from pathlib import Path
+
+from .errors import JobInvalid
+from .jobfile import decode_job_bytes, load_job_file
+from .sources import PRIORITIES, open_source
+
+log = logging.getLogger("protovideo.daemon")
+
+
+def setup_logging(settings) -> None:
+    """The project's logging setup where there is one, else LOG_FILE (rotating) and stderr."""
+    for module_name in ("protovideo.logs", "protovideo.logging_setup"):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        if hasattr(module, "setup_logging"):
+            module.setup_logging(settings)
+            return
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    root.setLevel(settings.LOG_LEVEL.upper())
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_file = settings.path("LOG_FILE")
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    for handler in (logging.handlers.RotatingFileHandler(log_file, maxBytes=20 * 2**20, backupCount=5),
+                    logging.StreamHandler(sys.stderr)):
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+
+
+def run_command(args, settings) -> int:
+    from .worker import Worker
+    setup_logging(settings)
+    try:
+        source = open_source(settings)
+    except Exception as exc:
+        print(f"error: cannot open job source {settings.JOB_SOURCE}: {exc}", file=sys.stderr)
+        return 1
+    worker = Worker(settings, source, once=bool(getattr(args, "once", False)))
+    code = worker.run()
+    if worker.abandoned:
+        # a render thread ignored the cancel request; do not wait for it at exit
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(code)
+    return code
+
+
+def submit_command(args, settings) -> int:
+    path = Path(args.job)
+    try:
+        job = load_job_file(path, settings)          # refuse a bad job before it is queued
+        data = decode_job_bytes(path.read_bytes())
+    except JobInvalid as exc:
+        print(f"error: {path}: invalid job: {exc}", file=sys.stderr)
+        return 2
+    data["id"] = job.id
+    priority = getattr(args, "priority", None)
+    try:
+        source = open_source(settings, worker_name="submit")
+        job_id = source.submit(data, priority=priority, base_dir=path.resolve().parent)
+        source.close()
+    except Exception as exc:
+        print(f"error: cannot submit to {settings.JOB_SOURCE}: {exc}", file=sys.stderr)
+        return 1
+    print(job_id)
+    return 0
+
+
+def status_command(args, settings) -> int:
+    job_id = getattr(args, "job_id", None)
+    try:
+        source = open_source(settings, worker_name="status")
+        info = source.status(job_id)
+        source.close()
+    except Exception as exc:
+        print(f"error: cannot read status from {settings.JOB_SOURCE}: {exc}", file=sys.stderr)
+        return 1
+    if getattr(args, "json", False):
+        print(json.dumps(info, indent=2, ensure_ascii=False))
+    else:
+        print(format_status(info))
+    return 1 if job_id and info.get("state") == "unknown" else 0
+
+
+def format_status(info: dict) -> str:
+    if "state" not in info:
+        queued = info.get("queued", {})
+        by_priority = ", ".join(f"{p} {queued.get(p, 0)}" for p in PRIORITIES)
+        lines = [f"source: {info.get('source')}",
+                 f"queued: {info.get('queued_total', 0)} ({by_priority})"]
+        if info.get("retry_pending"):
+            lines.append(f"waiting for a retry: {info['retry_pending']}")
+        for key in ("started", "finished", "failed", "dead_letter"):
+            if key in info:
+                lines.append(f"{key}: {info[key]}")
+        return "\n".join(lines)
+    state = info["state"]
+    line = f"{info['id']}: {state}"
+    if state == "started":
+        progress = info.get("progress") or {}
+        if progress.get("total"):
+            line += f", {progress.get('done', 0)} of {progress['total']} scenes done"
+            if progress.get("what"):
+                line += f" ({progress['what']})"
+        if info.get("attempts"):
+            line += f", attempt {info['attempts']}"
+    elif state == "queued":
+        line += f", priority {info.get('priority', 'normal')}"
+        if info.get("retry_pending"):
+            line += ", waiting for a retry"
+    elif state == "finished":
+        record = info.get("record") or {}
+        line += f", output {record.get('output')}"
+    elif state == "failed":
+        error = (info.get("record") or {}).get("error") or {}
+        line += f": {error.get('type')}: {error.get('message')}"
+    return line

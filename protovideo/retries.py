@@ -1,0 +1,41 @@
+"""Retries middleware: transient failures are tried again, with exponential backoff and jitter.
+
+Only errors marked retryable (errors.TransientError: downloads, API calls, a busy
+GPU) are retried, and only while the job has attempts left (MAX_ATTEMPTS).
+An invalid job or any other failure is final at once.
+"""
+from __future__ import annotations
+
+import logging
+import random
+
+from .middleware import Middleware
+
+log = logging.getLogger("protovideo.retries")
+
+
+class Retries(Middleware):
+    def __init__(self, max_attempts: int, min_backoff: float = 5.0, max_backoff: float = 300.0,
+                 jitter: float = 0.5, rng: random.Random | None = None):
+        self.max_attempts = max_attempts
+        self.min_backoff = min_backoff
+        self.max_backoff = max_backoff
+        self.jitter = jitter
+        self.rng = rng or random.Random()
+
+    def backoff(self, attempts: int) -> float:
+        """Delay before attempt `attempts + 1`: min_backoff * 2**(attempts-1), capped,
+        with up to `jitter` of it drawn at random so that workers do not retry in step."""
+        delay = min(self.max_backoff, self.min_backoff * 2 ** max(0, attempts - 1))
+        return delay * (1 - self.jitter) + self.rng.uniform(0, delay * self.jitter)
+
+    def after_job_failed(self, worker, claimed, error: BaseException) -> None:
+        if not getattr(error, "retryable", False):
+            return
+        if claimed.attempts >= self.max_attempts:
+            log.error("job %s: attempt %d of %d failed (%s); no attempts left",
+                      claimed.id, claimed.attempts, self.max_attempts, error)
+            return
+        claimed.retry_in = self.backoff(claimed.attempts)
+        log.warning("job %s: attempt %d of %d failed (%s); retrying in %.1fs",
+                    claimed.id, claimed.attempts, self.max_attempts, error, claimed.retry_in)

@@ -1,0 +1,296 @@
+"""Spool folder job source (JOB_SOURCE=spool, the default).
+
+    incoming/    queued jobs, one JSON file each; `submit` names them
+                 <rank>-<time_ns>-<id>.json (rank 0 = critical .. 3 = low)
+    processing/  claimed jobs: <stem>~<claim token>.json; the file's mtime is the
+                 lease, renewed by heartbeats; <stem>~<token>.state holds progress
+    done/<id>.json, failed/<id>.json   result and failure records
+
+A claim is an atomic rename from incoming/ to processing/, so of several
+workers exactly one wins. A processing file whose mtime is older than
+LEASE_SECONDS belongs to a dead worker: any worker renames it back to
+incoming/ and the next claim counts one more attempt. A job waiting for a
+retry sits in incoming/ with its mtime set in the future (its not-before time).
+Worker bookkeeping (attempts, the submitter's folder) travels inside the job
+file under the key "_spool", which is removed before the job is parsed.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from ..errors import JobInvalid
+from ..jobfile import decode_job_bytes
+from ..jobspec import ID_RE
+from .base import (PRIORITIES, ClaimedJob, JobSource, LeaseLost, default_worker_name,
+                   failure_record, now_iso, priority_of, write_json_atomic)
+
+log = logging.getLogger("protovideo.spool")
+
+META = "_spool"
+CANONICAL = re.compile(r"^([0-3])-(\d+)-([A-Za-z0-9_-]{1,64})$")
+FOLDERS = ("incoming", "processing", "done", "failed")
+
+
+def _job_json_files(folder: Path) -> list[os.DirEntry]:
+    try:
+        return [e for e in os.scandir(folder)
+                if e.name.endswith(".json") and not e.name.startswith(".") and e.is_file()]
+    except FileNotFoundError:
+        return []
+
+
+def _id_from_stem(stem: str) -> str:
+    match = CANONICAL.match(stem)
+    if match:
+        return match.group(3)
+    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_")[:64]
+    return cleaned or uuid.uuid4().hex[:16]
+
+
+class SpoolSource(JobSource):
+    name = "spool"
+
+    def __init__(self, settings, worker_name: str | None = None):
+        self.settings = settings
+        self.root = settings.path("SPOOL_DIR")
+        self.dirs = {name: self.root / name for name in FOLDERS}
+        for folder in self.dirs.values():
+            folder.mkdir(parents=True, exist_ok=True)
+        self.worker_name = worker_name or default_worker_name()
+        self.lease = settings.LEASE_SECONDS
+        self.max_attempts = settings.MAX_ATTEMPTS
+        self._priority_cache: dict[tuple[str, int], str] = {}
+
+    # ------------------------------------------------------------ paths
+    def _processing(self, claimed: ClaimedJob, suffix: str = ".json") -> Path:
+        stem, token = claimed.handle["stem"], claimed.handle["token"]
+        return self.dirs["processing"] / f"{stem}~{token}{suffix}"
+
+    def _rank(self, entry: os.DirEntry) -> int:
+        stem = entry.name[:-5]
+        match = CANONICAL.match(stem)
+        if match:
+            return int(match.group(1))
+        key = (entry.name, entry.stat().st_mtime_ns)
+        if key not in self._priority_cache:   # a file another program dropped in
+            try:
+                data = json.loads(Path(entry.path).read_bytes()[:1_000_000])
+            except (OSError, ValueError):
+                data = None
+            self._priority_cache[key] = priority_of(data)
+        return PRIORITIES.index(self._priority_cache[key])
+
+    # ------------------------------------------------------------ claim
+    def reclaim_expired(self) -> int:
+        """Move jobs whose lease ran out back to incoming/; return how many."""
+        count = 0
+        deadline = time.time() - self.lease
+        for entry in _job_json_files(self.dirs["processing"]):
+            try:
+                if entry.stat().st_mtime >= deadline:
+                    continue
+            except FileNotFoundError:
+                continue
+            stem = entry.name[:-5].rsplit("~", 1)[0]
+            try:
+                os.rename(entry.path, self.dirs["incoming"] / f"{stem}.json")
+            except FileNotFoundError:
+                continue    # another worker reclaimed it first
+            Path(entry.path[:-5] + ".state").unlink(missing_ok=True)
+            log.warning("lease of %s ran out (worker gone); queued again", stem)
+            count += 1
+        return count
+
+    def _candidates(self) -> list[os.DirEntry]:
+        now = time.time()
+        ready = []
+        for entry in _job_json_files(self.dirs["incoming"]):
+            try:
+                mtime = entry.stat().st_mtime
+                if mtime > now:
+                    continue    # waiting for a retry
+                ready.append(((self._rank(entry), mtime, entry.name), entry))
+            except FileNotFoundError:
+                continue
+        ready.sort(key=lambda pair: pair[0])
+        return [entry for _key, entry in ready]
+
+    def claim(self) -> ClaimedJob | None:
+        self.reclaim_expired()
+        for entry in self._candidates():
+            stem = entry.name[:-5]
+            token = uuid.uuid4().hex[:12]
+            target = self.dirs["processing"] / f"{stem}~{token}.json"
+            try:
+                os.utime(entry.path)            # a fresh lease before anyone can see it
+                os.rename(entry.path, target)   # atomic: exactly one worker wins
+            except FileNotFoundError:
+                continue
+            claimed = self._open_claim(stem, token, target)
+            if claimed is not None:
+                return claimed
+        return None
+
+    def _open_claim(self, stem: str, token: str, path: Path) -> ClaimedJob | None:
+        raw = path.read_bytes()
+        data: Any = None
+        decode_error = None
+        try:
+            data = decode_job_bytes(raw)
+        except JobInvalid as exc:
+            decode_error = exc
+        meta = data.pop(META, {}) if isinstance(data, dict) else {}
+        meta = meta if isinstance(meta, dict) else {}
+        job_id = data.get("id") if isinstance(data, dict) else None
+        if not (isinstance(job_id, str) and ID_RE.match(job_id)):
+            job_id = _id_from_stem(stem)
+            if isinstance(data, dict) and "id" not in data:
+                data["id"] = job_id
+        attempts = int(meta.get("attempts", 0) or 0) + 1
+        handle = {"stem": stem, "token": token, "meta": meta,
+                  "raw": raw.decode("utf-8", "replace") if data is None else None}
+        base_dir = meta.get("base_dir")
+        claimed = ClaimedJob(id=job_id, data=data, attempts=attempts, priority=priority_of(data),
+                             base_dir=Path(base_dir) if base_dir else self.settings.path("ASSET_ROOT"),
+                             decode_error=decode_error, handle=handle, claimed_at=now_iso())
+        if attempts > self.max_attempts:
+            claimed.attempts -= 1
+            self.fail(claimed, {"type": "LeaseExpired", "message":
+                                f"the job's worker stopped without finishing it {claimed.attempts} "
+                                f"times (MAX_ATTEMPTS={self.max_attempts})"})
+            log.error("job %s failed: its workers died %d times", job_id, claimed.attempts)
+            return None
+        if data is not None:
+            meta.update(attempts=attempts, worker=self.worker_name, claimed_at=claimed.claimed_at)
+            write_json_atomic(path, {**data, META: meta})
+        self._write_state(claimed)
+        return claimed
+
+    # ------------------------------------------------------------ while running
+    def _write_state(self, claimed: ClaimedJob) -> None:
+        state = {"id": claimed.id, "worker": self.worker_name, "attempts": claimed.attempts,
+                 "claimed_at": claimed.claimed_at, "heartbeat_at": now_iso(),
+                 "progress": dict(claimed.progress)}
+        write_json_atomic(self._processing(claimed, ".state"), state)
+
+    def heartbeat(self, claimed: ClaimedJob) -> None:
+        try:
+            os.utime(self._processing(claimed))
+        except FileNotFoundError:
+            raise LeaseLost(f"job {claimed.id}: the lease ran out and the job was queued again") \
+                from None
+        self._write_state(claimed)
+
+    # ------------------------------------------------------------ outcomes
+    def _forget(self, claimed: ClaimedJob) -> None:
+        self._processing(claimed).unlink(missing_ok=True)
+        self._processing(claimed, ".state").unlink(missing_ok=True)
+
+    def complete(self, claimed: ClaimedJob, record: dict) -> None:
+        write_json_atomic(self.dirs["done"] / f"{claimed.id}.json", record)
+        self._forget(claimed)
+
+    def fail(self, claimed: ClaimedJob, error: dict, retry_in: float | None = None) -> None:
+        if retry_in is None:
+            job = claimed.data if claimed.data is not None else claimed.handle.get("raw")
+            record = failure_record(claimed.id, error, claimed.attempts, job)
+            write_json_atomic(self.dirs["failed"] / f"{claimed.id}.json", record)
+            self._forget(claimed)
+            return
+        meta = dict(claimed.handle["meta"], attempts=claimed.attempts, last_error=error)
+        self._requeue(claimed, meta, not_before=time.time() + max(0.0, retry_in))
+
+    def release(self, claimed: ClaimedJob) -> None:
+        meta = dict(claimed.handle["meta"], attempts=claimed.attempts - 1)
+        queued_at = meta.get("queued_at")
+        self._requeue(claimed, meta, not_before=float(queued_at) if queued_at else None)
+
+    def _requeue(self, claimed: ClaimedJob, meta: dict, not_before: float | None) -> None:
+        path = self._processing(claimed)
+        if not path.exists():
+            raise LeaseLost(f"job {claimed.id}: the lease ran out and the job was queued again")
+        if claimed.data is not None:
+            # rewrite in place; the future mtime keeps other workers from reclaiming it
+            write_json_atomic(path, {**claimed.data, META: meta}, mtime=not_before)
+        elif not_before is not None:
+            os.utime(path, (not_before, not_before))
+        os.rename(path, self.dirs["incoming"] / f"{claimed.handle['stem']}.json")
+        self._processing(claimed, ".state").unlink(missing_ok=True)
+
+    # ------------------------------------------------------------ submit / status
+    def submit(self, data: dict, priority: str | None = None, base_dir: Path | None = None) -> str:
+        data = dict(data)
+        if priority:
+            data["priority"] = priority
+        job_id = data.get("id") or uuid.uuid4().hex[:16]
+        data["id"] = job_id
+        rank = PRIORITIES.index(priority_of(data))
+        meta = {"attempts": 0, "queued_at": time.time()}
+        if base_dir is not None:
+            meta["base_dir"] = str(Path(base_dir).resolve())
+        name = f"{rank}-{time.time_ns():020d}-{job_id}.json"
+        write_json_atomic(self.dirs["incoming"] / name, {**data, META: meta})
+        return job_id
+
+    def is_drained(self) -> bool:
+        return not _job_json_files(self.dirs["incoming"]) and \
+            not _job_json_files(self.dirs["processing"])
+
+    def status(self, job_id: str | None = None) -> dict:
+        if job_id is None:
+            return self._depths()
+        for entry in _job_json_files(self.dirs["processing"]):
+            if self._entry_id(entry) == job_id:
+                state = self._read_json(Path(entry.path[:-5] + ".state")) or {}
+                return {"id": job_id, "state": "started", "attempts": state.get("attempts"),
+                        "worker": state.get("worker"), "progress": state.get("progress") or {}}
+        for entry in _job_json_files(self.dirs["incoming"]):
+            if self._entry_id(entry) == job_id:
+                data = self._read_json(Path(entry.path)) or {}
+                meta = data.get(META) or {}
+                waiting = entry.stat().st_mtime > time.time()
+                return {"id": job_id, "state": "queued", "priority": priority_of(data),
+                        "attempts": meta.get("attempts", 0), "retry_pending": waiting}
+        for folder, state in (("done", "finished"), ("failed", "failed")):
+            record = self._read_json(self.dirs[folder] / f"{job_id}.json")
+            if record is not None:
+                return {"id": job_id, "state": state, "record": record}
+        return {"id": job_id, "state": "unknown"}
+
+    def _entry_id(self, entry: os.DirEntry) -> str:
+        stem = entry.name[:-5].rsplit("~", 1)[0]
+        if CANONICAL.match(stem):
+            return _id_from_stem(stem)
+        data = self._read_json(Path(entry.path))
+        job_id = data.get("id") if isinstance(data, dict) else None
+        return job_id if isinstance(job_id, str) else _id_from_stem(stem)
+
+    @staticmethod
+    def _read_json(path: Path) -> Any:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def _depths(self) -> dict:
+        queued = {p: 0 for p in PRIORITIES}
+        waiting = 0
+        now = time.time()
+        for entry in _job_json_files(self.dirs["incoming"]):
+            try:
+                queued[PRIORITIES[self._rank(entry)]] += 1
+                waiting += entry.stat().st_mtime > now
+            except FileNotFoundError:
+                continue
+        return {"source": "spool", "spool_dir": str(self.root), "queued": queued,
+                "queued_total": sum(queued.values()), "retry_pending": waiting,
+                "started": len(_job_json_files(self.dirs["processing"])),
+                "finished": len(_job_json_files(self.dirs["done"])),
+                "failed": len(_job_json_files(self.dirs["failed"]))}

@@ -1,0 +1,270 @@
+"""The worker loop (RQ style): claim a job, render it, record the outcome, repeat.
+
+    while not stopping:
+        claimed = source.claim()          # highest priority first; None when idle
+        job     = parse_job(claimed.data) # invalid -> failure record, never retried
+        result  = render(job, ctx)        # in a thread; heartbeats renew the lease
+        source.complete(...) | source.fail(..., retry_in) | source.release(...)
+
+Cross-cutting concerns are middleware with named hooks (protovideo.middleware):
+Retries (backoff for transient errors), TimeLimit (JOB_TIMEOUT) and whatever the
+performance optimizer adds (memory watch, metrics). One job's failure never
+stops the loop. SIGTERM/SIGINT: stop claiming, let the job in progress finish
+within SHUTDOWN_GRACE, else hand it back; a second signal hands it back at once.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from typing import Any, Callable
+
+from .errors import JobInvalid, error_record
+from .jobspec import parse_job
+from .middleware import Middleware
+from .retries import Retries
+from .sources.base import ClaimedJob, JobSource, LeaseLost, default_worker_name, now_iso
+from .time_limit import JobTimeout, TimeLimit
+
+log = logging.getLogger("protovideo.worker")
+
+# Overridable defaults (tests swap in a fast fake render); None = protovideo.pipeline's.
+DEFAULT_RENDER: Callable[..., Any] | None = None
+DEFAULT_MAKE_CONTEXT: Callable[..., Any] | None = None
+
+
+def _pipeline_render(job, ctx, output_path=None):
+    from .pipeline import render_job
+    return render_job(job, ctx, output_path=output_path)
+
+
+def _pipeline_context(settings, log=None, progress=None, cancel=None):
+    from .pipeline import make_context
+    return make_context(settings, log=log, progress=progress, cancel=cancel)
+
+
+def default_middleware(settings) -> list[Middleware]:
+    """Retries and TimeLimit, plus the performance optimizer's middleware where it has some."""
+    chain: list[Middleware] = [Retries(settings.MAX_ATTEMPTS, min_backoff=settings.RETRY_BACKOFF),
+                               TimeLimit(settings.JOB_TIMEOUT)]
+    try:
+        import performance_optimizer
+    except ImportError:
+        return chain
+    if hasattr(performance_optimizer, "worker_middleware"):
+        chain.extend(performance_optimizer.worker_middleware(settings))
+    return chain
+
+
+class Worker:
+    def __init__(self, settings, source: JobSource, *, render: Callable[..., Any] | None = None,
+                 make_context: Callable[..., Any] | None = None,
+                 middleware: list[Middleware] | None = None, once: bool = False,
+                 name: str | None = None):
+        self.settings = settings
+        self.source = source
+        self.render = render or DEFAULT_RENDER or _pipeline_render
+        self.make_context = make_context or DEFAULT_MAKE_CONTEXT or _pipeline_context
+        self.middleware = default_middleware(settings) if middleware is None else middleware
+        self.once = once
+        self.name = name or getattr(source, "worker_name", None) or default_worker_name()
+        self.current: ClaimedJob | None = None
+        self.stopping = False          # first signal: claim nothing more
+        self.stop_now = False          # second signal: hand the job back at once
+        self.stop_deadline = 0.0
+        self.abandoned = 0             # render threads that never returned
+        self.counts = {"done": 0, "failed": 0, "retried": 0, "released": 0}
+        self._wake = threading.Event()
+
+    # ------------------------------------------------------------ hooks and signals
+    def _hook(self, name: str, *args) -> list:
+        results = []
+        for m in self.middleware:
+            try:
+                results.append(getattr(m, name)(self, *args))
+            except Exception:
+                log.exception("middleware %s.%s failed", type(m).__name__, name)
+        return results
+
+    def request_stop(self, *_args) -> None:
+        if self.stopping:
+            log.warning("second stop signal: handing the job in progress back now")
+            self.stop_now = True
+        else:
+            log.info("stop signal: no new jobs; waiting up to %.0fs for the job in progress",
+                     self.settings.SHUTDOWN_GRACE)
+            self.stopping = True
+            self.stop_deadline = time.monotonic() + self.settings.SHUTDOWN_GRACE
+        self._wake.set()
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self.request_stop)
+            signal.signal(signal.SIGINT, self.request_stop)
+
+    # ------------------------------------------------------------ the loop
+    def run(self, install_signals: bool = True) -> int:
+        if install_signals:
+            self._install_signals()
+        log.info("worker %s started (source=%s%s)", self.name, self.source.name,
+                 ", once" if self.once else "")
+        self._hook("before_worker_boot")
+        failures = 0
+        try:
+            while not self.stopping:
+                if not all(self._hook("can_claim")):
+                    self._sleep(self.settings.POLL_INTERVAL)
+                    continue
+                try:
+                    claimed = self.source.claim()
+                    failures = 0
+                except Exception as exc:   # the source is down: back off, never crash
+                    failures += 1
+                    log.error("cannot claim from %s: %s", self.source.name, exc)
+                    self._sleep(min(60.0, self.settings.POLL_INTERVAL * 2 ** min(failures, 6)))
+                    continue
+                if claimed is None:
+                    if self.once and self.source.is_drained():
+                        break
+                    self._hook("after_idle")
+                    self._sleep(self.settings.POLL_INTERVAL)
+                    continue
+                self.process(claimed)
+        finally:
+            self._hook("after_worker_shutdown")
+            self.source.close()
+        log.info("worker %s stopped: %s", self.name, self.counts)
+        return 0
+
+    def _sleep(self, seconds: float) -> None:
+        self._wake.wait(seconds)
+        self._wake.clear()
+
+    # ------------------------------------------------------------ one job
+    def process(self, claimed: ClaimedJob) -> None:
+        self.current = claimed
+        started_at = now_iso()
+        log.info("job %s claimed (attempt %d, priority %s)", claimed.id, claimed.attempts,
+                 claimed.priority)
+        self._hook("before_process_job", claimed)
+        try:
+            try:
+                job = self._parse(claimed)
+            except JobInvalid as exc:
+                self._failed(claimed, exc)
+                return
+            outcome, value = self._run_render(claimed, job)
+            if outcome == "done":
+                record = self._result_record(claimed, value, started_at)
+                self.source.complete(claimed, record)
+                self.counts["done"] += 1
+                log.info("job %s done: %s", claimed.id, record["output"])
+                self._hook("after_process_job", claimed, value)
+            elif outcome == "release":
+                self.source.release(claimed)
+                self.counts["released"] += 1
+                log.info("job %s handed back to the queue", claimed.id)
+            elif outcome == "lost":
+                log.error("job %s: lease lost; another worker has it now", claimed.id)
+            else:
+                self._failed(claimed, value)
+        except LeaseLost as exc:
+            log.error("%s", exc)
+        except Exception:
+            log.exception("job %s: recording its outcome failed", claimed.id)
+        finally:
+            self.current = None
+
+    def _parse(self, claimed: ClaimedJob):
+        if claimed.decode_error is not None:
+            raise claimed.decode_error
+        s = self.settings
+        return parse_job(claimed.data, base_dir=claimed.base_dir or s.path("ASSET_ROOT"),
+                         asset_root=s.ASSET_ROOT, default_image_provider=s.IMAGE_PROVIDER,
+                         default_voice_provider=s.TTS_PROVIDER)
+
+    def _failed(self, claimed: ClaimedJob, exc: BaseException) -> None:
+        if claimed.cancel_reason == "timeout":
+            exc = JobTimeout(f"the job ran longer than JOB_TIMEOUT ({self.settings.JOB_TIMEOUT:g}s)")
+        claimed.retry_in = None
+        self._hook("after_job_failed", claimed, exc)
+        self.source.fail(claimed, error_record(exc), retry_in=claimed.retry_in)
+        if claimed.retry_in is None:
+            self.counts["failed"] += 1
+            log.error("job %s failed: %s", claimed.id, exc)
+        else:
+            self.counts["retried"] += 1
+
+    def _result_record(self, claimed: ClaimedJob, result: Any, started_at: str) -> dict:
+        report_path = getattr(result, "report_path", None)
+        return {"id": claimed.id, "status": "done", "output": str(result.output),
+                "duration_s": round(float(result.duration_s), 3),
+                "report": str(report_path) if report_path else getattr(result, "report", None),
+                "attempts": claimed.attempts, "worker": self.name,
+                "started_at": started_at, "finished_at": now_iso()}
+
+    def _run_render(self, claimed: ClaimedJob, job) -> tuple[str, Any]:
+        """Render in a thread while this one keeps the lease and watches for signals."""
+        box: dict[str, Any] = {}
+        lease_lost = threading.Event()
+
+        def progress(done: int, total: int, what: str = "") -> None:
+            claimed.progress = {"done": done, "total": total, "what": what}
+            beat.set()
+
+        def target() -> None:
+            try:
+                ctx = self.make_context(self.settings, log=log, progress=progress,
+                                        cancel=claimed.cancel)
+                box["result"] = self.render(job, ctx, output_path=None)
+            except BaseException as exc:   # noqa: BLE001 - everything is recorded
+                box["error"] = exc
+
+        beat = threading.Event()
+        finished = threading.Event()
+        heart = threading.Thread(target=self._heartbeats, args=(claimed, beat, finished, lease_lost),
+                                 name=f"heartbeat-{claimed.id}", daemon=True)
+        thread = threading.Thread(target=target, name=f"render-{claimed.id}", daemon=True)
+        heart.start()
+        thread.start()
+        try:
+            while thread.is_alive():
+                thread.join(0.2)
+                if self.stop_now or (self.stopping and time.monotonic() >= self.stop_deadline):
+                    claimed.request_cancel("shutdown")
+                    thread.join(min(2.0, self.settings.SHUTDOWN_GRACE / 10))
+                    if thread.is_alive():
+                        self.abandoned += 1
+                    return ("done", box["result"]) if "result" in box else ("release", None)
+                if lease_lost.is_set():
+                    claimed.request_cancel("lease")
+        finally:
+            finished.set()
+            beat.set()
+            heart.join(5)
+        if lease_lost.is_set():
+            return "lost", None
+        if "result" in box:
+            return "done", box["result"]
+        if claimed.cancel_reason == "shutdown":
+            return "release", None
+        return "error", box.get("error") or RuntimeError("render returned nothing")
+
+    def _heartbeats(self, claimed: ClaimedJob, beat: threading.Event, finished: threading.Event,
+                    lease_lost: threading.Event) -> None:
+        interval = max(0.2, min(self.settings.LEASE_SECONDS / 3, 10.0))
+        while not finished.is_set():
+            beat.wait(interval)
+            beat.clear()
+            if finished.is_set():
+                return
+            try:
+                self.source.heartbeat(claimed)
+            except LeaseLost as exc:
+                log.error("%s", exc)
+                lease_lost.set()
+                return
+            except Exception as exc:
+                log.warning("job %s: heartbeat failed: %s", claimed.id, exc)
+            finished.wait(0.25)   # at most a few progress writes a second
