@@ -13,7 +13,7 @@ a fresh file in a scratch folder), never a half-written one.
 """
 from __future__ import annotations
 
-from .keys import make_key, FORMAT_VERSION
+from .keys import CacheKey, FORMAT_VERSION, file_md5, make_key
 from .store import ArtifactCache, open_cache
 
-__all__ = ["ArtifactCache", "open_cache", "make_key", "FORMAT_VERSION"]
+__all__ = ["ArtifactCache", "CacheKey", "open_cache", "make_key", "file_md5", "FORMAT_VERSION"]

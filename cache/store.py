@@ -1,94 +1,451 @@
-"""A first disk cache: atomic writes, per-key locks, hit/miss counts.
+"""ArtifactCache: the memory, disk and optional Redis levels behind one small interface.
 
-(Kept deliberately small; TTL, size limit, Redis level and persistence of the
-statistics build on this interface.)
+    cache = open_cache(settings)
+    path = cache.get_or_create(key, ".wav", produce)  # produce(tmp_path) writes the file
+    cache.get_meta(key) / cache.put_meta(key, {...})
+    cache.stats() -> {"hits", "misses", "hit_rate", ...}
+
+Lookups go memory (verified records) -> disk (size + MD5 checked) -> Redis -> produce.
+A key is made by one thread in one process at a time (a file lock per key); the others
+wait and then find the entry. Lifetimes: CACHE_MAX_AGE hours by default, `ttl_hours=`
+per entry when it is made, `max_age_hours=` per lookup (an older entry is made again).
+Size: CACHE_MAX_SIZE_MB, least recently used entries evicted first; entries used within
+`protect_recent_s` (default JOB_TIMEOUT) are kept because a running job may hold them.
+
+CACHE_ENABLED=false: nothing is stored; get_or_create makes a fresh scratch file under
+WORK_DIR/uncached every time. The caller owns those files: delete them with
+`cache.release(path)` (a no-op for cached files) or all at once with `cache.close()`;
+`cleanup_expired()` also removes scratch files left behind by dead processes.
 """
 from __future__ import annotations
 
-import json
+import contextlib
+import logging
 import os
 import tempfile
 import threading
-from collections import defaultdict
+import time
+from collections import Counter
 from pathlib import Path
 from typing import Callable
 
-from .keys import file_md5
+from .disk import DiskLevel
+from .index import Entry
+from .keys import check_ext, check_key, key_kind
+from .memory import MemoryLevel
+
+log = logging.getLogger("protovideo.cache")
+
+HOUR = 3600.0
+STALE_TEMP_S = HOUR  # temp/orphan files older than this are swept by cleanup_expired()
+MEMORY_META_S = 300.0  # how long the memory level trusts a meta dict before asking disk again
+
+
+def _rate(hits: int, misses: int) -> float:
+    total = hits + misses
+    return round(hits / total, 4) if total else 0.0
 
 
 class ArtifactCache:
-    def __init__(self, root: Path, enabled: bool = True, scratch: Path | None = None):
+    def __init__(self, root: Path, enabled: bool = True, scratch: Path | None = None, *,
+                 max_age_hours: float = 168.0, max_size_mb: float | None = None,
+                 redis_url: str = "", redis_prefix: str | None = None,
+                 redis_max_item_mb: float = 32.0, memory_items: int = 4096,
+                 protect_recent_s: float = 1800.0):
         self.root = Path(root)
-        self.enabled = enabled
-        self.scratch = Path(scratch or tempfile.gettempdir())
-        self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+        self.enabled = bool(enabled)
+        self.scratch = Path(scratch or Path(tempfile.gettempdir()) / "protovideo-uncached")
+        self.default_ttl_s = float(max_age_hours) * HOUR
+        self.max_bytes = int(max_size_mb * 2**20) if max_size_mb else None
+        self.protect_recent_s = float(protect_recent_s)
+        self.memory = MemoryLevel(memory_items)
         self._guard = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-        if enabled:
-            self.root.mkdir(parents=True, exist_ok=True)
-
-    def _path(self, key: str, ext: str) -> Path:
-        return self.root / key[:2] / f"{key}{ext}"
-
-    def _lock(self, key: str) -> threading.Lock:
-        with self._guard:
-            return self._locks[key]
-
-    def get_or_create(self, key: str, ext: str, produce: Callable[[Path], None]) -> Path:
-        if not self.enabled:
-            self.scratch.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(suffix=ext, dir=self.scratch)
-            os.close(fd)
-            produce(Path(tmp))
-            with self._guard:
-                self.misses += 1
-            return Path(tmp)
-        final = self._path(key, ext)
-        with self._lock(key):
-            if final.is_file() and final.stat().st_size > 0:
-                with self._guard:
-                    self.hits += 1
-                return final
-            final.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(suffix=ext, dir=final.parent, prefix=".tmp-")
-            os.close(fd)
-            try:
-                produce(Path(tmp))
-                os.replace(tmp, final)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-            with self._guard:
-                self.misses += 1
-            return final
-
-    def get_meta(self, key: str) -> dict | None:
-        path = self._path(key, ".json")
-        if not self.enabled or not path.is_file():
-            return None
-        try:
-            return json.loads(path.read_text())
-        except (OSError, ValueError):
-            return None
-
-    def put_meta(self, key: str, meta: dict) -> None:
+        self._session: Counter[str] = Counter()
+        self._scratch_files: set[Path] = set()
+        self.disk: DiskLevel | None = None
+        self.redis = None
         if not self.enabled:
             return
-        path = self._path(key, ".json")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".json", dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(meta, fh)
-        os.replace(tmp, path)
+        self.disk = DiskLevel(self.root, self.memory)
+        if redis_url:
+            from .redis_level import DEFAULT_PREFIX, RedisLevel
+            self.redis = RedisLevel(redis_url, redis_prefix or DEFAULT_PREFIX,
+                                    int(redis_max_item_mb * 2**20), self.default_ttl_s, log)
 
-    def stats(self) -> dict:
+    # -- counting ---------------------------------------------------------
+    def _count(self, outcome: str, kind: str, level: str = "") -> dict[str, int]:
+        """Count a hit or miss in this session and (when enabled) in the persisted totals."""
+        names = {outcome: 1, f"{outcome}.kind.{kind}": 1}
+        if level:
+            names[f"{outcome}.level.{level}"] = 1
         with self._guard:
-            total = self.hits + self.misses
-            return {"hits": self.hits, "misses": self.misses,
-                    "hit_rate": round(self.hits / total, 4) if total else 0.0}
+            self._session.update(names)
+        return names
+
+    def _note(self, name: str, n: int = 1) -> None:
+        with self._guard:
+            self._session[name] += n
+
+    # -- lookups ----------------------------------------------------------
+    def _ttl_s(self, ttl_hours: float | None) -> float | None:
+        if ttl_hours is None:
+            return None
+        if not ttl_hours > 0:
+            raise ValueError(f"ttl_hours must be greater than 0, got {ttl_hours!r}")
+        return float(ttl_hours) * HOUR
+
+    def _problem(self, entry: Entry, ext: str, max_age_s: float | None, now: float) -> str:
+        """'' when the entry can be served, else why not."""
+        if entry.ext != ext:
+            return "ext"
+        if now >= entry.expires_at(self.default_ttl_s):
+            return "expired"
+        if max_age_s is not None and entry.age_s(now) > max_age_s:
+            return "too_old"
+        return self.disk.verify(entry)
+
+    def _serve(self, key: str, ext: str, max_age_s: float | None, repair: bool) -> Path | None:
+        """The verified file for key, or None; with repair (key lock held) drop a bad entry."""
+        entry = self.disk.find(key)
+        if entry is None:
+            return None
+        now = time.time()
+        problem = self._problem(entry, ext, max_age_s, now)
+        if not problem:
+            return self.disk.path(key, ext)
+        if repair:
+            counters = {}
+            if problem in ("missing", "size", "checksum"):
+                log.warning("cache: entry %s%s is damaged (%s); dropping and making it again",
+                            key, entry.ext, problem)
+                counters = {"corrupt": 1}
+            elif problem == "expired":
+                counters = {"expired": 1}
+            for name in counters:
+                self._note(name)
+            self.disk.remove(entry, counters)
+        return None
+
+    def _from_redis(self, key: str, ext: str, kind: str, max_age_s: float | None) -> Path | None:
+        """Copy a shared artifact down to disk (key lock held); None when Redis lacks it."""
+        if self.redis is None:
+            return None
+        item = self.redis.fetch(key)
+        if item is None or item.ext != ext:
+            return None
+        now = time.time()
+        lifetime = item.ttl_s if item.ttl_s is not None else self.default_ttl_s
+        if now >= item.created + lifetime or (max_age_s is not None and now - item.created > max_age_s):
+            return None
+        with self.disk.temp_file(key, ext) as tmp:
+            tmp.write_bytes(item.data)
+            self.disk.publish(key, ext, item.kind or kind, tmp, item.ttl_s, created=item.created,
+                              md5=item.md5)
+        meta = self.redis.get_meta(key)
+        if meta is not None:
+            self.disk.index.put_meta(key, meta, item.created, item.ttl_s)
+        return self.disk.path(key, ext)
+
+    def _hit(self, key: str, kind: str, level: str) -> None:
+        names = self._count("hits", kind, level)
+        self.disk.index.touch(key, time.time(), names)
+
+    # -- the main interface -----------------------------------------------
+    def get_or_create(self, key: str, ext: str, produce: Callable[[Path], None], *,
+                      ttl_hours: float | None = None, max_age_hours: float | None = None) -> Path:
+        """A complete, verified file for `key`; `produce(tmp_path)` writes it on a miss.
+
+        ttl_hours: lifetime of an entry made now (default CACHE_MAX_AGE).
+        max_age_hours: serve an existing entry only if it is at most this old.
+        Exceptions from produce propagate; nothing half-written is ever kept.
+        """
+        kind = key_kind(key)
+        key, ext = check_key(key), check_ext(ext)
+        ttl_s = self._ttl_s(ttl_hours)
+        max_age_s = self._ttl_s(max_age_hours)
+        if not self.enabled:
+            return self._scratch_file(kind, ext, produce)
+        path = self._serve(key, ext, max_age_s, repair=False)
+        if path is not None:
+            self._hit(key, kind, "disk")
+            return path
+        with self.disk.key_lock(key):
+            path = self._serve(key, ext, max_age_s, repair=True)
+            if path is not None:  # another thread or process made it while we waited
+                self._hit(key, kind, "disk")
+                return path
+            path = self._from_redis(key, ext, kind, max_age_s)
+            if path is not None:
+                self._hit(key, kind, "redis")
+                return path
+            entry = self.disk.write(key, ext, kind, produce, ttl_s)
+            self.disk.index.count(self._count("misses", kind))
+            if self.redis is not None:
+                self.redis.store(key, ext, kind, self.disk.path(key, ext), entry.md5,
+                                 entry.created, ttl_s)
+        self._enforce_limit(keep={key})
+        return self.disk.path(key, ext)
+
+    def get(self, key: str, ext: str, *, max_age_hours: float | None = None) -> Path | None:
+        """The cached file for key, or None (counted as a miss); never produces."""
+        kind = key_kind(key)
+        key, ext = check_key(key), check_ext(ext)
+        max_age_s = self._ttl_s(max_age_hours)
+        if not self.enabled:
+            self._count("misses", kind)
+            return None
+        path = self._serve(key, ext, max_age_s, repair=False)
+        level = "disk"
+        if path is None:
+            with self.disk.key_lock(key):
+                path = self._serve(key, ext, max_age_s, repair=True)
+                if path is None:
+                    path, level = self._from_redis(key, ext, kind, max_age_s), "redis"
+        if path is None:
+            self.disk.index.count(self._count("misses", kind))
+            return None
+        self._hit(key, kind, level)
+        return path
+
+    def put(self, key: str, ext: str, source: Path, *, ttl_hours: float | None = None) -> Path:
+        """Store a copy of an existing file under key (replacing any entry); returns its path."""
+        kind = key_kind(key)
+        key, ext = check_key(key), check_ext(ext)
+        ttl_s = self._ttl_s(ttl_hours)
+        source = Path(source)
+        if not self.enabled:
+            return source
+
+        def copy(tmp: Path) -> None:
+            with open(source, "rb") as src, open(tmp, "wb") as dst:
+                while block := src.read(1 << 20):
+                    dst.write(block)
+
+        with self.disk.key_lock(key):
+            self.disk.remove_key(key)
+            entry = self.disk.write(key, ext, kind, copy, ttl_s)
+            if self.redis is not None:
+                self.redis.store(key, ext, kind, self.disk.path(key, ext), entry.md5,
+                                 entry.created, ttl_s)
+        self._enforce_limit(keep={key})
+        return self.disk.path(key, ext)
+
+    def contains(self, key: str, ext: str) -> bool:
+        """True when a servable entry is on disk (not counted, not touched)."""
+        if not self.enabled:
+            return False
+        return self._serve(check_key(key), check_ext(ext), None, repair=False) is not None
+
+    # -- meta -------------------------------------------------------------
+    def get_meta(self, key: str) -> dict | None:
+        if not self.enabled:
+            return None
+        key = check_key(key)
+        cached = self.memory.get(("meta", key))
+        now = time.time()
+        if cached is not None and now < cached[0]:
+            return dict(cached[1])
+        meta = self.disk.index.get_meta(key, now, self.default_ttl_s)
+        if meta is None and self.redis is not None:
+            meta = self.redis.get_meta(key)
+            if meta is not None:
+                self.disk.index.put_meta(key, meta, now, None)
+        if meta is not None:
+            self.memory.put(("meta", key), (now + min(self.default_ttl_s, MEMORY_META_S), meta))
+        return dict(meta) if meta is not None else None
+
+    def put_meta(self, key: str, meta: dict, *, ttl_hours: float | None = None) -> None:
+        """Store a small JSON-able dict under key (safe to call inside produce)."""
+        if not self.enabled:
+            return
+        key = check_key(key)
+        ttl_s = self._ttl_s(ttl_hours)
+        meta = dict(meta)
+        now = time.time()
+        self.disk.index.put_meta(key, meta, now, ttl_s)
+        self.memory.put(("meta", key), (now + min(ttl_s or self.default_ttl_s, MEMORY_META_S), meta))
+        if self.redis is not None:
+            self.redis.put_meta(key, meta, now, ttl_s)
+
+    # -- upkeep -----------------------------------------------------------
+    def invalidate(self, key: str) -> bool:
+        """Remove key's artifact and meta from every level; True when something was there."""
+        key = check_key(key)
+        if not self.enabled:
+            return False
+        with self.disk.key_lock(key):
+            removed = self.disk.remove_key(key)
+            self.memory.drop_key(key)
+            if self.redis is not None:
+                self.redis.delete(key)
+        return removed
+
+    def _enforce_limit(self, keep: set[str]) -> int:
+        if self.max_bytes is None:
+            return 0
+        evicted = self.disk.evict(self.max_bytes, keep, time.time() - self.protect_recent_s)
+        if evicted:
+            self._note("evictions", evicted)
+            log.info("cache: evicted %d least recently used entries (limit %.0f MB)",
+                     evicted, self.max_bytes / 2**20)
+        return evicted
+
+    def cleanup_expired(self) -> int:
+        """Drop expired entries and meta, stale temp/orphan files and old scratch files.
+
+        Returns how many artifact files were removed (entries + stray files).
+        """
+        removed = self._sweep_scratch(older_than_s=max(self.protect_recent_s, HOUR))
+        if not self.enabled:
+            return removed
+        now = time.time()
+        for entry in self.disk.index.expired(now, self.default_ttl_s):
+            if self.disk.try_remove(entry, {"expired": 1}):
+                self.memory.drop_key(entry.key)
+                removed += 1
+        self.disk.index.delete_expired_meta(now, self.default_ttl_s)
+        removed += self.disk.sweep_files(STALE_TEMP_S)
+        self._enforce_limit(keep=set())
+        return removed
+
+    def clear(self, shared: bool = True) -> int:
+        """Remove every entry (and, with shared=True, the Redis level's); counters stay."""
+        removed = self._sweep_scratch(older_than_s=0)
+        if not self.enabled:
+            return removed
+        for entry in self.disk.index.entries():
+            with self.disk.key_lock(entry.key):
+                self.disk.remove_key(entry.key)
+                removed += 1
+        self.disk.index.clear()
+        removed += self.disk.sweep_files(0)
+        self.memory.clear()
+        if shared and self.redis is not None:
+            self.redis.clear()
+        return removed
+
+    def get_size(self) -> float:
+        """Size of the disk level in MB."""
+        if not self.enabled:
+            return 0.0
+        return round(self.disk.size_bytes() / 2**20, 3)
+
+    # -- statistics -------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        """A snapshot of this object's raw counters, for stats(since=...)."""
+        with self._guard:
+            return dict(self._session)
+
+    def stats(self, since: dict[str, int] | None = None) -> dict:
+        """hits, misses and hit_rate of this cache object (since `counts()` snapshot `since`).
+
+        by_kind: per key kind (tts, image, ...); by_level: where hits were served (disk,
+        redis); corrupt/expired/evictions: entries dropped; lifetime: the same counts
+        persisted in CACHE_DIR (they survive restarts); entries, size_mb, max_size_mb.
+        """
+        with self._guard:
+            session = Counter(self._session)
+        if since:
+            session.subtract(Counter(since))
+        result = _summary(session)
+        result["enabled"] = self.enabled
+        if self.enabled:
+            persisted = self.disk.index.counters()
+            result["lifetime"] = _summary(Counter(persisted))
+            entries, size = self.disk.index.totals()
+            result["entries"] = entries
+            result["size_mb"] = round(size / 2**20, 3)
+            result["max_size_mb"] = round(self.max_bytes / 2**20, 3) if self.max_bytes else None
+            result["levels"] = ["memory", "disk"] + (["redis"] if self.redis is not None else [])
+        return result
+
+    # -- scratch files (CACHE_ENABLED=false) ------------------------------
+    def _scratch_file(self, kind: str, ext: str, produce: Callable[[Path], None]) -> Path:
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=ext, dir=self.scratch, prefix=f"{kind}-")
+        os.close(fd)
+        path = Path(tmp)
+        try:
+            produce(path)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        with self._guard:
+            self._scratch_files.add(path)
+        self._count("misses", kind)
+        return path
+
+    def release(self, path: Path) -> None:
+        """Delete a scratch file this cache handed out (no-op for cached files)."""
+        path = Path(path)
+        with self._guard:
+            if path not in self._scratch_files:
+                return
+            self._scratch_files.discard(path)
+        path.unlink(missing_ok=True)
+
+    def _sweep_scratch(self, older_than_s: float) -> int:
+        removed = 0
+        with self._guard:
+            mine = set(self._scratch_files)
+            if older_than_s == 0:
+                self._scratch_files.clear()
+        for path in mine if older_than_s == 0 else ():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed += 1
+        if self.scratch.is_dir():
+            cutoff = time.time() - older_than_s
+            for path in self.scratch.iterdir():
+                with contextlib.suppress(FileNotFoundError):
+                    if path.is_file() and path not in mine and path.stat().st_mtime < cutoff:
+                        path.unlink()
+                        removed += 1
+        return removed
+
+    def close(self) -> None:
+        """Delete this object's scratch files and close connections (the object stays usable)."""
+        with self._guard:
+            mine, self._scratch_files = self._scratch_files, set()
+        for path in mine:
+            path.unlink(missing_ok=True)
+        if self.disk is not None:
+            self.disk.index.close()
+        if self.redis is not None:
+            self.redis.close()
+
+    def __enter__(self) -> "ArtifactCache":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _summary(counts: Counter) -> dict:
+    hits, misses = counts.get("hits", 0), counts.get("misses", 0)
+    by_kind: dict[str, dict] = {}
+    by_level: dict[str, int] = {}
+    for name, n in counts.items():
+        parts = name.split(".", 2)
+        if len(parts) == 3 and parts[1] == "kind" and parts[0] in ("hits", "misses"):
+            slot = by_kind.setdefault(parts[2], {"hits": 0, "misses": 0})
+            slot[parts[0]] += n
+        elif len(parts) == 3 and parts[:2] == ["hits", "level"]:
+            by_level[parts[2]] = by_level.get(parts[2], 0) + n
+    for slot in by_kind.values():
+        slot["hit_rate"] = _rate(slot["hits"], slot["misses"])
+    return {"hits": hits, "misses": misses, "hit_rate": _rate(hits, misses),
+            "by_kind": by_kind, "by_level": by_level,
+            "corrupt": counts.get("corrupt", 0), "evictions": counts.get("evictions", 0),
+            "expired": counts.get("expired", 0)}
 
 
 def open_cache(settings) -> ArtifactCache:
+    """The cache the settings describe (CACHE_DIR, CACHE_ENABLED, CACHE_MAX_AGE,
+    CACHE_MAX_SIZE_MB, REDIS_URL); scratch files go under WORK_DIR/uncached."""
     return ArtifactCache(settings.path("CACHE_DIR"), enabled=settings.CACHE_ENABLED,
-                         scratch=settings.path("WORK_DIR") / "uncached")
+                         scratch=settings.path("WORK_DIR") / "uncached",
+                         max_age_hours=settings.CACHE_MAX_AGE,
+                         max_size_mb=settings.CACHE_MAX_SIZE_MB,
+                         redis_url=settings.REDIS_URL,
+                         protect_recent_s=settings.JOB_TIMEOUT)

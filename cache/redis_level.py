@@ -1,0 +1,194 @@
+"""Optional Redis level: artifacts and meta shared between machines (REDIS_URL).
+
+Each artifact is one hash `<prefix>a:<key>` with fields ext, kind, size, md5, created,
+ttl_s and data (the bytes), expiring with the entry's lifetime; meta is a JSON string
+at `<prefix>m:<key>`. Artifacts larger than `max_item_bytes` stay local. Everything
+read back is checked against its size and MD5. A Redis outage never fails a job: the
+level logs once, switches itself off for `retry_after_s` and the disk level carries on.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_PREFIX = "protovideo:cache:v1:"
+
+
+@dataclass(frozen=True)
+class RemoteArtifact:
+    ext: str
+    kind: str
+    md5: str
+    created: float
+    ttl_s: float | None
+    data: bytes
+
+
+class RedisLevel:
+    def __init__(self, url: str, prefix: str = DEFAULT_PREFIX, max_item_bytes: int = 32 << 20,
+                 default_ttl_s: float = 7 * 24 * 3600, log: logging.Logger | None = None,
+                 retry_after_s: float = 30.0):
+        import redis  # imported here so the cache works without a Redis client installed
+
+        self.url = url
+        self.prefix = prefix
+        self.max_item_bytes = int(max_item_bytes)
+        self.default_ttl_s = float(default_ttl_s)
+        self.log = log or logging.getLogger("protovideo.cache")
+        self.retry_after_s = retry_after_s
+        self._errors = (redis.RedisError, OSError)
+        self._client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5,
+                                            health_check_interval=30)
+        self._down_until = 0.0
+        self._lock = threading.Lock()
+
+    # -- availability -----------------------------------------------------
+    @property
+    def available(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def _failed(self, what: str, exc: BaseException) -> None:
+        with self._lock:
+            if self.available:
+                self.log.warning("cache: Redis level unavailable (%s: %s); using the disk "
+                                 "level only for %.0fs", what, exc, self.retry_after_s)
+            self._down_until = time.monotonic() + self.retry_after_s
+
+    def _ex(self, created: float, ttl_s: float | None) -> int:
+        lifetime = ttl_s if ttl_s is not None else self.default_ttl_s
+        return int(created + lifetime - time.time())
+
+    # -- artifacts --------------------------------------------------------
+    def fetch(self, key: str) -> RemoteArtifact | None:
+        if not self.available:
+            return None
+        name = self.prefix + "a:" + key
+        try:
+            raw = self._client.hgetall(name)
+        except self._errors as exc:
+            self._failed("read", exc)
+            return None
+        if not raw:
+            return None
+        try:
+            data = raw[b"data"]
+            md5 = raw[b"md5"].decode()
+            ttl_text = raw.get(b"ttl_s", b"").decode()
+            item = RemoteArtifact(raw[b"ext"].decode(), raw.get(b"kind", b"other").decode(), md5,
+                                  float(raw[b"created"]), float(ttl_text) if ttl_text else None,
+                                  data)
+            complete = (len(data) == int(raw[b"size"]) and hashlib.md5(data).hexdigest() == md5)
+        except (KeyError, ValueError, UnicodeDecodeError):
+            complete = False
+        if not complete:
+            self.log.warning("cache: dropping a damaged Redis entry %s", key)
+            self.delete(key)
+            return None
+        return item
+
+    def store(self, key: str, ext: str, kind: str, path: Path, md5: str, created: float,
+              ttl_s: float | None) -> bool:
+        """Copy an artifact file up; False when too large, expired or Redis is down."""
+        if not self.available:
+            return False
+        size = path.stat().st_size
+        seconds = self._ex(created, ttl_s)
+        if size > self.max_item_bytes or seconds <= 0:
+            return False
+        data = path.read_bytes()
+        if hashlib.md5(data).hexdigest() != md5:
+            return False  # the file changed under us; do not share it
+        name = self.prefix + "a:" + key
+        fields = {"ext": ext, "kind": kind, "size": len(data), "md5": md5,
+                  "created": repr(created), "ttl_s": "" if ttl_s is None else repr(ttl_s),
+                  "data": data}
+        try:
+            pipe = self._client.pipeline(transaction=True)
+            pipe.delete(name)
+            pipe.hset(name, mapping=fields)
+            pipe.expire(name, seconds)
+            pipe.execute()
+        except self._errors as exc:
+            self._failed("write", exc)
+            return False
+        return True
+
+    def delete(self, key: str) -> None:
+        try:
+            self._client.delete(self.prefix + "a:" + key, self.prefix + "m:" + key)
+        except self._errors as exc:
+            self._failed("delete", exc)
+
+    # -- meta -------------------------------------------------------------
+    def get_meta(self, key: str) -> dict | None:
+        if not self.available:
+            return None
+        try:
+            raw = self._client.get(self.prefix + "m:" + key)
+        except self._errors as exc:
+            self._failed("read", exc)
+            return None
+        if raw is None:
+            return None
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
+    def put_meta(self, key: str, meta: dict, created: float, ttl_s: float | None) -> None:
+        if not self.available:
+            return
+        seconds = self._ex(created, ttl_s)
+        if seconds <= 0:
+            return
+        try:
+            self._client.set(self.prefix + "m:" + key, json.dumps(meta, sort_keys=True), ex=seconds)
+        except self._errors as exc:
+            self._failed("write", exc)
+
+    # -- upkeep -----------------------------------------------------------
+    def clear(self) -> int:
+        """Delete every key under the prefix; returns how many."""
+        removed = 0
+        try:
+            batch: list[bytes] = []
+            for name in self._client.scan_iter(match=self.prefix + "*", count=500):
+                batch.append(name)
+                if len(batch) >= 500:
+                    removed += self._client.delete(*batch)
+                    batch = []
+            if batch:
+                removed += self._client.delete(*batch)
+        except self._errors as exc:
+            self._failed("clear", exc)
+        return removed
+
+    def describe(self) -> dict:
+        info = {"url": _redact(self.url), "prefix": self.prefix, "available": self.available}
+        try:
+            count = sum(1 for _ in self._client.scan_iter(match=self.prefix + "a:*", count=500))
+            info["entries"] = count
+        except self._errors as exc:
+            info["available"] = False
+            info["error"] = str(exc)
+        return info
+
+    def close(self) -> None:
+        try:
+            self._client.close()
+        except self._errors:
+            pass
+
+
+def _redact(url: str) -> str:
+    """The URL without a password."""
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.rpartition('@')[2]}"
