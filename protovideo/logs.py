@@ -1,0 +1,122 @@
+"""Logging setup: a rotating LOG_FILE, a console handler, text or JSON lines.
+
+    setup_logging(settings)                 # once at start; calling again is harmless
+    setup_logging(settings, console=False)  # file only (e.g. a progress display owns the terminal)
+
+Handlers go on the root logger, so every module's `logging.getLogger(__name__)`
+ends up in LOG_FILE. PERF lines (logger "protovideo.perf", see
+performance_optimizer.py) are written to LOG_FILE whatever LOG_LEVEL says,
+so `tail -f worker.log | grep PERF` always works.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+PERF_LOGGER = "protovideo.perf"
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s]: %(message)s"
+MAX_BYTES = 20 * 2**20
+BACKUP_COUNT = 5
+
+_MARK = "_protovideo_handler"
+_lock = threading.Lock()
+_configured: tuple | None = None
+
+# LogRecord attributes that are not "extra" fields
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, message, plus any `extra=` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+                  + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "thread": record.threadName,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value if _jsonable(value) else repr(value)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _formatter(kind: str) -> logging.Formatter:
+    if kind == "json":
+        return JsonFormatter()
+    return logging.Formatter(TEXT_FORMAT)
+
+
+def setup_logging(settings: Any, *, console: bool = True,
+                  console_level: str | None = None) -> Path:
+    """Install the file (rotating) and console handlers; returns the log file's path.
+
+    Idempotent: a second call with the same settings changes nothing; with other
+    settings (another LOG_FILE, level or format) it replaces this module's
+    handlers and leaves everybody else's alone.
+    """
+    global _configured
+    log_file = settings.path("LOG_FILE")
+    level = getattr(logging, str(settings.LOG_LEVEL).upper(), logging.INFO)
+    fmt = str(settings.LOG_FORMAT)
+    key = (str(log_file), level, fmt, console, console_level)
+    root = logging.getLogger()
+    with _lock:
+        ours = [h for h in root.handlers if getattr(h, _MARK, False)]
+        if _configured == key and ours:
+            return log_file
+        for handler in ours:
+            root.removeHandler(handler)
+            handler.close()
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.handlers.RotatingFileHandler(
+            log_file, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8")
+        file_handler.setFormatter(_formatter(fmt))
+        setattr(file_handler, _MARK, True)
+        root.addHandler(file_handler)
+        if console:
+            stream = logging.StreamHandler(sys.stderr)
+            stream.setFormatter(_formatter(fmt))
+            stream.setLevel(getattr(logging, console_level.upper(), logging.WARNING)
+                            if console_level else level)
+            setattr(stream, _MARK, True)
+            root.addHandler(stream)
+        root.setLevel(level)
+        # PERF lines are INFO and must reach LOG_FILE even at LOG_LEVEL=warning
+        logging.getLogger(PERF_LOGGER).setLevel(min(level, logging.INFO))
+        for noisy in ("urllib3", "PIL", "matplotlib", "filelock", "httpx", "httpcore"):
+            if level <= logging.DEBUG:
+                break
+            logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+        _configured = key
+    return log_file
+
+
+def teardown_logging() -> None:
+    """Remove this module's handlers (tests, or before re-exec)."""
+    global _configured
+    root = logging.getLogger()
+    with _lock:
+        for handler in [h for h in root.handlers if getattr(h, _MARK, False)]:
+            root.removeHandler(handler)
+            handler.close()
+        _configured = None

@@ -1,0 +1,297 @@
+"""Memory watch: process RSS and GPU memory against the configured thresholds.
+
+    watch = shared_watch(settings)     # one per process, shared by every job
+    level = watch.check()              # "ok" | "warning" | "critical"
+    watch.paused                       # True: the daemon must not claim new jobs
+    watch.parallelism(4)               # scene threads allowed right now
+
+Levels and what they do:
+- warning (RSS >= MEMORY_WARNING_THRESHOLD or GPU >= GPU_MEMORY_WARNING_THRESHOLD):
+  log and collect garbage.
+- critical (>= the *_CRITICAL_THRESHOLD): also free caches (registered hooks,
+  the CUDA cache), call the model registry's `free_gpu_memory` and
+  `unload_least_recently_used` hooks when it has them, halve scene parallelism,
+  and pause claiming. Claiming and parallelism come back only once memory is
+  under the warning line again (hysteresis), so the state outlives the job
+  that caused it.
+
+GPU memory is read only when torch is already imported and CUDA is available;
+this module never imports torch itself.
+"""
+from __future__ import annotations
+
+import gc
+import inspect
+import logging
+import sys
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import psutil
+
+from .middleware import Middleware
+
+OK, WARNING, CRITICAL = "ok", "warning", "critical"
+_RANK = {OK: 0, WARNING: 1, CRITICAL: 2}
+
+log = logging.getLogger("protovideo.memory")
+
+
+@dataclass(frozen=True)
+class MemorySample:
+    rss_mb: float
+    gpu_mb: float | None   # None: no GPU in use by this process
+
+
+def process_rss_mb() -> float:
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def torch_gpu_mb() -> float | None:
+    """MB of GPU memory this process holds (reserved by torch), or None without CUDA."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    try:
+        cuda = torch.cuda
+        if not cuda.is_available():
+            return None
+        if not cuda.is_initialized():
+            return 0.0
+        return sum(cuda.memory_reserved(i) for i in range(cuda.device_count())) / 2**20
+    except Exception:  # noqa: BLE001 - a broken driver must not stop the worker
+        return None
+
+
+def empty_cuda_cache() -> bool:
+    torch = sys.modules.get("torch")
+    try:
+        if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+            torch.cuda.empty_cache()
+            return True
+    except Exception:  # noqa: BLE001
+        log.debug("emptying the CUDA cache failed", exc_info=True)
+    return False
+
+
+def _model_hooks() -> list[tuple[str, Callable[[], Any]]]:
+    """The model registry's memory hooks that exist: MODELS.free_gpu_memory /
+    generators.models.free_gpu_memory and MODELS.unload_least_recently_used."""
+    try:
+        import generators.models as models
+    except Exception:  # noqa: BLE001 - no registry, nothing to unload
+        return []
+    registry = getattr(models, "MODELS", None)
+    hooks = []
+    for name in ("free_gpu_memory", "unload_least_recently_used"):
+        fn = getattr(registry, name, None) or getattr(models, name, None)
+        if callable(fn):
+            hooks.append((name, fn))
+    return hooks
+
+
+class MemoryWatch:
+    def __init__(self, warning_mb: float = 3072, critical_mb: float = 6144,
+                 gpu_warning_mb: float = 20000, gpu_critical_mb: float = 30000, *,
+                 rss_fn: Callable[[], float] = process_rss_mb,
+                 gpu_fn: Callable[[], float | None] = torch_gpu_mb,
+                 warning_interval: float = 10.0, critical_interval: float = 5.0):
+        self.warning_mb = float(warning_mb)
+        self.critical_mb = float(critical_mb)
+        self.gpu_warning_mb = float(gpu_warning_mb)
+        self.gpu_critical_mb = float(gpu_critical_mb)
+        self._rss_fn = rss_fn
+        self._gpu_fn = gpu_fn
+        self.warning_interval = warning_interval     # least seconds between two warning actions
+        self.critical_interval = critical_interval   # least seconds between two relief rounds
+        self._lock = threading.RLock()
+        self._cache_hooks: list[Callable[[], Any]] = []   # weak refs to free() callables
+        self.level = OK
+        self.paused = False
+        self.parallelism_limit: int | None = None   # None: no limit
+        self.last_sample = MemorySample(0.0, None)
+        self.peak_rss_mb = 0.0
+        self.peak_gpu_mb: float | None = None
+        self.critical_events = 0
+        self._last_warning_action = float("-inf")
+        self._last_relief = float("-inf")
+
+    # -- configuration -----------------------------------------------------------
+    def configure(self, settings: Any) -> "MemoryWatch":
+        """Take the thresholds from settings (MEMORY_* and GPU_MEMORY_*, MB)."""
+        with self._lock:
+            self.warning_mb = float(settings.MEMORY_WARNING_THRESHOLD)
+            self.critical_mb = float(settings.MEMORY_CRITICAL_THRESHOLD)
+            self.gpu_warning_mb = float(settings.GPU_MEMORY_WARNING_THRESHOLD)
+            self.gpu_critical_mb = float(settings.GPU_MEMORY_CRITICAL_THRESHOLD)
+        return self
+
+    def add_cache_hook(self, free: Callable[[], Any]) -> None:
+        """`free()` drops an in-memory cache; called at the critical level.
+
+        A bound method is held weakly: a job's cache object can go away
+        without unregistering."""
+        ref = weakref.WeakMethod(free) if inspect.ismethod(free) else (lambda: free)
+        with self._lock:
+            self._cache_hooks = [h for h in self._cache_hooks if h() is not None and h() != free]
+            self._cache_hooks.append(ref)
+
+    def remove_cache_hook(self, free: Callable[[], Any]) -> None:
+        with self._lock:
+            self._cache_hooks = [h for h in self._cache_hooks if h() is not None and h() != free]
+
+    # -- measuring ---------------------------------------------------------------
+    def sample(self) -> MemorySample:
+        rss = float(self._rss_fn())
+        gpu = self._gpu_fn()
+        gpu = None if gpu is None else float(gpu)
+        sample = MemorySample(rss, gpu)
+        with self._lock:
+            self.last_sample = sample
+            self.peak_rss_mb = max(self.peak_rss_mb, rss)
+            if gpu is not None:
+                self.peak_gpu_mb = max(self.peak_gpu_mb or 0.0, gpu)
+        return sample
+
+    def level_of(self, sample: MemorySample) -> str:
+        gpu = sample.gpu_mb
+        if sample.rss_mb >= self.critical_mb or (gpu is not None and gpu >= self.gpu_critical_mb):
+            return CRITICAL
+        if sample.rss_mb >= self.warning_mb or (gpu is not None and gpu >= self.gpu_warning_mb):
+            return WARNING
+        return OK
+
+    def check(self, sample: MemorySample | None = None) -> str:
+        """Measure (unless given a sample), act on the level, return it."""
+        sample = sample or self.sample()
+        level = self.level_of(sample)
+        now = time.monotonic()
+        act_warning = act_critical = False
+        with self._lock:
+            previous = self.level
+            self.level = level
+            if level == CRITICAL:
+                if not self.paused:
+                    log.warning("memory critical: rss_mb=%.1f gpu_mb=%s (critical at %.0f MB RSS, "
+                                "%.0f MB GPU); pausing claims and lowering scene parallelism",
+                                sample.rss_mb, _fmt(sample.gpu_mb), self.critical_mb,
+                                self.gpu_critical_mb)
+                    self.critical_events += 1
+                self.paused = True
+                if now - self._last_relief >= self.critical_interval:
+                    self._last_relief = now
+                    self._last_warning_action = now
+                    act_critical = True
+            elif level == WARNING:
+                if previous == OK:
+                    log.warning("memory warning: rss_mb=%.1f gpu_mb=%s (warning at %.0f MB RSS, "
+                                "%.0f MB GPU)", sample.rss_mb, _fmt(sample.gpu_mb),
+                                self.warning_mb, self.gpu_warning_mb)
+                if now - self._last_warning_action >= self.warning_interval:
+                    self._last_warning_action = now
+                    act_warning = True
+            else:
+                if self.paused or self.parallelism_limit is not None:
+                    log.warning("memory back under the warning line: rss_mb=%.1f gpu_mb=%s; "
+                                "claiming resumed, scene parallelism restored",
+                                sample.rss_mb, _fmt(sample.gpu_mb))
+                self.paused = False
+                self.parallelism_limit = None
+        if act_critical:
+            self.relieve(critical=True)
+        elif act_warning:
+            gc.collect()
+        return level
+
+    # -- acting ------------------------------------------------------------------
+    def relieve(self, critical: bool = True) -> dict[str, Any]:
+        """Free what can be freed; at the critical level also lower parallelism."""
+        done: dict[str, Any] = {"gc_objects": gc.collect()}
+        if not critical:
+            return done
+        with self._lock:
+            hooks = [h() for h in self._cache_hooks]
+            self._cache_hooks = [h for h in self._cache_hooks if h() is not None]
+            current = self.parallelism_limit
+            self.parallelism_limit = 1 if current is None else max(1, current // 2)
+            done["parallelism_limit"] = self.parallelism_limit
+        freed = 0
+        for free in hooks:
+            if free is None:
+                continue
+            try:
+                free()
+                freed += 1
+            except Exception:  # noqa: BLE001 - one failing hook must not stop the others
+                log.warning("a cache hook failed while freeing memory", exc_info=True)
+        done["cache_hooks"] = freed
+        for name, fn in _model_hooks():
+            try:
+                done[name] = repr(fn())
+            except Exception:  # noqa: BLE001
+                log.warning("model registry hook %s failed", name, exc_info=True)
+        done["cuda_cache_emptied"] = empty_cuda_cache()
+        done["gc_objects"] += gc.collect()
+        log.info("memory relief: %s", done)
+        return done
+
+    def parallelism(self, requested: int) -> int:
+        """How many scene threads may run now, given `requested` (at least 1)."""
+        requested = max(1, int(requested))
+        limit = self.parallelism_limit
+        return requested if limit is None else max(1, min(requested, limit))
+
+    def state(self) -> dict[str, Any]:
+        with self._lock:
+            s = self.last_sample
+            return {"level": self.level, "paused": self.paused,
+                    "parallelism_limit": self.parallelism_limit,
+                    "rss_mb": round(s.rss_mb, 1),
+                    "gpu_mb": None if s.gpu_mb is None else round(s.gpu_mb, 1),
+                    "warning_mb": self.warning_mb, "critical_mb": self.critical_mb,
+                    "gpu_warning_mb": self.gpu_warning_mb,
+                    "gpu_critical_mb": self.gpu_critical_mb,
+                    "critical_events": self.critical_events}
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+_SHARED: MemoryWatch | None = None
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_watch(settings: Any = None) -> MemoryWatch:
+    """The process-wide watch (created on first use); `settings` updates its thresholds."""
+    global _SHARED
+    with _SHARED_LOCK:
+        if _SHARED is None:
+            _SHARED = MemoryWatch()
+        watch = _SHARED
+    if settings is not None:
+        watch.configure(settings)
+    return watch
+
+
+class MemoryWatchMiddleware(Middleware):
+    """The daemon claims no new job while memory is critical (until back under warning)."""
+
+    def __init__(self, watch: MemoryWatch | None = None):
+        self.watch = watch or shared_watch()
+
+    def can_claim(self, worker: Any) -> bool:
+        self.watch.check()
+        return not self.watch.paused
+
+    def after_process_job(self, worker: Any, claimed: Any, result: Any) -> None:
+        self.watch.check()
+
+    def after_job_failed(self, worker: Any, claimed: Any, error: BaseException) -> None:
+        self.watch.check()
+
+    def after_idle(self, worker: Any) -> None:
+        self.watch.check()

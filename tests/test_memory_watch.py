@@ -1,0 +1,195 @@
+"""Memory watch: thresholds from settings, pause claiming while critical, recover under warning."""
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import performance_optimizer
+from performance_optimizer import PerformanceOptimizer, worker_middleware
+from protovideo.memory_watch import (CRITICAL, OK, WARNING, MemoryWatch, MemoryWatchMiddleware,
+                                     process_rss_mb, shared_watch)
+from protovideo.middleware import Middleware
+
+from perf_helpers import fresh_process_state  # noqa: F401 - fixture
+
+HUGE = 10**7  # MB: far above any real RSS
+
+
+def watch_from(make_settings, warning, critical, **kw):
+    return MemoryWatch(**kw).configure(make_settings(MEMORY_WARNING_THRESHOLD=warning,
+                                                     MEMORY_CRITICAL_THRESHOLD=critical))
+
+
+def test_thresholds_come_from_settings(make_settings):
+    settings = make_settings(MEMORY_WARNING_THRESHOLD=111, MEMORY_CRITICAL_THRESHOLD=222,
+                             GPU_MEMORY_WARNING_THRESHOLD=333, GPU_MEMORY_CRITICAL_THRESHOLD=444)
+    watch = MemoryWatch().configure(settings)
+    assert (watch.warning_mb, watch.critical_mb) == (111, 222)
+    assert (watch.gpu_warning_mb, watch.gpu_critical_mb) == (333, 444)
+
+
+def test_levels_follow_real_rss(make_settings):
+    rss = process_rss_mb()
+    assert 5 < rss < 100_000
+    assert watch_from(make_settings, HUGE, HUGE).check() == OK
+    assert watch_from(make_settings, 1, HUGE).check() == WARNING
+    assert watch_from(make_settings, 1, 1).check() == CRITICAL
+
+
+def test_warning_logs_and_collects_without_pausing(make_settings, caplog):
+    watch = watch_from(make_settings, 1, HUGE)
+    with caplog.at_level(logging.WARNING, logger="protovideo.memory"):
+        assert watch.check() == WARNING
+    assert "memory warning" in caplog.text
+    assert not watch.paused
+    assert watch.parallelism(4) == 4
+
+
+def test_low_critical_threshold_pauses_claiming_and_recovers(make_settings, fresh_process_state):
+    # the daemon's path: worker_middleware(settings) configures the process-wide watch
+    middleware = worker_middleware(make_settings(MEMORY_WARNING_THRESHOLD=1,
+                                                 MEMORY_CRITICAL_THRESHOLD=1))
+    assert all(isinstance(m, Middleware) for m in middleware)
+    watch = shared_watch()
+    assert not all(m.can_claim(None) for m in middleware)
+    assert watch.level == CRITICAL and watch.paused
+    # scene parallelism of every optimizer (one per job) is lowered while critical
+    assert PerformanceOptimizer(None, 4).effective_max_workers == 1
+
+    # memory between the lines after a critical spell: still paused (hysteresis)
+    shared_watch(make_settings(MEMORY_WARNING_THRESHOLD=1, MEMORY_CRITICAL_THRESHOLD=HUGE))
+    assert not all(m.can_claim(None) for m in middleware)
+    assert watch.level == WARNING and watch.paused
+
+    # back under the warning line: claiming and parallelism come back
+    shared_watch(make_settings(MEMORY_WARNING_THRESHOLD=HUGE, MEMORY_CRITICAL_THRESHOLD=HUGE))
+    assert all(m.can_claim(None) for m in middleware)
+    assert watch.level == OK and not watch.paused
+    assert PerformanceOptimizer(None, 4).effective_max_workers == 4
+
+
+def test_critical_frees_caches_and_calls_model_hooks(make_settings, monkeypatch):
+    import generators.models as models
+
+    calls = []
+
+    class MemoryLevelLike:
+        def __init__(self):
+            self.items = {"a": 1}
+
+        def clear(self):
+            calls.append("cache")
+            self.items.clear()
+
+    level = MemoryLevelLike()
+    monkeypatch.setattr(models.MODELS, "unload_least_recently_used",
+                        lambda: calls.append("unload_lru"), raising=False)
+    monkeypatch.setattr(models.MODELS, "free_gpu_memory",
+                        lambda: calls.append("free_gpu"), raising=False)
+    watch = watch_from(make_settings, 1, 1)
+    watch.add_cache_hook(level.clear)
+    assert watch.check() == CRITICAL
+    assert level.items == {}
+    assert calls == ["cache", "free_gpu", "unload_lru"]
+    assert watch.parallelism_limit == 1
+
+
+def test_critical_unloads_an_idle_model_from_the_real_registry(make_settings, monkeypatch):
+    import generators.models as models
+    if not hasattr(models.ModelRegistry, "unload_least_recently_used"):
+        pytest.skip("the registry has no unload_least_recently_used hook yet")
+    registry = models.ModelRegistry()
+    monkeypatch.setattr(models, "MODELS", registry)
+    registry.get(("test", "tiny", "cpu", "fp32"), lambda: bytearray(1024))
+    assert registry.loaded()
+    watch_from(make_settings, 1, 1).check()
+    assert registry.loaded() == []
+
+
+def test_cache_hooks_are_weak_for_bound_methods(make_settings):
+    class Level:
+        cleared = 0
+
+        def clear(self):
+            Level.cleared += 1
+
+    watch = watch_from(make_settings, 1, 1)
+    level = Level()
+    watch.add_cache_hook(level.clear)
+    del level
+    watch.check()
+    assert Level.cleared == 0
+
+
+def test_repeated_critical_halves_parallelism_down_to_one(make_settings):
+    watch = watch_from(make_settings, 1, 1, critical_interval=0.0)
+    watch.parallelism_limit = 8
+    watch.check()
+    assert watch.parallelism_limit == 4
+    watch.check()
+    watch.check()
+    watch.check()
+    assert watch.parallelism_limit == 1
+    assert watch.critical_events == 1   # one critical spell, not one per check
+
+
+def test_gpu_memory_counts_against_gpu_thresholds(make_settings):
+    gpu = {"mb": 100.0}
+    watch = MemoryWatch(gpu_fn=lambda: gpu["mb"]).configure(make_settings(
+        MEMORY_WARNING_THRESHOLD=HUGE, MEMORY_CRITICAL_THRESHOLD=HUGE,
+        GPU_MEMORY_WARNING_THRESHOLD=1000, GPU_MEMORY_CRITICAL_THRESHOLD=2000))
+    assert watch.check() == OK
+    gpu["mb"] = 1500.0
+    assert watch.check() == WARNING
+    gpu["mb"] = 2500.0
+    assert watch.check() == CRITICAL and watch.paused
+    gpu["mb"] = 10.0
+    assert watch.check() == OK and not watch.paused
+    assert watch.peak_gpu_mb == 2500.0
+
+
+def test_gpu_probe_never_imports_torch():
+    code = ("import sys; from protovideo.memory_watch import MemoryWatch, torch_gpu_mb; "
+            "w = MemoryWatch(); w.check(); assert torch_gpu_mb() is None; "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=performance_optimizer.__file__.rsplit("/", 1)[0])
+
+
+def test_parallel_scenes_run_one_at_a_time_while_critical(make_settings):
+    running, peak = [0], [0]
+    lock = threading.Lock()
+
+    def scene(i):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.02)
+        with lock:
+            running[0] -= 1
+        return i
+
+    watch = watch_from(make_settings, 1, 1)
+    watch.check()
+    optimizer = PerformanceOptimizer(None, 4, memory_watch=watch)
+    assert optimizer.parallel_process_scenes(scene, range(6)) == list(range(6))
+    assert peak[0] == 1
+
+    # with memory fine, scenes really run side by side (the barrier needs two at once)
+    barrier = threading.Barrier(2, timeout=30)
+    relaxed = PerformanceOptimizer(None, 2, memory_watch=watch_from(make_settings, HUGE, HUGE))
+    assert relaxed.parallel_process_scenes(lambda i: barrier.wait() is not None, range(2)) == [True, True]
+
+
+def test_middleware_hooks_recheck_memory(make_settings):
+    watch = watch_from(make_settings, 1, 1)
+    middleware = MemoryWatchMiddleware(watch)
+    middleware.after_idle(None)
+    assert watch.paused
+    watch.configure(make_settings(MEMORY_WARNING_THRESHOLD=HUGE, MEMORY_CRITICAL_THRESHOLD=HUGE))
+    middleware.after_process_job(None, None, None)
+    assert not watch.paused
