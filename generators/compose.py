@@ -1,0 +1,130 @@
+"""Composition: the job's timeline cut into pieces (scene bodies and transitions).
+
+Each piece is rendered and encoded on its own and cached under a key made of
+everything it depends on, so re-rendering a job with one scene changed encodes
+only the pieces that scene touches. Pieces are joined later by stream copy.
+
+Timeline: scene i owns frames [start_i, start_i + n_i). A crossfade between
+scenes i and i+1 spans h frames either side of their boundary; the bodies
+exclude those frames.
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from cache import make_key
+from cache.keys import file_md5
+
+from .encode import EncoderSettings, FrameEncoder
+from .frames import SceneFrames, SceneVisual, crossfade
+
+
+@dataclass(frozen=True)
+class Piece:
+    kind: str                 # body | transition
+    scenes: tuple[int, ...]   # (i,) or (i, i+1)
+    first: int                # body: first local frame; transition: half-width h
+    last: int                 # body: one past the last local frame; transition: 2h
+
+    @property
+    def frames(self) -> int:
+        return self.last - self.first if self.kind == "body" else self.last
+
+
+def plan_pieces(frame_counts: list[int], fps: int, transition: str, seconds: float) -> list[Piece]:
+    halves = []
+    for i in range(len(frame_counts) - 1):
+        h = 0
+        if transition == "crossfade" and seconds > 0:
+            h = min(int(round(seconds * fps / 2)), frame_counts[i] // 3, frame_counts[i + 1] // 3)
+        halves.append(h)
+    pieces: list[Piece] = []
+    for i, n in enumerate(frame_counts):
+        head = halves[i - 1] if i > 0 else 0
+        tail = halves[i] if i < len(halves) else 0
+        if n - head - tail > 0:
+            pieces.append(Piece("body", (i,), head, n - tail))
+        if i < len(halves) and halves[i] > 0:
+            pieces.append(Piece("transition", (i, i + 1), halves[i], 2 * halves[i]))
+    return pieces
+
+
+def visual_identity(visual: SceneVisual, md5s: dict[Path, str]) -> dict:
+    ident = asdict(visual)
+    for name in ("picture", "video"):
+        path = getattr(visual, name)
+        if path is not None:
+            if path not in md5s:
+                md5s[path] = file_md5(path)
+            ident[name] = md5s[path]
+    ident.pop("index", None)
+    return ident
+
+
+def piece_key(piece: Piece, visuals: list[SceneVisual], enc: EncoderSettings,
+              md5s: dict[Path, str]) -> str:
+    return make_key("piece", piece_kind=piece.kind, first=piece.first, last=piece.last,
+                    scenes=[visual_identity(visuals[i], md5s) for i in piece.scenes],
+                    encoder=enc.identity())
+
+
+def render_piece(piece: Piece, visuals: list[SceneVisual], enc: EncoderSettings, out: Path,
+                 cancel=None) -> None:
+    encoder = FrameEncoder(out, enc)
+    sources = [SceneFrames(visuals[i]) for i in piece.scenes]
+    try:
+        if piece.kind == "body":
+            for i in range(piece.first, piece.last):
+                if cancel is not None and i % 30 == 0 and cancel.is_set():
+                    raise InterruptedError("cancelled")
+                encoder.write(sources[0].frame(i))
+        else:
+            a, b = sources
+            h = piece.first
+            n_a = visuals[piece.scenes[0]].frames
+            for k in range(2 * h):
+                alpha = (k + 0.5) / (2 * h)
+                encoder.write(crossfade(a.frame(n_a - h + k), b.frame(k - h), alpha))
+        encoder.close()
+    except BaseException:
+        encoder.abort()
+        raise
+    finally:
+        for source in sources:
+            source.close()
+
+
+def render_pieces(pieces: list[Piece], visuals: list[SceneVisual], enc: EncoderSettings, ctx) -> list[Path]:
+    """Render (or take from the cache) every piece, in parallel; paths in timeline order."""
+    md5s: dict[Path, str] = {}
+    keys = [piece_key(p, visuals, enc, md5s) for p in pieces]
+    done = [0]
+
+    def one(item: tuple[int, Piece]) -> Path:
+        n, piece = item
+        ctx.check_cancelled()
+        scene = piece.scenes[0] if piece.kind == "body" else None
+        step = "render_scene" if piece.kind == "body" else "render_transition"
+
+        def produce(tmp: Path) -> None:
+            with ctx.optimizer.monitor_performance(step, scene):
+                render_piece(piece, visuals, enc, tmp, ctx.cancel)
+
+        path = ctx.cache.get_or_create(keys[n], ".mp4", produce)
+        done[0] += 1
+        ctx.report_progress(done[0], len(pieces), "pieces rendered")
+        return path
+
+    return ctx.optimizer.parallel_process_scenes(one, list(enumerate(pieces)))
+
+
+def scratch_dir(root: Path, job_id: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{job_id}-", dir=root))
+
+
+def total_seconds(frame_counts: list[int], fps: int) -> float:
+    return sum(frame_counts) / float(fps)
+

@@ -1,0 +1,135 @@
+"""Encoding: frames piped into ffmpeg (x264 or NVENC), pieces joined by stream copy, one mux.
+
+Every piece of a job is encoded with identical codec parameters, so pieces can
+be joined with the concat demuxer without re-encoding; audio is encoded once.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from protovideo.errors import JobFailed
+
+from .ffmpeg import ffmpeg_exe
+
+# video.quality -> (x264 preset, CRF); (NVENC preset, CQ)
+QUALITY = {
+    "draft": ("ultrafast", 28, "p1", 30),
+    "standard": ("veryfast", 21, "p4", 23),
+    "high": ("medium", 18, "p6", 19),
+}
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    codec: str      # libx264 | h264_nvenc
+    preset: str
+    quality: int    # CRF (x264) or CQ (NVENC)
+    fps: int
+    width: int
+    height: int
+
+    def args(self) -> list[str]:
+        gop = str(self.fps * 2)
+        if self.codec == "h264_nvenc":
+            return ["-c:v", "h264_nvenc", "-preset", self.preset, "-rc", "vbr", "-cq", str(self.quality),
+                    "-b:v", "0", "-g", gop, "-pix_fmt", "yuv420p", "-profile:v", "high"]
+        return ["-c:v", "libx264", "-preset", self.preset, "-crf", str(self.quality), "-g", gop,
+                "-pix_fmt", "yuv420p", "-profile:v", "high"]
+
+    def identity(self) -> dict:
+        return {"codec": self.codec, "preset": self.preset, "q": self.quality, "fps": self.fps,
+                "size": [self.width, self.height]}
+
+
+@functools.lru_cache(maxsize=1)
+def nvenc_available() -> bool:
+    """ffmpeg has h264_nvenc and an NVIDIA GPU is present (H100/H200 have no NVENC)."""
+    if shutil.which("nvidia-smi") is None:
+        return False
+    try:
+        out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-encoders"], capture_output=True,
+                             text=True, timeout=20).stdout
+        if "h264_nvenc" not in out:
+            return False
+        probe = subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "color=s=256x256:d=0.1",
+                                "-c:v", "h264_nvenc", "-f", "null", "-"], capture_output=True, timeout=30)
+        return probe.returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def encoder_for(quality: str, fps: int, width: int, height: int, prefer: str = "auto") -> EncoderSettings:
+    x_preset, crf, nv_preset, cq = QUALITY[quality]
+    if prefer == "h264_nvenc" or (prefer == "auto" and nvenc_available()):
+        return EncoderSettings("h264_nvenc", nv_preset, cq, fps, width, height)
+    return EncoderSettings("libx264", x_preset, crf, fps, width, height)
+
+
+class FrameEncoder:
+    """Write RGB frames to an MP4 (video only) through an ffmpeg pipe."""
+
+    def __init__(self, path: Path, enc: EncoderSettings, threads: int = 0):
+        self.path = Path(path)
+        self.frames = 0
+        cmd = [ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-f", "rawvideo", "-pix_fmt", "rgb24",
+               "-s", f"{enc.width}x{enc.height}", "-r", str(enc.fps), "-i", "pipe:0", "-an",
+               *enc.args(), "-threads", str(threads), "-f", "mp4", str(self.path)]
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def write(self, frame: np.ndarray) -> None:
+        try:
+            self._proc.stdin.write(memoryview(np.ascontiguousarray(frame)).cast("B"))
+        except BrokenPipeError:
+            self.close()
+            raise
+        self.frames += 1
+
+    def close(self) -> None:
+        if self._proc.stdin and not self._proc.stdin.closed:
+            try:
+                self._proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        err = self._proc.stderr.read().decode("utf-8", "replace") if self._proc.stderr else ""
+        if self._proc.wait() != 0:
+            raise JobFailed(f"video encoder failed: {err.strip()[-500:]}")
+
+    def abort(self) -> None:
+        self._proc.kill()
+        self._proc.wait()
+
+
+def _concat_list(pieces: list[Path], list_path: Path) -> None:
+    lines = []
+    for piece in pieces:
+        escaped = str(Path(piece).resolve()).replace("'", "'\\''")
+        lines.append(f"file '{escaped}'")
+    list_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def join_and_mux(pieces: list[Path], audio_wav: Path, output: Path, work_dir: Path,
+                 audio_bitrate: str = "192k") -> None:
+    """Join video pieces by stream copy, add the AAC soundtrack, write `output` atomically."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    list_path = Path(work_dir) / "pieces.txt"
+    _concat_list(pieces, list_path)
+    partial = output.with_name(f".{output.stem}.{os.getpid()}.partial.mp4")
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-f", "concat", "-safe", "0", "-i", str(list_path),
+           "-i", str(audio_wav), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
+           "-c:a", "aac", "-b:a", audio_bitrate, "-movflags", "+faststart", "-f", "mp4", str(partial)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, check=False)
+        if proc.returncode != 0:
+            raise JobFailed("joining the video failed: " + proc.stderr.decode("utf-8", "replace")[-500:])
+        os.replace(partial, output)  # the final path only ever holds a whole file
+    finally:
+        if partial.exists():
+            partial.unlink()

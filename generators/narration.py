@@ -1,0 +1,50 @@
+"""Narration for a scene: synthesized (cached by everything that shapes it) or recorded."""
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+from cache import make_key
+from cache.keys import file_md5
+
+from .speech import Sentence, Speech, join_sentences, split_sentences, write_wav
+from .tts import get_tts_provider
+
+
+def synthesize_narration(text: str, voice, ctx, reference_wav: Path | None = None,
+                         scene: int | None = None) -> Speech:
+    """Speech for `text` with `voice`; sentence spans kept for subtitles."""
+    provider = get_tts_provider(voice.provider, ctx.settings)
+    try:
+        identity = provider.identity(voice, reference_wav=reference_wav)
+    except TypeError:
+        identity = provider.identity(voice)
+    if reference_wav is not None:
+        identity = {**identity, "reference_md5": file_md5(reference_wav)}
+    sentences = split_sentences(text)
+    key = make_key("tts", text=sentences, **identity)
+    made: dict = {}
+
+    def produce(tmp: Path) -> None:
+        with ctx.optimizer.monitor_performance("tts_synthesis", scene):
+            chunks, rate = provider.synthesize_sentences(sentences, voice, reference_wav)
+        samples, spans = join_sentences(chunks, sentences, rate)
+        write_wav(tmp, samples, rate)
+        made["speech"] = Speech(tmp, rate, len(samples) / rate, tuple(spans))
+        # the spans are stored before the audio is published, so audio never lacks them
+        ctx.cache.put_meta(key, made["speech"].to_meta())
+
+    path = ctx.cache.get_or_create(key, ".wav", produce)
+    if "speech" in made:
+        speech = made["speech"]
+        return Speech(path, speech.sample_rate, speech.duration, speech.sentences)
+    meta = ctx.cache.get_meta(key)
+    if meta is not None:
+        return Speech.from_meta(path, meta)
+    duration = wav_duration(path)  # spans lost: one span over the whole speech
+    return Speech(path, 0, duration, (Sentence(" ".join(sentences), 0.0, duration),))
+
+
+def wav_duration(path: Path) -> float:
+    with wave.open(str(path), "rb") as wav:
+        return wav.getnframes() / float(wav.getframerate())

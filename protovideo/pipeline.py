@@ -1,0 +1,237 @@
+"""The render pipeline: one job in, one MP4 and one report out.
+
+    job -> narration and pictures (scenes in parallel; generated pictures batched)
+        -> timeline (scene lengths follow the speech)
+        -> pieces (scene bodies, transitions; cached)  ||  soundtrack (narration + ducked music)
+        -> join by stream copy + AAC mux -> OUTPUT_DIR/<name>.mp4 (atomic) + REPORT_DIR/<id>.json
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from cache import open_cache
+from generators.audio import Placement, build_soundtrack, media_duration, write_wav_stereo
+from generators.compose import plan_pieces, render_pieces, scratch_dir, total_seconds
+from generators.encode import encoder_for, join_and_mux
+from generators.frames import ROOM, SceneVisual, TextSpec
+from generators.narration import synthesize_narration
+from generators.pictures import make_pictures
+from generators.speech import Speech, split_sentences
+from generators.subtitles import cues_for
+from performance_optimizer import PerformanceOptimizer, SceneError
+
+from .context import JobContext
+from .errors import JobFailed, JobInvalid
+from .jobspec import Job, Scene
+from .settings import Settings
+
+LEAD = 0.25   # seconds of picture before the narration starts
+TAIL = 0.5    # seconds after it ends
+DEFAULT_SCENE_SECONDS = 2.0  # a scene with neither duration nor words (global narration ran out)
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    output: Path
+    duration_s: float
+    report: dict
+    report_path: Path
+
+
+@dataclass(frozen=True)
+class SceneSound:
+    speech: Speech | None     # narration (synthesized or recorded)
+    music: Path | None        # scene music file
+
+
+def make_context(settings: Settings, log: logging.Logger | None = None, progress=None,
+                 cancel: threading.Event | None = None) -> JobContext:
+    optimizer = PerformanceOptimizer(settings.CACHE_DIR, settings.MAX_WORKERS)
+    return JobContext(settings=settings, cache=open_cache(settings), optimizer=optimizer,
+                      log=log or logging.getLogger("protovideo.pipeline"), progress=progress,
+                      cancel=cancel or threading.Event())
+
+
+def fetch(ref, ctx: JobContext) -> Path:
+    """A local file for an asset reference (downloads go through generators.fetch)."""
+    from generators.fetch import fetch_asset
+    return fetch_asset(ref, ctx.settings, ctx.cache)
+
+
+def spread_narration(text: str, parts: int) -> list[str]:
+    """Split global narration into `parts` consecutive chunks of similar length, at sentences."""
+    units = split_sentences(text)
+    while 0 < len(units) < parts:  # too few sentences: split the longest at a word boundary
+        longest = max(range(len(units)), key=lambda i: len(units[i]))
+        words = units[longest].split()
+        if len(words) < 2:
+            break
+        mid = len(words) // 2
+        units[longest:longest + 1] = [" ".join(words[:mid]), " ".join(words[mid:])]
+    total = sum(len(u) for u in units)
+    chunks, taken, done = [], 0, 0
+    for group in range(parts):
+        last = group == parts - 1
+        target = total * (group + 1) / parts
+        chunk: list[str] = []
+        while taken < len(units) and (last or taken < len(units) - (parts - group - 1)):
+            size = len(units[taken])
+            if chunk and not last and abs(done + size - target) > abs(done - target):
+                break
+            chunk.append(units[taken])
+            done += size
+            taken += 1
+        chunks.append(" ".join(chunk))
+    return chunks
+
+
+def _scene_texts(job: Job) -> list[str]:
+    if job.narration_text.strip():
+        return spread_narration(job.narration_text, len(job.scenes))
+    return [s.narration_text for s in job.scenes]
+
+
+def _prepare_sound(job: Job, scene: Scene, text: str, reference: Path | None, ctx: JobContext) -> SceneSound:
+    ctx.check_cancelled()
+    speech = None
+    if text.strip():
+        speech = synthesize_narration(text, job.voice, ctx, reference, scene.index)
+    elif scene.narration is not None and not job.narration_text.strip():
+        with ctx.optimizer.monitor_performance("fetch_assets", scene.index):
+            path = fetch(scene.narration, ctx)
+            speech = Speech(path, 0, media_duration(path), ())
+    music = None
+    if scene.music is not None:
+        with ctx.optimizer.monitor_performance("fetch_assets", scene.index):
+            music = fetch(scene.music, ctx)
+    return SceneSound(speech, music)
+
+
+def _scene_frames(scene: Scene, sound: SceneSound, fps: int) -> int:
+    needed = LEAD + sound.speech.duration + TAIL if sound.speech else 0.0
+    seconds = max(scene.duration or 0.0, needed) or DEFAULT_SCENE_SECONDS
+    return max(1, int(round(seconds * fps)))
+
+
+def _visuals(job: Job, sounds: list[SceneSound], pictures: list[Path | None], videos: list[Path | None],
+             counts: list[int], subtitled: list[bool]) -> list[SceneVisual]:
+    v, style = job.video, job.subtitles
+    scale = min(v.width, v.height) / 1080.0
+    sub_size = style.font_size * scale if style.font_size else min(v.width, v.height) * 0.06
+    sub_style = TextSpec("", style.position, max(8, int(sub_size)), style.color, style.stroke_color, True)
+    visuals = []
+    for scene, sound, picture, video, n, subs in zip(job.scenes, sounds, pictures, videos, counts, subtitled):
+        title = None
+        if scene.text is not None:
+            t = scene.text
+            title = TextSpec(t.content, t.position, max(8, int(t.fontsize * scale)), t.color)
+        cues = ()
+        if subs and sound.speech is not None and sound.speech.sentences:
+            cues = tuple(cues_for(sound.speech.sentences, style.words_per_line, offset=LEAD))
+        visuals.append(SceneVisual(width=v.width, height=v.height, fps=v.fps, frames=n,
+                                   motion=scene.motion if video is None else "none",
+                                   picture=picture, video=video, title=title, cues=cues,
+                                   subtitle_style=sub_style if cues else None, index=scene.index))
+    return visuals
+
+
+def _soundtrack(job: Job, sounds: list[SceneSound], counts: list[int], music: Path | None,
+                out: Path, ctx: JobContext) -> Path:
+    with ctx.optimizer.monitor_performance("audio_mix"):
+        fps = job.video.fps
+        placements, start = [], 0
+        for sound, n in zip(sounds, counts):
+            if sound.speech is not None:
+                placements.append(Placement(sound.speech.path, start / fps + LEAD))
+            if sound.music is not None:
+                placements.append(Placement(sound.music, start / fps, gain=job.music_volume,
+                                            length=n / fps, is_speech=False))
+            start += n
+        mix = build_soundtrack(total_seconds(counts, fps), placements, music, job.music_volume)
+        write_wav_stereo(out, mix)
+    return out
+
+
+def _unwrap(exc: SceneError) -> Exception:
+    inner = exc.error
+    if isinstance(inner, JobInvalid):
+        return inner
+    if isinstance(inner, JobFailed):
+        if inner.scene is None:
+            inner.scene = exc.index
+        if not str(inner).startswith("scenes["):
+            inner.args = (f"scenes[{exc.index}]: {inner}",)
+        return inner
+    if isinstance(inner, InterruptedError):
+        return JobFailed("the job was cancelled (worker stopping or time limit reached)")
+    return JobFailed(f"scenes[{exc.index}]: {type(inner).__name__}: {inner}", scene=exc.index)
+
+
+def render_job(job: Job, ctx: JobContext, output_path: Path | None = None) -> RenderResult:
+    settings, opt = ctx.settings, ctx.optimizer
+    opt.start_performance_monitoring(job.id)
+    output = Path(output_path) if output_path else settings.path("OUTPUT_DIR") / job.output_name
+    work = scratch_dir(settings.path("WORK_DIR"), job.id)
+    try:
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"job-{job.id}") as side:
+            try:
+                return _render(job, ctx, output, work, side)
+            except SceneError as exc:
+                raise _unwrap(exc) from exc
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoolExecutor) -> RenderResult:
+    opt, n_scenes = ctx.optimizer, len(job.scenes)
+    ctx.report_progress(0, n_scenes, "scenes prepared")
+    pictures_future = side.submit(make_pictures, job, ctx, fetch, ROOM)
+    reference = None
+    if job.global_audio_prompt is not None and job.voice.provider == "chatterbox":
+        with opt.monitor_performance("fetch_assets"):
+            reference = fetch(job.global_audio_prompt, ctx)
+    texts = _scene_texts(job)
+    prepared = [0]
+
+    def prepare(scene: Scene) -> SceneSound:
+        sound = _prepare_sound(job, scene, texts[scene.index], reference, ctx)
+        prepared[0] += 1
+        ctx.report_progress(prepared[0], n_scenes, "scenes prepared")
+        return sound
+
+    sounds = opt.parallel_process_scenes(prepare, job.scenes)
+    pictures, videos = pictures_future.result()
+    ctx.check_cancelled()
+    music = None
+    if job.music is not None:
+        with opt.monitor_performance("fetch_assets"):
+            music = fetch(job.music, ctx)
+    fps = job.video.fps
+    counts = [_scene_frames(s, sound, fps) for s, sound in zip(job.scenes, sounds)]
+    subtitled = [s.subtitle or bool(job.narration_text.strip()) for s in job.scenes]
+    visuals = _visuals(job, sounds, pictures, videos, counts, subtitled)
+    audio_future = side.submit(_soundtrack, job, sounds, counts, music, work / "soundtrack.wav", ctx)
+    v = job.video
+    encoder = encoder_for(v.quality, fps, v.width, v.height)
+    pieces = plan_pieces(counts, fps, v.transition, v.transition_duration)
+    paths = render_pieces(pieces, visuals, encoder, ctx)
+    soundtrack = audio_future.result()
+    ctx.check_cancelled()
+    with opt.monitor_performance("mux"):
+        join_and_mux(paths, soundtrack, output, work)
+    duration = total_seconds(counts, fps)
+    timeline, start = [], 0
+    for scene, sound, n in zip(job.scenes, sounds, counts):
+        timeline.append({"index": scene.index, "start": round(start / fps, 3), "duration": round(n / fps, 3),
+                         "frames": n, "narration_s": round(sound.speech.duration, 3) if sound.speech else 0.0})
+        start += n
+    report, report_path = opt.finish_job(ctx.settings.path("REPORT_DIR"), {
+        "cache_stats": ctx.cache.stats(), "output": str(output), "video_duration": round(duration, 3),
+        "timeline": timeline, "encoder": encoder.identity(), "pieces": len(pieces)})
+    ctx.report_progress(n_scenes, n_scenes, "done")
+    return RenderResult(output, duration, report, report_path)

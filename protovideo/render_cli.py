@@ -1,0 +1,74 @@
+"""`python main_worker.py render JOB.json [-o OUT.mp4]`: render one job in-process.
+
+Exit codes: 0 done, 1 the job failed while running, 2 the job is invalid.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from .errors import JobFailed, JobInvalid
+from .jobfile import load_job_file
+
+
+class TerminalProgress:
+    """One status line on a terminal; plain lines elsewhere (logs, pipes)."""
+
+    def __init__(self, stream=sys.stderr, quiet: bool = False):
+        self.stream = stream
+        self.quiet = quiet
+        self.tty = stream.isatty()
+        self.start = time.monotonic()
+        self._last = ""
+
+    def __call__(self, done: int, total: int, what: str) -> None:
+        if self.quiet:
+            return
+        line = f"[{time.monotonic() - self.start:6.1f}s] {what}: {done}/{total}"
+        if self.tty:
+            self.stream.write("\r" + line.ljust(len(self._last)))
+            self.stream.flush()
+        elif what != self._last.split("]")[-1].split(":")[0].strip() or done == total:
+            self.stream.write(line + "\n")
+        self._last = line
+
+    def finish(self) -> None:
+        if self.tty and not self.quiet and self._last:
+            self.stream.write("\n")
+
+
+def render_command(args, settings) -> int:
+    from .logs_bootstrap import setup
+    setup(settings)
+    try:
+        job = load_job_file(args.job, settings)
+    except JobInvalid as exc:
+        print(f"invalid job: {exc}", file=sys.stderr)
+        return 2
+    from .pipeline import make_context, render_job
+    progress = TerminalProgress(quiet=getattr(args, "quiet", False))
+    ctx = make_context(settings, progress=progress)
+    output = Path(args.output).resolve() if args.output else None
+    try:
+        result = render_job(job, ctx, output)
+    except JobInvalid as exc:
+        progress.finish()
+        print(f"invalid job: {exc}", file=sys.stderr)
+        return 2
+    except JobFailed as exc:
+        progress.finish()
+        print(f"job failed: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - an unexpected error still ends as exit 1
+        progress.finish()
+        ctx.log.exception("job %s failed", job.id)
+        print(f"job failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    progress.finish()
+    report = result.report
+    print(f"rendered {job.id}: {result.duration_s:.1f} s of video in {report.get('total_time', 0):.1f} s "
+          f"(cache hit rate {report.get('cache_stats', {}).get('hit_rate', 0):.0%})", file=sys.stderr)
+    print(f"report: {result.report_path}", file=sys.stderr)
+    print(result.output)
+    return 0
