@@ -1,0 +1,137 @@
+"""Helpers for the daemon tests: a fast fake render, worker settings/env, subprocess workers.
+
+Run as a script, this file is main_worker.py with the fake render swapped in,
+so that multi-process tests about queue semantics need not encode videos:
+
+    python tests/daemon_helpers.py run [--once]
+
+The fake render sleeps FAKE_SCENE_SECONDS per scene (checking the cancel event),
+writes OUTPUT_DIR/<output name> atomically and appends "<job id> <pid>" to
+OUTPUT_DIR/../renders.log. Job ids starting with "transient" raise
+TransientError, with "boom" JobFailed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from protovideo.errors import JobFailed, TransientError  # noqa: E402
+
+
+# ---------------------------------------------------------------- fake render
+def fake_make_context(settings, log=None, progress=None, cancel=None):
+    return SimpleNamespace(settings=settings, log=log, progress=progress, cancel=cancel)
+
+
+def fake_render(job, ctx, output_path=None):
+    start = time.monotonic()
+    per_scene = float(os.environ.get("FAKE_SCENE_SECONDS", "0"))
+    total = len(job.scenes)
+    for done in range(total):
+        if ctx.cancel is not None and ctx.cancel.wait(per_scene):
+            raise JobFailed("the job was cancelled (worker stopping or time limit reached)")
+        if ctx.progress:
+            ctx.progress(done + 1, total, f"scene {done}")
+    if job.id.startswith("transient"):
+        raise TransientError("the image API answered 503")
+    if job.id.startswith("boom"):
+        raise JobFailed("scene 0 asset is broken", scene=0)
+    out_dir = ctx.settings.path("OUTPUT_DIR")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    output = Path(output_path) if output_path else out_dir / job.output_name
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    tmp.write_text(f"video of {job.id}\n")
+    os.replace(tmp, output)
+    with open(out_dir.parent / "renders.log", "a", encoding="utf-8") as ledger:
+        ledger.write(f"{job.id} {os.getpid()}\n")
+    return SimpleNamespace(output=output, duration_s=float(total), report={"job_id": job.id},
+                           report_path=None)
+
+
+def install_fake_render() -> None:
+    import protovideo.worker as worker_module
+    worker_module.DEFAULT_RENDER = fake_render
+    worker_module.DEFAULT_MAKE_CONTEXT = fake_make_context
+
+
+def ledger(tmp_path: Path) -> list[str]:
+    file = tmp_path / "var" / "renders.log"
+    if not file.exists():
+        return []
+    return [line.split()[0] for line in file.read_text().splitlines() if line.strip()]
+
+
+# ---------------------------------------------------------------- jobs and settings
+def tiny_job(job_id: str, scenes: int = 1, priority: str | None = None, **extra) -> dict:
+    job = {"id": job_id,
+           "video": {"width": 160, "height": 284, "fps": 12, "transition": "cut", "quality": "draft"},
+           "scenes": [{"duration": 1, "motion": "none"} for _ in range(scenes)]}
+    if priority:
+        job["priority"] = priority
+    job.update(extra)
+    return job
+
+
+def worker_env(tmp_path: Path, **overrides) -> dict[str, str]:
+    """Environment for a subprocess worker whose folders all live in tmp_path."""
+    from protovideo.settings import SPECS
+    env = {k: v for k, v in os.environ.items() if k not in SPECS}
+    env.update({
+        "CACHE_DIR": str(tmp_path / "var" / "cache"),
+        "SPOOL_DIR": str(tmp_path / "var" / "spool"),
+        "OUTPUT_DIR": str(tmp_path / "var" / "output"),
+        "REPORT_DIR": str(tmp_path / "var" / "reports"),
+        "WORK_DIR": str(tmp_path / "var" / "work"),
+        "LOG_FILE": str(tmp_path / "worker.log"),
+        "ASSET_ROOT": str(tmp_path / "assets"),
+        "MAX_WORKERS": "1",
+        "POLL_INTERVAL": "0.1",
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.update({k: str(v) for k, v in overrides.items()})
+    return env
+
+
+def start_worker(tmp_path: Path, env: dict, *args: str, fake: bool = True,
+                 name: str = "worker") -> subprocess.Popen:
+    script = Path(__file__).resolve() if fake else ROOT / "main_worker.py"
+    log = open(tmp_path / f"{name}.out", "ab")
+    return subprocess.Popen([sys.executable, str(script), "run", *args], cwd=tmp_path, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.05, what: str = "condition"):
+    """Poll until predicate() is truthy; fail the test (not a speed assertion) after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def stop(proc: subprocess.Popen, timeout: float = 60.0) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=timeout)
+
+
+def read_json(path: Path):
+    return json.loads(Path(path).read_text())
+
+
+if __name__ == "__main__":
+    install_fake_render()
+    from protovideo.cli import main
+    sys.exit(main(sys.argv[1:]))
