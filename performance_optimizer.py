@@ -131,8 +131,8 @@ class PerformanceOptimizer:
         """Take the job's cache statistics from `cache` at finish_job (counted from now),
         and let the memory watch drop its in-memory level when memory is critical."""
         self._cache = cache
-        try:
-            self._cache_since = cache.stats()
+        try:   # a snapshot to count from: counts() where the cache has it, else stats()
+            self._cache_since = cache.counts() if hasattr(cache, "counts") else cache.stats()
         except Exception:  # noqa: BLE001 - statistics are best effort
             self._cache_since = None
         memory = getattr(cache, "memory", None)
@@ -141,12 +141,18 @@ class PerformanceOptimizer:
             self.memory_watch.add_cache_hook(free)
 
     def _attached_cache_stats(self) -> dict[str, Any] | None:
-        if self._cache is None:
+        cache, since = self._cache, self._cache_since
+        if cache is None:
             return None
         try:
-            return self._cache.stats(since=self._cache_since) if self._cache_since else self._cache.stats()
-        except TypeError:
-            return self._cache.stats()
+            if since is not None and hasattr(cache, "counts"):
+                return cache.stats(since=since)
+            stats = dict(cache.stats())
+            if since is not None:   # subtract the snapshot ourselves
+                for key in ("hits", "misses"):
+                    stats[key] = int(stats.get(key, 0)) - int(since.get(key, 0))
+                stats.pop("hit_rate", None)
+            return stats
         except Exception:  # noqa: BLE001
             log.debug("cache statistics unavailable", exc_info=True)
             return None

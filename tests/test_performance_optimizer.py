@@ -1,0 +1,198 @@
+"""PerformanceOptimizer: per-step report, PERF lines in LOG_FILE, scene fan-out and failures."""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+
+import psutil
+import pytest
+
+from performance_optimizer import PerformanceOptimizer, SceneError
+from protovideo.logs import setup_logging
+from protovideo.memory_watch import MemoryWatch
+
+from perf_helpers import (STEP_LINE, TOTAL_LINE, fake_job,  # noqa: F401 - fixture
+                          fresh_process_state, perf_lines)
+
+HUGE = 10**7
+
+
+@pytest.fixture
+def relaxed_watch():
+    return MemoryWatch(HUGE, HUGE, HUGE, HUGE)
+
+
+def test_report_has_every_step_and_scene_with_plausible_numbers(make_settings, relaxed_watch):
+    settings = make_settings()
+    optimizer = PerformanceOptimizer(settings.path("CACHE_DIR"), 2, memory_watch=relaxed_watch)
+    results = fake_job(optimizer, "job-report", scenes=3, pause=0.02)
+    assert results == [f"scene-{i}-{256 * 1024}" for i in range(3)]
+    report, path = optimizer.finish_job(settings.path("REPORT_DIR"),
+                                        {"cache_stats": {"hits": 3, "misses": 1}, "output": "x.mp4"})
+
+    assert path == settings.path("REPORT_DIR") / "job-report.json"
+    on_disk = json.loads(path.read_text())
+    assert on_disk == report
+    assert [p.name for p in path.parent.iterdir()] == ["job-report.json"]   # no temp files left
+    for key in ("job_id", "total_time", "peak_rss_mb", "cache_stats", "steps", "scenes"):
+        assert key in on_disk
+    assert on_disk["job_id"] == "job-report"
+    assert on_disk["output"] == "x.mp4"
+    assert on_disk["cache_stats"] == {"hits": 3, "misses": 1, "hit_rate": 0.75}
+
+    steps = on_disk["steps"]
+    assert set(steps) == {"parse", "tts", "image", "render_scene", "encode"}
+    assert {name: s["count"] for name, s in steps.items()} == {
+        "parse": 1, "tts": 3, "image": 3, "render_scene": 3, "encode": 1}
+    machine_mb = psutil.virtual_memory().total / 2**20
+    for name, step in steps.items():
+        assert step["duration"] >= 0.02 * step["count"] * 0.9, name
+        assert step["max"] <= step["duration"]
+        assert step["duration"] < on_disk["total_time"] * 2    # scenes overlap, 2 threads
+        assert 5 < step["memory_mb"] <= on_disk["peak_rss_mb"] < machine_mb
+    assert on_disk["total_time"] >= steps["parse"]["duration"] + steps["encode"]["duration"]
+
+    scenes = on_disk["scenes"]
+    assert [s["index"] for s in scenes] == [0, 1, 2]
+    for scene in scenes:
+        assert set(scene["steps"]) == {"tts", "image", "render_scene"}
+        assert all(s["count"] == 1 for s in scene["steps"].values())
+        assert scene["duration"] == pytest.approx(sum(s["duration"] for s in scene["steps"].values()),
+                                                  abs=1e-3)
+        assert 5 < scene["peak_rss_mb"] <= on_disk["peak_rss_mb"]
+    # per-scene durations add up to the job-level step totals
+    for name in ("tts", "image", "render_scene"):
+        assert sum(s["steps"][name]["duration"] for s in scenes) == pytest.approx(
+            steps[name]["duration"], abs=1e-3)
+
+
+def test_perf_lines_in_log_file_for_every_step_and_the_job(make_settings, relaxed_watch,
+                                                            fresh_process_state):
+    settings = make_settings()
+    setup_logging(settings, console=False)
+    optimizer = PerformanceOptimizer(settings.path("CACHE_DIR"), 2, memory_watch=relaxed_watch)
+    fake_job(optimizer, "job-perf", scenes=2)
+    report, _ = optimizer.finish_job(settings.path("REPORT_DIR"), {"cache_stats": {"hits": 1, "misses": 3}})
+
+    lines = perf_lines(settings.path("LOG_FILE"))
+    steps = [STEP_LINE.search(line) for line in lines if " step=" in line]
+    assert all(steps), lines
+    assert sorted((m["step"], m["scene"]) for m in steps) == sorted(
+        [("parse", None), ("encode", None)]
+        + [(name, str(i)) for i in range(2) for name in ("tts", "image", "render_scene")])
+    assert {m["job"] for m in steps} == {"job-perf"}
+    assert all(float(m["rss"]) > 5 for m in steps)
+    totals = [TOTAL_LINE.search(line) for line in lines if " total=" in line]
+    assert len(totals) == 1 and totals[0]
+    assert totals[0]["job"] == "job-perf"
+    assert float(totals[0]["total"]) == pytest.approx(report["total_time"], abs=1e-3)
+    assert float(totals[0]["peak"]) == pytest.approx(report["peak_rss_mb"], abs=0.1)
+    assert float(totals[0]["rate"]) == 0.25
+
+
+def test_sequential_jobs_in_one_process_keep_their_own_lines(make_settings, relaxed_watch,
+                                                             fresh_process_state):
+    settings = make_settings()
+    setup_logging(settings, console=False)
+    for job in ("job-a", "job-b"):
+        optimizer = PerformanceOptimizer(None, 2, memory_watch=relaxed_watch)
+        fake_job(optimizer, job, scenes=2, pause=0.0)
+        report, _ = optimizer.finish_job(settings.path("REPORT_DIR"))
+        assert report["steps"]["tts"]["count"] == 2   # nothing carried over from the job before
+    lines = perf_lines(settings.path("LOG_FILE"))
+    for job in ("job-a", "job-b"):
+        assert sum(f"job={job} step=" in line for line in lines) == 8
+        assert sum(f"job={job} total=" in line for line in lines) == 1
+    assert {p.name for p in settings.path("REPORT_DIR").iterdir()} == {"job-a.json", "job-b.json"}
+
+
+def test_failing_scene_is_reported_with_its_index_after_the_others_finish(relaxed_watch):
+    optimizer = PerformanceOptimizer(None, 2, memory_watch=relaxed_watch)
+    finished = []
+    lock = threading.Lock()
+
+    def scene(i):
+        if i in (2, 4):
+            raise RuntimeError(f"boom {i}")
+        with optimizer.monitor_performance("render_scene", scene=i):
+            pass
+        with lock:
+            finished.append(i)
+        return i
+
+    optimizer.start_performance_monitoring("job-fail")
+    with pytest.raises(SceneError) as info:
+        optimizer.parallel_process_scenes(scene, range(6))
+    assert info.value.index == 2
+    assert str(info.value.error) == "boom 2"
+    assert "scene 2" in str(info.value)
+    assert [i for i, _ in info.value.errors] == [2, 4]
+    assert sorted(finished) == [0, 1, 3, 5]
+    report = optimizer.get_performance_report()
+    assert [s["index"] for s in report["scenes"]] == [0, 1, 3, 5]
+
+
+def test_failed_step_is_recorded_and_the_error_passes_through(relaxed_watch, make_settings):
+    optimizer = PerformanceOptimizer(None, 1, memory_watch=relaxed_watch)
+    optimizer.start_performance_monitoring("job-x")
+
+    @optimizer.monitor_performance("download")
+    def download():
+        raise OSError("host unreachable")
+
+    with pytest.raises(OSError):
+        download()
+    download_ok = optimizer.monitor_performance("download")(lambda: 7)
+    assert download_ok() == 7
+    step = optimizer.get_performance_report()["steps"]["download"]
+    assert step["count"] == 2 and step["errors"] == 1
+
+
+def test_scene_results_come_back_in_scene_order(relaxed_watch):
+    import time
+    optimizer = PerformanceOptimizer(None, 3, memory_watch=relaxed_watch)
+    assert optimizer.parallel_process_scenes(lambda i: (time.sleep(0.01 * (5 - i)), i)[1],
+                                             range(5)) == [0, 1, 2, 3, 4]
+    assert optimizer.parallel_process_scenes(lambda i: i, []) == []
+
+
+def test_report_file_name_must_be_a_safe_job_id(tmp_path, relaxed_watch):
+    optimizer = PerformanceOptimizer(None, 1, memory_watch=relaxed_watch)
+    optimizer.start_performance_monitoring("../escape")
+    with pytest.raises(ValueError, match="job id"):
+        optimizer.finish_job(tmp_path / "reports")
+    assert not (tmp_path / "escape.json").exists()
+
+
+def test_attached_cache_gives_the_jobs_own_statistics(make_settings, relaxed_watch):
+    from cache import open_cache
+    settings = make_settings()
+    cache = open_cache(settings)
+
+    def produce(path):
+        path.write_bytes(b"data")
+
+    cache.get_or_create("a" * 32, ".bin", produce)          # before the job: not counted
+    optimizer = PerformanceOptimizer(None, 1, memory_watch=relaxed_watch)
+    optimizer.attach_cache(cache)
+    optimizer.start_performance_monitoring("job-cache")
+    cache.get_or_create("a" * 32, ".bin", produce)          # hit
+    cache.get_or_create("b" * 32, ".bin", produce)          # miss
+    report, _ = optimizer.finish_job(settings.path("REPORT_DIR"))
+    assert (report["cache_stats"]["hits"], report["cache_stats"]["misses"]) == (1, 1)
+    assert report["cache_stats"]["hit_rate"] == 0.5
+
+
+def test_rss_and_optimize_memory(relaxed_watch):
+    optimizer = PerformanceOptimizer(None, 2, memory_watch=relaxed_watch)
+    assert 5 < optimizer.rss_mb() < psutil.virtual_memory().total / 2**20
+    done = optimizer.optimize_memory()
+    assert done["gc_objects"] >= 0 and done["cuda_cache_emptied"] is False
+
+
+def test_default_optimizer_shares_the_process_wide_watch(fresh_process_state):
+    from protovideo.memory_watch import shared_watch
+    a, b = PerformanceOptimizer("/tmp/c", 2), PerformanceOptimizer("/tmp/c", 2)
+    assert a.memory_watch is b.memory_watch is shared_watch()
+    logging.getLogger("protovideo.perf")  # the logger exists even without setup_logging
