@@ -1,0 +1,218 @@
+"""Chatterbox adapter against a stand-in `chatterbox.tts` module (the real package needs torch 2.6)."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+import textwrap
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from generators.models import ModelRegistry
+from generators.tts_chatterbox import (MAX_CHUNK_CHARS, ChatterboxProvider, create_provider,
+                                       split_long_sentence)
+from protovideo.errors import JobFailed, ProviderUnavailable
+from protovideo.jobspec import VoiceSpec
+
+STAND_IN = '''
+"""Stand-in for chatterbox.tts: same entry points, a sine wave instead of speech."""
+import math
+from pathlib import Path
+
+import torch
+
+CALLS = []
+
+
+class Conditionals:
+    def __init__(self, name):
+        self.name = name
+
+
+class ChatterboxTTS:
+    sr = 24000
+
+    def __init__(self, device, source, conds):
+        self.device = device
+        self.source = source
+        self.conds = conds
+
+    @classmethod
+    def from_pretrained(cls, device):
+        CALLS.append(("from_pretrained", device))
+        return cls(device, "pretrained", Conditionals("builtin"))
+
+    @classmethod
+    def from_local(cls, ckpt_dir, device):
+        CALLS.append(("from_local", ckpt_dir, device))
+        builtin = (Path(ckpt_dir) / "conds.pt").exists()
+        return cls(device, ckpt_dir, Conditionals("builtin") if builtin else None)
+
+    def generate(self, text, repetition_penalty=1.2, min_p=0.05, top_p=1.0,
+                 audio_prompt_path=None, exaggeration=0.5, cfg_weight=0.5, temperature=0.8):
+        if audio_prompt_path:
+            self.conds = Conditionals(Path(audio_prompt_path).read_bytes().decode())
+        else:
+            assert self.conds is not None, "Please `prepare_conditionals` first or specify `audio_prompt_path`"
+        CALLS.append(("generate", text, audio_prompt_path, exaggeration, cfg_weight, self.conds.name))
+        n = int(self.sr * 0.002 * len(text))
+        t = torch.arange(n, dtype=torch.float32) / self.sr
+        return (0.5 * torch.sin(2 * math.pi * 220.0 * t)).unsqueeze(0)
+'''
+
+
+@pytest.fixture
+def stand_in(tmp_path, monkeypatch):
+    """A `chatterbox` package on sys.path whose tts module records every call."""
+    root = tmp_path / "site"
+    (root / "chatterbox").mkdir(parents=True)
+    (root / "chatterbox" / "__init__.py").write_text("")
+    (root / "chatterbox" / "tts.py").write_text(textwrap.dedent(STAND_IN))
+    for name in [m for m in sys.modules if m == "chatterbox" or m.startswith("chatterbox.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.syspath_prepend(str(root))
+    import chatterbox.tts as module
+    yield module
+    for name in [m for m in sys.modules if m == "chatterbox" or m.startswith("chatterbox.")]:
+        sys.modules.pop(name, None)
+
+
+def _provider(make_settings, **overrides):
+    settings = make_settings(TTS_DEVICE="cpu", **overrides)
+    return ChatterboxProvider(settings, registry=ModelRegistry())
+
+
+def _generated(module):
+    return [call for call in module.CALLS if call[0] == "generate"]
+
+
+def test_pretrained_model_speaks_each_sentence_with_the_voice_settings(stand_in, make_settings):
+    provider = _provider(make_settings)
+    voice = VoiceSpec(provider="chatterbox", exaggeration=0.8, cfg_weight=0.3)
+    chunks, rate = provider.synthesize_sentences(["Hello there.", "A second, longer sentence."], voice)
+    assert rate == 24000
+    assert stand_in.CALLS[0] == ("from_pretrained", "cpu")
+    calls = _generated(stand_in)
+    assert [c[1] for c in calls] == ["Hello there.", "A second, longer sentence."]
+    assert all(c[2] is None and c[3] == 0.8 and c[4] == 0.3 and c[5] == "builtin" for c in calls)
+    assert [len(c) for c in chunks] == [int(24000 * 0.002 * len(s)) for s in ("Hello there.", "A second, longer sentence.")]
+    assert all(c.dtype == np.float32 and c.ndim == 1 and np.abs(c).max() <= 1.0 for c in chunks)
+    assert np.abs(chunks[1]).max() > 0.4  # the sine wave came through, not silence
+
+
+def test_local_checkpoint_folder_is_loaded_with_from_local(stand_in, make_settings, tmp_path):
+    folder = tmp_path / "chatterbox-ckpt"
+    folder.mkdir()
+    (folder / "conds.pt").write_bytes(b"x")
+    provider = _provider(make_settings, CHATTERBOX_MODEL_DIR=str(folder))
+    provider.synthesize_sentences(["One."], VoiceSpec(provider="chatterbox"))
+    assert stand_in.CALLS[0] == ("from_local", str(folder), "cpu")
+    assert provider.identity(VoiceSpec(provider="chatterbox"))["model"] == str(folder)
+
+
+def test_a_missing_checkpoint_folder_names_the_setting(stand_in, make_settings, tmp_path):
+    provider = _provider(make_settings, CHATTERBOX_MODEL_DIR=str(tmp_path / "nowhere"))
+    with pytest.raises(ProviderUnavailable) as caught:
+        provider.synthesize_sentences(["One."], VoiceSpec(provider="chatterbox"))
+    assert caught.value.field == "CHATTERBOX_MODEL_DIR"
+
+
+def test_reference_audio_clones_the_voice_and_is_part_of_the_identity(stand_in, make_settings, tmp_path):
+    provider = _provider(make_settings)
+    voice = VoiceSpec(provider="chatterbox")
+    ref_a = tmp_path / "a.wav"
+    ref_a.write_bytes(b"voice-a")
+    ref_b = tmp_path / "b.wav"
+    ref_b.write_bytes(b"voice-b")
+    same_as_a = tmp_path / "copy.wav"
+    same_as_a.write_bytes(b"voice-a")
+
+    provider.synthesize_sentences(["Cloned."], voice, reference_wav=ref_a)
+    provider.synthesize_sentences(["Plain again."], voice)
+    calls = _generated(stand_in)
+    assert calls[0][2] == str(ref_a) and calls[0][5] == "voice-a"
+    # a job without a reference gets the model's own voice, not the previous job's clone
+    assert calls[1][2] is None and calls[1][5] == "builtin"
+
+    plain = provider.identity(voice)
+    with_a = provider.identity(voice, reference_wav=ref_a)
+    assert plain["reference_md5"] is None
+    assert with_a != plain
+    assert provider.identity(voice, reference_wav=ref_b) != with_a
+    assert provider.identity(voice, reference_wav=same_as_a) == with_a  # by content, not by name
+    assert provider.identity(VoiceSpec(provider="chatterbox", exaggeration=0.9)) != plain
+    assert provider.identity(VoiceSpec(provider="chatterbox", cfg_weight=0.1)) != plain
+
+
+def test_a_model_without_a_builtin_voice_asks_for_a_reference(stand_in, make_settings, tmp_path):
+    folder = tmp_path / "no-voice"
+    folder.mkdir()
+    provider = _provider(make_settings, CHATTERBOX_MODEL_DIR=str(folder))
+    with pytest.raises(JobFailed) as caught:
+        provider.synthesize_sentences(["Hello."], VoiceSpec(provider="chatterbox"))
+    assert caught.value.field == "global_audio_prompt_url"
+
+
+def test_long_sentences_are_split_at_clauses_and_joined(stand_in, make_settings):
+    provider = _provider(make_settings)
+    long = ", ".join(f"clause number {i} goes on for a while" for i in range(20)) + "."
+    assert len(long) > MAX_CHUNK_CHARS
+    chunks, rate = provider.synthesize_sentences([long, "Short."], VoiceSpec(provider="chatterbox"))
+    texts = [c[1] for c in _generated(stand_in)]
+    pieces = texts[:-1]
+    assert len(pieces) >= 2 and texts[-1] == "Short."
+    assert all(len(p) <= MAX_CHUNK_CHARS for p in pieces)
+    assert all(p.endswith(",") or p.endswith(".") for p in pieces)  # cut after clauses
+    assert " ".join(pieces) == long
+    assert len(chunks) == 2  # still one chunk per sentence
+    speech = sum(int(rate * 0.002 * len(p)) for p in pieces)
+    assert len(chunks[0]) > speech  # the pieces plus short gaps between them
+
+
+def test_split_long_sentence_handles_words_and_endless_tokens():
+    assert split_long_sentence("  short   one ") == ["short one"]
+    words = " ".join(["word"] * 200)
+    parts = split_long_sentence(words, limit=50)
+    assert all(len(p) <= 50 for p in parts) and " ".join(parts) == words
+    blob = "x" * 130
+    assert split_long_sentence(blob, limit=50) == ["x" * 50, "x" * 50, "x" * 30]
+    assert split_long_sentence("") == []
+
+
+def test_twenty_parallel_scenes_load_the_model_once(stand_in, make_settings):
+    provider = _provider(make_settings)
+    gate = threading.Barrier(20)
+
+    def scene(i):
+        gate.wait()
+        return provider.synthesize_sentences([f"Scene {i} speaks."], VoiceSpec(provider="chatterbox"))
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(scene, range(20)))
+    assert provider.registry.load_counts == {provider.model_key(): 1}
+    assert [c[0] for c in stand_in.CALLS].count("from_pretrained") == 1
+    assert len(_generated(stand_in)) == 20 and all(r[1] == 24000 for r in results)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("chatterbox") is not None,
+                    reason="chatterbox-tts is installed here")
+def test_without_the_package_the_error_says_what_to_install(make_settings):
+    provider = create_provider(make_settings(TTS_DEVICE="cpu"))
+    for attempt in (lambda: provider.identity(VoiceSpec(provider="chatterbox")),
+                    lambda: provider.synthesize_sentences(["Hi."], VoiceSpec(provider="chatterbox"))):
+        with pytest.raises(ProviderUnavailable) as caught:
+            attempt()
+        assert caught.value.field == "voice.provider"
+        assert "pip install chatterbox-tts" in str(caught.value)
+        assert "torchaudio" in str(caught.value)
+
+
+def test_a_missing_gpu_names_tts_device(stand_in, make_settings, monkeypatch):
+    import torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    provider = ChatterboxProvider(make_settings(TTS_DEVICE="cuda"), registry=ModelRegistry())
+    with pytest.raises(ProviderUnavailable) as caught:
+        provider.synthesize_sentences(["Hi."], VoiceSpec(provider="chatterbox"))
+    assert caught.value.field == "TTS_DEVICE"
