@@ -179,14 +179,16 @@ class PerformanceOptimizer:
         return self.memory_watch.parallelism(self.max_workers)
 
     # -- steps -------------------------------------------------------------------
-    def start_performance_monitoring(self, task_id: str) -> None:
+    def start_performance_monitoring(self, task_id: str, scenes: int | None = None) -> None:
+        """Start a job's monitoring; `scenes` (the job's scene count) lists every scene
+        in the report, also those whose work all came from the cache."""
         with self._lock:
             self.task_id = str(task_id)
             self._start = time.perf_counter()
             self._started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
             self._total = None
             self._steps = {}
-            self._scenes = {}
+            self._scenes = {i: {} for i in range(int(scenes or 0))}
             self._peak_rss = 0.0
             self._peak_gpu = None
             self.cache_stats = None
@@ -275,7 +277,7 @@ class PerformanceOptimizer:
                 scenes.append({
                     "index": index,
                     "duration": round(sum(s["duration"] for s in per.values()), 4),
-                    "peak_rss_mb": round(max(s["memory_mb"] for s in per.values()), 1),
+                    "peak_rss_mb": round(max(s["memory_mb"] for s in per.values()), 1) if per else None,
                     "steps": {k: _rounded(v) for k, v in per.items()},
                 })
             if self._total is not None:

@@ -253,22 +253,27 @@ def job_outcome(error: BaseException) -> str:
 
 
 def _queue_depth(worker: Any) -> Any:
-    """Queue depth from the worker or its source, whichever names one (None: unknown)."""
-    candidates = [(worker, "queue_depth"), (worker, "queue_depths")]
+    """Queue depth from the worker's source: status()["queued"] (by priority) or
+    ["queued_total"], else a depths()/queue_depth() method; None when unknown."""
     source = getattr(worker, "source", None)
-    if source is not None:
-        candidates += [(source, name) for name in ("depths", "queue_depths", "queue_depth",
-                                                    "depth", "pending_count")]
+    candidates = [(source, name) for name in ("status", "depths", "queue_depths", "queue_depth")]
+    candidates.append((worker, "queue_depth"))
     for owner, name in candidates:
-        fn = getattr(owner, name, None)
-        if callable(fn):
-            try:
-                value = fn()
-            except Exception:  # noqa: BLE001 - metrics never break the worker
-                log.debug("queue depth via %s failed", name, exc_info=True)
-                continue
-            if isinstance(value, (int, Mapping)):
-                return value
+        fn = getattr(owner, name, None) if owner is not None else None
+        if not callable(fn):
+            continue
+        try:
+            value = fn()
+        except Exception:  # noqa: BLE001 - metrics never break the worker
+            log.debug("queue depth via %s failed", name, exc_info=True)
+            continue
+        if name == "status" and isinstance(value, Mapping):
+            queued = value.get("queued")
+            value = queued if isinstance(queued, Mapping) else value.get("queued_total")
+        if isinstance(value, Mapping) and all(isinstance(v, int) for v in value.values()):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
     return None
 
 

@@ -196,3 +196,13 @@ def test_default_optimizer_shares_the_process_wide_watch(fresh_process_state):
     a, b = PerformanceOptimizer("/tmp/c", 2), PerformanceOptimizer("/tmp/c", 2)
     assert a.memory_watch is b.memory_watch is shared_watch()
     logging.getLogger("protovideo.perf")  # the logger exists even without setup_logging
+
+
+def test_every_scene_is_listed_even_when_it_recorded_no_step(relaxed_watch, tmp_path):
+    optimizer = PerformanceOptimizer(None, 1, memory_watch=relaxed_watch)
+    optimizer.start_performance_monitoring("job-cached", scenes=3)
+    optimizer.record_step("render_scene", 0.2, scene=1)
+    report, _ = optimizer.finish_job(tmp_path)
+    assert [s["index"] for s in report["scenes"]] == [0, 1, 2]
+    assert report["scenes"][0] == {"index": 0, "duration": 0.0, "peak_rss_mb": None, "steps": {}}
+    assert report["scenes"][1]["steps"]["render_scene"]["duration"] == 0.2
