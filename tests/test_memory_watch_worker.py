@@ -63,7 +63,10 @@ def test_worker_pauses_claiming_while_memory_is_critical_and_recovers(make_setti
         assert health.json()["memory"]["level"] == "critical"
 
         # memory "drops": thresholds far above the real RSS
-        shared_watch(make_settings(MEMORY_WARNING_THRESHOLD=HUGE, MEMORY_CRITICAL_THRESHOLD=HUGE))
+        # (make_context configures the shared watch from the worker's settings, so both change)
+        raised = settings.replace(MEMORY_WARNING_THRESHOLD=HUGE, MEMORY_CRITICAL_THRESHOLD=HUGE)
+        worker.settings = raised
+        shared_watch(raised)
         wait_for(lambda: source.status("waits")["state"] == "finished", "the job to finish")
         record = source.status("waits")["record"]
         assert record["status"] == "done"
