@@ -103,8 +103,9 @@ class DiskLevel:
         now = time.time()
         entry = Entry(key, ext, kind, size, digest, created or now, ttl_s, now)
         self.index.insert(entry, counters)
-        st = os.stat(final)
-        self.memory.put(("verified", key), (st.st_ino, st.st_size, st.st_mtime_ns, digest))
+        with contextlib.suppress(FileNotFoundError):  # a concurrent `cache clear` may have won
+            st = os.stat(final)
+            self.memory.put(("verified", key), (st.st_ino, st.st_size, st.st_mtime_ns, digest))
         return entry
 
     def write(self, key: str, ext: str, kind: str, produce: Callable[[Path], None],
@@ -134,7 +135,7 @@ class DiskLevel:
             removed = True
         folder = self.objects / key[:2]
         if folder.is_dir():
-            for stray in folder.glob(f"{key}.*"):
+            for stray in [*folder.glob(f"{key}.*"), folder / key]:
                 with contextlib.suppress(FileNotFoundError):
                     stray.unlink()
                     removed = True
@@ -178,22 +179,25 @@ class DiskLevel:
             pass  # another process is evicting right now
         return evicted
 
-    def sweep_files(self, older_than_s: float) -> int:
-        """Delete stale temp files and files no index row names; returns how many."""
+    def sweep_files(self, older_than_s: float, temp_older_than_s: float) -> int:
+        """Delete files no index row names (older than older_than_s) and temp files
+        (older than temp_older_than_s: younger ones may be in the making); returns how many."""
         removed = 0
-        cutoff = time.time() - older_than_s
+        now = time.time()
         indexed = {(e.key, e.ext) for e in self.index.entries()}
         for folder in self.objects.iterdir() if self.objects.is_dir() else ():
             if not folder.is_dir():
                 continue
             for file in folder.iterdir():
+                name = file.name
+                is_temp = name.startswith(TEMP_PREFIX)
                 try:
-                    if file.stat().st_mtime > cutoff:
-                        continue  # maybe being written or just published
+                    age = now - file.stat().st_mtime
                 except FileNotFoundError:
                     continue
-                name = file.name
-                if not name.startswith(TEMP_PREFIX):
+                if age < (temp_older_than_s if is_temp else older_than_s):
+                    continue  # maybe being written or just published
+                if not is_temp:
                     key, dot, ext = name.partition(".")
                     if (key, dot + ext) in indexed:
                         continue

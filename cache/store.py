@@ -19,9 +19,7 @@ WORK_DIR/uncached every time. The caller owns those files: delete them with
 """
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import tempfile
 import threading
 import time
@@ -33,17 +31,14 @@ from .disk import DiskLevel
 from .index import Entry
 from .keys import check_ext, check_key, key_kind
 from .memory import MemoryLevel
+from .scratch import ScratchFiles
+from .stats import summarize
 
 log = logging.getLogger("protovideo.cache")
 
 HOUR = 3600.0
 STALE_TEMP_S = HOUR  # temp/orphan files older than this are swept by cleanup_expired()
 MEMORY_META_S = 300.0  # how long the memory level trusts a meta dict before asking disk again
-
-
-def _rate(hits: int, misses: int) -> float:
-    total = hits + misses
-    return round(hits / total, 4) if total else 0.0
 
 
 class ArtifactCache:
@@ -61,7 +56,7 @@ class ArtifactCache:
         self.memory = MemoryLevel(memory_items)
         self._guard = threading.Lock()
         self._session: Counter[str] = Counter()
-        self._scratch_files: set[Path] = set()
+        self.scratch_files = ScratchFiles(self.scratch)
         self.disk: DiskLevel | None = None
         self.redis = None
         if not self.enabled:
@@ -164,7 +159,9 @@ class ArtifactCache:
         ttl_s = self._ttl_s(ttl_hours)
         max_age_s = self._ttl_s(max_age_hours)
         if not self.enabled:
-            return self._scratch_file(kind, ext, produce)
+            path = self.scratch_files.make(kind, ext, produce)
+            self._count("misses", kind)
+            return path
         path = self._serve(key, ext, max_age_s, repair=False)
         if path is not None:
             self._hit(key, kind, "disk")
@@ -295,7 +292,7 @@ class ArtifactCache:
 
         Returns how many artifact files were removed (entries + stray files).
         """
-        removed = self._sweep_scratch(older_than_s=max(self.protect_recent_s, HOUR))
+        removed = self.scratch_files.sweep(older_than_s=max(self.protect_recent_s, HOUR))
         if not self.enabled:
             return removed
         now = time.time()
@@ -304,13 +301,14 @@ class ArtifactCache:
                 self.memory.drop_key(entry.key)
                 removed += 1
         self.disk.index.delete_expired_meta(now, self.default_ttl_s)
-        removed += self.disk.sweep_files(STALE_TEMP_S)
+        removed += self.disk.sweep_files(STALE_TEMP_S, STALE_TEMP_S)
         self._enforce_limit(keep=set())
         return removed
 
     def clear(self, shared: bool = True) -> int:
         """Remove every entry (and, with shared=True, the Redis level's); counters stay."""
-        removed = self._sweep_scratch(older_than_s=0)
+        removed = self.scratch_files.discard_mine()
+        removed += self.scratch_files.sweep(older_than_s=max(self.protect_recent_s, HOUR))
         if not self.enabled:
             return removed
         for entry in self.disk.index.entries():
@@ -318,7 +316,7 @@ class ArtifactCache:
                 self.disk.remove_key(entry.key)
                 removed += 1
         self.disk.index.clear()
-        removed += self.disk.sweep_files(0)
+        removed += self.disk.sweep_files(0, STALE_TEMP_S)
         self.memory.clear()
         if shared and self.redis is not None:
             self.redis.clear()
@@ -347,11 +345,11 @@ class ArtifactCache:
             session = Counter(self._session)
         if since:
             session.subtract(Counter(since))
-        result = _summary(session)
+        result = summarize(session)
         result["enabled"] = self.enabled
         if self.enabled:
             persisted = self.disk.index.counters()
-            result["lifetime"] = _summary(Counter(persisted))
+            result["lifetime"] = summarize(persisted)
             entries, size = self.disk.index.totals()
             result["entries"] = entries
             result["size_mb"] = round(size / 2**20, 3)
@@ -360,55 +358,13 @@ class ArtifactCache:
         return result
 
     # -- scratch files (CACHE_ENABLED=false) ------------------------------
-    def _scratch_file(self, kind: str, ext: str, produce: Callable[[Path], None]) -> Path:
-        self.scratch.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=ext, dir=self.scratch, prefix=f"{kind}-")
-        os.close(fd)
-        path = Path(tmp)
-        try:
-            produce(path)
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
-        with self._guard:
-            self._scratch_files.add(path)
-        self._count("misses", kind)
-        return path
-
     def release(self, path: Path) -> None:
         """Delete a scratch file this cache handed out (no-op for cached files)."""
-        path = Path(path)
-        with self._guard:
-            if path not in self._scratch_files:
-                return
-            self._scratch_files.discard(path)
-        path.unlink(missing_ok=True)
-
-    def _sweep_scratch(self, older_than_s: float) -> int:
-        removed = 0
-        with self._guard:
-            mine = set(self._scratch_files)
-            if older_than_s == 0:
-                self._scratch_files.clear()
-        for path in mine if older_than_s == 0 else ():
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-                removed += 1
-        if self.scratch.is_dir():
-            cutoff = time.time() - older_than_s
-            for path in self.scratch.iterdir():
-                with contextlib.suppress(FileNotFoundError):
-                    if path.is_file() and path not in mine and path.stat().st_mtime < cutoff:
-                        path.unlink()
-                        removed += 1
-        return removed
+        self.scratch_files.release(path)
 
     def close(self) -> None:
         """Delete this object's scratch files and close connections (the object stays usable)."""
-        with self._guard:
-            mine, self._scratch_files = self._scratch_files, set()
-        for path in mine:
-            path.unlink(missing_ok=True)
+        self.scratch_files.discard_mine()
         if self.disk is not None:
             self.disk.index.close()
         if self.redis is not None:
@@ -420,24 +376,6 @@ class ArtifactCache:
     def __exit__(self, *exc) -> None:
         self.close()
 
-
-def _summary(counts: Counter) -> dict:
-    hits, misses = counts.get("hits", 0), counts.get("misses", 0)
-    by_kind: dict[str, dict] = {}
-    by_level: dict[str, int] = {}
-    for name, n in counts.items():
-        parts = name.split(".", 2)
-        if len(parts) == 3 and parts[1] == "kind" and parts[0] in ("hits", "misses"):
-            slot = by_kind.setdefault(parts[2], {"hits": 0, "misses": 0})
-            slot[parts[0]] += n
-        elif len(parts) == 3 and parts[:2] == ["hits", "level"]:
-            by_level[parts[2]] = by_level.get(parts[2], 0) + n
-    for slot in by_kind.values():
-        slot["hit_rate"] = _rate(slot["hits"], slot["misses"])
-    return {"hits": hits, "misses": misses, "hit_rate": _rate(hits, misses),
-            "by_kind": by_kind, "by_level": by_level,
-            "corrupt": counts.get("corrupt", 0), "evictions": counts.get("evictions", 0),
-            "expired": counts.get("expired", 0)}
 
 
 def open_cache(settings) -> ArtifactCache:
