@@ -1,15 +1,22 @@
 """Artifact cache: MD5-keyed artifacts (narration audio, pictures, rendered pieces).
 
-The pipeline uses only this interface:
+The pipeline uses this interface:
 
     cache = open_cache(settings)
-    key = make_key("tts", provider="piper", voice=..., text=...)
+    key = make_key("tts", provider="piper", voice=..., text=...)   # a CacheKey (str) with .kind
     path = cache.get_or_create(key, ".wav", produce)   # produce(tmp_path) writes the file
     meta = cache.get_meta(key); cache.put_meta(key, {...})
-    cache.stats() -> {"hits", "misses", "hit_rate", ...}
+    cache.stats() -> {"hits", "misses", "hit_rate", "by_kind", "by_level", "lifetime", ...}
 
 `get_or_create` returns a verified file in the cache (or, when the cache is off,
-a fresh file in a scratch folder), never a half-written one.
+a fresh file under WORK_DIR/uncached that the caller owns: `cache.release(path)` or
+`cache.close()` deletes it), never a half-written one.
+
+Also: get(key, ext, max_age_hours=) / put(key, ext, file, ttl_hours=) / contains /
+invalidate(key) / get_size() (MB) / cleanup_expired() / clear() / counts() and
+stats(since=counts_snapshot) for one job's share. Levels: memory (cache/memory.py),
+disk (cache/disk.py + cache/index.py), Redis (cache/redis_level.py, when REDIS_URL is set).
+Command line: cache/cli.py (`main_worker.py cache stats|cleanup|clear [--json]`).
 """
 from __future__ import annotations
 
