@@ -37,10 +37,10 @@ def simple_background(prompt: str, width: int, height: int) -> Image.Image:
         glow = np.exp(-(((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * radius ** 2)))[..., None]
         tint = np.array(colorsys.hsv_to_rgb(rng.random(), 0.35, 1.0), dtype=np.float32)
         img = img + glow * tint * rng.uniform(0.12, 0.3)
-    small = Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8), "RGB")
+    small = Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8))
     big = np.asarray(small.resize((width, height), Image.BICUBIC), dtype=np.int16)
     grain = rng.integers(-4, 5, size=(height, width, 1), dtype=np.int16)
-    return Image.fromarray(np.clip(big + grain, 0, 255).astype(np.uint8), "RGB")
+    return Image.fromarray(np.clip(big + grain, 0, 255).astype(np.uint8))
 
 
 class SimpleProvider:

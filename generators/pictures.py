@@ -58,12 +58,9 @@ def _fail_if_missing(tmp: Path) -> None:
 
 def _lookup(ctx, key: str) -> Path | None:
     """The cached picture for key, or None (then it is generated with the others)."""
-    getter = getattr(ctx.cache, "get", None)
-    if getter is not None:
-        return getter(key, ".png")
-    if not ctx.cache.enabled:
+    if not ctx.cache.contains(key, ".png"):
         return None
-    try:
+    try:  # counted as a hit
         return ctx.cache.get_or_create(key, ".png", _fail_if_missing)
     except _Missing:
         return None

@@ -24,6 +24,7 @@ from generators.pictures import make_pictures
 from generators.speech import Speech, split_sentences
 from generators.subtitles import cues_for
 from performance_optimizer import PerformanceOptimizer, SceneError
+from protovideo.memory_watch import shared_watch
 
 from .context import JobContext
 from .errors import JobFailed, JobInvalid
@@ -51,8 +52,11 @@ class SceneSound:
 
 def make_context(settings: Settings, log: logging.Logger | None = None, progress=None,
                  cancel: threading.Event | None = None) -> JobContext:
-    optimizer = PerformanceOptimizer(settings.CACHE_DIR, settings.MAX_WORKERS)
-    return JobContext(settings=settings, cache=open_cache(settings), optimizer=optimizer,
+    optimizer = PerformanceOptimizer(settings.CACHE_DIR, settings.MAX_WORKERS,
+                                     memory_watch=shared_watch(settings))  # thresholds from settings
+    cache = open_cache(settings)
+    optimizer.attach_cache(cache)  # the memory watch may drop its memory level when critical
+    return JobContext(settings=settings, cache=cache, optimizer=optimizer,
                       log=log or logging.getLogger("protovideo.pipeline"), progress=progress,
                       cancel=cancel or threading.Event())
 
@@ -174,7 +178,7 @@ def _unwrap(exc: SceneError) -> Exception:
 
 def render_job(job: Job, ctx: JobContext, output_path: Path | None = None) -> RenderResult:
     settings, opt = ctx.settings, ctx.optimizer
-    opt.start_performance_monitoring(job.id)
+    opt.start_performance_monitoring(job.id, scenes=len(job.scenes))
     output = Path(output_path) if output_path else settings.path("OUTPUT_DIR") / job.output_name
     work = scratch_dir(settings.path("WORK_DIR"), job.id)
     try:
@@ -185,6 +189,7 @@ def render_job(job: Job, ctx: JobContext, output_path: Path | None = None) -> Re
                 raise _unwrap(exc) from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        ctx.cache.close()  # drops scratch files handed out while the cache is off
 
 
 def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoolExecutor) -> RenderResult:
