@@ -176,8 +176,8 @@ def _check_av(file: Path, kind: str, field: str | None, asset: str | None) -> Me
         reason = _last_line(text, file)
         raise _fail(f"the file is not {what} ffmpeg can read ({reason})", file, field, asset)
     if not set(container.split(",")) & set(AV_FORMATS):
-        raise _fail(f"the {what} container '{container}' is not allowed; use "
-                    "mp4, mov, webm, mkv, avi, mp3, wav, ogg, flac or aac", file, field, asset)
+        raise _fail(f"the file is not {what} in an allowed container (ffmpeg sees '{container}'; "
+                    "use mp4, mov, webm, mkv, avi, mp3, wav, ogg, flac or aac)", file, field, asset)
     streams = _STREAM.findall(text)
     videos = [desc for typ, desc in streams if typ == "Video" and "attached pic" not in desc]
     audios = [desc for typ, desc in streams if typ == "Audio"]
@@ -206,41 +206,58 @@ def _check_av(file: Path, kind: str, field: str | None, asset: str | None) -> Me
                         f"{LIMITS.max_video_seconds:g} s", file, field, asset)
     if duration is not None and duration <= 0:
         raise _fail(f"the {what} has no length", file, field, asset)
-    _decode(file, kind, container, field, asset)
+    _decode(file, kind, duration, field, asset)
     return MediaInfo(kind, container, width, height, duration,
                      has_audio=bool(audios), has_video=bool(videos))
 
 
-def _decode(file: Path, kind: str, container: str, field: str | None, asset: str | None) -> None:
-    """Decode the stream to nowhere: truncated or corrupt data shows up as errors."""
+def _decode(file: Path, kind: str, duration: float | None, field: str | None,
+            asset: str | None) -> None:
+    """Decode the stream to nowhere: truncated or corrupt data shows up as errors,
+    or (audio) as less sound than the file declares."""
     allowed = ",".join(AV_FORMATS)
-    args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-xerror",
+    args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-v", "warning", "-xerror",
             "-protocol_whitelist", "file", "-format_whitelist", allowed]
     if kind == "video":
         args += ["-skip_frame", "nokey"]  # key frames are enough to see a broken stream
     args += ["-i", "file:" + os.path.abspath(file)]
     args += ["-map", "0:a:0", "-vn"] if kind == "audio" else ["-map", "0:v:0", "-an"]
-    args += ["-sn", "-dn", "-f", "null", "-"]
+    args += ["-sn", "-dn", "-progress", "pipe:1", "-f", "null", "-"]
     what = "audio" if kind == "audio" else "video"
     try:
-        result = _run(args, DECODE_TIMEOUT_S)
+        result = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True,
+                                timeout=DECODE_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired:
         raise _fail(f"decoding the {what} took longer than {DECODE_TIMEOUT_S:g} s",
                     file, field, asset) from None
     errors = result.stderr.decode("utf-8", "replace").strip()
     if result.returncode != 0 or _serious(errors):
-        raise _fail(f"the {what} is corrupt or truncated ({_last_line(errors, file) or 'ffmpeg failed'})",
+        raise _fail(f"the {what} is corrupt or truncated ({_first_error(errors, file) or 'ffmpeg failed'})",
                     file, field, asset)
+    times = re.findall(r"out_time_us=(\d+)", result.stdout.decode("ascii", "replace"))
+    decoded = int(times[-1]) / 1e6 if times else None
+    if kind == "audio" and duration and decoded is not None and \
+            decoded < duration - max(0.5, 0.05 * duration):
+        raise _fail(f"the audio is truncated: the file declares {duration:.2f} s but holds "
+                    f"{decoded:.2f} s", file, field, asset)
 
 
 def _serious(errors: str) -> bool:
     lines = [line for line in errors.splitlines() if line.strip()]
     return any(re.search(r"invalid|corrupt|truncat|error|incomplete|partial|"
-                         r"moov atom not found|end of file", line, re.I) for line in lines)
+                         r"moov atom not found|end of file|filesize and duration do not match",
+                         line, re.I) for line in lines)
+
+
+def _first_error(text: str, file: Path) -> str:
+    for line in text.splitlines():
+        if _serious(line):
+            return _last_line(line, file)
+    return _last_line(text, file)
 
 
 def _last_line(text: str, file: Path) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    line = lines[-1] if lines else ""
+    line = re.sub(r"^\[[^\]]*\]\s*", "", lines[-1] if lines else "")
     line = line.replace("file:" + os.path.abspath(file), file.name)
     return line.replace(os.path.abspath(file), file.name)[:200]
