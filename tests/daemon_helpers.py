@@ -135,3 +135,126 @@ if __name__ == "__main__":
     install_fake_render()
     from protovideo.cli import main
     sys.exit(main(sys.argv[1:]))
+
+
+# ---------------------------------------------------------------- a job API server for tests
+class JobApi:
+    """An in-memory job server speaking the protocol of protovideo/sources/http_api.py."""
+
+    def __init__(self, token: str = "", port: int = 0):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        self.token = token
+        self.lock = threading.Lock()
+        self.jobs: dict[str, dict] = {}
+        self.seq = 0
+        self.calls: list[tuple[str, str, dict, int]] = []   # method, path, body, client port
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _answer(self, code: int, body=None):
+                data = json.dumps(body).encode() if body is not None else b""
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _handle(self, method: str):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"null") if length else None
+                if api.token and self.headers.get("Authorization") != f"Bearer {api.token}":
+                    return self._answer(401, {"error": "unauthorized"})
+                with api.lock:
+                    api.calls.append((method, self.path, body, self.client_address[1]))
+                    code, answer = api.route(method, self.path, body or {})
+                self._answer(code, answer)
+
+            def do_GET(self):
+                self._handle("GET")
+
+            def do_POST(self):
+                self._handle("POST")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def add(self, job: dict) -> str:
+        with self.lock:
+            return self._add(job)
+
+    def _add(self, job: dict) -> str:
+        self.seq += 1
+        job_id = job.get("id") or f"api{self.seq}"
+        self.jobs[job_id] = {"job": job, "priority": job.get("priority", "normal"),
+                             "state": "queued", "attempts": 0, "seq": self.seq,
+                             "not_before": 0.0, "lease_until": 0.0, "progress": {}}
+        return job_id
+
+    def route(self, method: str, path: str, body: dict):
+        from protovideo.sources.base import PRIORITIES
+        parts = path.split("/")[2:]          # after /api
+        now = time.time()
+        if method == "POST" and parts == ["jobs", "claim"]:
+            ready = [(PRIORITIES.index(j["priority"]), j["seq"], i) for i, j in self.jobs.items()
+                     if (j["state"] == "queued" and j["not_before"] <= now)
+                     or (j["state"] == "started" and j["lease_until"] < now)]
+            if not ready:
+                return 204, None
+            job_id = min(ready)[2]
+            job = self.jobs[job_id]
+            job.update(state="started", worker=body["worker"],
+                       lease_until=now + float(body["lease_seconds"]))
+            job["attempts"] += 1
+            return 200, {"id": job_id, "job": job["job"], "attempts": job["attempts"],
+                         "priority": job["priority"]}
+        if method == "POST" and parts == ["jobs"]:
+            job = dict(body["job"], priority=body.get("priority") or
+                       body["job"].get("priority", "normal"))
+            return 201, {"id": self._add(job)}
+        if method == "GET" and parts == ["queue"]:
+            queued = {p: 0 for p in PRIORITIES}
+            for job in self.jobs.values():
+                if job["state"] == "queued":
+                    queued[job["priority"]] += 1
+            return 200, {"queued": queued, "queued_total": sum(queued.values())}
+        if len(parts) >= 2 and parts[0] == "jobs" and parts[1] in self.jobs:
+            job = self.jobs[parts[1]]
+            if method == "GET" and len(parts) == 2:
+                info = {"id": parts[1], "state": job["state"], "attempts": job["attempts"],
+                        "progress": job["progress"]}
+                if "record" in job:
+                    info["record"] = job["record"]
+                return 200, info
+            action = parts[2] if len(parts) == 3 else ""
+            if job["state"] != "started" or job.get("worker") != body.get("worker"):
+                return 409, {"error": "not your job"}
+            if action == "heartbeat":
+                job["lease_until"] = now + 30
+                job["progress"] = body.get("progress") or {}
+                return 200, {}
+            if action == "complete":
+                job.update(state="finished", record=body["result"])
+                return 200, {}
+            if action == "fail":
+                if body["retry"]:
+                    job.update(state="queued", not_before=now + body["retry_in"])
+                else:
+                    job.update(state="failed", record=body["record"])
+                return 200, {}
+            if action == "release":
+                job.update(state="queued")
+                job["attempts"] -= 1
+                return 200, {}
+        return 404, {"error": "not found"}
