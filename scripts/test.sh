@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install what the test suite needs, then run it.
+#   system (Debian, as root): ffmpeg (for ffprobe in the tests), redis-server
+#   Python: requirements-dev.txt (torch pinned to the 2.13.0 CPU build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  need=()
+  command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
+  command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+  if [ ${#need[@]} -gt 0 ]; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"
+  fi
+fi
+python3 -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+set +e
+python3 -m pytest -q -p no:cacheprovider "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+  echo "pytest collected no tests: failing" >&2
+  exit 1
+fi
+exit "$rc"
