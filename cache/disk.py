@@ -206,5 +206,20 @@ class DiskLevel:
                     removed += 1
         return removed
 
+    def sweep_locks(self, older_than_s: float) -> int:
+        """Remove per-key lock files left by killed processes (only when free)."""
+        removed, cutoff = 0, time.time() - older_than_s
+        for lock in self.locks.glob("*.lock"):
+            if lock.name == "maintenance.lock":
+                continue
+            try:
+                if lock.stat().st_mtime >= cutoff:
+                    continue
+                with file_lock(lock, blocking=False):  # unlinks it on release
+                    removed += 1
+            except (LockBusy, FileNotFoundError):
+                continue
+        return removed
+
     def size_bytes(self) -> int:
         return self.index.totals()[1]

@@ -302,6 +302,7 @@ class ArtifactCache:
                 removed += 1
         self.disk.index.delete_expired_meta(now, self.default_ttl_s)
         removed += self.disk.sweep_files(STALE_TEMP_S, STALE_TEMP_S)
+        self.disk.sweep_locks(STALE_TEMP_S)
         self._enforce_limit(keep=set())
         return removed
 

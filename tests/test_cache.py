@@ -207,12 +207,16 @@ def test_cleanup_expired_removes_only_expired_and_stray_files(tmp_path, clock):
         os.utime(stray, (clock.now - 7200, clock.now - 7200))
     fresh_temp = folder / ".tmp-being-written.wav"
     fresh_temp.write_bytes(b"in progress")
+    dead_lock = tmp_path / "cache" / "locks" / ("e" * 32 + ".lock")  # its holder was killed
+    dead_lock.write_bytes(b"")
+    os.utime(dead_lock, (clock.now - 7200, clock.now - 7200))
     clock.advance(0.2 * 3600)
     os.utime(fresh_temp, (clock.now - 60, clock.now - 60))  # written a minute ago
     assert cache.cleanup_expired() == 3  # old entry + stale temp + orphan
     assert not cache.contains(old, ".wav") and cache.get_meta(old) is None
     assert cache.contains(kept, ".wav")
     assert not stale_temp.exists() and not orphan.exists() and fresh_temp.exists()
+    assert not dead_lock.exists()
     assert cache.stats()["entries"] == 1
 
 
