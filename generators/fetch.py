@@ -71,9 +71,9 @@ def address_problem(ip_text: str) -> str | None:
             return address_problem(str(mapped))
         if ip.teredo:
             return "a Teredo tunnel address"
-    checks = (("loopback", ip.is_loopback), ("link-local (cloud metadata)", ip.is_link_local),
-              ("private", ip.is_private), ("multicast", ip.is_multicast),
-              ("unspecified", ip.is_unspecified), ("reserved", ip.is_reserved))
+    checks = (("loopback", ip.is_loopback), ("unspecified", ip.is_unspecified),
+              ("link-local (cloud metadata)", ip.is_link_local), ("multicast", ip.is_multicast),
+              ("reserved", ip.is_reserved), ("private", ip.is_private))
     for name, hit in checks:
         if hit:
             return f"a {name} address"
