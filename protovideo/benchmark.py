@@ -1,0 +1,202 @@
+"""`python main_worker.py --benchmark --scenes=N [--json]`: the offline render benchmark.
+
+A synthetic job of N scenes (Piper narration, simple backgrounds, titles,
+subtitles, mixed motions, crossfades, music) is rendered in a private cache and
+output folder under WORK_DIR (never the user's cache):
+
+    cold        empty cache, MAX_WORKERS = max(2, cpus)
+    warm        the same job again (everything from the cache)
+    changed     one scene's narration changed
+    sequential  the cold run again with MAX_WORKERS = 1 and its own empty cache
+    floor       x264 alone on the cold output's frames (decoded to a raw file first, not
+                timed), with the encoder arguments the render used
+
+Size and quality: BENCH_WIDTH, BENCH_HEIGHT, BENCH_FPS, BENCH_QUALITY (default
+1080x1920, 30 fps, standard). BENCH_KEEP=1 keeps the private folder.
+Writes benchmark-<timestamp>.json and .png (timeline: scenes x steps) into
+OUTPUT_DIR; --json prints the JSON to stdout (the table then goes to stderr).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .benchmark_support import EXAMPLES, BenchShape, RssSampler, machine, synthetic_job, x264_floor
+
+RUNS = ("cold", "warm", "changed", "sequential")
+TARGETS = {  # from the issue; measured in one run
+    "cold_over_floor": 1.3,     # at most
+    "warm_over_cold": 0.05,     # at most
+    "changed_over_cold": 0.40,  # at most
+}
+
+
+def _render(data: dict, settings, sampler: RssSampler) -> dict:
+    from .jobspec import parse_job
+    from .pipeline import make_context, render_job
+    job = parse_job(data, base_dir=EXAMPLES, asset_root=EXAMPLES)
+    ctx = make_context(settings, log=logging.getLogger("protovideo.benchmark"))
+    sampler.reset()
+    start = time.perf_counter()
+    result = render_job(job, ctx)
+    wall = time.perf_counter() - start
+    sampler.sample()
+    report = result.report
+    return {
+        "job_id": job.id, "wall_s": round(wall, 3), "total_time": report.get("total_time"),
+        "max_workers": settings.MAX_WORKERS, "video_duration": round(result.duration_s, 3),
+        "output": str(result.output), "steps": report.get("steps", {}), "scenes": report.get("scenes", []),
+        "cache_stats": report.get("cache_stats", {}), "pieces": report.get("pieces"),
+        "encoder": report.get("encoder"), "peak_rss_mb": report.get("peak_rss_mb"),
+        "sampled": sampler.window_result(),
+    }
+
+
+def _private_settings(settings, root: Path, name: str, workers: int):
+    folder = root / name
+    return settings.replace(CACHE_DIR=str(folder / "cache"), OUTPUT_DIR=str(root / "output"),
+                            REPORT_DIR=str(root / "reports"), WORK_DIR=str(root / "work"),
+                            MAX_WORKERS=workers, CACHE_ENABLED=True, REDIS_URL="")
+
+
+def _ratio(a, b):
+    return round(a / b, 4) if a is not None and b else None
+
+
+def run_benchmark(shape: BenchShape, settings, log=print) -> dict:
+    base = settings.path("WORK_DIR")
+    base.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="benchmark-", dir=base))
+    parallel = max(2, os.cpu_count() or 1)
+    runs: dict[str, dict] = {}
+    try:
+        with RssSampler() as sampler:
+            # load Piper and the imaging/encoding code once, as a running worker has them
+            start = time.perf_counter()
+            tiny = BenchShape(1, 64, 64, 4, shape.quality)
+            _render(synthetic_job(tiny, "benchmark-warmup"), _private_settings(settings, root, "warmup", 1), sampler)
+            warmup = round(time.perf_counter() - start, 3)
+            log(f"warm-up (model load, imports): {warmup:.1f} s")
+            main = _private_settings(settings, root, "parallel", parallel)
+            changed_scene = shape.scenes // 2
+            plan = [("cold", synthetic_job(shape, "benchmark-cold"), main),
+                    ("warm", synthetic_job(shape, "benchmark-warm"), main),
+                    ("changed", synthetic_job(shape, "benchmark-changed", changed_scene=changed_scene), main),
+                    ("sequential", synthetic_job(shape, "benchmark-sequential"),
+                     _private_settings(settings, root, "sequential", 1))]
+            for name, data, run_settings in plan:
+                log(f"{name} run ({shape.scenes} scenes, MAX_WORKERS={run_settings.MAX_WORKERS}) ...")
+                runs[name] = _render(data, run_settings, sampler)
+                log(f"  {runs[name]['wall_s']:.1f} s, cache {runs[name]['cache_stats'].get('hits', 0)} hits / "
+                    f"{runs[name]['cache_stats'].get('misses', 0)} misses")
+            from generators.encode import encoder_for
+            enc = encoder_for(shape.quality, shape.fps, shape.width, shape.height)
+            log("x264 floor on the cold output's frames ...")
+            floor = x264_floor(Path(runs["cold"]["output"]), enc, root / "floor")
+            log(f"  {floor['seconds']:.1f} s for {floor['frames']} frames")
+            memory = sampler.result()
+    finally:
+        if os.environ.get("BENCH_KEEP", "") not in ("1", "true", "yes"):
+            shutil.rmtree(root, ignore_errors=True)
+    cold = runs["cold"]["wall_s"]
+    result = {
+        "benchmark": "protovideo offline render",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "job": {"scenes": shape.scenes, "width": shape.width, "height": shape.height, "fps": shape.fps,
+                "quality": shape.quality, "video_duration": runs["cold"]["video_duration"],
+                "frames": floor["frames"], "changed_scene": changed_scene,
+                "encoder": runs["cold"].get("encoder"), "parallel_workers": parallel},
+        "warmup_s": warmup,
+        "runs": runs,
+        "floor": floor,
+        "ratios": {
+            "cold_over_floor": _ratio(cold, floor["seconds"]),
+            "warm_over_cold": _ratio(runs["warm"]["wall_s"], cold),
+            "changed_over_cold": _ratio(runs["changed"]["wall_s"], cold),
+            "parallel_speedup": _ratio(runs["sequential"]["wall_s"], cold),
+        },
+        "memory": memory,
+        "kept": str(root) if root.exists() else None,
+    }
+    result["targets"] = {name: {"limit": limit, "value": result["ratios"][name],
+                                "met": result["ratios"][name] is not None and result["ratios"][name] <= limit}
+                         for name, limit in TARGETS.items()}
+    return result
+
+
+def format_table(result: dict) -> str:
+    runs = result["runs"]
+    names = [n for n in RUNS if n in runs]
+    steps: list[str] = []
+    for n in names:
+        steps += [s for s in runs[n]["steps"] if s not in steps]
+    width = max([len(s) for s in steps] + [22])
+    head = f"{'step (s, summed over threads)':<{width}}" + "".join(f"{n:>12}" for n in names)
+    lines = [head, "-" * len(head)]
+    for step in steps:
+        cells = []
+        for n in names:
+            info = runs[n]["steps"].get(step)
+            cells.append(f"{info['duration']:>8.2f} x{info.get('count', 1):<2}" if info else f"{'-':>12}")
+        lines.append(f"{step:<{width}}" + "".join(cells))
+    lines.append("-" * len(head))
+    lines.append(f"{'total (wall)':<{width}}" + "".join(f"{runs[n]['wall_s']:>12.2f}" for n in names))
+    lines.append(f"{'cache hits/misses':<{width}}" + "".join(
+        f"{str(runs[n]['cache_stats'].get('hits', 0)) + '/' + str(runs[n]['cache_stats'].get('misses', 0)):>12}"
+        for n in names))
+    lines.append(f"{'max workers':<{width}}" + "".join(f"{runs[n]['max_workers']:>12}" for n in names))
+    r, f, j, m = result["ratios"], result["floor"], result["job"], result["memory"]
+    lines += [
+        "",
+        f"job: {j['scenes']} scenes, {j['width']}x{j['height']} {j['fps']} fps, {j['quality']}, "
+        f"{j['video_duration']:.1f} s of video ({j['frames']} frames), encoder {j['encoder']}",
+        f"x264 floor (same frames, same args): {f['seconds']:.2f} s -> cold/floor = {r['cold_over_floor']}x",
+        f"warm/cold = {r['warm_over_cold']}   changed/cold = {r['changed_over_cold']}   "
+        f"parallel speed-up (sequential/parallel cold) = {r['parallel_speedup']}x",
+        f"peak RSS: worker {m['peak_rss_mb']} MB, ffmpeg children {m['peak_children_rss_mb']} MB, "
+        f"together {m['peak_total_rss_mb']} MB",
+    ]
+    for name, t in result["targets"].items():
+        lines.append(f"target {name} <= {t['limit']}: {t['value']} {'met' if t['met'] else 'NOT met'}")
+    return "\n".join(lines)
+
+
+def write_outputs(result: dict, folder: Path) -> tuple[Path, Path]:
+    from .benchmark_chart import draw_timeline
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    json_path, png_path = folder / f"benchmark-{stamp}.json", folder / f"benchmark-{stamp}.png"
+    result["files"] = {"json": str(json_path), "png": str(png_path)}
+    draw_timeline(result, png_path)
+    tmp = json_path.with_suffix(".json.partial")
+    tmp.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    os.replace(tmp, json_path)
+    return json_path, png_path
+
+
+def benchmark_command(args, settings) -> int:
+    as_json = bool(getattr(args, "json", False))
+    out = sys.stderr if as_json else sys.stdout
+    try:
+        shape = BenchShape.from_env(int(getattr(args, "scenes", 5) or 5))
+        if shape.scenes < 1 or shape.scenes > 200:
+            raise ValueError("--scenes must be between 1 and 200")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    result = run_benchmark(shape, settings, log=lambda line: print(line, file=sys.stderr, flush=True))
+    json_path, png_path = write_outputs(result, settings.path("OUTPUT_DIR"))
+    print(format_table(result), file=out)
+    print(f"\nJSON: {json_path}\nPNG timeline: {png_path}", file=out)
+    if as_json:
+        print(json.dumps(result, indent=2, default=str))
+    return 0
