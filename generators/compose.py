@@ -21,6 +21,9 @@ from .encode import EncoderSettings, FrameEncoder
 from .frames import SceneFrames, SceneVisual, crossfade
 
 
+RENDERER_VERSION = 2  # bump when frames for the same inputs would come out differently
+
+
 @dataclass(frozen=True)
 class Piece:
     kind: str                 # body | transition
@@ -65,7 +68,7 @@ def visual_identity(visual: SceneVisual, md5s: dict[Path, str]) -> dict:
 
 def piece_key(piece: Piece, visuals: list[SceneVisual], enc: EncoderSettings,
               md5s: dict[Path, str]) -> str:
-    return make_key("piece", piece_kind=piece.kind, first=piece.first, last=piece.last,
+    return make_key("piece", renderer=RENDERER_VERSION, piece_kind=piece.kind, first=piece.first, last=piece.last,
                     scenes=[visual_identity(visuals[i], md5s) for i in piece.scenes],
                     encoder=enc.identity())
 

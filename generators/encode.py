@@ -26,6 +26,10 @@ QUALITY = {
 }
 
 
+# frames are BT.601, limited range (generators/yuv.py); say so in the stream
+COLOR_TAGS = ["-colorspace", "smpte170m", "-color_range", "tv"]
+
+
 @dataclass(frozen=True)
 class EncoderSettings:
     codec: str      # libx264 | h264_nvenc
@@ -73,14 +77,14 @@ def encoder_for(quality: str, fps: int, width: int, height: int, prefer: str = "
 
 
 class FrameEncoder:
-    """Write RGB frames to an MP4 (video only) through an ffmpeg pipe."""
+    """Write I420 frames (generators/yuv.py) to an MP4 (video only) through an ffmpeg pipe."""
 
     def __init__(self, path: Path, enc: EncoderSettings, threads: int = 0):
         self.path = Path(path)
         self.frames = 0
-        cmd = [ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-f", "rawvideo", "-pix_fmt", "rgb24",
+        cmd = [ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-f", "rawvideo", "-pix_fmt", "yuv420p",
                "-s", f"{enc.width}x{enc.height}", "-r", str(enc.fps), "-i", "pipe:0", "-an",
-               *enc.args(), "-threads", str(threads), "-f", "mp4", str(self.path)]
+               *enc.args(), *COLOR_TAGS, "-threads", str(threads), "-f", "mp4", str(self.path)]
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def write(self, frame: np.ndarray) -> None:

@@ -17,6 +17,7 @@ from protovideo.errors import JobFailed
 
 from .subtitles import Cue, cue_at
 from .text_render import Overlay, place, render_text_block
+from .yuv import even, new_frame, planes, rgb_to_i420
 
 ROOM = 1.15  # the picture covers the frame this much larger, for zoom and pan
 
@@ -63,7 +64,7 @@ def _ease(p: float) -> float:
 
 
 class SceneFrames:
-    """frame(i) -> RGB uint8 (height, width, 3) for local frame i (clamped to the slot)."""
+    """frame(i) -> I420 frame (see generators/yuv.py) for local frame i (clamped to the slot)."""
 
     def __init__(self, visual: SceneVisual):
         self.v = visual
@@ -88,7 +89,9 @@ class SceneFrames:
         except Exception as exc:  # noqa: BLE001 - any decoder error means a bad picture
             raise JobFailed(f"scenes[{self.v.index}]: cannot read picture {Path(path).name}: {exc}",
                             scene=self.v.index, asset=str(path)) from None
-        return cover(rgb, int(round(self.v.width * ROOM)), int(round(self.v.height * ROOM)))
+        picture = rgb_to_i420(cover(rgb, even(self.v.width * ROOM), even(self.v.height * ROOM)))
+        h, w = picture.shape[0] * 2 // 3, picture.shape[1]
+        return tuple(np.ascontiguousarray(p) for p in planes(picture, w, h))
 
     def _open_clip(self, path: Path) -> None:
         from moviepy import VideoFileClip
@@ -109,8 +112,8 @@ class SceneFrames:
 
     # ---------------------------------------------------------------- frames
     def _still(self, i: int) -> np.ndarray:
-        v, src = self.v, self._src
-        sh, sw = src.shape[:2]
+        v, (src_y, src_u, src_v) = self.v, self._src
+        sh, sw = src_y.shape
         p = _ease(min(max(i / max(v.frames - 1, 1), 0.0), 1.0))
         k_wide = sw / v.width          # whole picture visible
         slack_x = sw - v.width         # room to pan at 1:1
@@ -124,9 +127,16 @@ class SceneFrames:
             direction = 1 if v.motion == "pan_right" else -1
             cx = sw / 2 + direction * slack_x * (p - 0.5)
         tx, ty = cx - k * v.width / 2, cy - k * v.height / 2
-        matrix = np.array([[k, 0, tx], [0, k, ty]], dtype=np.float64)
-        return cv2.warpAffine(src, matrix, (v.width, v.height),
-                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT)
+        frame = new_frame(v.width, v.height)
+        out_y, out_u, out_v = planes(frame, v.width, v.height)
+        flags, border = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, cv2.BORDER_REPLICATE
+        # one warp per plane: luma at full size, chroma at half size with half the offset
+        cv2.warpAffine(src_y, np.array([[k, 0, tx], [0, k, ty]]), (v.width, v.height), dst=out_y,
+                       flags=flags, borderMode=border)
+        chroma = np.array([[k, 0, tx / 2], [0, k, ty / 2]])
+        for src, out in ((src_u, out_u), (src_v, out_v)):
+            cv2.warpAffine(src, chroma, (v.width // 2, v.height // 2), dst=out, flags=flags, borderMode=border)
+        return frame
 
     def _video_frame(self, i: int) -> np.ndarray:
         t = (max(i, 0) / self.v.fps) % self._clip_duration
@@ -136,16 +146,16 @@ class SceneFrames:
         except Exception as exc:  # noqa: BLE001
             raise JobFailed(f"scenes[{self.v.index}]: video {self.v.video.name} is damaged: {exc}",
                             scene=self.v.index, asset=str(self.v.video)) from None
-        return np.ascontiguousarray(cover(frame[..., :3].astype(np.uint8), self.v.width, self.v.height))
+        return rgb_to_i420(cover(frame[..., :3].astype(np.uint8), self.v.width, self.v.height))
 
     def frame(self, i: int) -> np.ndarray:
         frame = self._still(i) if self._src is not None else self._video_frame(i)
         if self._title is not None:
-            self._title.blend_onto(frame)
+            self._title.blend_onto(frame, self.v.width, self.v.height)
         if self.v.cues:
             k = cue_at(list(self.v.cues), i / self.v.fps)
             if k is not None:
-                self._subtitle(k).blend_onto(frame)
+                self._subtitle(k).blend_onto(frame, self.v.width, self.v.height)
         return frame
 
     def _subtitle(self, k: int) -> Overlay:

@@ -18,24 +18,28 @@ DEFAULT_FONT = FONT_DIR / "DejaVuSans-Bold.ttf"
 
 @dataclass(frozen=True)
 class Overlay:
-    """An RGBA picture placed at (x, y) on the frame, ready to blend."""
+    """A picture with alpha, placed at even (x, y) on an I420 frame, ready to blend.
+
+    For each plane it keeps the premultiplied colour and 255 - alpha (chroma at
+    half resolution), so a blend is one multiply-add per pixel of the overlay.
+    """
     x: int
     y: int
-    rgb_premul: np.ndarray   # uint16 (h, w, 3): rgb * alpha
-    inv_alpha: np.ndarray    # uint16 (h, w, 1): 255 - alpha
+    planes: tuple[tuple[np.ndarray, np.ndarray], ...]   # (premultiplied, inverse alpha) for Y, U, V
 
-    def blend_onto(self, frame: np.ndarray) -> None:
-        h, w = self.inv_alpha.shape[:2]
-        fh, fw = frame.shape[:2]
-        x0, y0 = max(self.x, 0), max(self.y, 0)
-        x1, y1 = min(self.x + w, fw), min(self.y + h, fh)
-        if x1 <= x0 or y1 <= y0:
-            return
-        sx, sy = x0 - self.x, y0 - self.y
-        region = frame[y0:y1, x0:x1]
-        inv = self.inv_alpha[sy:sy + y1 - y0, sx:sx + x1 - x0]
-        pre = self.rgb_premul[sy:sy + y1 - y0, sx:sx + x1 - x0]
-        region[:] = ((region.astype(np.uint16) * inv + pre) // 255).astype(np.uint8)
+    def blend_onto(self, frame: np.ndarray, width: int, height: int) -> None:
+        from .yuv import planes
+        for n, (target, (pre, inv)) in enumerate(zip(planes(frame, width, height), self.planes)):
+            div = 1 if n == 0 else 2
+            ox, oy = self.x // div, self.y // div
+            h, w = inv.shape
+            th, tw = target.shape
+            x0, y0, x1, y1 = max(ox, 0), max(oy, 0), min(ox + w, tw), min(oy + h, th)
+            if x1 <= x0 or y1 <= y0:
+                continue
+            region = target[y0:y1, x0:x1]
+            sl = (slice(y0 - oy, y1 - oy), slice(x0 - ox, x1 - ox))
+            region[:] = ((region.astype(np.uint16) * inv[sl] + pre[sl]) // 255).astype(np.uint8)
 
 
 def font_path_for(text: str) -> Path:
@@ -104,10 +108,20 @@ def render_text_block(text: str, font_size: int, color: str, max_width: int,
 
 def place(image: Image.Image, frame_w: int, frame_h: int, position: str,
           margin_frac: float = 0.08) -> Overlay:
+    """Position an RGBA text image on the frame and prepare it for I420 blending."""
+    from .yuv import planes, rgb_to_i420
     w, h = image.size
+    pad_w, pad_h = w + (w % 2), h + (h % 2)       # I420 needs even sizes
+    rgba = np.zeros((pad_h, pad_w, 4), dtype=np.uint8)
+    rgba[:h, :w] = np.asarray(image.convert("RGBA"))
     x = (frame_w - w) // 2
     margin = int(frame_h * margin_frac)
     y = {"top": margin, "center": (frame_h - h) // 2, "bottom": frame_h - h - margin}[position]
-    rgba = np.asarray(image, dtype=np.uint16)
-    alpha = rgba[..., 3:4]
-    return Overlay(x, y, rgba[..., :3] * alpha, 255 - alpha)
+    x, y = x // 2 * 2, y // 2 * 2
+    yuv = rgb_to_i420(rgba[..., :3])
+    alpha = rgba[..., 3].astype(np.uint16)
+    alpha_c = alpha.reshape(pad_h // 2, 2, pad_w // 2, 2).mean(axis=(1, 3)).astype(np.uint16)
+    result = []
+    for plane, a in zip(planes(yuv, pad_w, pad_h), (alpha, alpha_c, alpha_c)):
+        result.append((plane.astype(np.uint16) * a, (255 - a)))
+    return Overlay(x, y, tuple(result))

@@ -1,14 +1,7 @@
-"""Logging for commands: uses protovideo.logs.setup_logging when present."""
+"""Logging for one-shot commands: everything to LOG_FILE, only warnings on the terminal."""
 from __future__ import annotations
-
-import logging
 
 
 def setup(settings) -> None:
-    try:
-        from .logs import setup_logging
-    except ImportError:
-        logging.basicConfig(level=getattr(logging, settings.LOG_LEVEL.upper(), logging.INFO),
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        return
-    setup_logging(settings)
+    from .logs import setup_logging
+    setup_logging(settings, console_level="warning")
