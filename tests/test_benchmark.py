@@ -1,0 +1,126 @@
+"""`main_worker.py --benchmark`: a tiny synthetic job through the real command (no timed assertions)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from protovideo.benchmark_support import BenchShape, synthetic_job  # noqa: E402
+from protovideo.jobspec import parse_job  # noqa: E402
+from protovideo.benchmark_support import EXAMPLES  # noqa: E402
+
+
+def _env(tmp_path: Path, **extra) -> dict:
+    env = dict(os.environ)
+    env.update({
+        "BENCH_WIDTH": "160", "BENCH_HEIGHT": "284", "BENCH_FPS": "12",
+        "OUTPUT_DIR": str(tmp_path / "out"), "WORK_DIR": str(tmp_path / "work"),
+        "CACHE_DIR": str(tmp_path / "user-cache"), "REPORT_DIR": str(tmp_path / "reports"),
+        "SPOOL_DIR": str(tmp_path / "spool"), "LOG_FILE": str(tmp_path / "worker.log"),
+    })
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("bench")
+    proc = subprocess.run([sys.executable, str(ROOT / "main_worker.py"), "--benchmark", "--scenes=2", "--json"],
+                          cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return tmp_path, json.loads(proc.stdout), proc.stderr
+
+
+def test_three_runs_and_sequential_are_reported(bench):
+    _, result, _ = bench
+    runs = result["runs"]
+    assert set(runs) >= {"cold", "warm", "changed", "sequential"}
+    for name in ("cold", "warm", "changed", "sequential"):
+        run = runs[name]
+        assert run["wall_s"] > 0
+        assert run["steps"], name
+        assert len(run["scenes"]) == 2
+    assert runs["sequential"]["max_workers"] == 1
+    assert runs["cold"]["max_workers"] >= 2
+    assert result["job"]["width"] == 160 and result["job"]["height"] == 284 and result["job"]["fps"] == 12
+
+
+def test_floor_ratio_and_parallel_speedup(bench):
+    _, result, _ = bench
+    floor = result["floor"]
+    assert floor["seconds"] > 0
+    # the floor encodes exactly the frames of the cold output
+    assert floor["frames"] == round(result["runs"]["cold"]["video_duration"] * 12)
+    assert "-preset" in floor["encoder_args"]
+    ratios = result["ratios"]
+    assert ratios["cold_over_floor"] == pytest.approx(result["runs"]["cold"]["wall_s"] / floor["seconds"], rel=1e-3)
+    assert ratios["parallel_speedup"] == pytest.approx(
+        result["runs"]["sequential"]["wall_s"] / result["runs"]["cold"]["wall_s"], rel=1e-3)
+    assert set(result["targets"]) == {"cold_over_floor", "warm_over_cold", "changed_over_cold"}
+
+
+def test_warm_run_is_all_cache_hits(bench):
+    _, result, _ = bench
+    cold, warm = result["runs"]["cold"]["cache_stats"], result["runs"]["warm"]["cache_stats"]
+    assert cold["misses"] > 0
+    assert warm["hits"] > 0 and warm["misses"] == 0
+    kinds = warm.get("by_kind", {})
+    for kind in ("tts", "piece"):
+        assert kinds.get(kind, {}).get("misses", 0) == 0, kind
+        assert kinds.get(kind, {}).get("hits", 0) > 0, kind
+    steps = result["runs"]["warm"]["steps"]
+    assert "tts_synthesis" not in steps and "render_scene" not in steps
+
+
+def test_changed_run_redoes_only_the_changed_scene(bench):
+    _, result, _ = bench
+    changed = result["runs"]["changed"]
+    assert changed["cache_stats"]["by_kind"]["tts"]["misses"] == 1
+    assert changed["cache_stats"]["hits"] > 0
+    scene = result["job"]["changed_scene"]
+    per_scene = {s["index"]: s["steps"] for s in changed["scenes"]}
+    assert "tts_synthesis" in per_scene[scene]
+    assert all("tts_synthesis" not in steps for i, steps in per_scene.items() if i != scene)
+
+
+def test_json_and_png_written_beside_each_other(bench):
+    tmp_path, result, stderr = bench
+    json_path, png_path = Path(result["files"]["json"]), Path(result["files"]["png"])
+    assert json_path.parent == png_path.parent == tmp_path / "out"
+    assert json.loads(json_path.read_text())["ratios"] == result["ratios"]
+    with Image.open(png_path) as im:
+        im.load()
+        assert im.format == "PNG" and im.width > 200 and im.height > 200
+    assert str(json_path) in stderr and "cold/floor" in stderr   # the table went to stderr with --json
+    # the benchmark used its own cache and removed its scratch folder
+    assert not (tmp_path / "user-cache").exists() or not any((tmp_path / "user-cache").iterdir())
+    assert not any((tmp_path / "work").glob("benchmark-*"))
+
+
+def test_bad_size_is_refused_naming_the_setting(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "main_worker.py"), "--benchmark", "--scenes=1"],
+                          cwd=tmp_path, env=_env(tmp_path, BENCH_WIDTH="161"), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert "BENCH_WIDTH" in proc.stderr
+
+
+def test_synthetic_job_is_a_valid_job_with_the_promised_features():
+    data = synthetic_job(BenchShape(6, 160, 284, 12), "bench-x")
+    job = parse_job(data, base_dir=EXAMPLES, asset_root=EXAMPLES)
+    assert len(job.scenes) == 6
+    assert job.music is not None and job.video.transition == "crossfade"
+    assert len({s.motion for s in job.scenes}) >= 4
+    assert all(s.subtitle and s.narration_text for s in job.scenes)
+    assert any(s.text is not None for s in job.scenes)
+    changed = synthetic_job(BenchShape(6, 160, 284, 12), "bench-x", changed_scene=3)
+    differs = [i for i in range(6) if changed["scenes"][i] != data["scenes"][i]]
+    assert differs == [3]
