@@ -184,20 +184,35 @@ class RssSampler:
                 "largest_child": {"rss_mb": self.biggest_child[0], "command": self.biggest_child[1]}}
 
 
-def x264_floor(video: Path, enc: EncoderSettings, work: Path) -> dict:
-    """Seconds ffmpeg needs to encode the video's frames (raw RGB, read from a file) with `enc`.
+def encoder_input_format(enc: EncoderSettings, work: Path) -> str:
+    """The raw pixel format the renderer's FrameEncoder pipes into ffmpeg (read from its command)."""
+    from generators.encode import FrameEncoder
+    probe = FrameEncoder(work / "probe.mp4", EncoderSettings(enc.codec, enc.preset, enc.quality, enc.fps, 16, 16))
+    try:
+        args = [str(a) for a in probe._proc.args]
+    finally:
+        probe.abort()
+        (work / "probe.mp4").unlink(missing_ok=True)
+    return args[args.index("-pix_fmt") + 1] if "-pix_fmt" in args else "rgb24"
 
-    The frames are decoded to a raw file first (not timed); the timed encode feeds
-    rgb24 like the renderer's pipe does, with the same codec arguments and threads.
+
+def x264_floor(video: Path, enc: EncoderSettings, work: Path) -> dict:
+    """Seconds ffmpeg needs to encode the video's frames (raw, read from a file) with `enc`.
+
+    The frames are decoded to a raw file first (not timed), in the pixel format the
+    renderer pipes (rgb24 or yuv420p); the timed encode uses the same codec
+    arguments and threads as the renderer's FrameEncoder.
     """
     work.mkdir(parents=True, exist_ok=True)
-    raw = work / "floor-frames.rgb"
+    pix_fmt = encoder_input_format(enc, work)
+    bytes_per_frame = enc.width * enc.height * (3 if pix_fmt == "rgb24" else 1.5)
+    raw = work / "floor-frames.raw"
     out = work / "floor.mp4"
     try:
         subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-i", str(video), "-map", "0:v:0",
-                        "-f", "rawvideo", "-pix_fmt", "rgb24", str(raw)], check=True, capture_output=True)
-        frames = raw.stat().st_size // (enc.width * enc.height * 3)
-        cmd = [ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-f", "rawvideo", "-pix_fmt", "rgb24",
+                        "-f", "rawvideo", "-pix_fmt", pix_fmt, str(raw)], check=True, capture_output=True)
+        frames = int(raw.stat().st_size // bytes_per_frame)
+        cmd = [ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-f", "rawvideo", "-pix_fmt", pix_fmt,
                "-s", f"{enc.width}x{enc.height}", "-r", str(enc.fps), "-i", str(raw), "-an",
                *enc.args(), "-threads", "0", "-f", "mp4", str(out)]
         start = time.perf_counter()
@@ -206,7 +221,7 @@ def x264_floor(video: Path, enc: EncoderSettings, work: Path) -> dict:
     finally:
         raw.unlink(missing_ok=True)
         out.unlink(missing_ok=True)
-    return {"seconds": round(seconds, 3), "frames": int(frames), "input": "rawvideo rgb24 from a file",
+    return {"seconds": round(seconds, 3), "frames": frames, "input": f"rawvideo {pix_fmt} from a file",
             "encoder_args": enc.args(), "fps_encoded": round(frames / seconds, 1) if seconds else None}
 
 
