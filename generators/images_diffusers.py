@@ -127,7 +127,9 @@ class DiffusersImageProvider:
                 raise ProviderUnavailable(
                     "image.provider 'diffusers' needs the diffusers and transformers packages "
                     f"(pip install -r requirements-gpu.txt): {exc}", field="image.provider") from exc
-            field = "DIFFUSERS_MODEL" if model == self.resolve_model("") else "image.model"
+            configured = Path(self.settings.DIFFUSERS_MODEL or "").expanduser()
+            from_setting = model in (self.settings.DIFFUSERS_MODEL, str(configured.resolve()))
+            field = "DIFFUSERS_MODEL" if from_setting else "image.model"
             try:
                 pipe = AutoPipelineForText2Image.from_pretrained(
                     model, **{_dtype_argument(): devices.torch_dtype(dtype_name)})

@@ -143,3 +143,15 @@ def test_memory_plan_slices_or_offloads_when_gpu_memory_is_short():
     assert memory_plan(40000) == "full"
     assert memory_plan(8000) == "slicing"
     assert memory_plan(2000) == "offload"
+
+
+def test_a_job_model_that_cannot_be_loaded_names_image_model(make_settings, tiny_sd_pipeline, monkeypatch):  # noqa: F811
+    import huggingface_hub.constants
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no network here: the hub id cannot be fetched
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    provider = DiffusersImageProvider(make_settings(DIFFUSERS_MODEL=str(tiny_sd_pipeline), IMAGE_DEVICE="cpu"),
+                                      registry=ModelRegistry())
+    with pytest.raises(ProviderUnavailable) as caught:
+        provider.generate([_request(model="protovideo-tests/no-such-model")])
+    assert caught.value.field == "image.model"
+    assert "protovideo-tests/no-such-model" in str(caught.value)
