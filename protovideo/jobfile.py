@@ -34,6 +34,10 @@ def decode_job_bytes(data: bytes) -> Any:
         raise JobInvalid("$", f"JSON nested deeper than {LIMITS.max_json_depth} levels") from None
     except json.JSONDecodeError as exc:
         raise JobInvalid("$", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except JobInvalid:
+        raise
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise JobInvalid("$", f"not valid JSON: {str(exc)[:120]}") from None
     if _depth(value) > LIMITS.max_json_depth:
         raise JobInvalid("$", f"JSON nested deeper than {LIMITS.max_json_depth} levels")
     return value

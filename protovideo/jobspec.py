@@ -8,6 +8,7 @@ both accepted; unknown fields are refused so that typos do not pass silently.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import re
 import uuid
@@ -138,6 +139,9 @@ class _Fields:
             self.values[name] = (key, value)
 
     def at(self, key: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", key):  # odd keys: quoted, never empty
+            key = "[" + json.dumps(key[:60], ensure_ascii=True) + "]"
+            return f"{self.path}{key}"
         return f"{self.path}.{key}" if self.path else key
 
     def has(self, name: str) -> bool:

@@ -39,10 +39,14 @@ def parse_asset_ref(value: Any, field: str, kind: str, roots: list[Path]) -> Ass
     text = value.strip()
     if len(text) > 4096 or "\x00" in text:
         raise JobInvalid(field, "is not a usable URL or path")
-    parts = urlsplit(text)
-    scheme = parts.scheme.lower()
+    try:
+        parts = urlsplit(text)
+        scheme = parts.scheme.lower()
+        host, _port = (parts.hostname, parts.port) if scheme in ("http", "https") else ("", None)
+    except ValueError as exc:  # bad IPv6 brackets, port out of range...
+        raise JobInvalid(field, f"URL {text!r:.100} is malformed ({exc})") from None
     if scheme in ("http", "https"):
-        if not parts.hostname:
+        if not host:
             raise JobInvalid(field, f"URL {text!r:.100} has no host")
         return AssetRef(text, field, kind, url=text, roots=tuple(roots))
     if scheme == "file":
@@ -51,6 +55,18 @@ def parse_asset_ref(value: Any, field: str, kind: str, roots: list[Path]) -> Ass
         raise JobInvalid(field, f"scheme '{scheme}:' is not allowed; use http, https or a relative path")
     else:
         raw_path = text
+    try:
+        resolved = _resolve_local(raw_path, text, field, roots)
+    except JobInvalid:
+        raise
+    except (OSError, ValueError) as exc:  # too long, undecodable, ...
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise JobInvalid(field, f"{text!r:.100} is not a usable path ({reason})") from None
+    return AssetRef(text, field, kind, path=resolved, roots=tuple(roots))
+
+
+def _resolve_local(raw_path: str, text: str, field: str, roots: list[Path]) -> Path:
+    """The real path of a local asset inside the roots, or JobInvalid."""
     candidate = Path(raw_path)
     if ".." in candidate.parts:
         raise JobInvalid(field, f"path {text!r:.100} must not contain '..'")
@@ -76,4 +92,4 @@ def parse_asset_ref(value: Any, field: str, kind: str, roots: list[Path]) -> Ass
         raise JobInvalid(field, f"path {text!r:.100} leads outside the job's folder and ASSET_ROOT")
     if not resolved.is_file():
         raise JobInvalid(field, f"{text!r:.100} is not a file")
-    return AssetRef(text, field, kind, path=resolved, roots=tuple(roots))
+    return resolved
