@@ -121,6 +121,7 @@ class RssSampler:
     def __init__(self, interval: float = 0.1):
         self.interval = interval
         self.proc = psutil.Process()
+        self.own_cmdline = self.proc.cmdline()
         self.peak_self_mb = 0.0
         self.peak_children_mb = 0.0
         self.peak_total_mb = 0.0
@@ -140,6 +141,8 @@ class RssSampler:
         biggest = (0.0, "")
         for kid in kids:
             try:
+                if kid.cmdline() == self.own_cmdline:
+                    continue   # forked for a subprocess but not yet exec'd: our own pages, shared
                 rss = kid.memory_info().rss / 2**20
                 children += rss
                 if rss > biggest[0]:
