@@ -20,8 +20,9 @@ DEFAULT_FONT = FONT_DIR / "DejaVuSans-Bold.ttf"
 class Overlay:
     """A picture with alpha, placed at even (x, y) on an I420 frame, ready to blend.
 
-    For each plane it keeps the premultiplied colour and 255 - alpha (chroma at
-    half resolution), so a blend is one multiply-add per pixel of the overlay.
+    For each plane it keeps the colour premultiplied by alpha and 256 - alpha
+    (alpha scaled to 0..256, chroma at half resolution), so a blend is a
+    multiply, an add and a shift per pixel, with no division.
     """
     x: int
     y: int
@@ -39,7 +40,11 @@ class Overlay:
                 continue
             region = target[y0:y1, x0:x1]
             sl = (slice(y0 - oy, y1 - oy), slice(x0 - ox, x1 - ox))
-            region[:] = ((region.astype(np.uint16) * inv[sl] + pre[sl]) // 255).astype(np.uint8)
+            mixed = region.astype(np.uint16)
+            mixed *= inv[sl]
+            mixed += pre[sl]
+            mixed >>= 8
+            region[:] = mixed
 
 
 def font_path_for(text: str) -> Path:
@@ -119,9 +124,10 @@ def place(image: Image.Image, frame_w: int, frame_h: int, position: str,
     y = {"top": margin, "center": (frame_h - h) // 2, "bottom": frame_h - h - margin}[position]
     x, y = x // 2 * 2, y // 2 * 2
     yuv = rgb_to_i420(rgba[..., :3])
-    alpha = rgba[..., 3].astype(np.uint16)
-    alpha_c = alpha.reshape(pad_h // 2, 2, pad_w // 2, 2).mean(axis=(1, 3)).astype(np.uint16)
+    alpha = rgba[..., 3].astype(np.float32)
+    alpha_c = alpha.reshape(pad_h // 2, 2, pad_w // 2, 2).mean(axis=(1, 3))
     result = []
     for plane, a in zip(planes(yuv, pad_w, pad_h), (alpha, alpha_c, alpha_c)):
-        result.append((plane.astype(np.uint16) * a, (255 - a)))
+        a256 = np.round(a * 256.0 / 255.0).astype(np.uint16)      # 0..256
+        result.append((plane.astype(np.uint16) * a256, (256 - a256).astype(np.uint16)))
     return Overlay(x, y, tuple(result))
