@@ -6,7 +6,7 @@ picture). Titles and subtitle lines are rasterized once and only blended.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2

@@ -11,16 +11,17 @@
 """
 from __future__ import annotations
 
-import importlib
-import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from .providers import ProviderTable
 
 PROVIDER_MODULES = {
     "simple": "generators.images_simple",
     "diffusers": "generators.images_diffusers",
     "openai": "generators.images_openai",
 }
+_PROVIDERS = ProviderTable(PROVIDER_MODULES)
 
 
 @dataclass(frozen=True)
@@ -43,16 +44,6 @@ class ImageProvider(Protocol):
     def generate(self, requests: list[ImageRequest]) -> list[Any]: ...
 
 
-_providers: dict[tuple, Any] = {}
-_lock = threading.Lock()
-
-
 def get_image_provider(name: str, settings) -> ImageProvider:
-    key = (name, id(settings) if settings is not None else None)
-    with _lock:
-        provider = _providers.get(key)
-        if provider is None:
-            module = importlib.import_module(PROVIDER_MODULES[name])
-            provider = module.create_provider(settings)
-            _providers[key] = provider
-        return provider
+    """The process-wide provider object for `name` (module.create_provider(settings))."""
+    return _PROVIDERS.get(name, settings)

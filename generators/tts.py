@@ -11,21 +11,19 @@ process (`get_tts_provider`) and loads its model lazily through generators.model
 """
 from __future__ import annotations
 
-import importlib
-import threading
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from protovideo.jobspec import VoiceSpec
 
+from .providers import ProviderTable
+
 PROVIDER_MODULES = {
     "piper": "generators.tts_piper",
     "chatterbox": "generators.tts_chatterbox",
 }
-
-_providers: dict[tuple, Any] = {}
-_lock = threading.Lock()
+_PROVIDERS = ProviderTable(PROVIDER_MODULES)
 
 
 class TTSProvider(Protocol):
@@ -39,11 +37,4 @@ class TTSProvider(Protocol):
 
 def get_tts_provider(name: str, settings) -> TTSProvider:
     """The process-wide provider object for `name` (module.create_provider(settings))."""
-    key = (name, id(settings) if settings is not None else None)
-    with _lock:
-        provider = _providers.get(key)
-        if provider is None:
-            module = importlib.import_module(PROVIDER_MODULES[name])
-            provider = module.create_provider(settings)
-            _providers[key] = provider
-        return provider
+    return _PROVIDERS.get(name, settings)
