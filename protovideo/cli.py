@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import tempfile
 
 from .settings import SettingsError, load_settings
 
@@ -52,6 +54,19 @@ def main(argv: list[str]) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    use_private_tmp(settings)
     module_name, func_name = COMMANDS[command].split(":")
     handler = getattr(importlib.import_module(module_name), func_name)
     return int(handler(args, settings) or 0)
+
+
+def use_private_tmp(settings) -> None:
+    """Temp files of libraries (onnxruntime writes TMPDIR/.ses on import) go under WORK_DIR/.tmp,
+    a configured folder, instead of the system's /tmp ('.' is never in a job id)."""
+    folder = settings.path("WORK_DIR") / ".tmp"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    os.environ["TMPDIR"] = str(folder)
+    tempfile.tempdir = None  # recomputed from TMPDIR on next use

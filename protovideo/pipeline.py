@@ -19,6 +19,7 @@ from generators.audio import Placement, build_soundtrack, media_duration, write_
 from generators.compose import plan_pieces, render_pieces, scratch_dir, total_seconds
 from generators.encode import encoder_for, join_and_mux
 from generators.frames import ROOM, SceneVisual, TextSpec
+from generators.glyphs import check_job_text
 from generators.narration import synthesize_narration
 from generators.pictures import make_pictures
 from generators.speech import Speech, split_sentences
@@ -178,6 +179,7 @@ def _unwrap(exc: SceneError) -> Exception:
 
 def render_job(job: Job, ctx: JobContext, output_path: Path | None = None) -> RenderResult:
     settings, opt = ctx.settings, ctx.optimizer
+    check_job_text(job)  # titles/subtitles no installed font can draw: JobInvalid before any work
     opt.start_performance_monitoring(job.id, scenes=len(job.scenes))
     output = Path(output_path) if output_path else settings.path("OUTPUT_DIR") / job.output_name
     work = scratch_dir(settings.path("WORK_DIR"), job.id)

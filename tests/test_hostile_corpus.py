@@ -146,8 +146,7 @@ def test_corpus_through_render_command(corpus, listener, tmp_path):
     # nothing outside the configured folders: the job folder, the repo and TMPDIR untouched
     assert tree(base) == jobs_before
     assert repo_tree() == repo_before
-    assert tree(work, skip=("var",)) <= {"systmp"} | set()  # only the private TMPDIR folder
-    assert list((work / "systmp").iterdir()) == []
+    assert tree(work, skip=("var",)) == set()  # nothing beside var/, the system TMPDIR left empty
     outputs = sorted(p.name for p in (work / "var" / "output").iterdir())
     assert all(name.endswith(".mp4") for name in outputs), outputs
 
@@ -198,3 +197,18 @@ def test_corpus_through_daemon(corpus, listener, tmp_path):
     assert list((work / "systmp").iterdir()) == []
     leftovers = tree(work, skip=("var", "assets", "systmp"))
     assert leftovers == set(), leftovers
+
+
+def test_private_url_renders_when_allowed(corpus, listener, tmp_path):
+    """The same loopback job renders once ALLOW_PRIVATE_URLS is on: the listener's PNG is used."""
+    pytest.importorskip("protovideo.render_cli")
+    base, jobs = corpus
+    work = tmp_path / "run"
+    work.mkdir()
+    out = work / "var" / "output" / "allowed.mp4"
+    before = len(listener.hits)
+    result = _render(jobs["url_loopback.json"], out, worker_env(work, ALLOW_PRIVATE_URLS="true"), work)
+    assert result.returncode == 0, result.stderr[-1500:]
+    assert listener.hits[before:] == ["/pic.png"]
+    assert "160x284" in _probe_video(out)
+    listener.hits[before:] = []  # the other tests count refused requests only
