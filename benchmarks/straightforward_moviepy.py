@@ -99,7 +99,8 @@ def render_straightforward(shape: BenchShape, work: Path, settings) -> dict:
             CompositeAudioClip([narration]).with_duration(duration))
         out = work / f"scene-{scene.index}.mp4"
         clip.write_videofile(str(out), fps=fps, codec="libx264", preset=enc.preset, ffmpeg_params=params,
-                             audio_codec="aac", audio_bitrate="192k", logger=None)
+                             audio_codec="aac", audio_bitrate="192k", logger=None,
+                             temp_audiofile=str(work / f"scene-{scene.index}-sound.m4a"))
         clip.close()
         scene_files.append(out)
         timings["scenes_written"] += time.perf_counter() - t0
@@ -113,7 +114,8 @@ def render_straightforward(shape: BenchShape, work: Path, settings) -> dict:
     final = video.with_audio(CompositeAudioClip([video.audio, music]).with_duration(video.duration))
     output = work / "straightforward.mp4"
     final.write_videofile(str(output), fps=fps, codec="libx264", preset=enc.preset, ffmpeg_params=params,
-                          audio_codec="aac", audio_bitrate="192k", logger=None)
+                          audio_codec="aac", audio_bitrate="192k", logger=None,
+                          temp_audiofile=str(work / "final-sound.m4a"))
     for c in clips:
         c.close()
     timings["final_encode"] = time.perf_counter() - t0
