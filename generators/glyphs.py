@@ -54,7 +54,8 @@ def _never_drawn(char: str) -> bool:
         return True
     if 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF:  # variation selectors
         return True
-    return unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp")
+    # control, format, private-use, unassigned: dropped by the text renderer (clean_text)
+    return unicodedata.category(char)[0] == "C" or unicodedata.category(char) in ("Zl", "Zp")
 
 
 @functools.lru_cache(maxsize=64)
@@ -69,7 +70,8 @@ def _cmap(font_path: str) -> frozenset[int]:
 def missing_glyphs(text: str, font_path: Path | str) -> set[str]:
     """The characters of `text` the font at `font_path` has no glyph for."""
     codes = _cmap(str(font_path))
-    return {ch for ch in set(text) if not _never_drawn(ch) and ord(ch) not in codes}
+    drawn = unicodedata.normalize("NFC", text)  # as the renderer draws it
+    return {ch for ch in set(drawn) if not _never_drawn(ch) and ord(ch) not in codes}
 
 
 _candidates_lock = threading.Lock()
@@ -137,7 +139,8 @@ def require_font(text: str, field: str) -> Path:
     if font is not None:
         return font
     lacking = missing_glyphs(text, SHIPPED_FONT)
-    missing = "".join(dict.fromkeys(ch for ch in text if ch in lacking))  # in text order
+    missing = "".join(dict.fromkeys(ch for ch in unicodedata.normalize("NFC", text)
+                                    if ch in lacking))  # in text order
     shown = missing if len(missing) <= 20 else missing[:20] + "..."
     codes = ", ".join(f"U+{ord(ch):04X}" for ch in missing[:5])
     raise JobInvalid(field, f"characters {shown} ({codes}) are not in the font "

@@ -24,7 +24,6 @@ import os
 import re
 import subprocess
 import threading
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,15 +101,15 @@ def _check_image(file: Path, field: str | None, asset: str | None) -> MediaInfo:
 
     limit = LIMITS.max_image_pixels
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(file, formats=IMAGE_FORMATS) as img:
-                width, height = img.size
-                fmt = img.format or "?"
-                if width * height > limit:
-                    raise _fail(f"the picture is {width}x{height} = {width * height} pixels; "
-                                f"the limit is {limit} (decompression bomb?)", file, field, asset)
-                img.verify()
+        # the size comes from the header: checked before a single pixel is decoded
+        # (no warnings.catch_warnings here: it is not thread-safe, scenes run in threads)
+        with Image.open(file, formats=IMAGE_FORMATS) as img:
+            width, height = img.size
+            fmt = img.format or "?"
+            if width * height > limit:
+                raise _fail(f"the picture is {width}x{height} = {width * height} pixels; "
+                            f"the limit is {limit} (decompression bomb?)", file, field, asset)
+            img.verify()
             with Image.open(file, formats=IMAGE_FORMATS) as img:
                 frames = getattr(img, "n_frames", 1)
                 if frames > 1 and width * height * frames > limit:

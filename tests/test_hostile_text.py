@@ -21,7 +21,7 @@ SCRIPTS = {
     "arabic": "مرحبا بالعالم",
     "punctuation": "\"double\" 'single' «guillemets» \\back\\slash C:\\temp 100% a:b {x} $(id) `id` ; | &",
     "newlines": "first line\nsecond line\r\nthird",
-    "invisible": "bidi\u200fmark zero\u200dwidth variation\ufe0f soft\u00adhyphen",
+    "invisible": "bidi\u200fmark zero\u200dwidth variation\ufe0f soft\u00adhyphen private\ue000 cafe\u0301",
 }
 
 
