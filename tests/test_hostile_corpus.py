@@ -191,7 +191,11 @@ def test_corpus_through_daemon(corpus, listener, tmp_path):
         assert exp.get("contains", "") in error["message"], (name, error)
         assert failed[record_name]["attempts"] == 1, (name, failed[record_name])
     outputs = sorted(p.name for p in (work / "var" / "output").iterdir())
-    assert "rm_-rf.mp4" in " ".join(outputs) or any("evil" in o for o in outputs), outputs
+    assert "vil_name_rm_-rf.mp4" in outputs, outputs  # output_filename "../../../tmp/évil name;rm -rf.mp4"
+    for record in done.values():
+        assert Path(record["output"]).parent == work / "var" / "output", record
+    reports = list((work / "var" / "reports").iterdir())
+    assert reports and all(p.suffix == ".json" for p in reports)
     assert listener.hits == []
     assert repo_tree() == repo_before
     assert list((work / "systmp").iterdir()) == []
@@ -212,3 +216,50 @@ def test_private_url_renders_when_allowed(corpus, listener, tmp_path):
     assert listener.hits[before:] == ["/pic.png"]
     assert "160x284" in _probe_video(out)
     listener.hits[before:] = []  # the other tests count refused requests only
+
+
+def test_daemon_keeps_running_after_bad_jobs(corpus, listener, tmp_path):
+    """A long-running daemon takes bad jobs one after another, records each, and still
+    renders the good job dropped after them; it stops cleanly on SIGTERM."""
+    import signal
+    import time
+    pytest.importorskip("protovideo.worker")
+    base, jobs = corpus
+    work = tmp_path / "run"
+    work.mkdir()
+    shutil.copytree(base / "jobs", work / "assets", symlinks=True)
+    env = worker_env(work, MAX_ATTEMPTS="1")
+    spool = work / "var" / "spool"
+    (spool / "incoming").mkdir(parents=True)
+    proc = subprocess.Popen([sys.executable, str(ROOT / "main_worker.py"), "run"], env=env, cwd=work,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        bad = ["deep_nesting.json", "not_utf8.json", "url_decimal_ip.json", "image_corrupt.json",
+               "path_absolute_outside.json", "gen_json_too_big.json"]
+        for index, name in enumerate(bad):
+            tmp = spool / f".bad-{index}.tmp"
+            shutil.copyfile(jobs[name], tmp)
+            os.replace(tmp, spool / "incoming" / f"bad-{index}.json")
+        good = {"id": "good-after-bad", "video": {"width": 160, "height": 284, "fps": 12},
+                "scenes": [{"duration": 1, "image": "ok.png", "motion": "none"}]}
+        (spool / ".good.tmp").write_text(json.dumps(good))
+        os.replace(spool / ".good.tmp", spool / "incoming" / "good-after-bad.json")
+        deadline = time.monotonic() + 240
+        while not (spool / "done" / "good-after-bad.json").exists():
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "the good job was not rendered"
+            time.sleep(0.2)
+        assert proc.poll() is None  # still running, waiting for more work
+        failed = sorted(p.name for p in (spool / "failed").glob("*.json"))
+        assert failed == [f"bad-{i}.json" for i in range(len(bad))]
+        for i, name in enumerate(bad):
+            record = json.loads((spool / "failed" / f"bad-{i}.json").read_text())
+            assert record["error"].get("field") == EXPECTED[name]["field"], record["error"]
+        done = json.loads((spool / "done" / "good-after-bad.json").read_text())
+        assert Path(done["output"]).parent == work / "var" / "output"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=120)
+    assert code == 0
+    assert listener.hits == []
+    assert tree(work, skip=("var", "assets")) == set()
