@@ -333,7 +333,8 @@ def _stream_to(ref, response: requests.Response, dest: Path, limit: int, deadlin
     except JobFailed:
         _unlink_contents(dest)
         raise
-    except (requests.Timeout, requests.ConnectionError, OSError) as exc:
+    except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+            OSError) as exc:  # dropped connection, short body: may pass
         _unlink_contents(dest)
         raise _failed(ref, f"the download broke off: {_short(exc)}", TransientError) from None
     except requests.RequestException as exc:

@@ -205,7 +205,8 @@ def _check_av(file: Path, kind: str, field: str | None, asset: str | None) -> Me
                         f"{LIMITS.max_video_seconds:g} s", file, field, asset)
     if duration is not None and duration <= 0:
         raise _fail(f"the {what} has no length", file, field, asset)
-    _decode(file, kind, duration, field, asset)
+    # the container's duration speaks for the audio only in a file without pictures
+    _decode(file, kind, duration if not videos else None, field, asset)
     return MediaInfo(kind, container, width, height, duration,
                      has_audio=bool(audios), has_video=bool(videos))
 

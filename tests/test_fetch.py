@@ -288,3 +288,14 @@ def test_local_corrupt_picture_names_scene_and_asset(tmp_path, make_settings):
     with pytest.raises(JobFailed, match=r"scenes\[4\]\.image: the picture is corrupt or truncated") as info:
         fetch_asset(ref, make_settings())
     assert info.value.scene == 4 and "cut.jpg" in str(info.value)
+
+
+def test_connection_dropped_mid_body_is_transient(public, make_settings):
+    body = png_bytes((300, 300))
+    public.routes["/cut.png"] = (200, {"Content-Length": str(len(body) * 3)}, body, 0, True)
+    settings = make_settings()
+    with pytest.raises(TransientError, match="broke off") as info:
+        fetch_asset(url_ref(f"{public.base}/cut.png"), settings)
+    assert info.value.field == "scenes[3].image"
+    assert public.hits == ["/cut.png"] * fetch.ATTEMPTS
+    assert downloads(settings) == []

@@ -170,3 +170,18 @@ def test_no_shell_and_argument_lists_only(av, monkeypatch):
     check_asset(av / "v.mp4", "video", "scenes[0].video")
     assert calls and all(isinstance(args, list) and not shell for args, shell in calls)
     assert all(any(str(a).startswith("file:") for a in args) for args, _ in calls)
+
+
+def test_truncated_audio_found_by_its_declared_length(tmp_path):
+    _ff("-f", "lavfi", "-i", "sine=duration=2", "-c:a", "libmp3lame", str(tmp_path / "full.mp3"))
+    data = (tmp_path / "full.mp3").read_bytes()
+    (tmp_path / "cut.mp3").write_bytes(data[: len(data) // 3])   # cut on a frame boundary or not
+    assert check_asset(tmp_path / "full.mp3", "audio", "music").duration_s == pytest.approx(2, abs=0.1)
+    with pytest.raises(JobFailed, match=r"scenes\[0\]\.narration: the audio is .*truncated"):
+        check_asset(tmp_path / "cut.mp3", "audio", "scenes[0].narration")
+
+
+def test_video_with_shorter_sound_is_fine_as_music(tmp_path):
+    _ff("-f", "lavfi", "-i", "testsrc2=s=96x64:r=12:d=3", "-f", "lavfi", "-i", "sine=duration=1",
+        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(tmp_path / "v.mp4"))
+    assert check_asset(tmp_path / "v.mp4", "audio", "music").has_audio
