@@ -7,9 +7,6 @@ both accepted; unknown fields are refused so that typos do not pass silently.
 """
 from __future__ import annotations
 
-import difflib
-import json
-import math
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -17,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import JobInvalid
+from .fields import Fields, boolean, color, number, one_of, string, type_name
 from .limits import LIMITS
 from .refs import AssetRef, parse_asset_ref
 
@@ -118,104 +116,8 @@ class Job:
         return self.output_filename or f"{self.id}.mp4"
 
 
-# ---------------------------------------------------------------- field reader
-class _Fields:
-    """Reads the fields of one JSON object, resolving aliases, refusing unknowns."""
-
-    def __init__(self, obj: Any, path: str, names: dict[str, tuple[str, ...]]):
-        if not isinstance(obj, dict):
-            raise JobInvalid(path or "$", f"must be an object, got {_type_name(obj)}")
-        self.path = path
-        self.values: dict[str, tuple[str, Any]] = {}
-        alias_of = {alias: name for name, aliases in names.items() for alias in (name, *aliases)}
-        for key, value in obj.items():
-            if not isinstance(key, str) or key not in alias_of:
-                hint = difflib.get_close_matches(str(key), list(alias_of), n=1)
-                extra = f"; did you mean '{hint[0]}'?" if hint else ""
-                raise JobInvalid(self.at(str(key)), f"unknown field{extra}")
-            name = alias_of[key]
-            if name in self.values:
-                raise JobInvalid(self.at(key), f"given twice (also as '{self.values[name][0]}')")
-            self.values[name] = (key, value)
-
-    def at(self, key: str) -> str:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", key):  # odd keys: quoted, never empty
-            key = "[" + json.dumps(key[:60], ensure_ascii=True) + "]"
-            return f"{self.path}{key}"
-        return f"{self.path}.{key}" if self.path else key
-
-    def has(self, name: str) -> bool:
-        return name in self.values and self.values[name][1] is not None
-
-    def get(self, name: str, check: Callable[[Any, str], Any], default: Any = None) -> Any:
-        if not self.has(name):
-            return default
-        key, value = self.values[name]
-        return check(value, self.at(key))
-
-    def where(self, name: str) -> str:
-        return self.at(self.values[name][0]) if name in self.values else self.at(name)
-
-
-def _type_name(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-            type(None): "null"}.get(type(value), "a number")
-
-
-def _string(max_len: int, allow_empty: bool = True) -> Callable[[Any, str], str]:
-    def check(value: Any, path: str) -> str:
-        if not isinstance(value, str):
-            raise JobInvalid(path, f"must be a string, got {_type_name(value)}")
-        if "\x00" in value:
-            raise JobInvalid(path, "must not contain NUL characters")
-        if len(value) > max_len:
-            raise JobInvalid(path, f"is {len(value)} characters long; the limit is {max_len}")
-        if not allow_empty and not value.strip():
-            raise JobInvalid(path, "must not be empty")
-        return value
-    return check
-
-
-def _number(lo: float, hi: float, integer: bool = False) -> Callable[[Any, str], Any]:
-    def check(value: Any, path: str) -> Any:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise JobInvalid(path, f"must be a number, got {_type_name(value)}")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise JobInvalid(path, "must be a finite number")
-        if integer and value != int(value):
-            raise JobInvalid(path, "must be a whole number")
-        if not lo <= value <= hi:
-            raise JobInvalid(path, f"must be between {lo:g} and {hi:g}, got {value:g}")
-        return int(value) if integer else float(value)
-    return check
-
-
-def _one_of(*allowed: str) -> Callable[[Any, str], str]:
-    def check(value: Any, path: str) -> str:
-        if not isinstance(value, str) or value.strip().lower() not in allowed:
-            raise JobInvalid(path, f"must be one of {', '.join(allowed)}, got {value!r:.60}")
-        return value.strip().lower()
-    return check
-
-
-def _boolean(value: Any, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise JobInvalid(path, f"must be true or false, got {_type_name(value)}")
-    return value
-
-
-def _color(value: Any, path: str) -> str:
-    from PIL import ImageColor
-    text = _string(40, allow_empty=False)(value, path)
-    try:
-        ImageColor.getrgb(text)
-    except ValueError:
-        raise JobInvalid(path, f"is not a color name or #hex value: {text!r}") from None
-    return text
-
-
 def _even_size(value: Any, path: str) -> int:
-    size = _number(LIMITS.min_side, LIMITS.max_side, integer=True)(value, path)
+    size = number(LIMITS.min_side, LIMITS.max_side, integer=True)(value, path)
     if size % 2:
         raise JobInvalid(path, f"must be an even number of pixels (H.264 4:2:0), got {size}")
     return size
@@ -223,46 +125,46 @@ def _even_size(value: Any, path: str) -> int:
 
 # ---------------------------------------------------------------- objects
 def _voice(obj: Any, path: str) -> VoiceSpec:
-    f = _Fields(obj, path, {"provider": (), "name": ("voice",), "speed": (),
+    f = Fields(obj, path, {"provider": (), "name": ("voice",), "speed": (),
                             "exaggeration": (), "cfg_weight": ("cfgWeight",)})
     return VoiceSpec(
-        provider=f.get("provider", _one_of("piper", "chatterbox"), "piper"),
-        name=f.get("name", _string(200), ""),
-        speed=f.get("speed", _number(0.5, 2.0), 1.0),
-        exaggeration=f.get("exaggeration", _number(0.0, 2.0), 0.5),
-        cfg_weight=f.get("cfg_weight", _number(0.0, 1.0), 0.5),
+        provider=f.get("provider", one_of("piper", "chatterbox"), "piper"),
+        name=f.get("name", string(200), ""),
+        speed=f.get("speed", number(0.5, 2.0), 1.0),
+        exaggeration=f.get("exaggeration", number(0.0, 2.0), 0.5),
+        cfg_weight=f.get("cfg_weight", number(0.0, 1.0), 0.5),
     )
 
 
 def _image_spec(obj: Any, path: str, default_provider: str) -> ImageSpec:
-    f = _Fields(obj, path, {"provider": (), "model": (), "steps": ("num_inference_steps",),
+    f = Fields(obj, path, {"provider": (), "model": (), "steps": ("num_inference_steps",),
                             "guidance_scale": ("guidance",), "negative_prompt": ("negativePrompt",),
                             "seed": (), "width": (), "height": ()})
 
     def multiple_of_8(value: Any, p: str) -> int:
-        size = _number(64, 2048, integer=True)(value, p)
+        size = number(64, 2048, integer=True)(value, p)
         if size % 8:
             raise JobInvalid(p, f"must be a multiple of 8, got {size}")
         return size
     return ImageSpec(
-        provider=f.get("provider", _one_of("simple", "diffusers", "openai"), default_provider),
-        model=f.get("model", _string(300), ""),
-        steps=f.get("steps", _number(1, 150, integer=True), 4),
-        guidance_scale=f.get("guidance_scale", _number(0, 30), 0.0),
-        negative_prompt=f.get("negative_prompt", _string(2000), ""),
-        seed=f.get("seed", _number(0, 2**32 - 1, integer=True), 0),
+        provider=f.get("provider", one_of("simple", "diffusers", "openai"), default_provider),
+        model=f.get("model", string(300), ""),
+        steps=f.get("steps", number(1, 150, integer=True), 4),
+        guidance_scale=f.get("guidance_scale", number(0, 30), 0.0),
+        negative_prompt=f.get("negative_prompt", string(2000), ""),
+        seed=f.get("seed", number(0, 2**32 - 1, integer=True), 0),
         width=f.get("width", multiple_of_8, 512),
         height=f.get("height", multiple_of_8, 512),
     )
 
 
 def _video_spec(obj: Any, path: str) -> VideoSpec:
-    f = _Fields(obj, path, {"width": (), "height": (), "preset": (), "fps": (),
+    f = Fields(obj, path, {"width": (), "height": (), "preset": (), "fps": (),
                             "transition": (), "transition_duration": ("transitionDuration",),
                             "quality": ()})
     width, height = PRESETS["reel"]
     if f.has("preset"):
-        width, height = PRESETS[f.get("preset", _one_of(*PRESETS))]
+        width, height = PRESETS[f.get("preset", one_of(*PRESETS))]
     if f.has("width") != f.has("height"):
         missing = "height" if f.has("width") else "width"
         raise JobInvalid(f.at(missing), "width and height must be given together")
@@ -273,39 +175,39 @@ def _video_spec(obj: Any, path: str) -> VideoSpec:
                          f"{LIMITS.max_frame_pixels} pixels")
     return VideoSpec(
         width=width, height=height,
-        fps=f.get("fps", _number(1, 60, integer=True), 30),
+        fps=f.get("fps", number(1, 60, integer=True), 30),
         transition={"none": "cut", "fade": "crossfade"}.get(
-            f.get("transition", _one_of("crossfade", "cut", "none", "fade"), "crossfade"),
-            f.get("transition", _one_of("crossfade", "cut", "none", "fade"), "crossfade")),
-        transition_duration=f.get("transition_duration", _number(0, 2), 0.5),
-        quality=f.get("quality", _one_of(*QUALITIES), "standard"),
+            f.get("transition", one_of("crossfade", "cut", "none", "fade"), "crossfade"),
+            f.get("transition", one_of("crossfade", "cut", "none", "fade"), "crossfade")),
+        transition_duration=f.get("transition_duration", number(0, 2), 0.5),
+        quality=f.get("quality", one_of(*QUALITIES), "standard"),
     )
 
 
 def _subtitle_style(obj: Any, path: str) -> SubtitleStyle:
-    f = _Fields(obj, path, {"words_per_line": ("wordsPerLine",), "font_size": ("fontsize", "fontSize"),
+    f = Fields(obj, path, {"words_per_line": ("wordsPerLine",), "font_size": ("fontsize", "fontSize"),
                             "position": (), "color": (), "stroke_color": ("strokeColor",)})
     return SubtitleStyle(
-        words_per_line=f.get("words_per_line", _number(1, 20, integer=True), 4),
-        font_size=f.get("font_size", _number(8, 400, integer=True), 0),
-        position=f.get("position", _one_of(*POSITIONS), "bottom"),
-        color=f.get("color", _color, "white"),
-        stroke_color=f.get("stroke_color", _color, "black"),
+        words_per_line=f.get("words_per_line", number(1, 20, integer=True), 4),
+        font_size=f.get("font_size", number(8, 400, integer=True), 0),
+        position=f.get("position", one_of(*POSITIONS), "bottom"),
+        color=f.get("color", color, "white"),
+        stroke_color=f.get("stroke_color", color, "black"),
     )
 
 
 def _text_overlay(obj: Any, path: str) -> TextOverlay | None:
     if isinstance(obj, str):  # shorthand: "text": "Title"
         obj = {"content": obj}
-    f = _Fields(obj, path, {"content": ("text",), "position": (), "fontsize": ("font_size", "fontSize"),
+    f = Fields(obj, path, {"content": ("text",), "position": (), "fontsize": ("font_size", "fontSize"),
                             "color": ()})
-    content = f.get("content", _string(LIMITS.max_title_chars), "")
+    content = f.get("content", string(LIMITS.max_title_chars), "")
     if not content.strip():
         raise JobInvalid(f.where("content"), "a title needs non-empty content")
     return TextOverlay(content=content,
-                       position=f.get("position", _one_of(*POSITIONS), "center"),
-                       fontsize=f.get("fontsize", _number(8, 400, integer=True), 80),
-                       color=f.get("color", _color, "white"))
+                       position=f.get("position", one_of(*POSITIONS), "center"),
+                       fontsize=f.get("fontsize", number(8, 400, integer=True), 80),
+                       color=f.get("color", color, "white"))
 
 
 SCENE_FIELDS = {
@@ -318,21 +220,21 @@ SCENE_FIELDS = {
 
 def _scene(obj: Any, index: int, refs: Callable[[Any, str, str], AssetRef]) -> Scene:
     path = f"scenes[{index}]"
-    f = _Fields(obj, path, SCENE_FIELDS)
-    kind = f.get("type", _one_of("image", "video"), "image")
+    f = Fields(obj, path, SCENE_FIELDS)
+    kind = f.get("type", one_of("image", "video"), "image")
     scene = Scene(
         index=index, type=kind,
         image=f.get("image", lambda v, p: refs(v, p, "image")),
-        image_prompt=f.get("image_prompt", _string(LIMITS.max_prompt_chars), ""),
+        image_prompt=f.get("image_prompt", string(LIMITS.max_prompt_chars), ""),
         video=f.get("video", lambda v, p: refs(v, p, "video")),
         narration=f.get("narration", lambda v, p: refs(v, p, "audio")),
-        narration_text=f.get("narration_text", _string(LIMITS.max_scene_narration_chars), ""),
-        duration=f.get("duration", _number(LIMITS.min_scene_seconds, LIMITS.max_scene_seconds)),
+        narration_text=f.get("narration_text", string(LIMITS.max_scene_narration_chars), ""),
+        duration=f.get("duration", number(LIMITS.min_scene_seconds, LIMITS.max_scene_seconds)),
         text=f.get("text", _text_overlay),
-        subtitle=f.get("subtitle", _boolean, False),
-        motion=f.get("motion", _one_of(*MOTIONS), "zoom_in"),
+        subtitle=f.get("subtitle", boolean, False),
+        motion=f.get("motion", one_of(*MOTIONS), "zoom_in"),
         music=f.get("music", lambda v, p: refs(v, p, "audio")),
-        scene_id=f.get("scene_id", _string(128), ""),
+        scene_id=f.get("scene_id", string(128), ""),
     )
     if kind == "video" and scene.video is None:
         raise JobInvalid(f.at("video"), "a video scene needs a 'video' URL or path")
@@ -371,8 +273,8 @@ def parse_job(data: Any, base_dir: Path | str = ".", asset_root: Path | str | No
     def refs(value: Any, path: str, kind: str) -> AssetRef:
         return parse_asset_ref(value, path, kind, roots)
 
-    f = _Fields(data, "", TOP_FIELDS)
-    f.get("version", _number(1, 1, integer=True))
+    f = Fields(data, "", TOP_FIELDS)
+    f.get("version", number(1, 1, integer=True))
 
     def job_id(value: Any, path: str) -> str:
         if not isinstance(value, str) or not ID_RE.match(value):
@@ -384,7 +286,7 @@ def parse_job(data: Any, base_dir: Path | str = ".", asset_root: Path | str | No
                          f"{LIMITS.max_scenes} scenes")
     raw_scenes = f.values["scenes"][1]
     if not isinstance(raw_scenes, list):
-        raise JobInvalid("scenes", f"must be a list, got {_type_name(raw_scenes)}")
+        raise JobInvalid("scenes", f"must be a list, got {type_name(raw_scenes)}")
     if not 1 <= len(raw_scenes) <= LIMITS.max_scenes:
         raise JobInvalid("scenes", f"must hold 1 to {LIMITS.max_scenes} scenes, got {len(raw_scenes)}")
     voice_obj = f.values.get("voice", (None, None))[1]
@@ -395,19 +297,19 @@ def parse_job(data: Any, base_dir: Path | str = ".", asset_root: Path | str | No
         else ImageSpec(provider=default_image_provider)
     video = f.get("video", _video_spec, VideoSpec())
     scenes = tuple(_scene(obj, i, refs) for i, obj in enumerate(raw_scenes))
-    narration_text = f.get("narration_text", _string(LIMITS.max_job_narration_chars), "")
+    narration_text = f.get("narration_text", string(LIMITS.max_job_narration_chars), "")
     job = Job(
         id=f.get("id", job_id) or uuid.uuid4().hex[:16],
         scenes=scenes,
-        priority=f.get("priority", _one_of(*PRIORITIES), "normal"),
+        priority=f.get("priority", one_of(*PRIORITIES), "normal"),
         output_filename=f.get("output_filename",
-                              lambda v, p: safe_output_filename(_string(255)(v, p), p), ""),
+                              lambda v, p: safe_output_filename(string(255)(v, p), p), ""),
         narration_text=narration_text,
         global_audio_prompt=f.get("global_audio_prompt_url", lambda v, p: refs(v, p, "audio")),
         voice=voice, image=image, video=video,
         subtitles=f.get("subtitles", _subtitle_style, SubtitleStyle()),
         music=f.get("music", lambda v, p: refs(v, p, "audio")),
-        music_volume=f.get("music_volume", _number(0, 1), 0.15),
+        music_volume=f.get("music_volume", number(0, 1), 0.15),
         base_dir=base,
     )
     _check_durations(job)

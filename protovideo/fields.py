@@ -1,0 +1,105 @@
+"""Checked reading of JSON objects: each reader names the JSON path of what it refuses."""
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+from typing import Any, Callable
+
+from .errors import JobInvalid
+
+
+class Fields:
+    """Reads the fields of one JSON object, resolving aliases, refusing unknowns."""
+
+    def __init__(self, obj: Any, path: str, names: dict[str, tuple[str, ...]]):
+        if not isinstance(obj, dict):
+            raise JobInvalid(path or "$", f"must be an object, got {type_name(obj)}")
+        self.path = path
+        self.values: dict[str, tuple[str, Any]] = {}
+        alias_of = {alias: name for name, aliases in names.items() for alias in (name, *aliases)}
+        for key, value in obj.items():
+            if not isinstance(key, str) or key not in alias_of:
+                hint = difflib.get_close_matches(str(key), list(alias_of), n=1)
+                extra = f"; did you mean '{hint[0]}'?" if hint else ""
+                raise JobInvalid(self.at(str(key)), f"unknown field{extra}")
+            name = alias_of[key]
+            if name in self.values:
+                raise JobInvalid(self.at(key), f"given twice (also as '{self.values[name][0]}')")
+            self.values[name] = (key, value)
+
+    def at(self, key: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", key):  # odd keys: quoted, never empty
+            key = "[" + json.dumps(key[:60], ensure_ascii=True) + "]"
+            return f"{self.path}{key}"
+        return f"{self.path}.{key}" if self.path else key
+
+    def has(self, name: str) -> bool:
+        return name in self.values and self.values[name][1] is not None
+
+    def get(self, name: str, check: Callable[[Any, str], Any], default: Any = None) -> Any:
+        if not self.has(name):
+            return default
+        key, value = self.values[name]
+        return check(value, self.at(key))
+
+    def where(self, name: str) -> str:
+        return self.at(self.values[name][0]) if name in self.values else self.at(name)
+
+
+def type_name(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(value), "a number")
+
+
+def string(max_len: int, allow_empty: bool = True) -> Callable[[Any, str], str]:
+    def check(value: Any, path: str) -> str:
+        if not isinstance(value, str):
+            raise JobInvalid(path, f"must be a string, got {type_name(value)}")
+        if "\x00" in value:
+            raise JobInvalid(path, "must not contain NUL characters")
+        if len(value) > max_len:
+            raise JobInvalid(path, f"is {len(value)} characters long; the limit is {max_len}")
+        if not allow_empty and not value.strip():
+            raise JobInvalid(path, "must not be empty")
+        return value
+    return check
+
+
+def number(lo: float, hi: float, integer: bool = False) -> Callable[[Any, str], Any]:
+    def check(value: Any, path: str) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise JobInvalid(path, f"must be a number, got {type_name(value)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise JobInvalid(path, "must be a finite number")
+        if integer and value != int(value):
+            raise JobInvalid(path, "must be a whole number")
+        if not lo <= value <= hi:
+            raise JobInvalid(path, f"must be between {lo:g} and {hi:g}, got {value:g}")
+        return int(value) if integer else float(value)
+    return check
+
+
+def one_of(*allowed: str) -> Callable[[Any, str], str]:
+    def check(value: Any, path: str) -> str:
+        if not isinstance(value, str) or value.strip().lower() not in allowed:
+            raise JobInvalid(path, f"must be one of {', '.join(allowed)}, got {value!r:.60}")
+        return value.strip().lower()
+    return check
+
+
+def boolean(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise JobInvalid(path, f"must be true or false, got {type_name(value)}")
+    return value
+
+
+def color(value: Any, path: str) -> str:
+    from PIL import ImageColor
+    text = string(40, allow_empty=False)(value, path)
+    try:
+        ImageColor.getrgb(text)
+    except ValueError:
+        raise JobInvalid(path, f"is not a color name or #hex value: {text!r}") from None
+    return text
