@@ -11,11 +11,14 @@ exclude those frames.
 from __future__ import annotations
 
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cache import make_key
 from cache.keys import file_md5
+
+from performance_optimizer import SceneError
 
 from .encode import EncoderSettings, FrameEncoder
 from .frames import SceneFrames, SceneVisual, crossfade
@@ -99,28 +102,63 @@ def render_piece(piece: Piece, visuals: list[SceneVisual], enc: EncoderSettings,
             source.close()
 
 
-def render_pieces(pieces: list[Piece], visuals: list[SceneVisual], enc: EncoderSettings, ctx) -> list[Path]:
-    """Render (or take from the cache) every piece, in parallel; paths in timeline order."""
-    md5s: dict[Path, str] = {}
-    keys = [piece_key(p, visuals, enc, md5s) for p in pieces]
-    done = [0]
+class PieceQueue:
+    """Renders pieces as soon as the scenes they need are known.
 
-    def one(item: tuple[int, Piece]) -> Path:
-        n, piece = item
-        ctx.check_cancelled()
-        scene = piece.scenes[0] if piece.kind == "body" else None
-        step = "render_scene" if piece.kind == "body" else "render_transition"
+    Scenes are added in timeline order as their narration is ready; a body needs
+    its own scene and the lengths of its neighbours (for the crossfades), a
+    transition the two scenes it joins. So encoding starts while later scenes
+    are still being narrated, and the encoder is never left waiting for the voice.
+    """
 
-        def produce(tmp: Path) -> None:
-            with ctx.optimizer.monitor_performance(step, scene):
-                render_piece(piece, visuals, enc, tmp, ctx.cancel)
+    def __init__(self, ctx, enc: EncoderSettings, transition: str, seconds: float, workers: int):
+        self.ctx, self.enc = ctx, enc
+        self.transition, self.seconds = transition, seconds
+        self.visuals: list[SceneVisual] = []
+        self._futures: dict[Piece, Future] = {}
+        self._md5s: dict[Path, str] = {}
+        self._done = 0
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="piece")
 
-        path = ctx.cache.get_or_create(keys[n], ".mp4", produce)
-        done[0] += 1
-        ctx.report_progress(done[0], len(pieces), "pieces rendered")
+    def _plan(self) -> list[Piece]:
+        return plan_pieces([v.frames for v in self.visuals], self.enc.fps, self.transition, self.seconds)
+
+    def add_scene(self, visual: SceneVisual) -> None:
+        self.visuals.append(visual)
+        last = len(self.visuals) - 1
+        for piece in self._plan():
+            if piece not in self._futures and not (piece.kind == "body" and piece.scenes[0] == last):
+                self._futures[piece] = self._pool.submit(self._render, piece)
+
+    def finish(self) -> tuple[list[Piece], list[Path]]:
+        """Wait for every piece of the whole timeline; paths in timeline order."""
+        pieces = self._plan()
+        for piece in pieces:
+            if piece not in self._futures:
+                self._futures[piece] = self._pool.submit(self._render, piece)
+        return pieces, [self._futures[p].result() for p in pieces]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _render(self, piece: Piece) -> Path:
+        ctx = self.ctx
+        scene = piece.scenes[0] if piece.kind == "body" else piece.scenes[1]
+        try:
+            ctx.check_cancelled()
+            key = piece_key(piece, self.visuals, self.enc, self._md5s)
+            step = "render_scene" if piece.kind == "body" else "render_transition"
+
+            def produce(tmp: Path) -> None:
+                with ctx.optimizer.monitor_performance(step, piece.scenes[0] if piece.kind == "body" else None):
+                    render_piece(piece, self.visuals, self.enc, tmp, ctx.cancel)
+
+            path = ctx.cache.get_or_create(key, ".mp4", produce)
+        except BaseException as exc:  # noqa: BLE001 - reported with the scene it belongs to
+            raise SceneError(scene, exc) from exc
+        self._done += 1
+        ctx.report_progress(self._done, len(self._futures), "pieces rendered")
         return path
-
-    return ctx.optimizer.parallel_process_scenes(one, list(enumerate(pieces)))
 
 
 def scratch_dir(root: Path, job_id: str) -> Path:

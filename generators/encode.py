@@ -20,9 +20,9 @@ from .ffmpeg import ffmpeg_exe
 
 # video.quality -> (x264 preset, CRF); (NVENC preset, CQ)
 QUALITY = {
-    "draft": ("ultrafast", 28, "p1", 30),
-    "standard": ("veryfast", 21, "p4", 23),
-    "high": ("medium", 18, "p6", 19),
+    "draft": ("veryfast", 26, "p1", 28),
+    "standard": ("medium", 21, "p4", 23),   # x264's own default preset
+    "high": ("slow", 18, "p6", 19),
 }
 
 

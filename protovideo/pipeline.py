@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cache import open_cache
 from generators.audio import Placement, build_soundtrack, media_duration, write_wav_stereo
-from generators.compose import plan_pieces, render_pieces, scratch_dir, total_seconds
+from generators.compose import PieceQueue, scratch_dir, total_seconds
 from generators.encode import encoder_for, join_and_mux
 from generators.frames import ROOM, SceneVisual, TextSpec
 from generators.glyphs import check_job_text
@@ -123,26 +123,24 @@ def _scene_frames(scene: Scene, sound: SceneSound, fps: int) -> int:
     return max(1, int(round(seconds * fps)))
 
 
-def _visuals(job: Job, sounds: list[SceneSound], pictures: list[Path | None], videos: list[Path | None],
-             counts: list[int], subtitled: list[bool]) -> list[SceneVisual]:
+def _visual(job: Job, scene: Scene, sound: SceneSound, picture: Path | None, video: Path | None,
+            frames: int) -> SceneVisual:
     v, style = job.video, job.subtitles
     scale = min(v.width, v.height) / 1080.0
     sub_size = style.font_size * scale if style.font_size else min(v.width, v.height) * 0.06
     sub_style = TextSpec("", style.position, max(8, int(sub_size)), style.color, style.stroke_color, True)
-    visuals = []
-    for scene, sound, picture, video, n, subs in zip(job.scenes, sounds, pictures, videos, counts, subtitled):
-        title = None
-        if scene.text is not None:
-            t = scene.text
-            title = TextSpec(t.content, t.position, max(8, int(t.fontsize * scale)), t.color)
-        cues = ()
-        if subs and sound.speech is not None and sound.speech.sentences:
-            cues = tuple(cues_for(sound.speech.sentences, style.words_per_line, offset=LEAD))
-        visuals.append(SceneVisual(width=v.width, height=v.height, fps=v.fps, frames=n,
-                                   motion=scene.motion if video is None else "none",
-                                   picture=picture, video=video, title=title, cues=cues,
-                                   subtitle_style=sub_style if cues else None, index=scene.index))
-    return visuals
+    title = None
+    if scene.text is not None:
+        t = scene.text
+        title = TextSpec(t.content, t.position, max(8, int(t.fontsize * scale)), t.color)
+    cues = ()
+    subtitled = scene.subtitle or bool(job.narration_text.strip())
+    if subtitled and sound.speech is not None and sound.speech.sentences:
+        cues = tuple(cues_for(sound.speech.sentences, style.words_per_line, offset=LEAD))
+    return SceneVisual(width=v.width, height=v.height, fps=v.fps, frames=frames,
+                       motion=scene.motion if video is None else "none",
+                       picture=picture, video=video, title=title, cues=cues,
+                       subtitle_style=sub_style if cues else None, index=scene.index)
 
 
 def _soundtrack(job: Job, sounds: list[SceneSound], counts: list[int], music: Path | None,
@@ -203,30 +201,41 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
         with opt.monitor_performance("fetch_assets"):
             reference = fetch(job.global_audio_prompt, ctx)
     texts = _scene_texts(job)
-    prepared = [0]
-
-    def prepare(scene: Scene) -> SceneSound:
-        sound = _prepare_sound(job, scene, texts[scene.index], reference, ctx)
-        prepared[0] += 1
-        ctx.report_progress(prepared[0], n_scenes, "scenes prepared")
-        return sound
-
-    sounds = opt.parallel_process_scenes(prepare, job.scenes)
-    pictures, videos = pictures_future.result()
-    ctx.check_cancelled()
-    music = None
-    if job.music is not None:
-        with opt.monitor_performance("fetch_assets"):
-            music = fetch(job.music, ctx)
-    fps = job.video.fps
-    counts = [_scene_frames(s, sound, fps) for s, sound in zip(job.scenes, sounds)]
-    subtitled = [s.subtitle or bool(job.narration_text.strip()) for s in job.scenes]
-    visuals = _visuals(job, sounds, pictures, videos, counts, subtitled)
-    audio_future = side.submit(_soundtrack, job, sounds, counts, music, work / "soundtrack.wav", ctx)
-    v = job.video
+    fps, v = job.video.fps, job.video
     encoder = encoder_for(v.quality, fps, v.width, v.height)
-    pieces = plan_pieces(counts, fps, v.transition, v.transition_duration)
-    paths = render_pieces(pieces, visuals, encoder, ctx)
+    queue = PieceQueue(ctx, encoder, v.transition, v.transition_duration,
+                       getattr(opt, "effective_max_workers", opt.max_workers))
+    try:
+        # narration in scene order on one thread (a voice model runs one text at a time);
+        # each scene's pieces start encoding as soon as its neighbours' lengths are known
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="narration") as voices:
+            futures = [voices.submit(_prepare_sound, job, scene, texts[scene.index], reference, ctx)
+                       for scene in job.scenes]
+            sounds: list[SceneSound] = []
+            counts: list[int] = []
+            pictures = videos = None
+            for scene, future in zip(job.scenes, futures):
+                try:
+                    sound = future.result()
+                except BaseException as exc:  # noqa: BLE001
+                    for later in futures:
+                        later.cancel()
+                    raise SceneError(scene.index, exc) from exc
+                sounds.append(sound)
+                counts.append(_scene_frames(scene, sound, fps))
+                ctx.report_progress(scene.index + 1, n_scenes, "scenes prepared")
+                if pictures is None:
+                    pictures, videos = pictures_future.result()
+                queue.add_scene(_visual(job, scene, sound, pictures[scene.index], videos[scene.index],
+                                        counts[-1]))
+        music = None
+        if job.music is not None:
+            with opt.monitor_performance("fetch_assets"):
+                music = fetch(job.music, ctx)
+        audio_future = side.submit(_soundtrack, job, sounds, counts, music, work / "soundtrack.wav", ctx)
+        pieces, paths = queue.finish()
+    finally:
+        queue.close()
     soundtrack = audio_future.result()
     ctx.check_cancelled()
     with opt.monitor_performance("mux"):
