@@ -178,7 +178,15 @@ class HttpSource(JobSource):
         self._deliver(claimed, "release", {})
 
     def is_drained(self) -> bool:
-        return self._drained
+        """Nothing to claim now, and the API counts nothing queued (jobs waiting for a retry
+        included) or in progress: `run --once` may stop."""
+        if not self._drained:
+            return False
+        try:
+            info = self.status()
+        except Exception:  # noqa: BLE001 - the API is down: not known to be drained
+            return False
+        return not (info.get("queued_total") or info.get("retry_pending") or info.get("in_progress"))
 
     # ------------------------------------------------------------ submit / status
     def submit(self, data: dict, priority: str | None = None, base_dir: Path | None = None) -> str:
