@@ -28,7 +28,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .benchmark_support import EXAMPLES, BenchShape, RssSampler, machine, synthetic_job, x264_floor
+from .benchmark_support import (EXAMPLES, BenchShape, RssSampler, cpu_seconds, machine, synthetic_job,
+                                x264_floor)
 
 RUNS = ("cold", "warm", "changed", "sequential")
 TARGETS = {  # from the issue; measured in one run
@@ -44,13 +45,14 @@ def _render(data: dict, settings, sampler: RssSampler) -> dict:
     job = parse_job(data, base_dir=EXAMPLES, asset_root=EXAMPLES)
     ctx = make_context(settings, log=logging.getLogger("protovideo.benchmark"))
     sampler.reset()
-    start = time.perf_counter()
+    cpu0, start = os.times(), time.perf_counter()
     result = render_job(job, ctx)
     wall = time.perf_counter() - start
+    cpu = cpu_seconds(cpu0, os.times())
     sampler.sample()
     report = result.report
     return {
-        "job_id": job.id, "wall_s": round(wall, 3), "total_time": report.get("total_time"),
+        "job_id": job.id, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "total_time": report.get("total_time"),
         "max_workers": settings.MAX_WORKERS, "video_duration": round(result.duration_s, 3),
         "output": str(result.output), "steps": report.get("steps", {}), "scenes": report.get("scenes", []),
         "cache_stats": report.get("cache_stats", {}), "pieces": report.get("pieces"),
@@ -119,6 +121,7 @@ def run_benchmark(shape: BenchShape, settings, log=print) -> dict:
         "floor": floor,
         "ratios": {
             "cold_over_floor": _ratio(cold, floor["seconds"]),
+            "cold_over_floor_cpu": _ratio(runs["cold"]["cpu_s"], floor["cpu_s"]),
             "warm_over_cold": _ratio(runs["warm"]["wall_s"], cold),
             "changed_over_cold": _ratio(runs["changed"]["wall_s"], cold),
             "parallel_speedup": _ratio(runs["sequential"]["wall_s"], cold),
@@ -152,13 +155,15 @@ def format_table(result: dict) -> str:
     lines.append(f"{'cache hits/misses':<{width}}" + "".join(
         f"{str(runs[n]['cache_stats'].get('hits', 0)) + '/' + str(runs[n]['cache_stats'].get('misses', 0)):>12}"
         for n in names))
+    lines.append(f"{'cpu s (with ffmpeg)':<{width}}" + "".join(f"{runs[n]['cpu_s']:>12.2f}" for n in names))
     lines.append(f"{'max workers':<{width}}" + "".join(f"{runs[n]['max_workers']:>12}" for n in names))
     r, f, j, m = result["ratios"], result["floor"], result["job"], result["memory"]
     lines += [
         "",
         f"job: {j['scenes']} scenes, {j['width']}x{j['height']} {j['fps']} fps, {j['quality']}, "
         f"{j['video_duration']:.1f} s of video ({j['frames']} frames), encoder {j['encoder']}",
-        f"x264 floor (same frames, same args): {f['seconds']:.2f} s -> cold/floor = {r['cold_over_floor']}x",
+        f"x264 floor (same frames, same args): {f['seconds']:.2f} s -> cold/floor = {r['cold_over_floor']}x "
+        f"(CPU time: floor {f['cpu_s']:.2f} s, cold/floor = {r['cold_over_floor_cpu']}x)",
         f"warm/cold = {r['warm_over_cold']}   changed/cold = {r['changed_over_cold']}   "
         f"parallel speed-up (sequential/parallel cold) = {r['parallel_speedup']}x",
         f"peak RSS: worker {m['peak_rss_mb']} MB, ffmpeg children {m['peak_children_rss_mb']} MB, "

@@ -187,6 +187,13 @@ class RssSampler:
                 "largest_child": {"rss_mb": self.biggest_child[0], "command": self.biggest_child[1]}}
 
 
+def cpu_seconds(before: os.times_result, after: os.times_result) -> float:
+    """CPU seconds (user + system) of this process and its finished children between two os.times().
+
+    Far less sensitive than wall time to other programs sharing the cores."""
+    return sum(getattr(after, f) - getattr(before, f) for f in ("user", "system", "children_user", "children_system"))
+
+
 def encoder_input_format(enc: EncoderSettings, work: Path) -> str:
     """The raw pixel format the renderer's FrameEncoder pipes into ffmpeg (read from its command)."""
     from generators.encode import FrameEncoder
@@ -218,13 +225,14 @@ def x264_floor(video: Path, enc: EncoderSettings, work: Path) -> dict:
         cmd = [ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-f", "rawvideo", "-pix_fmt", pix_fmt,
                "-s", f"{enc.width}x{enc.height}", "-r", str(enc.fps), "-i", str(raw), "-an",
                *enc.args(), "-threads", "0", "-f", "mp4", str(out)]
-        start = time.perf_counter()
+        cpu0, start = os.times(), time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
         seconds = time.perf_counter() - start
+        cpu = cpu_seconds(cpu0, os.times())
     finally:
         raw.unlink(missing_ok=True)
         out.unlink(missing_ok=True)
-    return {"seconds": round(seconds, 3), "frames": frames, "input": f"rawvideo {pix_fmt} from a file",
+    return {"seconds": round(seconds, 3), "cpu_s": round(cpu, 3), "frames": frames, "input": f"rawvideo {pix_fmt} from a file",
             "encoder_args": enc.args(), "fps_encoded": round(frames / seconds, 1) if seconds else None}
 
 
