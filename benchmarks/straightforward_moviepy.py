@@ -13,7 +13,7 @@ Both start with Piper loaded (a warm-up synthesis first), both timed wall-clock.
 
     python benchmarks/straightforward_moviepy.py --scenes 5 --width 540 --height 960 --fps 30 \
         [--quality standard|high] [--json out.json] [--skip-ours]
-quality standard = x264 veryfast CRF 21 (the default); high = medium CRF 18 (the original's preset).
+The x264 preset and CRF come from generators.encode.QUALITY for --quality (standard is the default).
 """
 from __future__ import annotations
 
