@@ -118,17 +118,24 @@ def _concat_list(pieces: list[Path], list_path: Path) -> None:
     list_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def join_and_mux(pieces: list[Path], audio_wav: Path, output: Path, work_dir: Path,
-                 audio_bitrate: str = "192k") -> None:
-    """Join video pieces by stream copy, add the AAC soundtrack, write `output` atomically."""
+def encode_audio(wav: Path, out: Path, bitrate: str = "192k") -> None:
+    """WAV -> AAC in an MP4 audio file (the soundtrack, encoded once)."""
+    proc = subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-i", str(wav), "-c:a", "aac",
+                           "-b:a", bitrate, "-f", "mp4", str(out)], capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise JobFailed("encoding the soundtrack failed: " + proc.stderr.decode("utf-8", "replace")[-500:])
+
+
+def join_and_mux(pieces: list[Path], audio: Path, output: Path, work_dir: Path) -> None:
+    """Join video pieces and add the AAC soundtrack, both by stream copy; write `output` atomically."""
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     list_path = Path(work_dir) / "pieces.txt"
     _concat_list(pieces, list_path)
     partial = output.with_name(f".{output.stem}.{os.getpid()}.partial.mp4")
     cmd = [ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-f", "concat", "-safe", "0", "-i", str(list_path),
-           "-i", str(audio_wav), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
-           "-c:a", "aac", "-b:a", audio_bitrate, "-movflags", "+faststart", "-f", "mp4", str(partial)]
+           "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "copy",
+           "-movflags", "+faststart", "-f", "mp4", str(partial)]
     try:
         proc = subprocess.run(cmd, capture_output=True, check=False)
         if proc.returncode != 0:

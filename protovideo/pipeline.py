@@ -14,10 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from cache import open_cache
+from cache import make_key, open_cache
+from cache.keys import file_md5
 from generators.audio import Placement, build_soundtrack, media_duration, write_wav_stereo
 from generators.compose import PieceQueue, scratch_dir, total_seconds
-from generators.encode import encoder_for, join_and_mux
+from generators.encode import encode_audio, encoder_for, join_and_mux
 from generators.frames import ROOM, SceneVisual, TextSpec
 from generators.glyphs import check_job_text
 from generators.narration import synthesize_narration
@@ -144,20 +145,30 @@ def _visual(job: Job, scene: Scene, sound: SceneSound, picture: Path | None, vid
 
 
 def _soundtrack(job: Job, sounds: list[SceneSound], counts: list[int], music: Path | None,
-                out: Path, ctx: JobContext) -> Path:
-    with ctx.optimizer.monitor_performance("audio_mix"):
-        fps = job.video.fps
-        placements, start = [], 0
-        for sound, n in zip(sounds, counts):
-            if sound.speech is not None:
-                placements.append(Placement(sound.speech.path, start / fps + LEAD))
-            if sound.music is not None:
-                placements.append(Placement(sound.music, start / fps, gain=job.music_volume,
-                                            length=n / fps, is_speech=False))
-            start += n
-        mix = build_soundtrack(total_seconds(counts, fps), placements, music, job.music_volume)
-        write_wav_stereo(out, mix)
-    return out
+                work: Path, ctx: JobContext) -> Path:
+    """The job's AAC soundtrack, cached by everything in it (a re-render only copies it)."""
+    fps = job.video.fps
+    placements, start = [], 0
+    for sound, n in zip(sounds, counts):
+        if sound.speech is not None:
+            placements.append(Placement(sound.speech.path, start / fps + LEAD))
+        if sound.music is not None:
+            placements.append(Placement(sound.music, start / fps, gain=job.music_volume,
+                                        length=n / fps, is_speech=False))
+        start += n
+    total = total_seconds(counts, fps)
+    key = make_key("soundtrack", total=round(total, 4), volume=job.music_volume,
+                   music=file_md5(music) if music else None,
+                   placements=[[file_md5(p.path), round(p.start, 4), p.gain, p.length, p.is_speech]
+                               for p in placements])
+
+    def produce(tmp: Path) -> None:
+        with ctx.optimizer.monitor_performance("audio_mix"):
+            wav = work / "soundtrack.wav"
+            write_wav_stereo(wav, build_soundtrack(total, placements, music, job.music_volume))
+            encode_audio(wav, tmp)
+
+    return ctx.cache.get_or_create(key, ".m4a", produce)
 
 
 def _unwrap(exc: SceneError) -> Exception:
@@ -232,7 +243,7 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
         if job.music is not None:
             with opt.monitor_performance("fetch_assets"):
                 music = fetch(job.music, ctx)
-        audio_future = side.submit(_soundtrack, job, sounds, counts, music, work / "soundtrack.wav", ctx)
+        audio_future = side.submit(_soundtrack, job, sounds, counts, music, work, ctx)
         pieces, paths = queue.finish()
     finally:
         queue.close()
