@@ -49,24 +49,29 @@ def _fit(samples: np.ndarray, n: int) -> np.ndarray:
 
 
 def _fade(samples: np.ndarray, seconds: float = 0.4) -> np.ndarray:
+    """Fade in and out, in place."""
     n = min(len(samples) // 2, int(seconds * RATE))
     if n > 0:
         ramp = np.linspace(0.0, 1.0, n, dtype=np.float32)[:, None]
-        samples = samples.copy()
         samples[:n] *= ramp
         samples[-n:] *= ramp[::-1]
     return samples
 
 
+ENVELOPE_RATE = 200  # ducking needs no sample accuracy: work at 200 Hz, then stretch
+
+
 def speech_envelope(total: int, spans: list[tuple[int, int]], attack: float = 0.15,
                     release: float = 0.35) -> np.ndarray:
-    """1.0 where someone speaks, 0.0 elsewhere, with smooth ramps (for ducking)."""
-    env = np.zeros(total, dtype=np.float32)
+    """1.0 where someone speaks, 0.0 elsewhere, with smooth ramps (for ducking); float32, `total` long."""
+    step = RATE // ENVELOPE_RATE
+    coarse = np.zeros(total // step + 2, dtype=np.float32)
     for a, b in spans:
-        env[max(a, 0):max(min(b, total), 0)] = 1.0
-    ramp = max(1, int(max(attack, release) * RATE))
+        coarse[max(a, 0) // step:max(min(b, total), 0) // step + 1] = 1.0
+    ramp = max(1, int(max(attack, release) * ENVELOPE_RATE))
     # widen, then smooth (two box filters): the music is already down when the voice begins
-    return np.clip(_box(_box(env, ramp), ramp) * 2.0, 0, 1)
+    coarse = np.clip(_box(_box(coarse, ramp), ramp) * 2.0, 0, 1)
+    return np.interp(np.arange(total, dtype=np.float32) / step, np.arange(len(coarse)), coarse).astype(np.float32)
 
 
 def _box(signal: np.ndarray, width: int) -> np.ndarray:
@@ -99,11 +104,16 @@ def build_soundtrack(total_seconds: float, placements: list[Placement], music: P
     if music is not None and music_volume > 0:
         music_parts.append((0, _fade(_fit(decode_audio(music, what="music"), total), 1.0), music_volume))
     if music_parts:
-        duck = 1.0 - (1.0 - duck_to) * speech_envelope(total, speech_spans)
+        duck = speech_envelope(total, speech_spans)
+        duck *= -(1.0 - duck_to)
+        duck += 1.0
         for start, samples, gain in music_parts:
             end = min(total, start + len(samples))
             if end > start:
-                mix[start:end] += samples[: end - start] * (gain * duck[start:end])[:, None]
+                part = samples[: end - start]
+                part *= duck[start:end, None]
+                part *= gain
+                mix[start:end] += part
     peak = float(np.max(np.abs(mix))) if total else 0.0
     if peak > 0.98:  # avoid clipping after the mix
         mix *= 0.98 / peak

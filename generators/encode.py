@@ -38,6 +38,7 @@ class EncoderSettings:
     fps: int
     width: int
     height: int
+    threads: int = 0   # encoder threads (0: ffmpeg decides); not part of the identity
 
     def args(self) -> list[str]:
         gop = str(self.fps * 2)
@@ -69,22 +70,37 @@ def nvenc_available() -> bool:
         return False
 
 
-def encoder_for(quality: str, fps: int, width: int, height: int, prefer: str = "auto") -> EncoderSettings:
+def encoder_for(quality: str, fps: int, width: int, height: int, prefer: str = "auto",
+                threads: int = 0) -> EncoderSettings:
     x_preset, crf, nv_preset, cq = QUALITY[quality]
     if prefer == "h264_nvenc" or (prefer == "auto" and nvenc_available()):
-        return EncoderSettings("h264_nvenc", nv_preset, cq, fps, width, height)
-    return EncoderSettings("libx264", x_preset, crf, fps, width, height)
+        return EncoderSettings("h264_nvenc", nv_preset, cq, fps, width, height, threads)
+    return EncoderSettings("libx264", x_preset, crf, fps, width, height, threads)
+
+
+def encoder_slots(max_workers: int, cores: int | None = None) -> tuple[int, int]:
+    """How many pieces to encode at once, and threads for each encoder.
+
+    One x264 already keeps about four cores busy, and two x264 sharing two cores run
+    slower than one after the other (and need twice the memory). So pieces encode in
+    parallel only where there are cores for it: (min(MAX_WORKERS, cores // 4) or 1,
+    cores // that). Scenes still overlap: narration, pictures and frame making run
+    beside the encoder.
+    """
+    cores = cores or os.cpu_count() or 1
+    slots = max(1, min(max_workers, cores // 4))
+    return slots, max(1, cores // slots)
 
 
 class FrameEncoder:
     """Write I420 frames (generators/yuv.py) to an MP4 (video only) through an ffmpeg pipe."""
 
-    def __init__(self, path: Path, enc: EncoderSettings, threads: int = 0):
+    def __init__(self, path: Path, enc: EncoderSettings):
         self.path = Path(path)
         self.frames = 0
         cmd = [ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-f", "rawvideo", "-pix_fmt", "yuv420p",
                "-s", f"{enc.width}x{enc.height}", "-r", str(enc.fps), "-i", "pipe:0", "-an",
-               *enc.args(), *COLOR_TAGS, "-threads", str(threads), "-f", "mp4", str(self.path)]
+               *enc.args(), *COLOR_TAGS, "-threads", str(enc.threads), "-f", "mp4", str(self.path)]
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def write(self, frame: np.ndarray) -> None:

@@ -18,7 +18,7 @@ from cache import make_key, open_cache
 from cache.keys import file_md5
 from generators.audio import Placement, build_soundtrack, media_duration, write_wav_stereo
 from generators.compose import PieceQueue, scratch_dir, total_seconds
-from generators.encode import encode_audio, encoder_for, join_and_mux
+from generators.encode import encode_audio, encoder_for, encoder_slots, join_and_mux
 from generators.frames import ROOM, SceneVisual, TextSpec
 from generators.glyphs import check_job_text
 from generators.narration import synthesize_narration
@@ -213,9 +213,9 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
             reference = fetch(job.global_audio_prompt, ctx)
     texts = _scene_texts(job)
     fps, v = job.video.fps, job.video
-    encoder = encoder_for(v.quality, fps, v.width, v.height)
-    queue = PieceQueue(ctx, encoder, v.transition, v.transition_duration,
-                       getattr(opt, "effective_max_workers", opt.max_workers))
+    slots, threads = encoder_slots(getattr(opt, "effective_max_workers", opt.max_workers))
+    encoder = encoder_for(v.quality, fps, v.width, v.height, threads=threads)
+    queue = PieceQueue(ctx, encoder, v.transition, v.transition_duration, slots)
     try:
         # narration in scene order on one thread (a voice model runs one text at a time);
         # each scene's pieces start encoding as soon as its neighbours' lengths are known
