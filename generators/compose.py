@@ -10,6 +10,7 @@ exclude those frames.
 """
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -119,6 +120,10 @@ class PieceQueue:
         self._md5s: dict[Path, str] = {}
         self._done = 0
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="piece")
+        # transitions are short: one single-threaded encoder beside the scene bodies fills the
+        # gaps a frame-threaded x264 leaves while it starts and drains each piece
+        self._side_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transition")
+        self._side_enc = dataclasses.replace(enc, threads=1)
 
     def _plan(self) -> list[Piece]:
         return plan_pieces([v.frames for v in self.visuals], self.enc.fps, self.transition, self.seconds)
@@ -128,20 +133,27 @@ class PieceQueue:
         last = len(self.visuals) - 1
         for piece in self._plan():
             if piece not in self._futures and not (piece.kind == "body" and piece.scenes[0] == last):
-                self._futures[piece] = self._pool.submit(self._render, piece)
+                self._submit(piece)
 
     def finish(self) -> tuple[list[Piece], list[Path]]:
         """Wait for every piece of the whole timeline; paths in timeline order."""
         pieces = self._plan()
         for piece in pieces:
             if piece not in self._futures:
-                self._futures[piece] = self._pool.submit(self._render, piece)
+                self._submit(piece)
         return pieces, [self._futures[p].result() for p in pieces]
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._side_pool.shutdown(wait=True, cancel_futures=True)
 
-    def _render(self, piece: Piece) -> Path:
+    def _submit(self, piece: Piece) -> None:
+        if piece.kind == "transition":
+            self._futures[piece] = self._side_pool.submit(self._render, piece, self._side_enc)
+        else:
+            self._futures[piece] = self._pool.submit(self._render, piece, self.enc)
+
+    def _render(self, piece: Piece, enc: EncoderSettings) -> Path:
         ctx = self.ctx
         scene = piece.scenes[0] if piece.kind == "body" else piece.scenes[1]
         try:
@@ -151,7 +163,7 @@ class PieceQueue:
 
             def produce(tmp: Path) -> None:
                 with ctx.optimizer.monitor_performance(step, piece.scenes[0] if piece.kind == "body" else None):
-                    render_piece(piece, self.visuals, self.enc, tmp, ctx.cancel)
+                    render_piece(piece, self.visuals, enc, tmp, ctx.cancel)
 
             path = ctx.cache.get_or_create(key, ".mp4", produce)
         except BaseException as exc:  # noqa: BLE001 - reported with the scene it belongs to

@@ -83,13 +83,15 @@ def encoder_slots(max_workers: int, cores: int | None = None) -> tuple[int, int]
 
     One x264 already keeps about four cores busy, and two x264 sharing two cores run
     slower than one after the other (and need twice the memory). So pieces encode in
-    parallel only where there are cores for it: (min(MAX_WORKERS, cores // 4) or 1,
-    cores // that). Scenes still overlap: narration, pictures and frame making run
-    beside the encoder.
+    parallel only where there are cores for it: min(MAX_WORKERS, cores // 4) or 1 at
+    once. Scenes still overlap: narration, pictures and frame making run beside the
+    encoder.
     """
     cores = cores or os.cpu_count() or 1
     slots = max(1, min(max_workers, cores // 4))
-    return slots, max(1, cores // slots)
+    # one encoder: let x264 pick its threads (it runs more threads than cores, which keeps
+    # the cores busy while frames wait on each other); several: share the cores out
+    return slots, 0 if slots == 1 else max(1, cores // slots)
 
 
 class FrameEncoder:

@@ -45,7 +45,8 @@ class PiperProvider:
         except ImportError:
             raise ProviderUnavailable("voice.provider 'piper' needs the piper-tts package "
                                       "(pip install piper-tts)", field="voice.provider") from None
-        return PiperVoice.load(str(path), config_path=str(path) + ".json")
+        voice = PiperVoice.load(str(path), config_path=str(path) + ".json")
+        return _without_spinning(voice, path)
 
     def synthesize_sentences(self, sentences: list[str], voice, reference_wav=None):
         from piper import SynthesisConfig
@@ -61,6 +62,24 @@ class PiperProvider:
                 chunks.append(np.concatenate(parts).astype(np.float32) if parts
                               else np.zeros(int(0.1 * rate), dtype=np.float32))
         return chunks, rate
+
+
+def _without_spinning(voice, path: Path):
+    """Give the voice an onnxruntime session whose idle threads sleep instead of spinning.
+
+    Narration runs beside the video encoder; spinning inference threads would take
+    CPU from x264 between sentences.
+    """
+    session = getattr(voice, "session", None)
+    if session is None:
+        return voice
+    import onnxruntime
+    options = onnxruntime.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    voice.session = onnxruntime.InferenceSession(str(path), sess_options=options,
+                                                 providers=session.get_providers())
+    return voice
 
 
 def create_provider(settings) -> PiperProvider:
