@@ -29,6 +29,10 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from protovideo.malloc_tuning import tune  # noqa: E402
+
+tune()  # as main_worker.py does before any thread exists
+
 from protovideo.benchmark_support import EXAMPLES, BenchShape, RssSampler, machine, synthetic_job  # noqa: E402
 from protovideo.middleware import Middleware  # noqa: E402
 from protovideo.settings import load_settings  # noqa: E402

@@ -31,6 +31,7 @@ from protovideo.memory_watch import shared_watch
 from .context import JobContext
 from .errors import JobFailed, JobInvalid
 from .jobspec import Job, Scene
+from .malloc_tuning import trim
 from .settings import Settings
 
 LEAD = 0.25   # seconds of picture before the narration starts
@@ -201,6 +202,7 @@ def render_job(job: Job, ctx: JobContext, output_path: Path | None = None) -> Re
     finally:
         shutil.rmtree(work, ignore_errors=True)
         ctx.cache.close()  # drops scratch files handed out while the cache is off
+        trim()             # freed frames and pictures go back to the system between jobs
 
 
 def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoolExecutor) -> RenderResult:
