@@ -13,7 +13,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from folders import folder_env  # noqa: E402
 from protovideo.settings import load_settings  # noqa: E402
 
 
@@ -21,16 +23,7 @@ from protovideo.settings import load_settings  # noqa: E402
 def make_settings(tmp_path):
     """Settings with every folder inside tmp_path; keyword overrides by setting name."""
     def factory(**overrides):
-        env = {
-            "CACHE_DIR": str(tmp_path / "var" / "cache"),
-            "SPOOL_DIR": str(tmp_path / "var" / "spool"),
-            "OUTPUT_DIR": str(tmp_path / "var" / "output"),
-            "REPORT_DIR": str(tmp_path / "var" / "reports"),
-            "WORK_DIR": str(tmp_path / "var" / "work"),
-            "LOG_FILE": str(tmp_path / "worker.log"),
-            "ASSET_ROOT": str(tmp_path / "assets"),
-            "MAX_WORKERS": "2",
-        }
+        env = {**folder_env(tmp_path), "MAX_WORKERS": "2"}
         env.update({k: str(v) for k, v in overrides.items()})
         return load_settings(env, cwd=tmp_path, read_files=False)
     return factory

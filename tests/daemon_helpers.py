@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from folders import folder_env  # noqa: E402
 from protovideo.errors import JobFailed, TransientError  # noqa: E402
 
 
@@ -86,14 +87,8 @@ def worker_env(tmp_path: Path, **overrides) -> dict[str, str]:
     """Environment for a subprocess worker whose folders all live in tmp_path."""
     from protovideo.settings import SPECS
     env = {k: v for k, v in os.environ.items() if k not in SPECS}
+    env.update(folder_env(tmp_path))
     env.update({
-        "CACHE_DIR": str(tmp_path / "var" / "cache"),
-        "SPOOL_DIR": str(tmp_path / "var" / "spool"),
-        "OUTPUT_DIR": str(tmp_path / "var" / "output"),
-        "REPORT_DIR": str(tmp_path / "var" / "reports"),
-        "WORK_DIR": str(tmp_path / "var" / "work"),
-        "LOG_FILE": str(tmp_path / "worker.log"),
-        "ASSET_ROOT": str(tmp_path / "assets"),
         "MAX_WORKERS": "1",
         "POLL_INTERVAL": "0.1",
         "PYTHONUNBUFFERED": "1",

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from cache import make_key, open_cache
+from folders import folder_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,14 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def env(tmp_path):
     """The environment of a user whose folders are all inside tmp_path."""
     values = {k: v for k, v in os.environ.items() if not k.startswith(("CACHE_", "REDIS_"))}
-    values.update({
-        "CACHE_DIR": str(tmp_path / "var" / "cache"),
-        "WORK_DIR": str(tmp_path / "var" / "work"),
-        "SPOOL_DIR": str(tmp_path / "var" / "spool"),
-        "OUTPUT_DIR": str(tmp_path / "var" / "output"),
-        "REPORT_DIR": str(tmp_path / "var" / "reports"),
-        "LOG_FILE": str(tmp_path / "worker.log"),
-    })
+    values.update(folder_env(tmp_path))
     return values
 
 
