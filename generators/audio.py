@@ -40,38 +40,20 @@ class Placement:
     is_speech: bool = True
 
 
-def _fit(samples: np.ndarray, n: int) -> np.ndarray:
-    """Loop or trim to n samples."""
-    if len(samples) == 0 or n <= 0:
-        return np.zeros((max(n, 0), CHANNELS), dtype=np.float32)
-    reps = int(np.ceil(n / len(samples)))
-    return np.tile(samples, (reps, 1))[:n] if reps > 1 else samples[:n]
-
-
-def _fade(samples: np.ndarray, seconds: float = 0.4) -> np.ndarray:
-    """Fade in and out, in place."""
-    n = min(len(samples) // 2, int(seconds * RATE))
-    if n > 0:
-        ramp = np.linspace(0.0, 1.0, n, dtype=np.float32)[:, None]
-        samples[:n] *= ramp
-        samples[-n:] *= ramp[::-1]
-    return samples
-
-
-ENVELOPE_RATE = 200  # ducking needs no sample accuracy: work at 200 Hz, then stretch
+CHUNK = RATE * 5  # music is mixed five seconds at a time: memory stays flat for long videos
+ENVELOPE_RATE = 200  # ducking needs no sample accuracy: the envelope is kept at 200 Hz
+_STEP = RATE // ENVELOPE_RATE
 
 
 def speech_envelope(total: int, spans: list[tuple[int, int]], attack: float = 0.15,
                     release: float = 0.35) -> np.ndarray:
-    """1.0 where someone speaks, 0.0 elsewhere, with smooth ramps (for ducking); float32, `total` long."""
-    step = RATE // ENVELOPE_RATE
-    coarse = np.zeros(total // step + 2, dtype=np.float32)
+    """At ENVELOPE_RATE: 1.0 where someone speaks, 0.0 elsewhere, with smooth ramps (for ducking)."""
+    coarse = np.zeros(total // _STEP + 2, dtype=np.float32)
     for a, b in spans:
-        coarse[max(a, 0) // step:max(min(b, total), 0) // step + 1] = 1.0
+        coarse[max(a, 0) // _STEP:max(min(b, total), 0) // _STEP + 1] = 1.0
     ramp = max(1, int(max(attack, release) * ENVELOPE_RATE))
     # widen, then smooth (two box filters): the music is already down when the voice begins
-    coarse = np.clip(_box(_box(coarse, ramp), ramp) * 2.0, 0, 1)
-    return np.interp(np.arange(total, dtype=np.float32) / step, np.arange(len(coarse)), coarse).astype(np.float32)
+    return np.clip(_box(_box(coarse, ramp), ramp) * 2.0, 0, 1)
 
 
 def _box(signal: np.ndarray, width: int) -> np.ndarray:
@@ -82,38 +64,48 @@ def _box(signal: np.ndarray, width: int) -> np.ndarray:
     return out.astype(np.float32)
 
 
+def _add_music(mix: np.ndarray, start: int, length: int, source: np.ndarray, gain: float,
+               duck: np.ndarray, duck_to: float, fade_s: float) -> None:
+    """Add `source` looped or trimmed to `length` samples at `start`, faded in and out and
+    ducked where the coarse speech envelope `duck` is up; chunk by chunk."""
+    length = min(length, len(mix) - start)
+    if length <= 0 or len(source) == 0:
+        return
+    fade = max(1, min(length // 2, int(fade_s * RATE)))
+    for a in range(0, length, CHUNK):
+        b = min(length, a + CHUNK)
+        pos = np.arange(a, b)
+        part = source[pos % len(source)]
+        ramp = np.minimum(np.minimum(pos + 1, length - pos) / fade, 1.0).astype(np.float32)
+        ramp *= 1.0 - (1.0 - duck_to) * duck[(start + pos) // _STEP]
+        ramp *= gain
+        part *= ramp[:, None]
+        mix[start + a:start + b] += part
+
+
 def build_soundtrack(total_seconds: float, placements: list[Placement], music: Path | None,
                      music_volume: float, duck_to: float = 0.3) -> np.ndarray:
     """Mix narration at its places, then scene music and background music ducked under it."""
     total = int(round(total_seconds * RATE))
     mix = np.zeros((total, CHANNELS), dtype=np.float32)
     speech_spans: list[tuple[int, int]] = []
-    music_parts: list[tuple[int, np.ndarray, float]] = []
     for item in placements:
-        samples = decode_audio(item.path, what="narration" if item.is_speech else "music")
-        if item.length is not None:
-            samples = _fade(_fit(samples, int(item.length * RATE)))
+        if not item.is_speech:
+            continue
+        samples = decode_audio(item.path, what="narration")
         start = int(round(item.start * RATE))
-        if item.is_speech:
-            end = min(total, start + len(samples))
-            if end > start:
-                mix[start:end] += samples[: end - start] * item.gain
-                speech_spans.append((start, end))
-        else:
-            music_parts.append((start, samples, item.gain))
+        end = min(total, start + len(samples))
+        if end > start:
+            mix[start:end] += samples[: end - start] * item.gain
+            speech_spans.append((start, end))
+    duck = speech_envelope(total, speech_spans)
+    for item in placements:
+        if not item.is_speech:
+            length = int((item.length if item.length is not None else total_seconds) * RATE)
+            _add_music(mix, int(round(item.start * RATE)), length, decode_audio(item.path, what="music"),
+                       item.gain, duck, duck_to, 0.4)
     if music is not None and music_volume > 0:
-        music_parts.append((0, _fade(_fit(decode_audio(music, what="music"), total), 1.0), music_volume))
-    if music_parts:
-        duck = speech_envelope(total, speech_spans)
-        duck *= -(1.0 - duck_to)
-        duck += 1.0
-        for start, samples, gain in music_parts:
-            end = min(total, start + len(samples))
-            if end > start:
-                part = samples[: end - start]
-                part *= duck[start:end, None]
-                part *= gain
-                mix[start:end] += part
+        _add_music(mix, 0, total, decode_audio(music, what="music"), music_volume, duck, duck_to, 1.0)
     peak = float(np.max(np.abs(mix))) if total else 0.0
     if peak > 0.98:  # avoid clipping after the mix
         mix *= 0.98 / peak
@@ -121,12 +113,14 @@ def build_soundtrack(total_seconds: float, placements: list[Placement], music: P
 
 
 def write_wav_stereo(path: Path, samples: np.ndarray) -> None:
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
+    """16-bit stereo WAV, converted a chunk at a time."""
     with wave.open(str(path), "wb") as wav:
         wav.setnchannels(CHANNELS)
         wav.setsampwidth(2)
         wav.setframerate(RATE)
-        wav.writeframes(pcm.tobytes())
+        for a in range(0, len(samples), CHUNK):
+            chunk = np.clip(samples[a:a + CHUNK], -1.0, 1.0) * 32767.0
+            wav.writeframes(chunk.astype("<i2").tobytes())
 
 
 def media_duration(path: Path) -> float:
