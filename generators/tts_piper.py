@@ -65,10 +65,12 @@ class PiperProvider:
 
 
 def _without_spinning(voice, path: Path):
-    """Give the voice an onnxruntime session whose idle threads sleep instead of spinning.
+    """Give the voice an onnxruntime session that is a good neighbour to the encoder.
 
-    Narration runs beside the video encoder; spinning inference threads would take
-    CPU from x264 between sentences.
+    Narration runs beside the video encoder: idle inference threads sleep instead of
+    spinning (which would take CPU from x264 between sentences), and onnxruntime's
+    memory arena shrinks after each sentence (it would otherwise keep ~200 MB for the
+    life of the worker; turning the arena off instead costs a third of the speed).
     """
     session = getattr(voice, "session", None)
     if session is None:
@@ -77,9 +79,25 @@ def _without_spinning(voice, path: Path):
     options = onnxruntime.SessionOptions()
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    voice.session = onnxruntime.InferenceSession(str(path), sess_options=options,
-                                                 providers=session.get_providers())
+    voice.session = _ShrinkingSession(onnxruntime.InferenceSession(
+        str(path), sess_options=options, providers=session.get_providers()))
     return voice
+
+
+class _ShrinkingSession:
+    """An onnxruntime session whose every run ends by shrinking the CPU memory arena."""
+
+    def __init__(self, session):
+        import onnxruntime
+        self._session = session
+        self._run_options = onnxruntime.RunOptions()
+        self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+
+    def run(self, output_names, input_feed, run_options=None):
+        return self._session.run(output_names, input_feed, run_options or self._run_options)
+
+    def __getattr__(self, name):
+        return getattr(self._session, name)
 
 
 def create_provider(settings) -> PiperProvider:
