@@ -45,6 +45,7 @@ def simple_background(prompt: str, width: int, height: int) -> Image.Image:
 
 class SimpleProvider:
     name = "simple"
+    max_batch = 1  # full-frame pictures: made and saved one at a time
 
     def identity(self, request) -> dict:
         return {"provider": "simple", "prompt": request.prompt,

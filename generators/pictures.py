@@ -39,12 +39,16 @@ def _generate(provider_name: str, wanted: list[tuple[int, ImageRequest]], ctx) -
             paths[i] = hit
         else:
             missing.append((i, req))
-    if missing:
-        step = "image_generation" if provider_name != "simple" else "simple_background"
+    step = "image_generation" if provider_name != "simple" else "simple_background"
+    batch = max(1, int(getattr(provider, "max_batch", 8)))
+    for first in range(0, len(missing), batch):  # bounded batches: pictures are saved as they come
+        chunk = missing[first:first + batch]
+        ctx.check_cancelled()
         with ctx.optimizer.monitor_performance(step):
-            images = provider.generate([req for _, req in missing])
-        for (i, _req), image in zip(missing, images):
+            images = provider.generate([req for _, req in chunk])
+        for (i, _req), image in zip(chunk, images):
             paths[i] = ctx.cache.get_or_create(keys[i], ".png", lambda tmp, im=image: im.save(tmp, "PNG"))
+        del images
     return paths
 
 
