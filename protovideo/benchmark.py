@@ -93,16 +93,19 @@ def run_benchmark(shape: BenchShape, settings, log=print) -> dict:
                     ("changed", synthetic_job(shape, "benchmark-changed", changed_scene=changed_scene), main),
                     ("sequential", synthetic_job(shape, "benchmark-sequential"),
                      _private_settings(settings, root, "sequential", 1))]
+            from generators.encode import encoder_for
+            enc = encoder_for(shape.quality, shape.fps, shape.width, shape.height)
+            floor = {}
             for name, data, run_settings in plan:
                 log(f"{name} run ({shape.scenes} scenes, MAX_WORKERS={run_settings.MAX_WORKERS}) ...")
                 runs[name] = _render(data, run_settings, sampler)
                 log(f"  {runs[name]['wall_s']:.1f} s, cache {runs[name]['cache_stats'].get('hits', 0)} hits / "
                     f"{runs[name]['cache_stats'].get('misses', 0)} misses")
-            from generators.encode import encoder_for
-            enc = encoder_for(shape.quality, shape.fps, shape.width, shape.height)
-            log("x264 floor on the cold output's frames ...")
-            floor = x264_floor(Path(runs["cold"]["output"]), enc, root / "floor")
-            log(f"  {floor['seconds']:.1f} s for {floor['frames']} frames")
+                if name == "cold":
+                    # right after the cold run: this machine's speed drifts over minutes
+                    log("x264 floor on the cold output's frames ...")
+                    floor = x264_floor(Path(runs["cold"]["output"]), enc, root / "floor")
+                    log(f"  {floor['seconds']:.1f} s for {floor['frames']} frames")
             memory = sampler.result()
     finally:
         if os.environ.get("BENCH_KEEP", "") not in ("1", "true", "yes"):
