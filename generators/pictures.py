@@ -52,22 +52,9 @@ def _generate(provider_name: str, wanted: list[tuple[int, ImageRequest]], ctx) -
     return paths
 
 
-class _Missing(Exception):
-    pass
-
-
-def _fail_if_missing(tmp: Path) -> None:
-    raise _Missing()
-
-
 def _lookup(ctx, key: str) -> Path | None:
-    """The cached picture for key, or None (then it is generated with the others)."""
-    if not ctx.cache.contains(key, ".png"):
-        return None
-    try:  # counted as a hit
-        return ctx.cache.get_or_create(key, ".png", _fail_if_missing)
-    except _Missing:
-        return None
+    """The cached picture for key (counted as a hit), or None: then it is generated with the others."""
+    return ctx.cache.get(key, ".png") if ctx.cache.contains(key, ".png") else None
 
 
 def make_pictures(job, ctx, fetch, room: float) -> tuple[list[Path | None], list[Path | None]]:

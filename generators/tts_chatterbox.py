@@ -44,43 +44,32 @@ def split_long_sentence(text: str, limit: int = MAX_CHUNK_CHARS) -> list[str]:
     text = " ".join(text.split())
     if len(text) <= limit:
         return [text] if text else []
-    pieces: list[str] = []
-    current = ""
-    for clause in _CLAUSE_END.split(text):
-        for part in _fit(clause, limit):
-            joined = f"{current} {part}" if current else part
-            if len(joined) <= limit:
-                current = joined
-            else:
-                pieces.append(current)
-                current = part
-    if current:
-        pieces.append(current)
-    return pieces
+    return _pack((part for clause in _CLAUSE_END.split(text) for part in _fit(clause, limit)), limit)
 
 
 def _fit(clause: str, limit: int) -> list[str]:
     """A clause cut between words into pieces of at most `limit` characters."""
     if len(clause) <= limit:
         return [clause] if clause else []
-    parts: list[str] = []
+    chunks = (word[i:i + limit] for word in clause.split(" ") for i in range(0, max(len(word), 1), limit))
+    return _pack(chunks, limit)
+
+
+def _pack(parts, limit: int) -> list[str]:
+    """Join parts with spaces, greedily, into pieces of at most `limit` characters."""
+    pieces: list[str] = []
     current = ""
-    for word in clause.split(" "):
-        while len(word) > limit:  # a "word" longer than a piece: cut it
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(word[:limit])
-            word = word[limit:]
-        joined = f"{current} {word}" if current else word
+    for part in parts:
+        joined = f"{current} {part}" if current else part
         if len(joined) <= limit:
             current = joined
         else:
-            parts.append(current)
-            current = word
+            if current:
+                pieces.append(current)
+            current = part
     if current:
-        parts.append(current)
-    return parts
+        pieces.append(current)
+    return pieces
 
 
 class _Loaded:

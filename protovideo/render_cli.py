@@ -39,8 +39,8 @@ class TerminalProgress:
 
 
 def render_command(args, settings) -> int:
-    from .logs_bootstrap import setup
-    setup(settings)
+    from .logs import setup_logging
+    setup_logging(settings, console_level="warning")  # the terminal shows progress, the log file the rest
     try:
         job = load_job_file(args.job, settings)
     except JobInvalid as exc:

@@ -15,6 +15,8 @@ A job whose worker dies is claimed again by another worker once its lease
 """
 from __future__ import annotations
 
+import abc
+
 import os
 import socket
 import threading
@@ -56,27 +58,32 @@ class ClaimedJob:
             self.cancel.set()
 
 
-class JobSource:
+class JobSource(abc.ABC):
     """The interface every job source implements."""
 
     name = "base"
 
+    @abc.abstractmethod
     def claim(self) -> ClaimedJob | None:
         """The next job to run (highest priority first), or None when there is none now."""
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def heartbeat(self, claimed: ClaimedJob) -> None:
         """Renew the lease and publish progress; raise LeaseLost if the lease is gone."""
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def complete(self, claimed: ClaimedJob, record: dict) -> None:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def fail(self, claimed: ClaimedJob, error: dict, retry_in: float | None = None) -> None:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def release(self, claimed: ClaimedJob) -> None:
-        raise NotImplementedError
+        ...
 
     def is_drained(self) -> bool:
         """True when nothing is queued, waiting for a retry or in progress (for `run --once`)."""
