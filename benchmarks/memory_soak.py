@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import shutil
@@ -33,7 +32,8 @@ from protovideo.malloc_tuning import tune  # noqa: E402
 
 tune()  # as main_worker.py does before any thread exists
 
-from protovideo.benchmark_support import EXAMPLES, BenchShape, RssSampler, machine, synthetic_job  # noqa: E402
+from protovideo.benchmark_support import (EXAMPLES, BenchShape, RssSampler, add_shape_arguments,  # noqa: E402
+                                          emit_json, machine, synthetic_job)
 from protovideo.middleware import Middleware  # noqa: E402
 from protovideo.settings import load_settings  # noqa: E402
 
@@ -104,10 +104,7 @@ def soak(jobs: int, shape: BenchShape, root: Path, settings) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--scenes", type=int, default=20)
-    parser.add_argument("--width", type=int, default=1080)
-    parser.add_argument("--height", type=int, default=1920)
-    parser.add_argument("--fps", type=int, default=30)
+    add_shape_arguments(parser, scenes=20)
     parser.add_argument("--jobs", type=int, default=20)
     parser.add_argument("--soak-scenes", type=int, default=2)
     parser.add_argument("--soak-width", type=int, default=540)
@@ -135,10 +132,7 @@ def main(argv=None) -> int:
                                                         args.soak_fps), root, settings)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    text = json.dumps(result, indent=2, default=str)
-    if args.json:
-        Path(args.json).write_text(text + "\n", encoding="utf-8")
-    print(text)
+    emit_json(result, args.json)
     return 0
 
 

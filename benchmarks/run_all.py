@@ -23,6 +23,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from protovideo.benchmark_support import add_shape_arguments  # noqa: E402
 
 
 def _run(cmd: list[str], env: dict, label: str) -> dict:
@@ -38,10 +41,7 @@ def _run(cmd: list[str], env: dict, label: str) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--scenes", type=int, default=5)
-    parser.add_argument("--width", type=int, default=1080)
-    parser.add_argument("--height", type=int, default=1920)
-    parser.add_argument("--fps", type=int, default=30)
+    add_shape_arguments(parser, scenes=5)
     parser.add_argument("--moviepy-width", type=int, default=540)
     parser.add_argument("--moviepy-height", type=int, default=960)
     parser.add_argument("--quick", action="store_true")

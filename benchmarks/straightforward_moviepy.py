@@ -18,7 +18,6 @@ The x264 preset and CRF come from generators.encode.QUALITY for --quality (stand
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import shutil
@@ -36,7 +35,8 @@ from generators.speech import join_sentences, split_sentences, write_wav  # noqa
 from generators.subtitles import cues_for  # noqa: E402
 from generators.text_render import render_text_block  # noqa: E402
 from generators.tts import get_tts_provider  # noqa: E402
-from protovideo.benchmark_support import EXAMPLES, BenchShape, RssSampler, machine, synthetic_job  # noqa: E402
+from protovideo.benchmark_support import (EXAMPLES, BenchShape, RssSampler, add_shape_arguments,  # noqa: E402
+                                          emit_json, machine, synthetic_job)
 from protovideo.jobspec import parse_job  # noqa: E402
 from protovideo.settings import load_settings  # noqa: E402
 
@@ -135,10 +135,7 @@ def render_ours(shape: BenchShape, work: Path, settings) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--scenes", type=int, default=5)
-    parser.add_argument("--width", type=int, default=1080)
-    parser.add_argument("--height", type=int, default=1920)
-    parser.add_argument("--fps", type=int, default=30)
+    add_shape_arguments(parser, scenes=5)
     parser.add_argument("--quality", choices=["draft", "standard", "high"], default="standard")
     parser.add_argument("--json", help="write the result here as JSON")
     parser.add_argument("--skip-ours", action="store_true", help="only the straightforward render")
@@ -168,10 +165,7 @@ def main(argv=None) -> int:
     if "ours" in result:
         result["speedup"] = round(result["straightforward"]["wall_s"] / result["ours"]["wall_s"], 2)
         result["target_6x_met"] = result["speedup"] >= 6
-    text = json.dumps(result, indent=2, default=str)
-    if args.json:
-        Path(args.json).write_text(text + "\n", encoding="utf-8")
-    print(text)
+    emit_json(result, args.json)
     return 0
 
 

@@ -248,3 +248,20 @@ def machine() -> dict:
             pass
     return {"cpus": os.cpu_count(), "memory_gib": round(mem, 1), "gpu": gpu, "python": platform.python_version(),
             "platform": platform.platform(), "processor": platform.processor() or platform.machine()}
+
+
+def add_shape_arguments(parser, scenes: int) -> None:
+    """--scenes, --width, --height, --fps for the benchmark scripts."""
+    parser.add_argument("--scenes", type=int, default=scenes)
+    parser.add_argument("--width", type=int, default=1080)
+    parser.add_argument("--height", type=int, default=1920)
+    parser.add_argument("--fps", type=int, default=30)
+
+
+def emit_json(result: dict, path: str | None) -> None:
+    """Print the result as JSON, and write it to `path` when given."""
+    import json
+    text = json.dumps(result, indent=2, default=str)
+    if path:
+        Path(path).write_text(text + "\n", encoding="utf-8")
+    print(text)
