@@ -10,8 +10,10 @@ exclude those frames.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import tempfile
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -78,29 +80,46 @@ def piece_key(piece: Piece, visuals: list[SceneVisual], enc: EncoderSettings,
 
 
 def render_piece(piece: Piece, visuals: list[SceneVisual], enc: EncoderSettings, out: Path,
-                 cancel=None) -> None:
-    encoder = FrameEncoder(out, enc)
-    sources = [SceneFrames(visuals[i]) for i in piece.scenes]
+                 cancel=None, feeding=contextlib.nullcontext()) -> None:
+    """Make the piece's frames and encode them into `out`.
+
+    `feeding` is held while frames are made and written, not while x264 drains the
+    frames it still holds after the last one: the next piece starts feeding then.
+    """
+    sources: list[SceneFrames] = []
     try:
-        if piece.kind == "body":
-            for i in range(piece.first, piece.last):
-                if cancel is not None and i % 30 == 0 and cancel.is_set():
-                    raise InterruptedError("cancelled")
-                encoder.write(sources[0].frame(i))
-        else:
-            a, b = sources
-            h = piece.first
-            n_a = visuals[piece.scenes[0]].frames
-            for k in range(2 * h):
-                alpha = (k + 0.5) / (2 * h)
-                encoder.write(crossfade(a.frame(n_a - h + k), b.frame(k - h), alpha))
-        encoder.close()
-    except BaseException:
-        encoder.abort()
-        raise
+        for i in piece.scenes:   # pictures are loaded before it is this piece's turn to feed
+            sources.append(SceneFrames(visuals[i]))
+        with feeding:
+            encoder = FrameEncoder(out, enc)
+            try:
+                _feed(piece, visuals, sources, encoder, cancel)
+                encoder.end_input()
+            except BaseException:
+                encoder.abort()
+                raise
     finally:
         for source in sources:
             source.close()
+    encoder.wait()
+
+
+def _feed(piece: Piece, visuals: list[SceneVisual], sources: list[SceneFrames], encoder: FrameEncoder,
+          cancel) -> None:
+    if piece.kind == "body":
+        for i in range(piece.first, piece.last):
+            if cancel is not None and i % 30 == 0 and cancel.is_set():
+                raise InterruptedError("cancelled")
+            encoder.write(sources[0].frame(i))
+    else:
+        a, b = sources
+        h = piece.first
+        n_a = visuals[piece.scenes[0]].frames
+        mixed = None
+        for k in range(2 * h):
+            alpha = (k + 0.5) / (2 * h)
+            mixed = crossfade(a.frame(n_a - h + k), b.frame(k - h), alpha, mixed)
+            encoder.write(mixed)
 
 
 class PieceQueue:
@@ -119,7 +138,10 @@ class PieceQueue:
         self._futures: dict[Piece, Future] = {}
         self._md5s: dict[Path, str] = {}
         self._done = 0
-        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="piece")
+        # `workers` pieces are fed at once; one more thread lets a piece's encoder drain
+        # (x264 finishing the frames it holds) while the next piece is already fed
+        self._feeding = threading.Semaphore(max(1, workers))
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers) + 1, thread_name_prefix="piece")
         # transitions are short: one single-threaded encoder beside the scene bodies fills the
         # gaps a frame-threaded x264 leaves while it starts and drains each piece
         self._side_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transition")
@@ -151,9 +173,9 @@ class PieceQueue:
         if piece.kind == "transition":
             self._futures[piece] = self._side_pool.submit(self._render, piece, self._side_enc)
         else:
-            self._futures[piece] = self._pool.submit(self._render, piece, self.enc)
+            self._futures[piece] = self._pool.submit(self._render, piece, self.enc, self._feeding)
 
-    def _render(self, piece: Piece, enc: EncoderSettings) -> Path:
+    def _render(self, piece: Piece, enc: EncoderSettings, feeding=contextlib.nullcontext()) -> Path:
         ctx = self.ctx
         scene = piece.scenes[0] if piece.kind == "body" else piece.scenes[1]
         try:
@@ -163,7 +185,7 @@ class PieceQueue:
 
             def produce(tmp: Path) -> None:
                 with ctx.optimizer.monitor_performance(step, piece.scenes[0] if piece.kind == "body" else None):
-                    render_piece(piece, self.visuals, enc, tmp, ctx.cancel)
+                    render_piece(piece, self.visuals, enc, tmp, ctx.cancel, feeding)
 
             path = ctx.cache.get_or_create(key, ".mp4", produce)
         except BaseException as exc:  # noqa: BLE001 - reported with the scene it belongs to

@@ -113,12 +113,19 @@ class FrameEncoder:
             raise
         self.frames += 1
 
-    def close(self) -> None:
+    def end_input(self) -> None:
+        """No more frames: x264 encodes what it holds (wait() for it to finish)."""
         if self._proc.stdin and not self._proc.stdin.closed:
             try:
                 self._proc.stdin.close()
             except BrokenPipeError:
                 pass
+
+    def close(self) -> None:
+        self.end_input()
+        self.wait()
+
+    def wait(self) -> None:
         err = self._proc.stderr.read().decode("utf-8", "replace") if self._proc.stderr else ""
         if self._proc.wait() != 0:
             raise JobFailed(f"video encoder failed: {err.strip()[-500:]}")

@@ -1,8 +1,13 @@
 """Frames of one scene: the picture moved by one affine warp per frame, text blended on top.
 
 The picture is scaled once to cover the frame with room for the camera move;
-each frame is then a single cv2.warpAffine (no per-frame resize of the full
-picture). Titles and subtitle lines are rasterized once and only blended.
+each frame is then one scale-and-shift per plane (generators/warp.py: a subpixel
+crop for pans, an exact-scale resize for zooms, an affine warp where neither is
+exact), never a resize of the full picture. A still without motion is made once.
+Titles and subtitle lines are rasterized once and only blended.
+
+Frames are made on the encoder threads beside x264, which already keeps every core
+busy: OpenCV's own thread pool would only add hand-over costs, so it is turned off.
 """
 from __future__ import annotations
 
@@ -17,7 +22,10 @@ from protovideo.errors import JobFailed
 
 from .subtitles import Cue, cue_at
 from .text_render import Overlay, place, render_text_block
+from .warp import Plane
 from .yuv import even, new_frame, planes, rgb_to_i420
+
+cv2.setNumThreads(1)
 
 ROOM = 1.15  # the picture covers the frame this much larger, for zoom and pan
 
@@ -59,6 +67,9 @@ def cover(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return resized[y0:y0 + height, x0:x0 + width]
 
 
+MOVING = ("zoom_in", "zoom_out", "pan_left", "pan_right")
+
+
 def _ease(p: float) -> float:
     return p * p * (3 - 2 * p)
 
@@ -74,7 +85,9 @@ class SceneFrames:
             t = visual.title
             self._title = place(render_text_block(t.content, t.font_size, t.color, int(visual.width * 0.9),
                                                   t.stroke_color, t.box), visual.width, visual.height, t.position)
-        self._src = None
+        self._src: tuple[Plane, Plane, Plane] | None = None
+        self._fixed: np.ndarray | None = None   # the one frame of a still without motion
+        self._out = new_frame(visual.width, visual.height) if visual.picture is not None else None
         self._clip = None
         if visual.picture is not None:
             self._src = self._load_picture(visual.picture)
@@ -82,7 +95,7 @@ class SceneFrames:
             self._open_clip(visual.video)
 
     # ---------------------------------------------------------------- sources
-    def _load_picture(self, path: Path) -> np.ndarray:
+    def _load_picture(self, path: Path) -> tuple[Plane, Plane, Plane]:
         try:
             with Image.open(path) as im:
                 rgb = np.asarray(im.convert("RGB"))
@@ -91,7 +104,7 @@ class SceneFrames:
                             scene=self.v.index, asset=str(path)) from None
         picture = rgb_to_i420(cover(rgb, even(self.v.width * ROOM), even(self.v.height * ROOM)))
         h, w = picture.shape[0] * 2 // 3, picture.shape[1]
-        return tuple(np.ascontiguousarray(p) for p in planes(picture, w, h))
+        return tuple(Plane(p) for p in planes(picture, w, h))
 
     def _open_clip(self, path: Path) -> None:
         from moviepy import VideoFileClip
@@ -111,9 +124,10 @@ class SceneFrames:
             self._clip = None
 
     # ---------------------------------------------------------------- frames
-    def _still(self, i: int) -> np.ndarray:
-        v, (src_y, src_u, src_v) = self.v, self._src
-        sh, sw = src_y.shape
+    def camera(self, i: int) -> tuple[float, float, float]:
+        """(k, tx, ty) of still frame i: output pixel (x, y) shows picture point (k*x + tx, k*y + ty)."""
+        v, src_y = self.v, self._src[0]
+        sh, sw = src_y.height, src_y.width
         p = _ease(min(max(i / max(v.frames - 1, 1), 0.0), 1.0))
         k_wide = sw / v.width          # whole picture visible
         slack_x = sw - v.width         # room to pan at 1:1
@@ -126,16 +140,22 @@ class SceneFrames:
             k = 1.0
             direction = 1 if v.motion == "pan_right" else -1
             cx = sw / 2 + direction * slack_x * (p - 0.5)
-        tx, ty = cx - k * v.width / 2, cy - k * v.height / 2
-        frame = new_frame(v.width, v.height)
+        return k, cx - k * v.width / 2, cy - k * v.height / 2
+
+    def _still(self, i: int) -> np.ndarray:
+        frame, v = self._out, self.v
+        if self._fixed is not None:
+            np.copyto(frame, self._fixed)
+            return frame
+        k, tx, ty = self.camera(i)
+        src_y, src_u, src_v = self._src
         out_y, out_u, out_v = planes(frame, v.width, v.height)
-        flags, border = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, cv2.BORDER_REPLICATE
-        # one warp per plane: luma at full size, chroma at half size with half the offset
-        cv2.warpAffine(src_y, np.array([[k, 0, tx], [0, k, ty]]), (v.width, v.height), dst=out_y,
-                       flags=flags, borderMode=border)
-        chroma = np.array([[k, 0, tx / 2], [0, k, ty / 2]])
-        for src, out in ((src_u, out_u), (src_v, out_v)):
-            cv2.warpAffine(src, chroma, (v.width // 2, v.height // 2), dst=out, flags=flags, borderMode=border)
+        # luma at full size, chroma at half size with half the offset
+        src_y.move(k, tx, ty, out_y)
+        src_u.move(k, tx / 2, ty / 2, out_u)
+        src_v.move(k, tx / 2, ty / 2, out_v)
+        if v.motion not in MOVING:
+            self._fixed = frame.copy()
         return frame
 
     def _video_frame(self, i: int) -> np.ndarray:
@@ -149,6 +169,7 @@ class SceneFrames:
         return rgb_to_i420(cover(frame[..., :3].astype(np.uint8), self.v.width, self.v.height))
 
     def frame(self, i: int) -> np.ndarray:
+        """Local frame i. The array of a still scene is reused: it holds frame i until the next call."""
         frame = self._still(i) if self._src is not None else self._video_frame(i)
         if self._title is not None:
             self._title.blend_onto(frame, self.v.width, self.v.height)
@@ -167,5 +188,5 @@ class SceneFrames:
         return self._overlays[k]
 
 
-def crossfade(a: np.ndarray, b: np.ndarray, alpha: float) -> np.ndarray:
-    return cv2.addWeighted(a, 1.0 - alpha, b, alpha, 0.0)
+def crossfade(a: np.ndarray, b: np.ndarray, alpha: float, out: np.ndarray | None = None) -> np.ndarray:
+    return cv2.addWeighted(a, 1.0 - alpha, b, alpha, 0.0, dst=out)

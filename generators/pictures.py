@@ -1,10 +1,13 @@
 """Each scene's picture: an image asset, a generated image (batched, cached) or a simple background.
 
-`make_pictures(job, ctx, fetch, room)` -> (pictures, videos): per scene, the local
-path of its still picture (image scenes) or of its clip (video scenes).
+`make_pictures(job, ctx, fetch, room, ready)` -> (pictures, videos): per scene, the local
+path of its still picture (image scenes) or of its clip (video scenes). `ready(index,
+picture, video)` is called as each scene's is known, so the renderer can start on scene 0
+while later pictures are still being made (`PictureBoard` collects them across threads).
 """
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from cache import make_key
@@ -27,7 +30,11 @@ def _request(job, scene, room: float) -> tuple[str, ImageRequest]:
                                        model=spec.model)
 
 
-def _generate(provider_name: str, wanted: list[tuple[int, ImageRequest]], ctx) -> dict[int, Path]:
+# generated pictures are cache files read back once per render: fast zlib, not small files
+PNG_OPTIONS = {"format": "PNG", "compress_level": 1}
+
+
+def _generate(provider_name: str, wanted: list[tuple[int, ImageRequest]], ctx, ready) -> dict[int, Path]:
     """Generate the pictures of several scenes, one provider call for all cache misses."""
     provider = get_image_provider(provider_name, ctx.settings)
     keys = {i: make_key("image", **provider.identity(req)) for i, req in wanted}
@@ -37,6 +44,7 @@ def _generate(provider_name: str, wanted: list[tuple[int, ImageRequest]], ctx) -
         hit = _lookup(ctx, keys[i])
         if hit is not None:
             paths[i] = hit
+            ready(i, hit, None)
         else:
             missing.append((i, req))
     step = "image_generation" if provider_name != "simple" else "simple_background"
@@ -47,7 +55,8 @@ def _generate(provider_name: str, wanted: list[tuple[int, ImageRequest]], ctx) -
         with ctx.optimizer.monitor_performance(step):
             images = provider.generate([req for _, req in chunk])
         for (i, _req), image in zip(chunk, images):
-            paths[i] = ctx.cache.get_or_create(keys[i], ".png", lambda tmp, im=image: im.save(tmp, "PNG"))
+            paths[i] = ctx.cache.get_or_create(keys[i], ".png", lambda tmp, im=image: im.save(tmp, **PNG_OPTIONS))
+            ready(i, paths[i], None)
         del images
     return paths
 
@@ -57,7 +66,11 @@ def _lookup(ctx, key: str) -> Path | None:
     return ctx.cache.get(key, ".png") if ctx.cache.contains(key, ".png") else None
 
 
-def make_pictures(job, ctx, fetch, room: float) -> tuple[list[Path | None], list[Path | None]]:
+def _ignore(index: int, picture: Path | None, video: Path | None) -> None:
+    pass
+
+
+def make_pictures(job, ctx, fetch, room: float, ready=_ignore) -> tuple[list[Path | None], list[Path | None]]:
     pictures: list[Path | None] = [None] * len(job.scenes)
     videos: list[Path | None] = [None] * len(job.scenes)
     by_provider: dict[str, list[tuple[int, ImageRequest]]] = {}
@@ -65,13 +78,55 @@ def make_pictures(job, ctx, fetch, room: float) -> tuple[list[Path | None], list
         if scene.type == "video":
             with ctx.optimizer.monitor_performance("fetch_assets", scene.index):
                 videos[scene.index] = fetch(scene.video, ctx)
+            ready(scene.index, None, videos[scene.index])
         elif scene.image is not None:
             with ctx.optimizer.monitor_performance("fetch_assets", scene.index):
                 pictures[scene.index] = fetch(scene.image, ctx)
+            ready(scene.index, pictures[scene.index], None)
         else:
             name, request = _request(job, scene, room)
             by_provider.setdefault(name, []).append((scene.index, request))
     for name, wanted in by_provider.items():
-        for i, path in _generate(name, wanted, ctx).items():
+        for i, path in _generate(name, wanted, ctx, ready).items():
             pictures[i] = path
     return pictures, videos
+
+
+class PictureBoard:
+    """Each scene's (picture, video) as make_pictures reports it from another thread."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._ready: dict[int, tuple[Path | None, Path | None]] = {}
+        self._ended = False
+        self._error: BaseException | None = None
+
+    def put(self, index: int, picture: Path | None, video: Path | None) -> None:
+        with self._cond:
+            self._ready[index] = (picture, video)
+            self._cond.notify_all()
+
+    def end(self, error: BaseException | None = None) -> None:
+        """make_pictures returned (or raised `error`): nothing more will come."""
+        with self._cond:
+            self._ended, self._error = True, error
+            self._cond.notify_all()
+
+    def get(self, index: int) -> tuple[Path | None, Path | None]:
+        """Wait for scene `index`; raises what make_pictures raised if it failed first."""
+        with self._cond:
+            self._cond.wait_for(lambda: index in self._ready or self._ended)
+            if index in self._ready:
+                return self._ready[index]
+            if self._error is not None:
+                raise self._error
+            return None, None
+
+    def fill(self, job, ctx, fetch, room: float) -> None:
+        """make_pictures into this board (run it on a side thread)."""
+        try:
+            make_pictures(job, ctx, fetch, room, self.put)
+        except BaseException as exc:
+            self.end(exc)
+            raise
+        self.end()

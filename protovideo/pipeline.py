@@ -22,7 +22,7 @@ from generators.encode import encode_audio, encoder_for, encoder_slots, join_and
 from generators.frames import ROOM, SceneVisual, TextSpec
 from generators.glyphs import check_job_text
 from generators.narration import synthesize_narration
-from generators.pictures import make_pictures
+from generators.pictures import PictureBoard
 from generators.speech import Speech, split_sentences
 from generators.subtitles import cues_for
 from performance_optimizer import PerformanceOptimizer, SceneError
@@ -208,7 +208,8 @@ def render_job(job: Job, ctx: JobContext, output_path: Path | None = None) -> Re
 def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoolExecutor) -> RenderResult:
     opt, n_scenes = ctx.optimizer, len(job.scenes)
     ctx.report_progress(0, n_scenes, "scenes prepared")
-    pictures_future = side.submit(make_pictures, job, ctx, fetch, ROOM)
+    board = PictureBoard()
+    side.submit(board.fill, job, ctx, fetch, ROOM)
     reference = None
     if job.global_audio_prompt is not None and job.voice.provider == "chatterbox":
         with opt.monitor_performance("fetch_assets"):
@@ -226,7 +227,6 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
                        for scene in job.scenes]
             sounds: list[SceneSound] = []
             counts: list[int] = []
-            pictures = videos = None
             for scene, future in zip(job.scenes, futures):
                 try:
                     sound = future.result()
@@ -237,10 +237,8 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
                 sounds.append(sound)
                 counts.append(_scene_frames(scene, sound, fps))
                 ctx.report_progress(scene.index + 1, n_scenes, "scenes prepared")
-                if pictures is None:
-                    pictures, videos = pictures_future.result()
-                queue.add_scene(_visual(job, scene, sound, pictures[scene.index], videos[scene.index],
-                                        counts[-1]))
+                picture, video = board.get(scene.index)
+                queue.add_scene(_visual(job, scene, sound, picture, video, counts[-1]))
         music = None
         if job.music is not None:
             with opt.monitor_performance("fetch_assets"):
