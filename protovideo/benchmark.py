@@ -9,10 +9,14 @@ output folder under WORK_DIR (never the user's cache):
     changed     one scene's narration changed
     sequential  the cold run again with MAX_WORKERS = 1 and its own empty cache
     floor       x264 alone on the cold output's frames (decoded to a raw file first, not
-                timed), with the encoder arguments the render used
+                timed), with the encoder arguments the render used, right after the cold run
+
+This machine's speed drifts by up to 30% over minutes, so cold and floor are measured
+as BENCH_PAIRS adjacent pairs (default 3), each cold run in its own empty cache; the
+cold/floor ratio reported is the median of the pairs' ratios (every pair is in the JSON).
 
 Size and quality: BENCH_WIDTH, BENCH_HEIGHT, BENCH_FPS, BENCH_QUALITY (default
-1080x1920, 30 fps, standard). BENCH_KEEP=1 keeps the private folder.
+1080x1920, 30 fps, standard); BENCH_PAIRS (1-9, default 3). BENCH_KEEP=1 keeps the private folder.
 Writes benchmark-<timestamp>.json and .png (timeline: scenes x steps) into
 OUTPUT_DIR; --json prints the JSON to stdout (the table then goes to stderr).
 """
@@ -22,6 +26,7 @@ import json
 import logging
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -72,7 +77,20 @@ def _ratio(a, b):
     return round(a / b, 4) if a is not None and b else None
 
 
-def run_benchmark(shape: BenchShape, settings, log=print) -> dict:
+def pairs_from_env(environ=None) -> int:
+    raw = (os.environ if environ is None else environ).get("BENCH_PAIRS", "").strip() or "3"
+    if not raw.isdigit() or not 1 <= int(raw) <= 9:
+        raise ValueError(f"BENCH_PAIRS must be a whole number from 1 to 9, not {raw!r}")
+    return int(raw)
+
+
+def _pair(cold: dict, floor: dict) -> dict:
+    return {"cold_s": cold["wall_s"], "cold_cpu_s": cold["cpu_s"], "floor_s": floor["seconds"],
+            "floor_cpu_s": floor["cpu_s"], "ratio": _ratio(cold["wall_s"], floor["seconds"]),
+            "ratio_cpu": _ratio(cold["cpu_s"], floor["cpu_s"])}
+
+
+def run_benchmark(shape: BenchShape, settings, log=print, pairs: int = 3) -> dict:
     base = settings.path("WORK_DIR")
     base.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="benchmark-", dir=base))
@@ -88,24 +106,31 @@ def run_benchmark(shape: BenchShape, settings, log=print) -> dict:
             log(f"warm-up (model load, imports): {warmup:.1f} s")
             main = _private_settings(settings, root, "parallel", parallel)
             changed_scene = shape.scenes // 2
-            plan = [("cold", synthetic_job(shape, "benchmark-cold"), main),
-                    ("warm", synthetic_job(shape, "benchmark-warm"), main),
-                    ("changed", synthetic_job(shape, "benchmark-changed", changed_scene=changed_scene), main),
-                    ("sequential", synthetic_job(shape, "benchmark-sequential"),
-                     _private_settings(settings, root, "sequential", 1))]
+            plan = [("cold", synthetic_job(shape, "benchmark-cold"), main)]
+            plan += [(f"cold-{k + 1}", synthetic_job(shape, "benchmark-cold"),
+                      _private_settings(settings, root, f"repeat-{k + 1}", parallel)) for k in range(pairs - 1)]
+            plan += [("warm", synthetic_job(shape, "benchmark-warm"), main),
+                     ("changed", synthetic_job(shape, "benchmark-changed", changed_scene=changed_scene), main),
+                     ("sequential", synthetic_job(shape, "benchmark-sequential"),
+                      _private_settings(settings, root, "sequential", 1))]
             from generators.encode import encoder_for
             enc = encoder_for(shape.quality, shape.fps, shape.width, shape.height)
-            floor = {}
+            floors, pair_list = [], []
             for name, data, run_settings in plan:
                 log(f"{name} run ({shape.scenes} scenes, MAX_WORKERS={run_settings.MAX_WORKERS}) ...")
-                runs[name] = _render(data, run_settings, sampler)
-                log(f"  {runs[name]['wall_s']:.1f} s, cache {runs[name]['cache_stats'].get('hits', 0)} hits / "
-                    f"{runs[name]['cache_stats'].get('misses', 0)} misses")
-                if name == "cold":
+                run = _render(data, run_settings, sampler)
+                log(f"  {run['wall_s']:.1f} s, cache {run['cache_stats'].get('hits', 0)} hits / "
+                    f"{run['cache_stats'].get('misses', 0)} misses")
+                if name.startswith("cold"):
                     # right after the cold run: this machine's speed drifts over minutes
                     log("x264 floor on the cold output's frames ...")
-                    floor = x264_floor(Path(runs["cold"]["output"]), enc, root / "floor")
-                    log(f"  {floor['seconds']:.1f} s for {floor['frames']} frames")
+                    floors.append(x264_floor(Path(run["output"]), enc, root / "floor"))
+                    pair_list.append(_pair(run, floors[-1]))
+                    log(f"  {floors[-1]['seconds']:.1f} s for {floors[-1]['frames']} frames: "
+                        f"cold/floor {pair_list[-1]['ratio']}x")
+                if name == "cold" or not name.startswith("cold"):
+                    runs[name] = run
+            floor = floors[0]
             memory = sampler.result()
     finally:
         if os.environ.get("BENCH_KEEP", "") not in ("1", "true", "yes"):
@@ -122,9 +147,10 @@ def run_benchmark(shape: BenchShape, settings, log=print) -> dict:
         "warmup_s": warmup,
         "runs": runs,
         "floor": floor,
+        "pairs": pair_list,
         "ratios": {
-            "cold_over_floor": _ratio(cold, floor["seconds"]),
-            "cold_over_floor_cpu": _ratio(runs["cold"]["cpu_s"], floor["cpu_s"]),
+            "cold_over_floor": round(statistics.median(p["ratio"] for p in pair_list), 4),
+            "cold_over_floor_cpu": round(statistics.median(p["ratio_cpu"] for p in pair_list), 4),
             "warm_over_cold": _ratio(runs["warm"]["wall_s"], cold),
             "changed_over_cold": _ratio(runs["changed"]["wall_s"], cold),
             "parallel_speedup": _ratio(runs["sequential"]["wall_s"], cold),
@@ -165,8 +191,10 @@ def format_table(result: dict) -> str:
         "",
         f"job: {j['scenes']} scenes, {j['width']}x{j['height']} {j['fps']} fps, {j['quality']}, "
         f"{j['video_duration']:.1f} s of video ({j['frames']} frames), encoder {j['encoder']}",
-        f"x264 floor (same frames, same args): {f['seconds']:.2f} s -> cold/floor = {r['cold_over_floor']}x "
-        f"(CPU time: floor {f['cpu_s']:.2f} s, cold/floor = {r['cold_over_floor_cpu']}x)",
+        f"x264 floor (same frames, same args), each right after a cold run: " + ", ".join(
+            f"{p['cold_s']:.1f}/{p['floor_s']:.1f} s = {p['ratio']}x" for p in result["pairs"]),
+        f"  cold/floor median of {len(result['pairs'])} = {r['cold_over_floor']}x "
+        f"(CPU time: median {r['cold_over_floor_cpu']}x; floor {f['seconds']:.2f} s, {f['cpu_s']:.2f} s CPU, first pair)",
         f"warm/cold = {r['warm_over_cold']}   changed/cold = {r['changed_over_cold']}   "
         f"parallel speed-up (sequential/parallel cold) = {r['parallel_speedup']}x",
         f"peak RSS: worker {m['peak_rss_mb']} MB, ffmpeg children {m['peak_children_rss_mb']} MB, "
@@ -197,11 +225,12 @@ def benchmark_command(args, settings) -> int:
         shape = BenchShape.from_env(int(getattr(args, "scenes", 5) or 5))
         if shape.scenes < 1 or shape.scenes > 200:
             raise ValueError("--scenes must be between 1 and 200")
+        pairs = pairs_from_env()
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    result = run_benchmark(shape, settings, log=lambda line: print(line, file=sys.stderr, flush=True))
+    result = run_benchmark(shape, settings, log=lambda line: print(line, file=sys.stderr, flush=True), pairs=pairs)
     json_path, png_path = write_outputs(result, settings.path("OUTPUT_DIR"))
     print(format_table(result), file=out)
     print(f"\nJSON: {json_path}\nPNG timeline: {png_path}", file=out)
