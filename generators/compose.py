@@ -101,6 +101,7 @@ def render_piece(piece: Piece, visuals: list[SceneVisual], enc: EncoderSettings,
     finally:
         for source in sources:
             source.close()
+        sources.clear()   # pictures and frame buffers are not kept while x264 drains
     encoder.wait()
 
 
