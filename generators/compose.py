@@ -80,29 +80,33 @@ def piece_key(piece: Piece, visuals: list[SceneVisual], enc: EncoderSettings,
 
 
 def render_piece(piece: Piece, visuals: list[SceneVisual], enc: EncoderSettings, out: Path,
-                 cancel=None, feeding=contextlib.nullcontext()) -> None:
+                 cancel=None, feeding=contextlib.nullcontext(), timing=contextlib.nullcontext()) -> None:
     """Make the piece's frames and encode them into `out`.
 
     `feeding` is held while frames are made and written, not while x264 drains the
     frames it still holds after the last one: the next piece starts feeding then.
+    `timing` (a step timer) runs from this piece's turn to the end of its encoder, so
+    the time spent waiting for the turn is not counted as work.
     """
-    sources: list[SceneFrames] = []
-    try:
-        for i in piece.scenes:   # pictures are loaded before it is this piece's turn to feed
-            sources.append(SceneFrames(visuals[i]))
-        with feeding:
-            encoder = FrameEncoder(out, enc)
-            try:
-                _feed(piece, visuals, sources, encoder, cancel)
-                encoder.end_input()
-            except BaseException:
-                encoder.abort()
-                raise
-    finally:
-        for source in sources:
-            source.close()
-        sources.clear()   # pictures and frame buffers are not kept while x264 drains
-    encoder.wait()
+    with contextlib.ExitStack() as timed:
+        sources: list[SceneFrames] = []
+        try:
+            for i in piece.scenes:   # pictures are loaded before it is this piece's turn to feed
+                sources.append(SceneFrames(visuals[i]))
+            with feeding:
+                timed.enter_context(timing)
+                encoder = FrameEncoder(out, enc)
+                try:
+                    _feed(piece, visuals, sources, encoder, cancel)
+                    encoder.end_input()
+                except BaseException:
+                    encoder.abort()
+                    raise
+        finally:
+            for source in sources:
+                source.close()
+            sources.clear()   # pictures and frame buffers are not kept while x264 drains
+        encoder.wait()
 
 
 def _feed(piece: Piece, visuals: list[SceneVisual], sources: list[SceneFrames], encoder: FrameEncoder,
@@ -185,8 +189,8 @@ class PieceQueue:
             step = "render_scene" if piece.kind == "body" else "render_transition"
 
             def produce(tmp: Path) -> None:
-                with ctx.optimizer.monitor_performance(step, piece.scenes[0] if piece.kind == "body" else None):
-                    render_piece(piece, self.visuals, enc, tmp, ctx.cancel, feeding)
+                timing = ctx.optimizer.monitor_performance(step, piece.scenes[0] if piece.kind == "body" else None)
+                render_piece(piece, self.visuals, enc, tmp, ctx.cancel, feeding, timing)
 
             path = ctx.cache.get_or_create(key, ".mp4", produce)
         except BaseException as exc:  # noqa: BLE001 - reported with the scene it belongs to

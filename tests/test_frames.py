@@ -1,6 +1,7 @@
 """Frame making: the cheap camera routes give warpAffine's pixels; frames, pictures and pieces in flow."""
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from pathlib import Path
@@ -94,9 +95,17 @@ def test_picture_board_hands_over_each_scene_as_it_comes():
 
 
 def test_a_piece_gives_up_its_feeding_turn_before_the_encoder_drains(tmp_path, monkeypatch):
-    """The next piece is fed while x264 still finishes this one; the piece still plays in full."""
+    """The next piece is fed while x264 still finishes this one; the piece still plays in full.
+    Its step time starts with its turn (waiting for the turn is not work) and ends with x264."""
     turn = threading.Semaphore(1)
     held_at_wait = []
+    timed = []
+
+    @contextlib.contextmanager
+    def timing():
+        timed.append(("start", not turn.acquire(blocking=False)))
+        yield
+        timed.append(("end", len(held_at_wait)))
 
     class WatchedEncoder(compose.FrameEncoder):
         def wait(self):
@@ -109,7 +118,9 @@ def test_a_piece_gives_up_its_feeding_turn_before_the_encoder_drains(tmp_path, m
     monkeypatch.setattr(compose, "FrameEncoder", WatchedEncoder)
     visual = SceneVisual(width=270, height=480, fps=12, frames=18, motion="zoom_in", picture=_picture(tmp_path))
     out = tmp_path / "body.mp4"
-    render_piece(Piece("body", (0,), 0, 18), [visual], encoder_for("draft", 12, 270, 480), out, feeding=turn)
+    render_piece(Piece("body", (0,), 0, 18), [visual], encoder_for("draft", 12, 270, 480), out, feeding=turn,
+                 timing=timing())
     assert held_at_wait == [False]
+    assert timed == [("start", True), ("end", 1)]   # began holding the turn, ended after the drain
     video = streams(ffprobe(out), "video")[0]
     assert int(video["nb_read_frames"]) == 18
