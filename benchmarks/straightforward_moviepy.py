@@ -8,8 +8,11 @@ written with write_videofile; then all scenes read back, joined with crossfades
 and the music, and encoded again. Same x264 preset, CRF, GOP and pixel format as
 our renderer at the chosen quality, same size, fps and AAC bitrate.
 
-Ours: the pipeline's cold render of the same job (empty private cache).
-Both start with Piper loaded (a warm-up synthesis first), both timed wall-clock.
+Ours: the pipeline's cold render of the same job (empty private cache), once before
+and once after the straightforward render (this machine's speed drifts over minutes;
+the speed-up is against their mean). Both start warm, as in a running worker: Piper
+loaded, and moviepy and our pipeline each through a tiny render first; both timed
+wall-clock.
 
     python benchmarks/straightforward_moviepy.py --scenes 5 --width 540 --height 960 --fps 30 \
         [--quality standard|high] [--json out.json] [--skip-ours]
@@ -28,6 +31,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from protovideo.malloc_tuning import tune  # noqa: E402
+
+tune()  # as main_worker.py does before any thread exists
 
 from generators.encode import encoder_for  # noqa: E402
 from generators.images_simple import simple_background  # noqa: E402
@@ -124,11 +131,11 @@ def render_straightforward(shape: BenchShape, work: Path, settings) -> dict:
             "video_duration": round(final.duration, 3), "encoder": {"preset": enc.preset, "crf": enc.quality}}
 
 
-def render_ours(shape: BenchShape, work: Path, settings) -> dict:
+def render_ours(shape: BenchShape, work: Path, settings, name: str = "ours") -> dict:
     from protovideo.benchmark import _private_settings, _render
     with RssSampler() as sampler:
-        run = _render(synthetic_job(shape, "ours-cold"), _private_settings(settings, work, "ours",
-                                                                            max(2, os.cpu_count() or 1)), sampler)
+        run = _render(synthetic_job(shape, f"{name}-cold"), _private_settings(settings, work, name,
+                                                                               max(2, os.cpu_count() or 1)), sampler)
     return {"wall_s": run["wall_s"], "steps": {k: v["duration"] for k, v in run["steps"].items()},
             "video_duration": run["video_duration"], "encoder": run["encoder"]}
 
@@ -150,6 +157,11 @@ def main(argv=None) -> int:
         provider = get_tts_provider("piper", settings)   # load Piper once, for both renders
         job = parse_job(synthetic_job(BenchShape(1, 64, 64, 4)), base_dir=EXAMPLES, asset_root=EXAMPLES)
         _narration(provider, job, "Warm up.", work / "warmup.wav")
+        tiny = BenchShape(1, 64, 64, 4, shape.quality)   # imports and first calls, out of the timings
+        (work / "warmup").mkdir()
+        render_straightforward(tiny, work / "warmup", settings)
+        if not args.skip_ours:
+            render_ours(tiny, work, settings, "warmup-ours")
         result = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine(),
                   "job": {"scenes": shape.scenes, "width": shape.width, "height": shape.height, "fps": shape.fps,
                           "quality": shape.quality}}
@@ -160,10 +172,16 @@ def main(argv=None) -> int:
         print("straightforward moviepy ...", file=sys.stderr, flush=True)
         result["straightforward"] = render_straightforward(shape, work, settings)
         print(f"  {result['straightforward']['wall_s']:.1f} s", file=sys.stderr, flush=True)
+        if not args.skip_ours:
+            print("ours (cold) again ...", file=sys.stderr, flush=True)
+            result["ours_after"] = render_ours(shape, work, settings, "ours-after")
+            print(f"  {result['ours_after']['wall_s']:.1f} s", file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if "ours" in result:
-        result["speedup"] = round(result["straightforward"]["wall_s"] / result["ours"]["wall_s"], 2)
+        ours_mean = (result["ours"]["wall_s"] + result["ours_after"]["wall_s"]) / 2
+        result["ours_mean_wall_s"] = round(ours_mean, 3)
+        result["speedup"] = round(result["straightforward"]["wall_s"] / ours_mean, 2)
         result["target_6x_met"] = result["speedup"] >= 6
     emit_json(result, args.json)
     return 0
