@@ -12,7 +12,9 @@ Ours: the pipeline's cold render of the same job (empty private cache), once bef
 and once after the straightforward render (this machine's speed drifts over minutes;
 the speed-up is against their mean). Both start warm, as in a running worker: Piper
 loaded, and moviepy and our pipeline each through a tiny render first; both timed
-wall-clock.
+wall-clock. glibc malloc keeps its defaults here: the worker's tuning for memory
+(protovideo/malloc_tuning.py, a fixed mmap threshold) would slow moviepy's per-frame
+arrays by half (351 s instead of 238 s in one measurement).
 
     python benchmarks/straightforward_moviepy.py --scenes 5 --width 540 --height 960 --fps 30 \
         [--quality standard|high] [--json out.json] [--skip-ours]
@@ -31,10 +33,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-from protovideo.malloc_tuning import tune  # noqa: E402
-
-tune()  # as main_worker.py does before any thread exists
 
 from generators.encode import encoder_for  # noqa: E402
 from generators.images_simple import simple_background  # noqa: E402
