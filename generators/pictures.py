@@ -1,9 +1,9 @@
 """Each scene's picture: an image asset, a generated image (batched, cached) or a simple background.
 
-`make_pictures(job, ctx, fetch, room, ready)` -> (pictures, videos): per scene, the local
-path of its still picture (image scenes) or of its clip (video scenes). `ready(index,
-picture, video)` is called as each scene's is known, so the renderer can start on scene 0
-while later pictures are still being made (`PictureBoard` collects them across threads).
+`make_pictures(job, ctx, fetch, room, ready)` calls `ready(index, picture, video)` for
+each scene as soon as its still picture (image scenes) or clip (video scenes) is a local
+file, so the renderer can start on scene 0 while later pictures are still being made
+(`PictureBoard` collects them across threads).
 """
 from __future__ import annotations
 
@@ -34,16 +34,14 @@ def _request(job, scene, room: float) -> tuple[str, ImageRequest]:
 PNG_OPTIONS = {"format": "PNG", "compress_level": 1}
 
 
-def _generate(provider_name: str, wanted: list[tuple[int, ImageRequest]], ctx, ready) -> dict[int, Path]:
+def _generate(provider_name: str, wanted: list[tuple[int, ImageRequest]], ctx, ready) -> None:
     """Generate the pictures of several scenes, one provider call for all cache misses."""
     provider = get_image_provider(provider_name, ctx.settings)
     keys = {i: make_key("image", **provider.identity(req)) for i, req in wanted}
-    paths: dict[int, Path] = {}
     missing = []
     for i, req in wanted:
         hit = _lookup(ctx, keys[i])
         if hit is not None:
-            paths[i] = hit
             ready(i, hit, None)
         else:
             missing.append((i, req))
@@ -55,10 +53,9 @@ def _generate(provider_name: str, wanted: list[tuple[int, ImageRequest]], ctx, r
         with ctx.optimizer.monitor_performance(step):
             images = provider.generate([req for _, req in chunk])
         for (i, _req), image in zip(chunk, images):
-            paths[i] = ctx.cache.get_or_create(keys[i], ".png", lambda tmp, im=image: im.save(tmp, **PNG_OPTIONS))
-            ready(i, paths[i], None)
+            ready(i, ctx.cache.get_or_create(keys[i], ".png", lambda tmp, im=image: im.save(tmp, **PNG_OPTIONS)),
+                  None)
         del images
-    return paths
 
 
 def _lookup(ctx, key: str) -> Path | None:
@@ -66,30 +63,22 @@ def _lookup(ctx, key: str) -> Path | None:
     return ctx.cache.get(key, ".png") if ctx.cache.contains(key, ".png") else None
 
 
-def _ignore(index: int, picture: Path | None, video: Path | None) -> None:
-    pass
-
-
-def make_pictures(job, ctx, fetch, room: float, ready=_ignore) -> tuple[list[Path | None], list[Path | None]]:
-    pictures: list[Path | None] = [None] * len(job.scenes)
-    videos: list[Path | None] = [None] * len(job.scenes)
+def make_pictures(job, ctx, fetch, room: float, ready) -> None:
     by_provider: dict[str, list[tuple[int, ImageRequest]]] = {}
     for scene in job.scenes:
         if scene.type == "video":
             with ctx.optimizer.monitor_performance("fetch_assets", scene.index):
-                videos[scene.index] = fetch(scene.video, ctx)
-            ready(scene.index, None, videos[scene.index])
+                video = fetch(scene.video, ctx)
+            ready(scene.index, None, video)
         elif scene.image is not None:
             with ctx.optimizer.monitor_performance("fetch_assets", scene.index):
-                pictures[scene.index] = fetch(scene.image, ctx)
-            ready(scene.index, pictures[scene.index], None)
+                picture = fetch(scene.image, ctx)
+            ready(scene.index, picture, None)
         else:
             name, request = _request(job, scene, room)
             by_provider.setdefault(name, []).append((scene.index, request))
     for name, wanted in by_provider.items():
-        for i, path in _generate(name, wanted, ctx, ready).items():
-            pictures[i] = path
-    return pictures, videos
+        _generate(name, wanted, ctx, ready)
 
 
 class PictureBoard:

@@ -128,7 +128,7 @@ def run_benchmark(shape: BenchShape, settings, log=print, pairs: int = 3) -> dic
                     pair_list.append(_pair(run, floors[-1]))
                     log(f"  {floors[-1]['seconds']:.1f} s for {floors[-1]['frames']} frames: "
                         f"cold/floor {pair_list[-1]['ratio']}x")
-                if name == "cold" or not name.startswith("cold"):
+                if not name.startswith("cold-"):   # repeats only give their pair
                     runs[name] = run
             floor = floors[0]
             memory = sampler.result()
