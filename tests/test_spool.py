@@ -74,6 +74,27 @@ def test_priority_of_a_file_dropped_in_by_another_program(spool_settings):
     assert first.id == "urgent" and first.priority == "critical"
 
 
+def test_status_while_a_worker_claims_the_job_between_two_reads(spool_settings, monkeypatch):
+    """The job leaves incoming/ after status listed it: status looks again and says started."""
+    from protovideo.sources import spool as spool_module
+    settings = spool_settings()
+    source = SpoolSource(settings)
+    source.submit(tiny_job("moving"))
+    listed = spool_module._job_json_files
+    claimed = []
+
+    def list_then_claim(folder):
+        entries = listed(folder)
+        if folder == source.dirs["incoming"] and not claimed:
+            claimed.append(None)
+            claimed[0] = SpoolSource(settings).claim()   # a worker takes it right after the listing
+        return entries
+
+    monkeypatch.setattr(spool_module, "_job_json_files", list_then_claim)
+    assert source.status("moving")["state"] == "started"
+    assert claimed and claimed[0] is not None
+
+
 def test_status_shows_progress_while_started(spool_settings):
     settings = spool_settings(LEASE_SECONDS=0.9)
     source = SpoolSource(settings)

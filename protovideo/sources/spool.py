@@ -246,6 +246,18 @@ class SpoolSource(JobSource):
     def status(self, job_id: str | None = None) -> dict:
         if job_id is None:
             return self._depths()
+        # a worker may move the job between folders while they are read (claim, finish,
+        # hand back): a file gone mid-read, or a job seen nowhere, means look again
+        for _ in range(3):
+            try:
+                found = self._find(job_id)
+            except FileNotFoundError:
+                continue
+            if found["state"] != "unknown":
+                return found
+        return {"id": job_id, "state": "unknown"}
+
+    def _find(self, job_id: str) -> dict:
         for entry in _job_json_files(self.dirs["processing"]):
             if self._entry_id(entry) == job_id:
                 state = self._read_json(Path(entry.path[:-5] + ".state")) or {}
