@@ -15,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from protovideo.malloc_tuning import tune  # noqa: E402
+from protovideo.runtime.malloc_tuning import tune  # noqa: E402
 
 tune()  # before any thread exists: see protovideo/malloc_tuning.py
 
-from protovideo.cli import main  # noqa: E402
+from protovideo.cli.main import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -42,7 +42,7 @@ def time_pipeline(model_dir: Path, device_setting: str, steps: int, size: int, b
     from generators.images import ImageRequest
     from generators.images_diffusers import DiffusersImageProvider
     from generators.models import ModelRegistry
-    from protovideo.settings import load_settings
+    from protovideo.runtime.settings import load_settings
 
     settings = load_settings({"DIFFUSERS_MODEL": str(model_dir), "IMAGE_DEVICE": device_setting},
                              read_files=False)

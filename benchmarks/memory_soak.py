@@ -5,7 +5,7 @@
    rendered in-process with an empty private cache; RSS of this process and of its
    child processes (ffmpeg) sampled every 0.1 s by psutil, reported separately.
 2. soak: --jobs (20) distinct jobs (--soak-scenes each, --soak-width x --soak-height)
-   submitted to a private spool and drained by one protovideo.worker.Worker (--once),
+   submitted to a private spool and drained by one protovideo.service.worker.Worker (--once),
    the daemon's own loop and middleware; this process's RSS is read after every job.
    Target: flat within 50 MB (spread of the RSS after each job).
 
@@ -28,21 +28,21 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from protovideo.malloc_tuning import tune  # noqa: E402
+from protovideo.runtime.malloc_tuning import tune  # noqa: E402
 
 tune()  # as main_worker.py does before any thread exists
 
-from protovideo.benchmark_support import (EXAMPLES, BenchShape, RssSampler, add_shape_arguments,  # noqa: E402
+from protovideo.cli.benchmark_support import (EXAMPLES, BenchShape, RssSampler, add_shape_arguments,  # noqa: E402
                                           emit_json, machine, synthetic_job)
-from protovideo.middleware import Middleware  # noqa: E402
-from protovideo.settings import load_settings  # noqa: E402
+from protovideo.service.middleware import Middleware  # noqa: E402
+from protovideo.runtime.settings import load_settings  # noqa: E402
 
 RSS_TARGET_MB = 500
 FLAT_TARGET_MB = 50
 
 
 def big_job(shape: BenchShape, root: Path, settings) -> dict:
-    from protovideo.benchmark import _private_settings, _render
+    from protovideo.cli.benchmark import _private_settings, _render
     with RssSampler() as sampler:
         run = _render(synthetic_job(shape, "soak-big"), _private_settings(settings, root, "big", max(2, os.cpu_count() or 1)),
                       sampler)
@@ -75,8 +75,8 @@ class RssAfterJob(Middleware):
 
 
 def soak(jobs: int, shape: BenchShape, root: Path, settings) -> dict:
-    from protovideo.sources import open_source
-    from protovideo.worker import Worker, default_middleware
+    from protovideo.service.sources import open_source
+    from protovideo.service.worker import Worker, default_middleware
     folder = root / "soak"
     soak_settings = settings.replace(
         JOB_SOURCE="spool", SPOOL_DIR=str(folder / "spool"), CACHE_DIR=str(folder / "cache"),

@@ -40,10 +40,10 @@ from generators.speech import join_sentences, split_sentences, write_wav  # noqa
 from generators.subtitles import cues_for  # noqa: E402
 from generators.text_render import render_text_block  # noqa: E402
 from generators.tts import get_tts_provider  # noqa: E402
-from protovideo.benchmark_support import (EXAMPLES, BenchShape, RssSampler, add_shape_arguments,  # noqa: E402
+from protovideo.cli.benchmark_support import (EXAMPLES, BenchShape, RssSampler, add_shape_arguments,  # noqa: E402
                                           emit_json, machine, synthetic_job)
-from protovideo.jobspec import parse_job  # noqa: E402
-from protovideo.settings import load_settings  # noqa: E402
+from jobmodel.spec import parse_job  # noqa: E402
+from protovideo.runtime.settings import load_settings  # noqa: E402
 
 LEAD, TAIL, ZOOM = 0.25, 0.5, 0.15
 
@@ -130,7 +130,7 @@ def render_straightforward(shape: BenchShape, work: Path, settings) -> dict:
 
 
 def render_ours(shape: BenchShape, work: Path, settings, name: str = "ours") -> dict:
-    from protovideo.benchmark import _private_settings, _render
+    from protovideo.cli.benchmark import _private_settings, _render
     with RssSampler() as sampler:
         run = _render(synthetic_job(shape, f"{name}-cold"), _private_settings(settings, work, name,
                                                                                max(2, os.cpu_count() or 1)), sampler)

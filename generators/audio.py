@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from protovideo.errors import JobFailed
+from jobmodel.errors import JobFailed
 
 from .ffmpeg import ffmpeg_exe
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from cache import make_key
 from cache.keys import file_md5
 
-from performance_optimizer import SceneError
+from jobmodel.errors import SceneError
 
 from .encode import EncoderSettings, FrameEncoder
 from .frames import SceneFrames, SceneVisual, crossfade

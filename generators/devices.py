@@ -9,7 +9,7 @@ Piper / simple-background path never imports it.
 """
 from __future__ import annotations
 
-from protovideo.errors import ProviderUnavailable
+from jobmodel.errors import ProviderUnavailable
 
 _DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 

@@ -35,8 +35,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from protovideo.errors import JobFailed, TransientError
-from protovideo.refs import _inside
+from jobmodel.errors import JobFailed, TransientError
+from jobmodel.refs import _inside
 
 from .media_check import check_asset, scene_of
 

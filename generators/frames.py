@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from protovideo.errors import JobFailed
+from jobmodel.errors import JobFailed
 
 from .subtitles import Cue, cue_at
 from .text_render import Overlay, place, render_text_block

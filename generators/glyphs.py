@@ -21,7 +21,7 @@ import threading
 import unicodedata
 from pathlib import Path
 
-from protovideo.errors import JobInvalid
+from jobmodel.errors import JobInvalid
 
 SHIPPED_FONT = Path(__file__).resolve().parent / "fonts" / "DejaVuSans-Bold.ttf"
 

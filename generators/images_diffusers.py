@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from protovideo.errors import JobFailed, JobInvalid, ProviderUnavailable, TransientError
+from jobmodel.errors import JobFailed, JobInvalid, ProviderUnavailable, TransientError
 
 from . import devices
 from .images import ImageRequest

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from protovideo.errors import JobFailed, ProviderUnavailable, TransientError
+from jobmodel.errors import JobFailed, ProviderUnavailable, TransientError
 
 from .images import ImageRequest
 

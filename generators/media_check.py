@@ -27,8 +27,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from protovideo.errors import JobFailed
-from protovideo.limits import LIMITS
+from jobmodel.errors import JobFailed
+from jobmodel.limits import LIMITS
 
 IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 # ffmpeg demuxer names (a detected name like "mov,mp4,m4a,3gp,3g2,mj2" matches

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from protovideo.jobspec import VoiceSpec
+from jobmodel.spec import VoiceSpec
 
 from .providers import ProviderTable
 

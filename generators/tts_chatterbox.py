@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from cache.keys import file_md5
-from protovideo.errors import JobFailed, ProviderUnavailable
+from jobmodel.errors import JobFailed, ProviderUnavailable
 
 from . import devices
 from .models import MODELS, ModelRegistry

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from protovideo.errors import JobFailed, ProviderUnavailable
+from jobmodel.errors import JobFailed, ProviderUnavailable
 
 from .models import MODELS
 

@@ -14,6 +14,8 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   fi
 fi
 python3 -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+# architecture rules (.importlinter): layers, a leaf job model, no cycles
+lint-imports --no-cache
 set +e
 python3 -m pytest -q -p no:cacheprovider "$@"
 rc=$?

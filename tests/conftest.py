@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from folders import folder_env  # noqa: E402
-from protovideo.settings import load_settings  # noqa: E402
+from protovideo.runtime.settings import load_settings  # noqa: E402
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from folders import folder_env  # noqa: E402
-from protovideo.errors import JobFailed, TransientError  # noqa: E402
+from jobmodel.errors import JobFailed, TransientError  # noqa: E402
 
 
 # ---------------------------------------------------------------- fake render
@@ -60,7 +60,7 @@ def fake_render(job, ctx, output_path=None):
 
 
 def install_fake_render() -> None:
-    import protovideo.worker as worker_module
+    import protovideo.service.worker as worker_module
     worker_module.DEFAULT_RENDER = fake_render
     worker_module.DEFAULT_MAKE_CONTEXT = fake_make_context
 
@@ -85,7 +85,7 @@ def tiny_job(job_id: str, scenes: int = 1, priority: str | None = None, **extra)
 
 def worker_env(tmp_path: Path, **overrides) -> dict[str, str]:
     """Environment for a subprocess worker whose folders all live in tmp_path."""
-    from protovideo.settings import SPECS
+    from protovideo.runtime.settings import SPECS
     env = {k: v for k, v in os.environ.items() if k not in SPECS}
     env.update(folder_env(tmp_path))
     env.update({
@@ -128,7 +128,7 @@ def read_json(path: Path):
 
 if __name__ == "__main__":
     install_fake_render()
-    from protovideo.cli import main
+    from protovideo.cli.main import main
     sys.exit(main(sys.argv[1:]))
 
 
@@ -198,7 +198,7 @@ class JobApi:
         return job_id
 
     def route(self, method: str, path: str, body: dict):
-        from protovideo.sources.base import PRIORITIES
+        from protovideo.service.sources.base import PRIORITIES
         parts = path.split("/")[2:]          # after /api
         now = time.time()
         if method == "POST" and parts == ["jobs", "claim"]:

@@ -8,9 +8,10 @@ import time
 
 import pytest
 
-from protovideo import memory_watch as memory_watch_module
-from protovideo import metrics as metrics_module
-from protovideo.logs import teardown_logging
+from protovideo.pipeline import memory_watch as memory_watch_module
+from protovideo.pipeline import metrics as metrics_module
+from protovideo.service import metrics_server as metrics_server_module
+from protovideo.runtime.logs import teardown_logging
 
 STEP_LINE = re.compile(r"PERF job=(?P<job>\S+) step=(?P<step>\S+) duration=(?P<duration>\d+\.\d+)s "
                        r"rss_mb=(?P<rss>\d+\.\d+)(?: scene=(?P<scene>\d+))?")
@@ -27,7 +28,7 @@ def fresh_process_state(monkeypatch):
     level = root.level
     perf_level = logging.getLogger("protovideo.perf").level
     yield
-    metrics_module.stop_metrics_server()
+    metrics_server_module.stop_metrics_server()
     teardown_logging()
     root.setLevel(level)
     logging.getLogger("protovideo.perf").setLevel(perf_level)

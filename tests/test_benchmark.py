@@ -14,9 +14,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from protovideo.benchmark_support import BenchShape, synthetic_job  # noqa: E402
-from protovideo.jobspec import parse_job  # noqa: E402
-from protovideo.benchmark_support import EXAMPLES  # noqa: E402
+from protovideo.cli.benchmark_support import BenchShape, synthetic_job  # noqa: E402
+from jobmodel.spec import parse_job  # noqa: E402
+from protovideo.cli.benchmark_support import EXAMPLES  # noqa: E402
 
 
 def _env(tmp_path: Path, **extra) -> dict:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from protovideo.jobspec import parse_job
-from protovideo.pipeline import make_context, render_job
+from jobmodel.spec import parse_job
+from protovideo.pipeline.render import make_context, render_job
 
 HUGE = 10**7
 

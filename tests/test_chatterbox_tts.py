@@ -13,8 +13,8 @@ import pytest
 from generators.models import ModelRegistry
 from generators.tts_chatterbox import (MAX_CHUNK_CHARS, ChatterboxProvider, create_provider,
                                        split_long_sentence)
-from protovideo.errors import JobFailed, ProviderUnavailable
-from protovideo.jobspec import VoiceSpec
+from jobmodel.errors import JobFailed, ProviderUnavailable
+from jobmodel.spec import VoiceSpec
 
 STAND_IN = '''
 """Stand-in for chatterbox.tts: same entry points, a sine wave instead of speech."""

@@ -13,8 +13,8 @@ import imageio_ffmpeg
 from PIL import Image
 
 from daemon_helpers import ROOT, read_json, start_worker, tiny_job, wait_for, worker_env
-from protovideo.settings import load_settings
-from protovideo.sources.spool import SpoolSource
+from protovideo.runtime.settings import load_settings
+from protovideo.service.sources.spool import SpoolSource
 
 
 def spool(env) -> SpoolSource:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from generators import devices
-from protovideo.errors import ProviderUnavailable
+from jobmodel.errors import ProviderUnavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 

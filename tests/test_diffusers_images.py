@@ -11,7 +11,7 @@ from cache import make_key, open_cache
 from generators.images import ImageRequest
 from generators.images_diffusers import DiffusersImageProvider, create_provider, memory_plan
 from generators.models import ModelRegistry
-from protovideo.errors import JobInvalid, ProviderUnavailable
+from jobmodel.errors import JobInvalid, ProviderUnavailable
 from tests.tiny_models import tiny_sd_pipeline  # noqa: F401  (session fixture)
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from media import edge_density, ffprobe, frames
-from protovideo.jobfile import load_job_file
-from protovideo.pipeline import make_context, render_job
+from jobmodel.jobfile import load_job_file
+from protovideo.pipeline.render import make_context, render_job
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -16,8 +16,8 @@ from PIL import Image
 from generators import fetch
 from generators.fetch import address_problem, fetch_asset
 from hostile_helpers import Listener, gzip_bomb, png_bytes
-from protovideo.errors import JobFailed, TransientError
-from protovideo.refs import AssetRef, parse_asset_ref
+from jobmodel.errors import JobFailed, TransientError
+from jobmodel.refs import AssetRef, parse_asset_ref
 
 
 @pytest.fixture

@@ -25,8 +25,8 @@ import pytest
 
 from hostile_helpers import (ROOT, Listener, corpus_jobs, expectations, install_corpus,
                              repo_tree, tree, worker_env)
-from protovideo.errors import JobFailed, JobInvalid
-from protovideo.jobfile import load_job_file
+from jobmodel.errors import JobFailed, JobInvalid
+from jobmodel.jobfile import load_job_file
 
 EXPECTED = expectations()
 NAMES = [p.name for p in corpus_jobs()] + ["gen_json_too_big.json"]
@@ -113,7 +113,7 @@ def _probe_video(path: Path) -> str:
 
 
 def test_corpus_through_render_command(corpus, listener, tmp_path):
-    pytest.importorskip("protovideo.render_cli")
+    pytest.importorskip("protovideo.cli.render")
     base, jobs = corpus
     work = tmp_path / "run"
     work.mkdir()
@@ -152,8 +152,8 @@ def test_corpus_through_render_command(corpus, listener, tmp_path):
 
 
 def test_corpus_through_daemon(corpus, listener, tmp_path):
-    pytest.importorskip("protovideo.worker")
-    pytest.importorskip("protovideo.daemon_cli")
+    pytest.importorskip("protovideo.service.worker")
+    pytest.importorskip("protovideo.cli.daemon")
     base, jobs = corpus
     work = tmp_path / "run"
     work.mkdir()
@@ -205,7 +205,7 @@ def test_corpus_through_daemon(corpus, listener, tmp_path):
 
 def test_private_url_renders_when_allowed(corpus, listener, tmp_path):
     """The same loopback job renders once ALLOW_PRIVATE_URLS is on: the listener's PNG is used."""
-    pytest.importorskip("protovideo.render_cli")
+    pytest.importorskip("protovideo.cli.render")
     base, jobs = corpus
     work = tmp_path / "run"
     work.mkdir()
@@ -223,7 +223,7 @@ def test_daemon_keeps_running_after_bad_jobs(corpus, listener, tmp_path):
     renders the good job dropped after them; it stops cleanly on SIGTERM."""
     import signal
     import time
-    pytest.importorskip("protovideo.worker")
+    pytest.importorskip("protovideo.service.worker")
     base, jobs = corpus
     work = tmp_path / "run"
     work.mkdir()

@@ -12,8 +12,8 @@ from PIL import Image
 from generators import media_check
 from generators.media_check import check_asset, scene_of
 from hostile_helpers import _ff, png_bytes
-from protovideo.errors import JobFailed
-from protovideo.limits import LIMITS
+from jobmodel.errors import JobFailed
+from jobmodel.limits import LIMITS
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Asset paths at parse time (protovideo.refs): only files inside the job's folder
+"""Asset paths at parse time (jobmodel.refs): only files inside the job's folder
 or ASSET_ROOT, whatever the spelling; output names reduced to safe basenames."""
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from hostile_helpers import png_bytes
-from protovideo.errors import JobInvalid
-from protovideo.jobspec import parse_job, safe_output_filename
-from protovideo.refs import parse_asset_ref
+from jobmodel.errors import JobInvalid
+from jobmodel.spec import parse_job, safe_output_filename
+from jobmodel.refs import parse_asset_ref
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import pytest
 
 from generators import glyphs
 from generators.glyphs import SHIPPED_FONT, check_job_text, font_for, missing_glyphs, require_font
-from protovideo.errors import JobInvalid
-from protovideo.jobspec import parse_job
+from jobmodel.errors import JobInvalid
+from jobmodel.spec import parse_job
 
 SCRIPTS = {
     "accents": "Ça été déjà vu — Øre, Straße, naïve, Ångström, façade",
@@ -119,7 +119,7 @@ def test_every_character_drawn_not_a_missing_box(name, no_fallback):
 
 def test_text_never_reaches_a_command_line(make_settings, monkeypatch, tmp_path):
     """Render a tiny job whose title and subtitles are hostile; spy on every process started."""
-    from protovideo.pipeline import make_context, render_job
+    from protovideo.pipeline.render import make_context, render_job
     title = "T1TLE $(touch pwned) `touch pwned2`; rm -rf / | cat %{pts} \\' \" : % \n שלום"
     narration = "N4RR Café: 100% sure; it's C:\\temp, $HOME isn't set."
     job = parse_job({"id": "hostile-text", "output_filename": "../../out; rm -rf ~.mp4",

@@ -9,10 +9,10 @@ import sys
 import pytest
 
 from daemon_helpers import ROOT, JobApi, fake_make_context, fake_render, ledger, tiny_job, wait_for, worker_env
-from protovideo.retries import Retries
-from protovideo.sources.http_api import ApiError, HttpSource
-from protovideo.time_limit import TimeLimit
-from protovideo.worker import Worker
+from protovideo.service.middleware.retries import Retries
+from protovideo.service.sources.http_api import ApiError, HttpSource
+from protovideo.service.middleware.time_limit import TimeLimit
+from protovideo.service.worker import Worker
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from protovideo.errors import JobInvalid
-from protovideo.jobfile import decode_job_bytes
-from protovideo.jobspec import SCENE_FIELDS, TOP_FIELDS, Job, parse_job, safe_output_filename
+from jobmodel.errors import JobInvalid
+from jobmodel.jobfile import decode_job_bytes
+from jobmodel.spec import SCENE_FIELDS, TOP_FIELDS, Job, parse_job, safe_output_filename
 
 FOLDER = Path(__file__).resolve().parent / "bad_jobs"   # a real folder with files in it
 COMMON = settings(max_examples=300, deadline=None,

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from protovideo.errors import JobInvalid
-from protovideo.jobspec import parse_job
-from protovideo.pipeline import spread_narration
-from protovideo.settings import SettingsError, load_settings
+from jobmodel.errors import JobInvalid
+from jobmodel.spec import parse_job
+from protovideo.pipeline.render import spread_narration
+from protovideo.runtime.settings import SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

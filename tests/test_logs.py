@@ -5,9 +5,9 @@ import json
 import logging
 
 from performance_optimizer import PerformanceOptimizer
-from protovideo import logs
-from protovideo.logs import setup_logging
-from protovideo.memory_watch import MemoryWatch
+from protovideo.runtime import logs
+from protovideo.runtime.logs import setup_logging
+from protovideo.pipeline.memory_watch import MemoryWatch
 
 from perf_helpers import STEP_LINE, fresh_process_state, perf_lines  # noqa: F401 - fixture
 

@@ -10,10 +10,12 @@ import time
 import pytest
 
 import performance_optimizer
-from performance_optimizer import PerformanceOptimizer, worker_middleware
-from protovideo.memory_watch import (CRITICAL, OK, WARNING, MemoryWatch, MemoryWatchMiddleware,
+from performance_optimizer import PerformanceOptimizer
+from protovideo.service.middleware import default_middleware as worker_middleware
+from protovideo.service.middleware.memory import MemoryWatchMiddleware
+from protovideo.pipeline.memory_watch import (CRITICAL, OK, WARNING, MemoryWatch,
                                      process_rss_mb, shared_watch)
-from protovideo.middleware import Middleware
+from protovideo.service.middleware import Middleware
 
 from perf_helpers import fresh_process_state  # noqa: F401 - fixture
 
@@ -154,7 +156,7 @@ def test_gpu_memory_counts_against_gpu_thresholds(make_settings):
 
 
 def test_gpu_probe_never_imports_torch():
-    code = ("import sys; from protovideo.memory_watch import MemoryWatch, torch_gpu_mb; "
+    code = ("import sys; from protovideo.pipeline.memory_watch import MemoryWatch, torch_gpu_mb; "
             "w = MemoryWatch(); w.check(); assert torch_gpu_mb() is None; "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=performance_optimizer.__file__.rsplit("/", 1)[0])

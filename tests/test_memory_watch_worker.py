@@ -11,11 +11,12 @@ import time
 
 import requests
 
-from protovideo.logs import setup_logging
-from protovideo.memory_watch import shared_watch
-from protovideo.middleware import Middleware
-from protovideo.sources.spool import SpoolSource
-from protovideo.worker import Worker, default_middleware
+from protovideo.runtime.logs import setup_logging
+from protovideo.pipeline.memory_watch import shared_watch
+from protovideo.service.middleware import Middleware
+from protovideo.service.sources.spool import SpoolSource
+from protovideo.service.middleware import default_middleware
+from protovideo.service.worker import Worker
 
 from perf_helpers import free_port, fresh_process_state, perf_lines  # noqa: F401 - fixture
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from performance_optimizer import PerformanceOptimizer, worker_middleware
-from protovideo.errors import JobInvalid, TransientError
-from protovideo.memory_watch import MemoryWatch, shared_watch
-from protovideo.metrics import (Metrics, MetricsMiddleware, shared_metrics, start_metrics_server,
-                                stop_metrics_server)
+from performance_optimizer import PerformanceOptimizer
+from protovideo.service.middleware import default_middleware as worker_middleware
+from jobmodel.errors import JobInvalid, TransientError
+from protovideo.pipeline.memory_watch import MemoryWatch, shared_watch
+from protovideo.pipeline.metrics import Metrics, shared_metrics
+from protovideo.service.middleware.metrics import MetricsMiddleware
+from protovideo.service.middleware.memory import MemoryWatchMiddleware
+from protovideo.service.metrics_server import start_metrics_server, stop_metrics_server
 
 from perf_helpers import fake_job, free_port, fresh_process_state  # noqa: F401 - fixture
 
@@ -43,7 +46,8 @@ def test_endpoint_serves_counters_after_a_job(make_settings, fresh_process_state
     port = free_port()
     settings = make_settings(METRICS_PORT=port, MEMORY_WARNING_THRESHOLD=HUGE,
                              MEMORY_CRITICAL_THRESHOLD=HUGE)
-    middleware = worker_middleware(settings)
+    middleware = [m for m in worker_middleware(settings)
+                  if isinstance(m, (MetricsMiddleware, MemoryWatchMiddleware))]
     worker = WorkerLike(FakeSource({"high": 1, "normal": 3}))
     for m in middleware:
         m.before_worker_boot(worker)

@@ -13,7 +13,7 @@ from PIL import Image
 
 from generators.images import ImageRequest
 from generators.images_openai import OpenAIImageProvider, api_size, create_provider
-from protovideo.errors import JobFailed, ProviderUnavailable, TransientError
+from jobmodel.errors import JobFailed, ProviderUnavailable, TransientError
 
 
 def _png(color, size=(64, 96)) -> bytes:

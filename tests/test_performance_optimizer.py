@@ -9,8 +9,8 @@ import psutil
 import pytest
 
 from performance_optimizer import PerformanceOptimizer, SceneError
-from protovideo.logs import setup_logging
-from protovideo.memory_watch import MemoryWatch
+from protovideo.runtime.logs import setup_logging
+from protovideo.pipeline.memory_watch import MemoryWatch
 
 from perf_helpers import (STEP_LINE, TOTAL_LINE, fake_job,  # noqa: F401 - fixture
                           fresh_process_state, perf_lines)
@@ -192,7 +192,7 @@ def test_rss_and_optimize_memory(relaxed_watch):
 
 
 def test_default_optimizer_shares_the_process_wide_watch(fresh_process_state):
-    from protovideo.memory_watch import shared_watch
+    from protovideo.pipeline.memory_watch import shared_watch
     a, b = PerformanceOptimizer("/tmp/c", 2), PerformanceOptimizer("/tmp/c", 2)
     assert a.memory_watch is b.memory_watch is shared_watch()
     logging.getLogger("protovideo.perf")  # the logger exists even without setup_logging

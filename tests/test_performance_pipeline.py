@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from protovideo.jobspec import parse_job
-from protovideo.logs import setup_logging
-from protovideo.pipeline import make_context, render_job
+from jobmodel.spec import parse_job
+from protovideo.runtime.logs import setup_logging
+from protovideo.pipeline.render import make_context, render_job
 
 from perf_helpers import STEP_LINE, TOTAL_LINE, fresh_process_state, perf_lines  # noqa: F401
 

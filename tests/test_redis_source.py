@@ -11,11 +11,11 @@ import redis
 
 from daemon_helpers import (fake_make_context, fake_render, ledger, start_worker, stop, tiny_job,
                             wait_for, worker_env)
-from protovideo.retries import Retries
-from protovideo.settings import load_settings
-from protovideo.sources.redis_streams import RedisSource
-from protovideo.time_limit import TimeLimit
-from protovideo.worker import Worker
+from protovideo.service.middleware.retries import Retries
+from protovideo.runtime.settings import load_settings
+from protovideo.service.sources.redis_streams import RedisSource
+from protovideo.service.middleware.time_limit import TimeLimit
+from protovideo.service.worker import Worker
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from media import audio, edge_density, ffprobe, frames, rms, streams
-from protovideo.jobspec import parse_job
-from protovideo.pipeline import make_context, render_job
+from jobmodel.spec import parse_job
+from protovideo.pipeline.render import make_context, render_job
 
 ROOT = Path(__file__).resolve().parent.parent
 W, H, FPS = 270, 480, 12
@@ -28,7 +28,7 @@ def small_job(**top) -> dict:
 @pytest.fixture(scope="module")
 def three_scene(tmp_path_factory):
     """One render shared by several checks: speech+title+subtitles, silent+still, speech+zoom."""
-    from protovideo.settings import load_settings
+    from protovideo.runtime.settings import load_settings
     tmp = tmp_path_factory.mktemp("render")
     settings = load_settings({"CACHE_DIR": str(tmp / "cache"), "OUTPUT_DIR": str(tmp / "out"),
                               "REPORT_DIR": str(tmp / "rep"), "WORK_DIR": str(tmp / "work"),

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from protovideo.settings import SPECS, example_file, load_settings
+from protovideo.runtime.settings import SPECS, example_file, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_config_example_is_current_and_loads(tmp_path):
     text = (ROOT / "config.env.example").read_text()
-    assert text == example_file(), "regenerate: python -c 'from protovideo.settings import example_file; ...'"
+    assert text == example_file(), "regenerate: python -c 'from protovideo.runtime.settings import example_file; ...'"
     (tmp_path / "config.env").write_text(text)
     settings = load_settings({}, cwd=tmp_path)
     assert settings.MAX_WORKERS >= 1

@@ -9,10 +9,10 @@ import time
 import pytest
 
 from daemon_helpers import fake_make_context, fake_render, ledger, read_json, tiny_job
-from protovideo.retries import Retries
-from protovideo.sources.spool import SpoolSource
-from protovideo.time_limit import TimeLimit
-from protovideo.worker import Worker
+from protovideo.service.middleware.retries import Retries
+from protovideo.service.sources.spool import SpoolSource
+from protovideo.service.middleware.time_limit import TimeLimit
+from protovideo.service.worker import Worker
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_priority_of_a_file_dropped_in_by_another_program(spool_settings):
 
 def test_status_while_a_worker_claims_the_job_between_two_reads(spool_settings, monkeypatch):
     """The job leaves incoming/ after status listed it: status looks again and says started."""
-    from protovideo.sources import spool as spool_module
+    from protovideo.service.sources import spool as spool_module
     settings = spool_settings()
     source = SpoolSource(settings)
     source.submit(tiny_job("moving"))

@@ -7,8 +7,8 @@ import signal
 
 from daemon_helpers import (ledger, read_json, start_worker, stop, tiny_job, wait_for,
                             worker_env)
-from protovideo.settings import load_settings
-from protovideo.sources.spool import SpoolSource
+from protovideo.runtime.settings import load_settings
+from protovideo.service.sources.spool import SpoolSource
 
 
 def spool(env) -> SpoolSource:

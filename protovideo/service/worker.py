@@ -6,7 +6,7 @@
         result  = render(job, ctx)        # in a thread; heartbeats renew the lease
         source.complete(...) | source.fail(..., retry_in) | source.release(...)
 
-Cross-cutting concerns are middleware with named hooks (protovideo.middleware):
+Cross-cutting concerns are middleware with named hooks (protovideo.service.middleware):
 Retries (backoff for transient errors), TimeLimit (JOB_TIMEOUT) and whatever the
 performance optimizer adds (memory watch, metrics). One job's failure never
 stops the loop. SIGTERM/SIGINT: stop claiming, let the job in progress finish
@@ -20,41 +20,28 @@ import threading
 import time
 from typing import Any, Callable
 
-from .errors import JobInvalid, error_record
-from .jobspec import parse_job
-from .middleware import Middleware
-from .retries import Retries
-from .sources.base import ClaimedJob, JobSource, LeaseLost, default_worker_name, now_iso
-from .time_limit import JobTimeout, TimeLimit
+from jobmodel.errors import JobInvalid, error_record
+from jobmodel.spec import parse_job
+from protovideo.service.middleware import Middleware, default_middleware
+from protovideo.service.middleware.retries import Retries
+from protovideo.service.sources.base import ClaimedJob, JobSource, LeaseLost, default_worker_name, now_iso
+from protovideo.service.middleware.time_limit import JobTimeout, TimeLimit
 
-log = logging.getLogger("protovideo.worker")
+log = logging.getLogger("protovideo.service.worker")
 
-# Overridable defaults (tests swap in a fast fake render); None = protovideo.pipeline's.
+# Overridable defaults (tests swap in a fast fake render); None = protovideo.pipeline.render's.
 DEFAULT_RENDER: Callable[..., Any] | None = None
 DEFAULT_MAKE_CONTEXT: Callable[..., Any] | None = None
 
 
 def _pipeline_render(job, ctx, output_path=None):
-    from .pipeline import render_job
+    from protovideo.pipeline.render import render_job
     return render_job(job, ctx, output_path=output_path)
 
 
 def _pipeline_context(settings, log=None, progress=None, cancel=None):
-    from .pipeline import make_context
+    from protovideo.pipeline.render import make_context
     return make_context(settings, log=log, progress=progress, cancel=cancel)
-
-
-def default_middleware(settings) -> list[Middleware]:
-    """Retries and TimeLimit, plus the performance optimizer's middleware where it has some."""
-    chain: list[Middleware] = [Retries(settings.MAX_ATTEMPTS, min_backoff=settings.RETRY_BACKOFF),
-                               TimeLimit(settings.JOB_TIMEOUT)]
-    try:
-        import performance_optimizer
-    except ImportError:
-        return chain
-    if hasattr(performance_optimizer, "worker_middleware"):
-        chain.extend(performance_optimizer.worker_middleware(settings))
-    return chain
 
 
 class Worker:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 import random
 
-from .middleware import Middleware
+from protovideo.service.middleware.base import Middleware
 
-log = logging.getLogger("protovideo.retries")
+log = logging.getLogger("protovideo.service.middleware.retries")
 
 
 class Retries(Middleware):

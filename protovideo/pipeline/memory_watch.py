@@ -32,7 +32,6 @@ from typing import Any, Callable
 
 import psutil
 
-from .middleware import Middleware
 
 OK, WARNING, CRITICAL = "ok", "warning", "critical"
 _RANK = {OK: 0, WARNING: 1, CRITICAL: 2}
@@ -275,23 +274,3 @@ def shared_watch(settings: Any = None) -> MemoryWatch:
     if settings is not None:
         watch.configure(settings)
     return watch
-
-
-class MemoryWatchMiddleware(Middleware):
-    """The daemon claims no new job while memory is critical (until back under warning)."""
-
-    def __init__(self, watch: MemoryWatch | None = None):
-        self.watch = watch or shared_watch()
-
-    def can_claim(self, worker: Any) -> bool:
-        self.watch.check()
-        return not self.watch.paused
-
-    def after_process_job(self, worker: Any, claimed: Any, result: Any) -> None:
-        self.watch.check()
-
-    def after_job_failed(self, worker: Any, claimed: Any, error: BaseException) -> None:
-        self.watch.check()
-
-    def after_idle(self, worker: Any) -> None:
-        self.watch.check()

@@ -5,20 +5,20 @@ picks the one named by the JOB_SOURCE setting.
 """
 from __future__ import annotations
 
-from .base import PRIORITIES, ClaimedJob, JobSource, LeaseLost
+from protovideo.service.sources.base import PRIORITIES, ClaimedJob, JobSource, LeaseLost
 
 
 def open_source(settings, worker_name: str | None = None) -> JobSource:
     """The job source named by settings.JOB_SOURCE (spool, http or redis)."""
     kind = settings.JOB_SOURCE
     if kind == "spool":
-        from .spool import SpoolSource
+        from protovideo.service.sources.spool import SpoolSource
         return SpoolSource(settings, worker_name=worker_name)
     if kind == "http":
-        from .http_api import HttpSource
+        from protovideo.service.sources.http_api import HttpSource
         return HttpSource(settings, worker_name=worker_name)
     if kind == "redis":
-        from .redis_streams import RedisSource
+        from protovideo.service.sources.redis_streams import RedisSource
         return RedisSource(settings, worker_name=worker_name)
     raise ValueError(f"unknown JOB_SOURCE {kind!r}")
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import JobInvalid
-from .fields import Fields, boolean, color, number, one_of, string, type_name
-from .limits import LIMITS
-from .refs import AssetRef, parse_asset_ref
+from jobmodel.errors import JobInvalid
+from jobmodel.fields import Fields, boolean, color, number, one_of, string, type_name
+from jobmodel.limits import LIMITS
+from jobmodel.refs import AssetRef, parse_asset_ref
 
 PRIORITIES = ("critical", "high", "normal", "low")
 PRESETS = {"reel": (1080, 1920), "landscape": (1920, 1080), "square": (1080, 1080)}

@@ -25,14 +25,15 @@ from generators.narration import synthesize_narration
 from generators.pictures import PictureBoard
 from generators.speech import Speech, split_sentences
 from generators.subtitles import cues_for
-from performance_optimizer import PerformanceOptimizer, SceneError
-from protovideo.memory_watch import shared_watch
+from protovideo.pipeline.optimizer import PerformanceOptimizer
+from jobmodel.errors import SceneError
+from protovideo.pipeline.memory_watch import shared_watch
 
-from .context import JobContext
-from .errors import JobFailed, JobInvalid
-from .jobspec import Job, Scene
-from .malloc_tuning import trim
-from .settings import Settings
+from protovideo.pipeline.context import JobContext
+from jobmodel.errors import JobFailed, JobInvalid
+from jobmodel.spec import Job, Scene
+from protovideo.runtime.malloc_tuning import trim
+from protovideo.runtime.settings import Settings
 
 LEAD = 0.25   # seconds of picture before the narration starts
 TAIL = 0.5    # seconds after it ends
@@ -60,7 +61,7 @@ def make_context(settings: Settings, log: logging.Logger | None = None, progress
     cache = open_cache(settings)
     optimizer.attach_cache(cache)  # the memory watch may drop its memory level when critical
     return JobContext(settings=settings, cache=cache, optimizer=optimizer,
-                      log=log or logging.getLogger("protovideo.pipeline"), progress=progress,
+                      log=log or logging.getLogger("protovideo.pipeline.render"), progress=progress,
                       cancel=cancel or threading.Event())
 
 

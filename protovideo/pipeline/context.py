@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from cache import ArtifactCache
-from performance_optimizer import PerformanceOptimizer
+from protovideo.pipeline.optimizer import PerformanceOptimizer
 
-from .settings import Settings
+from protovideo.runtime.settings import Settings
 
 
 @dataclass
@@ -27,5 +27,5 @@ class JobContext:
 
     def check_cancelled(self) -> None:
         if self.cancel.is_set():
-            from .errors import JobFailed
+            from jobmodel.errors import JobFailed
             raise JobFailed("the job was cancelled (worker stopping or time limit reached)")

@@ -19,7 +19,7 @@ import psutil
 from generators.encode import EncoderSettings
 from generators.ffmpeg import ffmpeg_exe
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"          # the synthetic job's folder: music is assets/music.m4a
 MOTIONS = ("zoom_in", "pan_left", "zoom_out", "pan_right", "zoom_in", "none")
 SENTENCES = (

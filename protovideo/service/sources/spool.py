@@ -25,10 +25,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ..errors import JobInvalid
-from ..jobfile import decode_job_bytes
-from ..jobspec import ID_RE
-from .base import (PRIORITIES, ClaimedJob, JobSource, LeaseLost, default_worker_name,
+from jobmodel.errors import JobInvalid
+from jobmodel.jobfile import decode_job_bytes
+from jobmodel.spec import ID_RE
+from protovideo.service.sources.base import (PRIORITIES, ClaimedJob, JobSource, LeaseLost, default_worker_name,
                    failure_record, now_iso, priority_of, write_json_atomic)
 
 log = logging.getLogger("protovideo.spool")

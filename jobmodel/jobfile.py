@@ -5,9 +5,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .errors import JobInvalid
-from .jobspec import Job, parse_job
-from .limits import LIMITS
+from jobmodel.errors import JobInvalid
+from jobmodel.spec import Job, parse_job
+from jobmodel.limits import LIMITS
 
 
 def _depth(value: Any, level: int = 1) -> int:

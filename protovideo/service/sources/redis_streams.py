@@ -26,9 +26,9 @@ from pathlib import Path
 
 import redis
 
-from ..errors import JobInvalid
-from ..jobfile import decode_job_bytes
-from .base import (PRIORITIES, ClaimedJob, JobSource, LeaseLost, default_worker_name,
+from jobmodel.errors import JobInvalid
+from jobmodel.jobfile import decode_job_bytes
+from protovideo.service.sources.base import (PRIORITIES, ClaimedJob, JobSource, LeaseLost, default_worker_name,
                    failure_record, now_iso)
 
 log = logging.getLogger("protovideo.redis_source")

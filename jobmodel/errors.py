@@ -60,3 +60,14 @@ def error_record(exc: BaseException) -> dict:
     if isinstance(exc, (JobInvalid, JobFailed)):
         return exc.to_record()
     return {"type": type(exc).__name__, "message": str(exc) or type(exc).__name__}
+
+
+class SceneError(RuntimeError):
+    """Scene `index` failed with `error`; `errors` lists every failed scene (index, error)."""
+
+    def __init__(self, index: int, error: BaseException,
+                 errors: list[tuple[int, BaseException]] | None = None):
+        super().__init__(f"scene {index} failed: {error}")
+        self.index = index
+        self.error = error
+        self.errors = errors or [(index, error)]

@@ -8,8 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import JobFailed, JobInvalid
-from .jobfile import load_job_file
+from jobmodel.errors import JobFailed, JobInvalid
+from jobmodel.jobfile import load_job_file
 
 
 class TerminalProgress:
@@ -39,14 +39,14 @@ class TerminalProgress:
 
 
 def render_command(args, settings) -> int:
-    from .logs import setup_logging
+    from protovideo.runtime.logs import setup_logging
     setup_logging(settings, console_level="warning")  # the terminal shows progress, the log file the rest
     try:
         job = load_job_file(args.job, settings)
     except JobInvalid as exc:
         print(f"invalid job: {exc}", file=sys.stderr)
         return 2
-    from .pipeline import make_context, render_job
+    from protovideo.pipeline.render import make_context, render_job
     progress = TerminalProgress(quiet=getattr(args, "quiet", False))
     ctx = make_context(settings, progress=progress)
     output = Path(args.output).resolve() if args.output else None

@@ -33,7 +33,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .benchmark_support import (EXAMPLES, BenchShape, RssSampler, cpu_seconds, machine, synthetic_job,
+from protovideo.cli.benchmark_support import (EXAMPLES, BenchShape, RssSampler, cpu_seconds, machine, synthetic_job,
                                 x264_floor)
 
 RUNS = ("cold", "warm", "changed", "sequential")
@@ -45,10 +45,10 @@ TARGETS = {  # from the issue; measured in one run
 
 
 def _render(data: dict, settings, sampler: RssSampler) -> dict:
-    from .jobspec import parse_job
-    from .pipeline import make_context, render_job
+    from jobmodel.spec import parse_job
+    from protovideo.pipeline.render import make_context, render_job
     job = parse_job(data, base_dir=EXAMPLES, asset_root=EXAMPLES)
-    ctx = make_context(settings, log=logging.getLogger("protovideo.benchmark"))
+    ctx = make_context(settings, log=logging.getLogger("protovideo.cli.benchmark"))
     sampler.reset()
     cpu0, start = os.times(), time.perf_counter()
     result = render_job(job, ctx)
@@ -206,7 +206,7 @@ def format_table(result: dict) -> str:
 
 
 def write_outputs(result: dict, folder: Path) -> tuple[Path, Path]:
-    from .benchmark_chart import draw_timeline
+    from protovideo.cli.benchmark_chart import draw_timeline
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     json_path, png_path = folder / f"benchmark-{stamp}.json", folder / f"benchmark-{stamp}.png"

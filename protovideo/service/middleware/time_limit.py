@@ -8,10 +8,10 @@ from __future__ import annotations
 import logging
 import threading
 
-from .errors import JobFailed
-from .middleware import Middleware
+from jobmodel.errors import JobFailed
+from protovideo.service.middleware.base import Middleware
 
-log = logging.getLogger("protovideo.time_limit")
+log = logging.getLogger("protovideo.service.middleware.time_limit")
 
 
 class JobTimeout(JobFailed):

@@ -7,16 +7,16 @@ import os
 import sys
 import tempfile
 
-from .settings import SettingsError, load_settings
+from protovideo.runtime.settings import SettingsError, load_settings
 
 COMMANDS = {
     # command -> "module:function"; each function takes (args, settings) and returns an exit code
-    "render": "protovideo.render_cli:render_command",
-    "run": "protovideo.daemon_cli:run_command",
-    "submit": "protovideo.daemon_cli:submit_command",
-    "status": "protovideo.daemon_cli:status_command",
+    "render": "protovideo.cli.render:render_command",
+    "run": "protovideo.cli.daemon:run_command",
+    "submit": "protovideo.cli.daemon:submit_command",
+    "status": "protovideo.cli.daemon:status_command",
     "cache": "cache.cli:cache_command",
-    "benchmark": "protovideo.benchmark:benchmark_command",
+    "benchmark": "protovideo.cli.benchmark:benchmark_command",
 }
 
 

@@ -9,16 +9,16 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import JobInvalid
-from .jobfile import decode_job_bytes, load_job_file
-from .sources import PRIORITIES, open_source
+from jobmodel.errors import JobInvalid
+from jobmodel.jobfile import decode_job_bytes, load_job_file
+from protovideo.service.sources import PRIORITIES, open_source
 
 log = logging.getLogger("protovideo.daemon")
 
 
 def setup_logging(settings) -> None:
     """The project's logging setup where there is one, else LOG_FILE (rotating) and stderr."""
-    for module_name in ("protovideo.logs", "protovideo.logging_setup"):
+    for module_name in ("protovideo.runtime.logs", "protovideo.logging_setup"):
         try:
             module = importlib.import_module(module_name)
         except ImportError:
@@ -40,7 +40,7 @@ def setup_logging(settings) -> None:
 
 
 def run_command(args, settings) -> int:
-    from .worker import Worker
+    from protovideo.service.worker import Worker
     setup_logging(settings)
     try:
         source = open_source(settings)

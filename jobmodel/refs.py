@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .errors import JobInvalid
+from jobmodel.errors import JobInvalid
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import math
 import re
 from typing import Any, Callable
 
-from .errors import JobInvalid
+from jobmodel.errors import JobInvalid
 
 
 class Fields:

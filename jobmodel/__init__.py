@@ -1,0 +1,11 @@
+"""The job model (layer 1, a leaf): what a job is and what can be wrong with it.
+
+    spec      parse_job(data) -> Job (scenes, voice, image, video, subtitles)
+    fields    typed field readers that name the JSON path of a bad value
+    refs      asset references (URL or path inside the job folder / ASSET_ROOT)
+    limits    sizes and counts a job may not exceed
+    errors    JobInvalid, JobFailed, TransientError, ... and their records
+    jobfile   reading a job file or raw bytes
+
+Everything may import it; it imports nothing of the project.
+"""

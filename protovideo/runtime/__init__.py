@@ -1,0 +1,1 @@
+"""Process-wide foundations of the worker: settings, logging, malloc tuning."""
