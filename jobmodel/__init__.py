@@ -5,6 +5,7 @@
     refs      asset references (URL or path inside the job folder / ASSET_ROOT)
     limits    sizes and counts a job may not exceed
     errors    JobInvalid, JobFailed, TransientError, ... and their records
+    states    JobState (queued, started, finished, failed, cancelled) and Outcome (metrics)
     jobfile   reading a job file or raw bytes
 
 Everything may import it; it imports nothing of the project.
