@@ -191,7 +191,7 @@ def format_table(result: dict) -> str:
         "",
         f"job: {j['scenes']} scenes, {j['width']}x{j['height']} {j['fps']} fps, {j['quality']}, "
         f"{j['video_duration']:.1f} s of video ({j['frames']} frames), encoder {j['encoder']}",
-        f"x264 floor (same frames, same args), each right after a cold run: " + ", ".join(
+        "x264 floor (same frames, same args), each right after a cold run: " + ", ".join(
             f"{p['cold_s']:.1f}/{p['floor_s']:.1f} s = {p['ratio']}x" for p in result["pairs"]),
         f"  cold/floor median of {len(result['pairs'])} = {r['cold_over_floor']}x "
         f"(CPU time: median {r['cold_over_floor_cpu']}x; floor {f['seconds']:.2f} s, {f['cpu_s']:.2f} s CPU, first pair)",

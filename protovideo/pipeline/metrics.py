@@ -11,14 +11,12 @@ optimizer and the worker middleware never need to know about the port.
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Mapping
 
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge,
+from prometheus_client import (CollectorRegistry, Counter, Gauge,
                                Histogram, generate_latest)
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from jobmodel.errors import SceneError
-from protovideo.pipeline.memory_watch import CRITICAL, MemorySample, MemoryWatch, empty_cuda_cache, shared_watch
+from protovideo.pipeline.memory_watch import MemorySample, MemoryWatch, empty_cuda_cache, shared_watch
 from protovideo.pipeline.metrics import Metrics, shared_metrics
 
 perf_log = logging.getLogger("protovideo.perf")

@@ -17,7 +17,6 @@ failure is retried (and after how long). While the API is unreachable or answers
 """
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -27,10 +26,8 @@ from urllib.parse import quote
 import requests
 from requests.adapters import HTTPAdapter
 
-from jobmodel.errors import JobInvalid
-from jobmodel.jobfile import decode_job_bytes
-from protovideo.service.sources.base import (PRIORITIES, ClaimedJob, JobSource, LeaseLost, default_worker_name,
-                   failure_record, now_iso)
+from protovideo.service.sources.base import (PRIORITIES, ClaimedJob, JobSource, LeaseLost,
+                                             decode_raw_job, default_worker_name, now_iso)
 
 log = logging.getLogger("protovideo.http_source")
 
@@ -137,20 +134,14 @@ class HttpSource(JobSource):
         except (ValueError, KeyError, TypeError):
             raise ApiError(f"claim: the answer is not {{\"id\", \"job\"}}: {response.text[:200]}") \
                 from None
-        data, decode_error = None, None
-        try:   # the same size and depth limits as a job file
-            job = body.get("job")
-            raw = job if isinstance(job, str) else json.dumps(job)
-            data = decode_job_bytes(raw.encode("utf-8"))
-            if isinstance(data, dict) and "id" not in data:
-                data["id"] = job_id
-        except JobInvalid as exc:
-            decode_error = exc
+        data, decode_error = decode_raw_job(body.get("job"))
+        if isinstance(data, dict) and "id" not in data:
+            data["id"] = job_id
         priority = body.get("priority") if body.get("priority") in PRIORITIES else "normal"
         return ClaimedJob(id=job_id, data=data, attempts=int(body.get("attempts") or 1),
                           priority=priority, base_dir=self.settings.path("ASSET_ROOT"),
                           decode_error=decode_error, claimed_at=now_iso(),
-                          handle={"raw": body.get("job")})
+                          raw=body.get("job") if data is None else None)
 
     # ------------------------------------------------------------ while running / outcomes
     def heartbeat(self, claimed: ClaimedJob) -> None:
@@ -166,12 +157,11 @@ class HttpSource(JobSource):
         self._deliver(claimed, "complete", {"result": record})
 
     def fail(self, claimed: ClaimedJob, error: dict, retry_in: float | None = None) -> None:
-        job = claimed.data if claimed.data is not None else claimed.handle.get("raw")
         payload = {"error": error, "retry": retry_in is not None,
                    "retry_in": round(retry_in, 3) if retry_in is not None else None,
                    "attempts": claimed.attempts}
         if retry_in is None:
-            payload["record"] = failure_record(claimed.id, error, claimed.attempts, job)
+            payload["record"] = self.failure_record(claimed, error)
         self._deliver(claimed, "fail", payload)
 
     def release(self, claimed: ClaimedJob) -> None:

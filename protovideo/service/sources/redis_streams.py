@@ -26,10 +26,9 @@ from pathlib import Path
 
 import redis
 
-from jobmodel.errors import JobInvalid
-from jobmodel.jobfile import decode_job_bytes
-from protovideo.service.sources.base import (PRIORITIES, ClaimedJob, JobSource, LeaseLost, default_worker_name,
-                   failure_record, now_iso)
+from jobmodel.states import JobState
+from protovideo.service.sources.base import (PRIORITIES, ClaimedJob, JobSource, LeaseLost,
+                                             decode_raw_job, default_worker_name, now_iso)
 
 log = logging.getLogger("protovideo.redis_source")
 
@@ -124,11 +123,7 @@ class RedisSource(JobSource):
     def _open(self, priority: str, entry_id: str, fields: dict) -> ClaimedJob | None:
         job_id = fields.get("id") or entry_id
         raw = fields.get("job", "")
-        data, decode_error = None, None
-        try:
-            data = decode_job_bytes(raw.encode("utf-8"))
-        except JobInvalid as exc:
-            decode_error = exc
+        data, decode_error = decode_raw_job(raw)
         key = self._job_key(job_id)
         attempts = int(self.r.hincrby(key, "attempts", 1))
         base_dir = fields.get("base_dir") or ""
@@ -136,16 +131,11 @@ class RedisSource(JobSource):
                              base_dir=Path(base_dir) if base_dir else self.settings.path("ASSET_ROOT"),
                              decode_error=decode_error, claimed_at=now_iso(),
                              handle={"stream": self._stream(priority), "entry": entry_id,
-                                     "fields": fields})
-        if attempts > self.max_attempts:
-            claimed.attempts -= 1
+                                     "fields": fields}, raw=raw if data is None else None)
+        if self.dead_letter_if_worn_out(claimed):
             self.r.hincrby(key, "attempts", -1)
-            self.fail(claimed, {"type": "LeaseExpired", "message":
-                                f"the job's worker stopped without finishing it {claimed.attempts} "
-                                f"times (MAX_ATTEMPTS={self.max_attempts})"})
-            log.error("job %s dead-lettered: its workers died %d times", job_id, claimed.attempts)
             return None
-        self.r.hset(key, mapping={"state": "started", "worker": self.worker_name,
+        self.r.hset(key, mapping={"state": JobState.STARTED, "worker": self.worker_name,
                                   "priority": priority, "claimed_at": claimed.claimed_at,
                                   "progress": "{}"})
         return claimed
@@ -179,7 +169,7 @@ class RedisSource(JobSource):
     def complete(self, claimed: ClaimedJob, record: dict) -> None:
         key = self._job_key(claimed.id)
         with self.r.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"state": "finished", "record": json.dumps(record)})
+            pipe.hset(key, mapping={"state": JobState.FINISHED, "record": json.dumps(record)})
             pipe.expire(key, RECORD_TTL)
             pipe.hincrby(f"{self.prefix}:stats", "finished", 1)
             self._ack(pipe, claimed)
@@ -189,15 +179,14 @@ class RedisSource(JobSource):
         key = self._job_key(claimed.id)
         with self.r.pipeline(transaction=True) as pipe:
             if retry_in is None:
-                job = claimed.data if claimed.data is not None else claimed.handle["fields"].get("job")
-                record = failure_record(claimed.id, error, claimed.attempts, job)
-                pipe.hset(key, mapping={"state": "failed", "record": json.dumps(record)})
+                record = self.failure_record(claimed, error)
+                pipe.hset(key, mapping={"state": JobState.FAILED, "record": json.dumps(record)})
                 pipe.expire(key, RECORD_TTL)
                 pipe.hincrby(f"{self.prefix}:stats", "failed", 1)
                 pipe.xadd(self._dead, {"id": claimed.id, "record": json.dumps(record)})
             else:
                 pipe.zadd(self._delayed, {self._delayed_member(claimed): time.time() + retry_in})
-                pipe.hset(key, mapping={"state": "queued", "last_error": json.dumps(error),
+                pipe.hset(key, mapping={"state": JobState.QUEUED, "last_error": json.dumps(error),
                                         "retry_at": time.time() + retry_in})
             self._ack(pipe, claimed)
             pipe.execute()
@@ -212,7 +201,7 @@ class RedisSource(JobSource):
         key = self._job_key(claimed.id)
         with self.r.pipeline(transaction=True) as pipe:
             pipe.hincrby(key, "attempts", -1)
-            pipe.hset(key, "state", "queued")
+            pipe.hset(key, "state", JobState.QUEUED)
             pipe.xadd(claimed.handle["stream"], claimed.handle["fields"])
             self._ack(pipe, claimed)
             pipe.execute()
@@ -229,7 +218,7 @@ class RedisSource(JobSource):
         key = self._job_key(job_id)
         with self.r.pipeline(transaction=True) as pipe:
             pipe.delete(key)
-            pipe.hset(key, mapping={"state": "queued", "attempts": 0, "priority": priority,
+            pipe.hset(key, mapping={"state": JobState.QUEUED, "attempts": 0, "priority": priority,
                                     "queued_at": now_iso()})
             pipe.xadd(self._stream(priority), {
                 "id": job_id, "job": json.dumps(data),
@@ -263,10 +252,10 @@ class RedisSource(JobSource):
             return {"id": job_id, "state": "unknown"}
         info = {"id": job_id, "state": values.get("state", "unknown"),
                 "priority": values.get("priority"), "attempts": int(values.get("attempts", 0))}
-        if info["state"] == "started":
+        if info["state"] == JobState.STARTED:
             info["worker"] = values.get("worker")
             info["progress"] = json.loads(values.get("progress") or "{}")
-        if info["state"] == "queued" and values.get("retry_at"):
+        if info["state"] == JobState.QUEUED and values.get("retry_at"):
             info["retry_pending"] = float(values["retry_at"]) > time.time()
         if values.get("record"):
             info["record"] = json.loads(values["record"])

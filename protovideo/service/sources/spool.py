@@ -25,11 +25,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from jobmodel.errors import JobInvalid
-from jobmodel.jobfile import decode_job_bytes
 from jobmodel.spec import ID_RE
-from protovideo.service.sources.base import (PRIORITIES, ClaimedJob, JobSource, LeaseLost, default_worker_name,
-                   failure_record, now_iso, priority_of, write_json_atomic)
+from jobmodel.states import JobState
+from protovideo.service.sources.base import (PRIORITIES, ClaimedJob, JobSource, LeaseLost,
+                                             decode_raw_job, default_worker_name, now_iso,
+                                             priority_of, write_json_atomic)
 
 log = logging.getLogger("protovideo.spool")
 
@@ -140,12 +140,7 @@ class SpoolSource(JobSource):
 
     def _open_claim(self, stem: str, token: str, path: Path) -> ClaimedJob | None:
         raw = path.read_bytes()
-        data: Any = None
-        decode_error = None
-        try:
-            data = decode_job_bytes(raw)
-        except JobInvalid as exc:
-            decode_error = exc
+        data, decode_error = decode_raw_job(raw)
         meta = data.pop(META, {}) if isinstance(data, dict) else {}
         meta = meta if isinstance(meta, dict) else {}
         job_id = data.get("id") if isinstance(data, dict) else None
@@ -154,18 +149,13 @@ class SpoolSource(JobSource):
             if isinstance(data, dict) and "id" not in data:
                 data["id"] = job_id
         attempts = int(meta.get("attempts", 0) or 0) + 1
-        handle = {"stem": stem, "token": token, "meta": meta,
-                  "raw": raw.decode("utf-8", "replace") if data is None else None}
+        handle = {"stem": stem, "token": token, "meta": meta}
         base_dir = meta.get("base_dir")
         claimed = ClaimedJob(id=job_id, data=data, attempts=attempts, priority=priority_of(data),
                              base_dir=Path(base_dir) if base_dir else self.settings.path("ASSET_ROOT"),
-                             decode_error=decode_error, handle=handle, claimed_at=now_iso())
-        if attempts > self.max_attempts:
-            claimed.attempts -= 1
-            self.fail(claimed, {"type": "LeaseExpired", "message":
-                                f"the job's worker stopped without finishing it {claimed.attempts} "
-                                f"times (MAX_ATTEMPTS={self.max_attempts})"})
-            log.error("job %s failed: its workers died %d times", job_id, claimed.attempts)
+                             decode_error=decode_error, handle=handle, claimed_at=now_iso(),
+                             raw=raw.decode("utf-8", "replace") if data is None else None)
+        if self.dead_letter_if_worn_out(claimed):
             return None
         if data is not None:
             meta.update(attempts=attempts, worker=self.worker_name, claimed_at=claimed.claimed_at)
@@ -199,8 +189,7 @@ class SpoolSource(JobSource):
 
     def fail(self, claimed: ClaimedJob, error: dict, retry_in: float | None = None) -> None:
         if retry_in is None:
-            job = claimed.data if claimed.data is not None else claimed.handle.get("raw")
-            record = failure_record(claimed.id, error, claimed.attempts, job)
+            record = self.failure_record(claimed, error)
             write_json_atomic(self.dirs["failed"] / f"{claimed.id}.json", record)
             self._forget(claimed)
             return
@@ -261,16 +250,16 @@ class SpoolSource(JobSource):
         for entry in _job_json_files(self.dirs["processing"]):
             if self._entry_id(entry) == job_id:
                 state = self._read_json(Path(entry.path[:-5] + ".state")) or {}
-                return {"id": job_id, "state": "started", "attempts": state.get("attempts"),
+                return {"id": job_id, "state": JobState.STARTED, "attempts": state.get("attempts"),
                         "worker": state.get("worker"), "progress": state.get("progress") or {}}
         for entry in _job_json_files(self.dirs["incoming"]):
             if self._entry_id(entry) == job_id:
                 data = self._read_json(Path(entry.path)) or {}
                 meta = data.get(META) or {}
                 waiting = entry.stat().st_mtime > time.time()
-                return {"id": job_id, "state": "queued", "priority": priority_of(data),
+                return {"id": job_id, "state": JobState.QUEUED, "priority": priority_of(data),
                         "attempts": meta.get("attempts", 0), "retry_pending": waiting}
-        for folder, state in (("done", "finished"), ("failed", "failed")):
+        for folder, state in (("done", JobState.FINISHED), ("failed", JobState.FAILED)):
             record = self._read_json(self.dirs[folder] / f"{job_id}.json")
             if record is not None:
                 return {"id": job_id, "state": state, "record": record}
