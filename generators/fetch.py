@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import random
 import re
 import socket
 import tempfile
@@ -35,6 +34,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from jobmodel.backoff import Backoff
 from jobmodel.errors import JobFailed, TransientError
 from jobmodel.refs import _inside
 
@@ -45,7 +45,7 @@ READ_TIMEOUT_S = 30.0
 TOTAL_TIMEOUT_S = 600.0     # one download, all of it
 MAX_REDIRECTS = 5
 ATTEMPTS = 3                # tries for transient failures
-BACKOFF_BASE_S = 1.0        # 1 s, 2 s, ... plus up to 50 % jitter
+BACKOFF_BASE_S = 1.0        # jobmodel.backoff: ~0.5-1 s, ~1-2 s, ... or the Retry-After
 BACKOFF_MAX_S = 30.0
 CHUNK = 64 * 1024
 USER_AGENT = "ProtoVideo-worker/1"
@@ -234,15 +234,8 @@ def _download_with_retries(ref, settings, dest: Path) -> None:
             _unlink_contents(dest)
             if attempt == ATTEMPTS:
                 raise
-            time.sleep(_backoff(attempt, getattr(exc, "retry_after", None)))
-
-
-def _backoff(attempt: int, retry_after: float | None) -> float:
-    delay = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (attempt - 1))
-    delay += random.uniform(0, delay / 2)
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, BACKOFF_MAX_S))
-    return delay
+            wait = Backoff(BACKOFF_BASE_S, BACKOFF_MAX_S)
+            time.sleep(wait.delay(attempt, getattr(exc, "retry_after", None)))
 
 
 def check_url(ref, url: str, allow_private: bool) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import io
-import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
@@ -19,12 +18,13 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from jobmodel.backoff import Backoff
 from jobmodel.errors import JobFailed, ProviderUnavailable, TransientError
 
 from .images import ImageRequest
 
 ATTEMPTS = 4
-BACKOFF_BASE_S = 1.0      # 1, 2, 4 s ... plus up to 50 % jitter
+BACKOFF_BASE_S = 1.0      # jobmodel.backoff: ~0.5-1, ~1-2, ~2-4 s ... or the Retry-After
 BACKOFF_MAX_S = 30.0
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 180.0    # image generation is slow
@@ -59,7 +59,7 @@ class OpenAIImageProvider:
         self.default_model = settings.OPENAI_IMAGE_MODEL or "gpt-image-1"
         self.max_bytes = int(float(getattr(settings, "MAX_DOWNLOAD_MB", 200)) * 1024 * 1024)
         self.attempts = max(1, attempts)
-        self.backoff_base_s = backoff_base_s
+        self.wait = Backoff(backoff_base_s, BACKOFF_MAX_S)
         self.session = requests.Session()
         self.session.trust_env = False
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=PARALLEL_REQUESTS * 2, max_retries=0)
@@ -174,15 +174,8 @@ class OpenAIImageProvider:
                     raise JobFailed(f"{what} refused the request: HTTP {status} {message}",
                                     field="image")
             if attempt < self.attempts:
-                time.sleep(self._backoff(attempt, retry_after))
+                time.sleep(self.wait.delay(attempt, retry_after))
         raise TransientError(f"{what} at {self.base_url} failed {self.attempts} times; last: {problem}")
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        delay = min(BACKOFF_MAX_S, self.backoff_base_s * 2 ** (attempt - 1))
-        delay += random.uniform(0, delay / 2)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, BACKOFF_MAX_S))
-        return delay
 
 
 def _retry_after(value: str | None) -> float | None:

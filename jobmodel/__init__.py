@@ -6,6 +6,7 @@
     limits    sizes and counts a job may not exceed
     errors    JobInvalid, JobFailed, TransientError, ... and their records
     states    JobState (queued, started, finished, failed, cancelled) and Outcome (metrics)
+    backoff   Backoff: the one retry delay rule (doubling, capped, jittered, Retry-After)
     jobfile   reading a job file or raw bytes
 
 Everything may import it; it imports nothing of the project.

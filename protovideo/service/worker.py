@@ -20,6 +20,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from jobmodel.backoff import Backoff
 from jobmodel.errors import JobInvalid, error_record
 from jobmodel.spec import parse_job
 from protovideo.service.middleware import Middleware, default_middleware
@@ -109,7 +110,7 @@ class Worker:
                 except Exception as exc:   # the source is down: back off, never crash
                     failures += 1
                     log.error("cannot claim from %s: %s", self.source.name, exc)
-                    self._sleep(min(60.0, self.settings.POLL_INTERVAL * 2 ** min(failures, 6)))
+                    self._sleep(Backoff(2 * self.settings.POLL_INTERVAL, 60.0).delay(failures))
                     continue
                 if claimed is None:
                     if self.once and self.source.is_drained():

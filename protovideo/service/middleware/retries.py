@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import random
 
+from jobmodel.backoff import Backoff
 from protovideo.service.middleware.base import Middleware
 
 log = logging.getLogger("protovideo.service.middleware.retries")
@@ -18,16 +19,12 @@ class Retries(Middleware):
     def __init__(self, max_attempts: int, min_backoff: float = 5.0, max_backoff: float = 300.0,
                  jitter: float = 0.5, rng: random.Random | None = None):
         self.max_attempts = max_attempts
-        self.min_backoff = min_backoff
-        self.max_backoff = max_backoff
-        self.jitter = jitter
-        self.rng = rng or random.Random()
+        self.wait = Backoff(min_backoff, max_backoff, jitter, rng or random.Random())
 
     def backoff(self, attempts: int) -> float:
-        """Delay before attempt `attempts + 1`: min_backoff * 2**(attempts-1), capped,
-        with up to `jitter` of it drawn at random so that workers do not retry in step."""
-        delay = min(self.max_backoff, self.min_backoff * 2 ** max(0, attempts - 1))
-        return delay * (1 - self.jitter) + self.rng.uniform(0, delay * self.jitter)
+        """Delay before attempt `attempts + 1` (jobmodel.backoff: doubling from
+        min_backoff, capped at max_backoff, jittered so that workers do not retry in step)."""
+        return self.wait.delay(attempts)
 
     def after_job_failed(self, worker, claimed, error: BaseException) -> None:
         if not getattr(error, "retryable", False):

@@ -18,7 +18,6 @@ failure is retried (and after how long). While the API is unreachable or answers
 from __future__ import annotations
 
 import logging
-import random
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -26,12 +25,14 @@ from urllib.parse import quote
 import requests
 from requests.adapters import HTTPAdapter
 
+from jobmodel.backoff import Backoff
 from protovideo.service.sources.base import (PRIORITIES, ClaimedJob, JobSource, LeaseLost,
                                              decode_raw_job, default_worker_name, now_iso)
 
 log = logging.getLogger("protovideo.http_source")
 
-MAX_BACKOFF = 60.0
+DOWN_BACKOFF = Backoff(base=0.5, cap=60.0)       # between claims while the API is down
+DELIVERY_BACKOFF = Backoff(base=0.5, cap=16.0)   # between tries to deliver an outcome
 DELIVERY_TRIES = 6
 
 
@@ -72,7 +73,7 @@ class HttpSource(JobSource):
 
     def _went_down(self, why: str) -> None:
         self._failures += 1
-        delay = min(MAX_BACKOFF, 0.5 * 2 ** (self._failures - 1)) * random.uniform(0.5, 1.0)
+        delay = DOWN_BACKOFF.delay(self._failures)
         self._down_until = time.monotonic() + delay
         log.warning("job API %s unavailable (%s); next try in %.1fs", self.base, why, delay)
 
@@ -102,7 +103,7 @@ class HttpSource(JobSource):
                                    f"{response.text[:200]}")
                 problem = f"HTTP {response.status_code}"
             if attempt < DELIVERY_TRIES:
-                delay = min(16.0, 0.5 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+                delay = DELIVERY_BACKOFF.delay(attempt)
                 log.warning("%s of job %s failed (%s); retrying in %.1fs", action, claimed.id,
                             problem, delay)
                 time.sleep(delay)
