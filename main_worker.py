@@ -7,6 +7,8 @@
     python main_worker.py status [JOB_ID] [--json]
     python main_worker.py cache stats|cleanup|clear [--json]
     python main_worker.py --benchmark --scenes=N [--json]
+    python main_worker.py serve                 the job API (API_HOST:API_PORT)
+    python main_worker.py run --serve           the daemon and the API in one process
 """
 from __future__ import annotations
 

@@ -48,7 +48,18 @@ def run_command(args, settings) -> int:
         print(f"error: cannot open job source {settings.JOB_SOURCE}: {exc}", file=sys.stderr)
         return 1
     worker = Worker(settings, source, once=bool(getattr(args, "once", False)))
-    code = worker.run()
+    api = None
+    if getattr(args, "serve", False):
+        from protovideo.cli.serve import start_api_beside_worker
+        api = start_api_beside_worker(settings)
+        if api is None:
+            source.close()
+            return 2
+    try:
+        code = worker.run()
+    finally:
+        if api is not None:
+            api.stop()
     if worker.abandoned:
         # a render thread ignored the cancel request; do not wait for it at exit
         logging.shutdown()

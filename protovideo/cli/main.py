@@ -17,6 +17,7 @@ COMMANDS = {
     "status": "protovideo.cli.daemon:status_command",
     "cache": "cache.cli:cache_command",
     "benchmark": "protovideo.cli.benchmark:benchmark_command",
+    "serve": "protovideo.cli.serve:serve_command",
 }
 
 
@@ -29,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="daemon: take jobs from JOB_SOURCE until stopped")
     run.add_argument("--once", action="store_true", help="drain what is queued, then exit 0")
+    run.add_argument("--serve", action="store_true", help="also serve the job API (API_HOST:API_PORT)")
+    sub.add_parser("serve", help="the job API and dashboard on API_HOST:API_PORT, no rendering")
     render = sub.add_parser("render", help="render one job file in-process")
     render.add_argument("job", help="job JSON file")
     render.add_argument("-o", "--output", help="output MP4 path")

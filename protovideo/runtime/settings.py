@@ -124,6 +124,10 @@ SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "ALLOW_PRIVATE_URLS": (_bool, "false", "allow asset URLs on loopback/private/link-local hosts"),
     "MAX_DOWNLOAD_MB": (_positive_float, "200", "largest asset download, MB"),
     "METRICS_PORT": (_port, "0", "Prometheus metrics and health endpoint port; 0 = off"),
+    "API_HOST": (_text, "127.0.0.1", "address of the job API (`serve`, `run --serve`); anything but loopback needs API_TOKEN"),
+    "API_PORT": (_port, "8000", "port of the job API"),
+    "API_TOKEN": (_text, "", "token the job API asks for (Authorization: Bearer or x-api-key); empty = loopback only, no auth"),
+    "API_GENERATE_TIMEOUT": (_positive_float, "3600", "seconds POST /generate waits for its video before answering 504"),
 }
 
 
@@ -170,6 +174,10 @@ class Settings:
     ALLOW_PRIVATE_URLS: bool
     MAX_DOWNLOAD_MB: float
     METRICS_PORT: int
+    API_HOST: str
+    API_PORT: int
+    API_TOKEN: str
+    API_GENERATE_TIMEOUT: float
 
     def path(self, name: str) -> Path:
         """A folder or file setting as an absolute Path."""

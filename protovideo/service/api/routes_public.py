@@ -1,0 +1,99 @@
+"""Routes anyone may call: the greeting or dashboard at /, /health, /docs, login and logout."""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel
+
+from protovideo.service.api.auth import COOKIE, session_value, token_ok
+
+router = APIRouter()
+STATIC_DIR = Path(__file__).resolve().parent / "static"   # the dashboard (index.html and its files)
+
+
+def greeting() -> dict:
+    """The original service's answer at GET / (its clients look for "message" and "/generate")."""
+    return {
+        "message": "Welcome to the Video Generation API! Use POST /generate with your video project "
+                   "JSON to create a video, or POST /v1/jobs to queue one.",
+        "usage": {"endpoint": "/generate", "method": "POST",
+                  "json_structure": {"output_filename": "string (e.g. my_video.mp4)",
+                                     "narration_text": "string (optional, spread over all scenes)",
+                                     "scenes": [{"type": "image or video",
+                                                 "image": "url or path (image scenes)",
+                                                 "promptImage": "string (picture to generate)",
+                                                 "video": "url or path (video scenes)",
+                                                 "narration": "url or path to audio (optional)",
+                                                 "narration_text": "string (optional)",
+                                                 "music": "url or path (optional)",
+                                                 "duration": "seconds",
+                                                 "subtitle": "bool",
+                                                 "text": {"content": "string",
+                                                          "position": "center|top|bottom",
+                                                          "fontsize": "int", "color": "string"}}]}},
+        "routes": ["POST /generate", "GET /download/{filename}", "POST /generate-task",
+                   "GET /task-status/{task_id}", "POST /v1/jobs", "GET /v1/jobs",
+                   "GET /v1/jobs/{id}", "DELETE /v1/jobs/{id}", "GET /v1/jobs/{id}/video",
+                   "POST /v1/assets", "GET /v1/queue", "GET /health", "GET /metrics", "GET /docs"],
+    }
+
+
+@router.get("/", include_in_schema=False)
+def root(request: Request):
+    page = STATIC_DIR / "index.html"
+    if "text/html" in request.headers.get("accept", "") and page.is_file():
+        return FileResponse(page, media_type="text/html; charset=utf-8")
+    return greeting()
+
+
+@router.get("/health", summary="Health: 200 while the worker takes jobs, 503 when not")
+def health():
+    from protovideo.pipeline.memory_watch import shared_watch
+    from protovideo.pipeline.metrics import shared_metrics
+    shared_watch().sample()
+    body = shared_metrics().health()
+    return JSONResponse(status_code=200 if body["taking_jobs"] else 503, content=body)
+
+
+class Login(BaseModel):
+    token: str
+
+
+@router.post("/v1/login", summary="Trade API_TOKEN for an HttpOnly session cookie (browsers)")
+def login(body: Login, request: Request):
+    token = request.app.state.settings.API_TOKEN
+    if token and not token_ok(token, body.token):
+        return JSONResponse(status_code=401, content={"detail": "wrong token"})
+    response = JSONResponse({"ok": True, "auth": bool(token)})
+    if token:
+        response.set_cookie(COOKIE, session_value(token), httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https", path="/")
+    return response
+
+
+@router.post("/v1/logout", summary="Drop the session cookie")
+def logout():
+    response = JSONResponse({"ok": True})
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+@router.get("/docs", include_in_schema=False)
+def docs(request: Request) -> Response:
+    """Every route with its summary, from the OpenAPI description (offline: no CDN)."""
+    schema = request.app.openapi()
+    rows = []
+    for path, methods in schema.get("paths", {}).items():
+        for method, op in methods.items():
+            rows.append(f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}</code>"
+                        f"</td><td>{html.escape(op.get('summary') or '')}</td></tr>")
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>ProtoVideo job API</title>
+<style>body{{font-family:sans-serif;margin:2em}}td{{padding:.2em 1em;border-bottom:1px solid #ddd}}</style>
+</head><body><h1>ProtoVideo job API {html.escape(schema.get('info', {}).get('version', ''))}</h1>
+<p>Machine-readable description: <a href="/openapi.json">/openapi.json</a>. Auth: <code>Authorization:
+Bearer API_TOKEN</code> or <code>x-api-key: API_TOKEN</code>. Full guide: docs/API.md.</p>
+<table><tr><th>method</th><th>path</th><th>what</th></tr>{''.join(rows)}</table></body></html>"""
+    return HTMLResponse(page)

@@ -1,0 +1,99 @@
+"""The job API server itself: greeting, dashboard page, health, docs, auth, bind policy, body limit.
+
+Each test starts the real `main_worker.py serve` in its own process on a free port.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from api_helpers import ApiProcess, free_port
+from daemon_helpers import ROOT, worker_env
+
+TOKEN = "s3cret-test-token-4711"
+
+
+@pytest.fixture
+def api(tmp_path):
+    server = ApiProcess(tmp_path, "serve", token=TOKEN)
+    yield server
+    server.stop()
+
+
+def test_greeting_for_clients_and_page_for_browsers(api):
+    answer = requests.get(api.url + "/", timeout=10)
+    assert answer.status_code == 200
+    assert "message" in answer.json() and "/generate" in str(answer.json())
+    page = requests.get(api.url + "/", headers={"Accept": "text/html,application/xhtml+xml"}, timeout=10)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "<html" in page.text.lower()
+
+
+def test_health_docs_and_openapi_need_no_token(api):
+    health = requests.get(api.url + "/health", timeout=10)
+    assert health.status_code == 200 and health.json()["taking_jobs"] is True
+    assert health.json()["memory"]["rss_mb"] > 0
+    schema = requests.get(api.url + "/openapi.json", timeout=10).json()
+    assert "/v1/queue" in schema["paths"] and "/health" in schema["paths"]
+    docs = requests.get(api.url + "/docs", timeout=10)
+    assert docs.status_code == 200 and "/v1/queue" in docs.text
+    assert "cdn" not in docs.text.lower() and "<script" not in docs.text.lower()
+
+
+def test_protected_routes_answer_401_without_the_token(api):
+    for path in ("/v1/queue", "/v1/system", "/metrics"):
+        bare = requests.get(api.url + path, timeout=10)
+        assert bare.status_code == 401, path
+        assert "API_TOKEN" in bare.json()["detail"]
+        wrong = requests.get(api.url + path, headers={"Authorization": "Bearer nope"}, timeout=10)
+        assert wrong.status_code == 401, path
+    assert requests.get(api.url + "/v1/queue", headers={"Authorization": f"Bearer {TOKEN}"},
+                        timeout=10).status_code == 200
+    assert requests.get(api.url + "/v1/queue", headers={"x-api-key": TOKEN}, timeout=10).status_code == 200
+    metrics = requests.get(api.url + "/metrics", headers={"x-api-key": TOKEN}, timeout=10)
+    assert metrics.status_code == 200 and "protovideo_queue_depth" in metrics.text
+
+
+def test_login_cookie_is_accepted_like_the_token(api):
+    browser = requests.Session()
+    assert browser.post(api.url + "/v1/login", json={"token": "wrong"}, timeout=10).status_code == 401
+    answer = browser.post(api.url + "/v1/login", json={"token": TOKEN}, timeout=10)
+    assert answer.status_code == 200
+    cookie = answer.headers["set-cookie"]
+    assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
+    assert TOKEN not in cookie
+    system = browser.get(api.url + "/v1/system", timeout=10)
+    assert system.status_code == 200
+    body = system.json()
+    assert body["memory"]["rss_mb"] > 0 and "hit_rate" in body["cache"]
+    assert body["source"]["source"] == "spool" and body["version"]
+    browser.post(api.url + "/v1/logout", timeout=10)
+    assert browser.get(api.url + "/v1/system", timeout=10).status_code == 401
+
+
+def test_oversized_body_is_refused_with_413(api):
+    big = b"{" + b" " * 3_000_000 + b"}"
+    answer = requests.post(api.url + "/v1/login", data=big, headers={"Content-Type": "application/json"},
+                           timeout=30)
+    assert answer.status_code == 413
+    assert "limit" in answer.json()["detail"]
+
+
+def test_no_token_means_loopback_only(tmp_path):
+    env = worker_env(tmp_path, API_HOST="0.0.0.0", API_PORT=free_port(), API_TOKEN="")
+    done = subprocess.run([sys.executable, str(ROOT / "main_worker.py"), "serve"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "API_HOST=0.0.0.0" in done.stderr and "API_TOKEN" in done.stderr
+
+
+def test_token_never_reaches_the_log(api, tmp_path):
+    requests.get(api.url + "/v1/queue", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    requests.get(api.url + "/v1/queue", headers={"Authorization": "Bearer wrong-guess"}, timeout=10)
+    api.stop()
+    for log in (tmp_path / "worker.log", tmp_path / "api.out"):
+        if log.exists():
+            assert TOKEN not in log.read_text(errors="replace")
