@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from jobmodel.spec import ID_RE, PRIORITIES
 from jobmodel.states import JobState
 
 CANONICAL = re.compile(r"^([0-3])-(\d+)-([A-Za-z0-9_-]{1,64})$")
-PRIORITIES = ("critical", "high", "normal", "low")
 META = "_spool"
 
 # scan order follows a job's way through the folders: a job moving on between two
@@ -118,7 +118,7 @@ class SpoolIndex:
                              int(match.group(2)) // 1000, stage, dirent.path)
             data = read_json(dirent.path)     # a file another program dropped in
             job_id = data.get("id") if isinstance(data, dict) else None
-            if not (isinstance(job_id, str) and re.match(r"^[A-Za-z0-9_-]{1,64}$", job_id)):
+            if not (isinstance(job_id, str) and ID_RE.match(job_id)):
                 job_id = clean_id(stem, stem)
             meta = data.get(META) if isinstance(data, dict) else None
             queued_at = meta.get("queued_at") if isinstance(meta, dict) else None

@@ -12,6 +12,7 @@ import binascii
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobmodel.spec import PRIORITIES
 from jobmodel.states import JobState
 
 
@@ -111,7 +112,6 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
 
 def check_list_args(state, priority, limit) -> tuple[JobState | None, str | None, int]:
     """Normalise list_jobs filters; ValueError names the bad one."""
-    from protovideo.service.sources.base import PRIORITIES
     if state is not None and not isinstance(state, JobState):
         try:
             state = JobState(state)
