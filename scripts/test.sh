@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the test suite needs, then run it.
-#   system (Debian, as root): ffmpeg (for ffprobe in the tests), redis-server
+#   system (Debian, as root): ffmpeg (for ffprobe in the tests), redis-server,
+#     chromium and chromium-driver (the dashboard's browser tests)
 #   Python: requirements-dev.txt (torch pinned to the 2.13.0 CPU build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,8 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   need=()
   command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
   command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+  [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
   if [ ${#need[@]} -gt 0 ]; then
     apt-get update
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"

@@ -80,14 +80,12 @@ def submit_command(args, settings) -> int:
     priority = getattr(args, "priority", None)
     try:
         source = open_source(settings, worker_name="submit")
-        result = source.submit(data, priority=priority, base_dir=path.resolve().parent)
+        job_id = source.submit(data, priority=priority, base_dir=path.resolve().parent)
         source.close()
     except Exception as exc:
         print(f"error: cannot submit to {settings.JOB_SOURCE}: {exc}", file=sys.stderr)
         return 1
-    if not result.created:
-        print(f"job {result.id} is already {result.state.value}; not queued again", file=sys.stderr)
-    print(result.id)
+    print(job_id)
     return 0
 
 
