@@ -27,7 +27,7 @@ from .encode import EncoderSettings, FrameEncoder
 from .frames import SceneFrames, SceneVisual, crossfade
 
 
-RENDERER_VERSION = 2  # bump when frames for the same inputs would come out differently
+RENDERER_VERSION = 3  # bump when frames for the same inputs would come out differently
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from generators.encode import encoder_for
 from generators.frames import SceneFrames, SceneVisual
 from generators.pictures import PictureBoard
 from generators.warp import Plane
-from generators.yuv import planes
-from media import ffprobe, streams
+from generators.yuv import planes, rgb_to_i420
+from media import ffprobe, frames, streams
 
 
 def smooth_plane(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -124,3 +124,22 @@ def test_a_piece_gives_up_its_feeding_turn_before_the_encoder_drains(tmp_path, m
     assert timed == [("start", True), ("end", 1)]   # began holding the turn, ended after the drain
     video = streams(ffprobe(out), "video")[0]
     assert int(video["nb_read_frames"]) == 18
+
+
+def test_colours_come_out_of_the_video_as_they_went_in(tmp_path):
+    """White, red and black bands, through I420 and x264, decode to white, red and black
+    (BT.601 limited range, scaled once: not washed out)."""
+    rgb = np.zeros((480, 270, 3), np.uint8)
+    rgb[:160] = 255
+    rgb[160:320, :, 0] = 255
+    out = tmp_path / "colours.mp4"
+    encoder = compose.FrameEncoder(out, encoder_for("high", 12, 270, 480))
+    frame = rgb_to_i420(rgb)
+    for _ in range(3):
+        encoder.write(frame)
+    encoder.end_input()
+    encoder.wait()
+    decoded = frames(out, 270, 480)[1].astype(int)
+    for band, colour in ((slice(20, 140), (255, 255, 255)), (slice(180, 300), (255, 0, 0)),
+                         (slice(340, 460), (0, 0, 0))):
+        assert np.abs(decoded[band, 20:250] - colour).max() <= 8, (colour, decoded[band, 20:250].mean(axis=(0, 1)))
