@@ -24,7 +24,8 @@ from cache.keys import file_md5
 from jobmodel.errors import SceneError
 
 from .encode import EncoderSettings, FrameEncoder
-from .frames import SceneFrames, SceneVisual, crossfade
+from .frames import SceneFrames, crossfade
+from .visual import SceneVisual
 
 
 RENDERER_VERSION = 3  # bump when frames for the same inputs would come out differently

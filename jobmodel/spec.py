@@ -20,7 +20,9 @@ from jobmodel.refs import AssetRef, parse_asset_ref
 
 PRIORITIES = ("critical", "high", "normal", "low")
 PRESETS = {"reel": (1080, 1920), "landscape": (1920, 1080), "square": (1080, 1080)}
-MOTIONS = ("zoom_in", "zoom_out", "pan_left", "pan_right", "none")
+# names the renderer's registries must know (tests/test_scene_plugins.py checks they agree):
+SCENE_TYPES = ("image", "video")                                     # generators/scenes/
+MOTIONS = ("zoom_in", "zoom_out", "pan_left", "pan_right", "none")   # generators/motions.py
 POSITIONS = ("top", "center", "bottom")
 QUALITIES = ("draft", "standard", "high")
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -221,7 +223,7 @@ SCENE_FIELDS = {
 def _scene(obj: Any, index: int, refs: Callable[[Any, str, str], AssetRef]) -> Scene:
     path = f"scenes[{index}]"
     f = Fields(obj, path, SCENE_FIELDS)
-    kind = f.get("type", one_of("image", "video"), "image")
+    kind = f.get("type", one_of(*SCENE_TYPES), "image")
     scene = Scene(
         index=index, type=kind,
         image=f.get("image", lambda v, p: refs(v, p, "image")),

@@ -55,16 +55,65 @@ def _picture(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("motion", ["zoom_in", "zoom_out", "pan_left", "pan_right", "none"])
-def test_scene_frames_follow_the_camera(tmp_path, motion):
-    visual = SceneVisual(width=270, height=480, fps=12, frames=24, motion=motion, picture=_picture(tmp_path))
+# A picture of exactly the size a 270x480 frame's picture is scaled to (ROOM 1.15: 310x552,
+# so it is used as is), black, with two white 20x20 marks whose centres are known.
+PICTURE_W, PICTURE_H = 310, 552
+MARKS = ((69.5, 109.5), (229.5, 429.5))     # pixels [60, 80) x [100, 120) and [220, 240) x [420, 440)
+WIDE = 310 / 270                            # the whole picture's width in the 270-wide frame
+
+
+def marked_picture(tmp_path: Path) -> Path:
+    rgb = np.zeros((PICTURE_H, PICTURE_W, 3), np.uint8)
+    for cx, cy in MARKS:
+        x, y = int(cx - 9.5), int(cy - 9.5)
+        rgb[y:y + 20, x:x + 20] = 255
+    path = tmp_path / "marks.png"
+    Image.fromarray(rgb).save(path)
+    return path
+
+
+def seen_marks(frame: np.ndarray) -> list[tuple[float, float, float]]:
+    """(x, y, area) of the top and the bottom mark in a 270x480 I420 frame, from the luma."""
+    light = np.clip(planes(frame, 270, 480)[0].astype(float) - 16, 0, None) / 219   # limited range: 16 black
+    found = []
+    for band in (slice(0, 240), slice(240, 480)):
+        w = light[band]
+        ys, xs = np.mgrid[band, 0:270]
+        found.append((float((w * xs).sum() / w.sum()), float((w * ys).sum() / w.sum()), float(w.sum())))
+    return found
+
+
+def _centred(k: float) -> tuple[float, float, float]:
+    """Scale k with the view in the middle of the picture: frame centre (134.5, 239.5) shows (154.5, 275.5)."""
+    return k, 155 - 135 * k, 276 - 240 * k
+
+
+# What each move shows, worked out from what it means, at frames 0, 6 (eased progress
+# 3p^2 - 2p^3 = 0.15625 of p = 1/4), 12 (half way) and 24 of a 25-frame scene:
+# (k, tx, ty) with frame pixel (x, y) showing picture point (k*x + tx, k*y + ty).
+AT = (0, 6, 12, 24)
+EASED = (0.0, 0.15625, 0.5, 1.0)
+EXPECTED = {
+    # the whole width at first, then closer until the picture shows at 1:1, centred
+    "zoom_in": [_centred(WIDE + (1 - WIDE) * e) for e in EASED],
+    "zoom_out": [_centred(1 + (WIDE - 1) * e) for e in EASED],
+    # at 1:1, vertically centred (ty = (552 - 480) / 2), across the 40 spare pixels of width
+    "pan_right": [(1.0, 40 * e, 36.0) for e in EASED],
+    "pan_left": [(1.0, 40 * (1 - e), 36.0) for e in EASED],
+    "none": [_centred(WIDE)] * 4,
+}
+
+
+@pytest.mark.parametrize("motion", sorted(EXPECTED))
+def test_scene_frames_show_the_marks_where_the_camera_puts_them(tmp_path, motion):
+    visual = SceneVisual(width=270, height=480, fps=12, frames=25, motion=motion, picture=marked_picture(tmp_path))
     scene = SceneFrames(visual)
     made = [scene.frame(i).copy() for i in range(visual.frames)]   # the frame array is reused
-    y_src = scene._src[0].pixels
-    for i in (0, 7, 12, 23):
-        k, tx, ty = scene.camera(i)
-        y = planes(made[i], 270, 480)[0]
-        assert np.abs(y.astype(int) - reference(y_src, k, tx, ty, (270, 480))).max() <= 2
+    scene.close()
+    for i, (k, tx, ty) in zip(AT, EXPECTED[motion]):
+        for (px, py), (x, y, area) in zip(MARKS, seen_marks(made[i])):
+            assert abs(x - (px - tx) / k) < 0.08 and abs(y - (py - ty) / k) < 0.08, (i, (x, y), (k, tx, ty))
+            assert abs(area - 400 / k ** 2) < 400 * 0.01, (i, area, k)
     moved = [float(np.abs(a.astype(int) - b).mean()) for a, b in zip(made, made[1:])]
     if motion == "none":
         assert max(moved) == 0.0

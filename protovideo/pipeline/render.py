@@ -19,12 +19,13 @@ from cache.keys import file_md5
 from generators.audio import Placement, build_soundtrack, media_duration, write_wav_stereo
 from generators.compose import PieceQueue, scratch_dir, total_seconds
 from generators.encode import encode_audio, encoder_for, encoder_slots, join_and_mux
-from generators.frames import ROOM, SceneVisual, TextSpec
 from generators.glyphs import check_job_text
+from generators.motions import ROOM
 from generators.narration import synthesize_narration
 from generators.pictures import PictureBoard
 from generators.speech import Speech, split_sentences
 from generators.subtitles import cues_for
+from generators.visual import SceneVisual, TextSpec
 from protovideo.pipeline.optimizer import PerformanceOptimizer
 from jobmodel.errors import SceneError
 from protovideo.pipeline.memory_watch import shared_watch
@@ -140,7 +141,7 @@ def _visual(job: Job, scene: Scene, sound: SceneSound, picture: Path | None, vid
     subtitled = scene.subtitle or bool(job.narration_text.strip())
     if subtitled and sound.speech is not None and sound.speech.sentences:
         cues = tuple(cues_for(sound.speech.sentences, style.words_per_line, offset=LEAD))
-    return SceneVisual(width=v.width, height=v.height, fps=v.fps, frames=frames,
+    return SceneVisual(width=v.width, height=v.height, fps=v.fps, frames=frames, kind=scene.type,
                        motion=scene.motion if video is None else "none",
                        picture=picture, video=video, title=title, cues=cues,
                        subtitle_style=sub_style if cues else None, index=scene.index)

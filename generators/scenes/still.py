@@ -1,0 +1,69 @@
+"""Image scenes: one picture and a camera move (generators/motions.py).
+
+The picture is scaled once to cover the frame with room for the camera move; each
+frame is then one scale-and-shift per plane (generators/warp.py: a subpixel crop for
+pans, an exact-scale resize for zooms, an affine warp where neither is exact), never a
+resize of the full picture, into one frame buffer reused for every frame. A scene
+whose camera does not move is made once and copied.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from jobmodel.errors import JobFailed
+
+from ..motions import ROOM, camera
+from ..visual import SceneVisual
+from ..warp import Plane
+from ..yuv import even, new_frame, planes, rgb_to_i420
+from . import cover, scene_kind
+
+
+@scene_kind("image")
+class StillSource:
+    def __init__(self, visual: SceneVisual):
+        self.v = visual
+        self.planes = self._load(visual.picture)
+        self._out = new_frame(visual.width, visual.height)
+        self._fixed: np.ndarray | None = None      # the one frame of a camera that does not move
+        self._still = len({self.camera(i) for i in range(visual.frames)}) == 1
+
+    def _load(self, path: Path | None) -> tuple[Plane, Plane, Plane]:
+        v = self.v
+        try:
+            with Image.open(path) as im:
+                rgb = np.asarray(im.convert("RGB"))
+        except Exception as exc:  # noqa: BLE001 - any decoder error means a bad picture
+            name = Path(path).name if path is not None else "(none)"
+            raise JobFailed(f"scenes[{v.index}]: cannot read picture {name}: {exc}",
+                            scene=v.index, asset=str(path)) from None
+        picture = rgb_to_i420(cover(rgb, even(v.width * ROOM), even(v.height * ROOM)))
+        h, w = picture.shape[0] * 2 // 3, picture.shape[1]
+        return tuple(Plane(p) for p in planes(picture, w, h))
+
+    def camera(self, i: int) -> tuple[float, float, float]:
+        """(k, tx, ty) of frame i: frame pixel (x, y) shows picture point (k*x + tx, k*y + ty)."""
+        v, y = self.v, self.planes[0]
+        return camera(v.motion, i / max(v.frames - 1, 1), (y.width, y.height), (v.width, v.height))
+
+    def frame(self, i: int) -> np.ndarray:
+        frame, v = self._out, self.v
+        if self._fixed is not None:
+            np.copyto(frame, self._fixed)
+            return frame
+        k, tx, ty = self.camera(i)
+        src_y, src_u, src_v = self.planes
+        out_y, out_u, out_v = planes(frame, v.width, v.height)
+        # luma at full size, chroma at half size with half the offset
+        src_y.move(k, tx, ty, out_y)
+        src_u.move(k, tx / 2, ty / 2, out_u)
+        src_v.move(k, tx / 2, ty / 2, out_v)
+        if self._still:
+            self._fixed = frame.copy()
+        return frame
+
+    def close(self) -> None:
+        self._fixed = None
