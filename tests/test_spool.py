@@ -37,8 +37,9 @@ def make_worker(settings, source=None, **kwargs):
 def test_submitted_job_is_done_with_a_result_record(spool_settings, tmp_path):
     settings = spool_settings()
     source = SpoolSource(settings)
-    job_id = source.submit(tiny_job("first", scenes=2), base_dir=tmp_path)
-    assert source.status(job_id)["state"] == "queued"
+    submitted = source.submit(tiny_job("first", scenes=2), base_dir=tmp_path)
+    assert submitted.id == "first" and submitted.created and submitted.state == "queued"
+    assert source.status("first")["state"] == "queued"
     assert make_worker(settings).run(install_signals=False) == 0
     record = read_json(settings.path("SPOOL_DIR") / "done" / "first.json")
     assert record["id"] == "first" and record["status"] == "done"
@@ -183,10 +184,12 @@ def test_transient_failure_is_retried_then_recorded_after_max_attempts(spool_set
     worker = make_worker(settings)
     worker.run(install_signals=False)
     record = read_json(settings.path("SPOOL_DIR") / "failed" / "transient-api.json")
-    assert record == {"id": "transient-api", "status": "failed", "attempts": 3,
-                      "error": {"type": "TransientError", "message": "the image API answered 503"},
-                      "job": tiny_job("transient-api")}
-    assert worker.counts == {"done": 0, "failed": 1, "retried": 2, "released": 0}
+    spec_fields = {k: record[k] for k in ("id", "status", "attempts", "error", "job")}
+    assert spec_fields == {"id": "transient-api", "status": "failed", "attempts": 3,
+                           "error": {"type": "TransientError", "message": "the image API answered 503"},
+                           "job": tiny_job("transient-api")}
+    assert record["priority"] == "normal" and record["submitted_at"].endswith("+00:00")
+    assert worker.counts == {"done": 0, "failed": 1, "retried": 2, "released": 0, "cancelled": 0}
 
 
 def test_backoff_grows_exponentially_with_jitter():

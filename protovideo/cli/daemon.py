@@ -80,12 +80,14 @@ def submit_command(args, settings) -> int:
     priority = getattr(args, "priority", None)
     try:
         source = open_source(settings, worker_name="submit")
-        job_id = source.submit(data, priority=priority, base_dir=path.resolve().parent)
+        result = source.submit(data, priority=priority, base_dir=path.resolve().parent)
         source.close()
     except Exception as exc:
         print(f"error: cannot submit to {settings.JOB_SOURCE}: {exc}", file=sys.stderr)
         return 1
-    print(job_id)
+    if not result.created:
+        print(f"job {result.id} is already {result.state.value}; not queued again", file=sys.stderr)
+    print(result.id)
     return 0
 
 

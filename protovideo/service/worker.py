@@ -5,12 +5,16 @@
         job     = parse_job(claimed.data) # invalid -> failure record, never retried
         result  = render(job, ctx)        # in a thread; heartbeats renew the lease
         source.complete(...) | source.fail(..., retry_in) | source.release(...)
+                                          | source.record_cancelled(...)
 
 Cross-cutting concerns are middleware with named hooks (protovideo.service.middleware):
 Retries (backoff for transient errors), TimeLimit (JOB_TIMEOUT) and whatever the
 performance optimizer adds (memory watch, metrics). One job's failure never
 stops the loop. SIGTERM/SIGINT: stop claiming, let the job in progress finish
 within SHUTDOWN_GRACE, else hand it back; a second signal hands it back at once.
+A cancel request (`cancel JOB_ID`, DELETE /v1/jobs/{id}) reaches the worker with a
+heartbeat (at most HEARTBEAT_MAX seconds apart): the render is stopped, nothing is
+published, the job is recorded cancelled (never retried) and the loop goes on.
 """
 from __future__ import annotations
 
@@ -25,7 +29,8 @@ from jobmodel.errors import JobInvalid, error_record
 from jobmodel.spec import parse_job
 from protovideo.service.middleware import Middleware, default_middleware
 from protovideo.service.middleware.retries import Retries
-from protovideo.service.sources.base import ClaimedJob, JobSource, LeaseLost, default_worker_name, now_iso
+from protovideo.service.sources.base import (ClaimedJob, JobSource, LeaseLost, cancel_record,
+                                             default_worker_name, now_iso)
 from protovideo.service.middleware.time_limit import JobTimeout, TimeLimit
 
 log = logging.getLogger("protovideo.service.worker")
@@ -33,6 +38,10 @@ log = logging.getLogger("protovideo.service.worker")
 # Overridable defaults (tests swap in a fast fake render); None = protovideo.pipeline.render's.
 DEFAULT_RENDER: Callable[..., Any] | None = None
 DEFAULT_MAKE_CONTEXT: Callable[..., Any] | None = None
+
+# Longest gap between two heartbeats: a cancel request is seen within this (plus the
+# pipeline's next cancel check), well inside the 5 s the job API promises.
+HEARTBEAT_MAX = 1.5
 
 
 def _pipeline_render(job, ctx, output_path=None):
@@ -62,7 +71,7 @@ class Worker:
         self.stop_now = False          # second signal: hand the job back at once
         self.stop_deadline = 0.0
         self.abandoned = 0             # render threads that never returned
-        self.counts = {"done": 0, "failed": 0, "retried": 0, "released": 0}
+        self.counts = {"done": 0, "failed": 0, "retried": 0, "released": 0, "cancelled": 0}
         self._wake = threading.Event()
 
     # ------------------------------------------------------------ hooks and signals
@@ -153,6 +162,8 @@ class Worker:
                 self.source.release(claimed)
                 self.counts["released"] += 1
                 log.info("job %s handed back to the queue", claimed.id)
+            elif outcome == "cancelled":
+                self._cancelled(claimed, started_at)
             elif outcome == "lost":
                 log.error("job %s: lease lost; another worker has it now", claimed.id)
             else:
@@ -183,6 +194,15 @@ class Worker:
             log.error("job %s failed: %s", claimed.id, exc)
         else:
             self.counts["retried"] += 1
+
+    def _cancelled(self, claimed: ClaimedJob, started_at: str) -> None:
+        job = claimed.data if claimed.data is not None else claimed.raw
+        record = cancel_record(claimed.id, "started", claimed.attempts, job, worker=self.name,
+                               started_at=started_at)
+        self.source.record_cancelled(claimed, record)
+        self.counts["cancelled"] += 1
+        log.info("job %s cancelled while running; no output", claimed.id)
+        self._hook("after_job_cancelled", claimed)
 
     def _result_record(self, claimed: ClaimedJob, result: Any, started_at: str) -> dict:
         report_path = getattr(result, "report_path", None)
@@ -237,11 +257,13 @@ class Worker:
             return "done", box["result"]
         if claimed.cancel_reason == "shutdown":
             return "release", None
+        if claimed.cancel_reason == "cancelled":
+            return "cancelled", None
         return "error", box.get("error") or RuntimeError("render returned nothing")
 
     def _heartbeats(self, claimed: ClaimedJob, beat: threading.Event, finished: threading.Event,
                     lease_lost: threading.Event) -> None:
-        interval = max(0.2, min(self.settings.LEASE_SECONDS / 3, 10.0))
+        interval = max(0.2, min(self.settings.LEASE_SECONDS / 3, HEARTBEAT_MAX))
         while not finished.is_set():
             beat.wait(interval)
             beat.clear()

@@ -23,5 +23,8 @@ class MemoryWatchMiddleware(Middleware):
     def after_job_failed(self, worker: Any, claimed: Any, error: BaseException) -> None:
         self.watch.check()
 
+    def after_job_cancelled(self, worker: Any, claimed: Any) -> None:
+        self.watch.check()
+
     def after_idle(self, worker: Any) -> None:
         self.watch.check()

@@ -101,5 +101,9 @@ class MetricsMiddleware(Middleware):
         self.metrics.job_finished(job_outcome(error), self._seconds(claimed))
         self._refresh_depth(worker, force=True)
 
+    def after_job_cancelled(self, worker: Any, claimed: Any) -> None:
+        self.metrics.job_finished("cancelled", self._seconds(claimed))
+        self._refresh_depth(worker, force=True)
+
     def after_idle(self, worker: Any) -> None:
         self._refresh_depth(worker)

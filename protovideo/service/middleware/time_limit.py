@@ -47,6 +47,9 @@ class TimeLimit(Middleware):
     def after_job_failed(self, worker, claimed, error) -> None:
         self._stop(claimed)
 
+    def after_job_cancelled(self, worker, claimed) -> None:
+        self._stop(claimed)
+
     def error_for(self) -> JobTimeout:
         return JobTimeout(f"the job ran longer than JOB_TIMEOUT ({self.seconds:g}s)")
 

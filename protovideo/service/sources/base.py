@@ -8,10 +8,24 @@ A worker asks its source to `claim` the next job, renews the lease with
   (seconds) the job is queued again for another attempt, without it the job
   is finished as failed (a failure record, never retried);
 - `release(claimed)`   hand the job back untouched (the worker is stopping);
-  the attempt is not counted.
+  the attempt is not counted;
+- `record_cancelled(claimed, record)`   the job was cancelled while it ran
+  (someone called `cancel`): a cancel record, never retried, no output.
 
 A job whose worker dies is claimed again by another worker once its lease
 (LEASE_SECONDS) has run out, with its attempt count raised.
+
+The job store side, used by the job API and the command line (spool and redis;
+the http source is only a client of another job server and raises
+NotImplementedError for these):
+
+- `submit(data, priority, base_dir, idempotency_key) -> SubmitResult`
+- `get(job_id) -> JobInfo | None`
+- `list_jobs(state, priority, limit, cursor) -> (list[JobInfo], next_cursor | None)`
+- `cancel(job_id) -> JobInfo`
+- `status(job_id=None) -> dict`   queue depths (or one job, as a dict)
+
+States are jobmodel.states.JobState: queued, started, finished, failed, cancelled.
 """
 from __future__ import annotations
 
@@ -25,11 +39,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from jobmodel.errors import JobInvalid
 from jobmodel.jobfile import decode_job_bytes
 from jobmodel.states import JobState
+from protovideo.service.sources.store import (BadCursor, JobInfo, JobNotCancellable,  # noqa: F401
+                                              JobNotFound, SubmitResult)
 
 log = logging.getLogger("protovideo.sources")
 
@@ -56,7 +72,7 @@ class ClaimedJob:
     # filled in by the worker while it runs the job
     progress: dict = field(default_factory=dict)   # {"done", "total", "what"}
     cancel: threading.Event = field(default_factory=threading.Event)
-    cancel_reason: str = ""        # "timeout", "shutdown" or "lease" once cancel is set
+    cancel_reason: str = ""        # "timeout", "shutdown", "lease" or "cancelled" once cancel is set
     retry_in: float | None = None  # set by the Retries middleware: try again after this many s
 
     def request_cancel(self, reason: str) -> None:
@@ -95,17 +111,78 @@ class JobSource(abc.ABC):
     def release(self, claimed: ClaimedJob) -> None:
         ...
 
+    def record_cancelled(self, claimed: ClaimedJob, record: dict) -> None:
+        """The running job stopped because it was cancelled: keep `record` (a cancel record,
+        see `cancel_record`) as its final record; the job is never retried.
+        Sources without a cancelled state record it as a failure."""
+        self.fail(claimed, record.get("error") or {"type": "Cancelled", "message": "cancelled"})
+
     def is_drained(self) -> bool:
         """True when nothing is queued, waiting for a retry or in progress (for `run --once`)."""
         return True
 
-    def submit(self, data: dict, priority: str | None = None, base_dir: Path | None = None) -> str:
-        """Queue a job (already checked); return its id."""
+    # ------------------------------------------------------------ the job store
+    def submit(self, data: dict, priority: str | None = None, base_dir: Path | None = None,
+               idempotency_key: str | None = None) -> SubmitResult:
+        """Queue a job (already checked) and say which job it became.
+
+        `data["id"]` is kept when given, else an id is assigned. Never queues a duplicate:
+        - the same `idempotency_key` as an earlier submission (kept 24 h) returns that
+          submission's job, whatever its state now;
+        - the id of a job that is queued or started returns that job.
+        In both cases `created` is False and nothing is queued. The id of a job that
+        has ended (finished, failed, cancelled) is queued again as a new run.
+        `priority` overrides the job's own; `base_dir` is the folder relative asset
+        paths resolve against (the job file's folder for `submit JOB.json`).
+        """
         raise NotImplementedError(f"the {self.name} source does not accept submissions")
 
+    def get(self, job_id: str) -> JobInfo | None:
+        """One job (with its record and job data), or None when no such job is on record."""
+        raise NotImplementedError(f"the {self.name} source keeps no jobs of its own")
+
+    def list_jobs(self, state: JobState | str | None = None, priority: str | None = None,
+                  limit: int = 50, cursor: str | None = None) -> tuple[list[JobInfo], str | None]:
+        """Jobs newest submission first, optionally only one state and/or priority.
+
+        Returns at most `limit` (1..1000) jobs and a cursor for the next page (None at
+        the end); pass it back as `cursor`. The jobs' `job` data is left out (None).
+        Raises ValueError for a bad filter and BadCursor for a cursor not handed out here.
+        """
+        raise NotImplementedError(f"the {self.name} source keeps no jobs of its own")
+
+    def cancel(self, job_id: str) -> JobInfo:
+        """Cancel a job and return it as it is now.
+
+        queued  -> cancelled at once (a cancel record; no worker will take it);
+        started -> the state stays `started` with `cancel_requested` True until the
+                   worker sees the request on its next heartbeat (within 2 s) and
+                   stops: then `cancelled`, no output, never retried;
+        finished/failed/cancelled -> JobNotCancellable (the API's 409);
+        unknown id -> JobNotFound (the API's 404).
+        """
+        raise NotImplementedError(f"the {self.name} source keeps no jobs of its own")
+
     def status(self, job_id: str | None = None) -> dict:
-        """Queue depths, or one job's state (a JobState value, or "unknown")."""
-        raise NotImplementedError
+        """Queue depths; or one job as a dict (JobInfo.to_dict), state "unknown" when absent."""
+        if job_id is None:
+            raise NotImplementedError
+        info = self.get(job_id)
+        return {"id": job_id, "state": "unknown"} if info is None else info.to_dict()
+
+    # ------------------------------------------------------------ final-state listeners
+    def add_final_listener(self, listener: Callable[[str, dict], None]) -> None:
+        """Call `listener(event, record)` whenever this process ends a job: event is
+        "job.finished", "job.failed" or "job.cancelled", record the final record
+        (for webhooks). A listener's error is logged and never stops the source."""
+        self.__dict__.setdefault("_final_listeners", []).append(listener)
+
+    def _notify_final(self, state: JobState, record: dict) -> None:
+        for listener in self.__dict__.get("_final_listeners", ()):
+            try:
+                listener(f"job.{state.value}", record)
+            except Exception:
+                log.exception("final-state listener %r failed", listener)
 
     def close(self) -> None:
         pass
@@ -154,6 +231,13 @@ def decode_raw_job(raw: Any) -> tuple[Any, JobInvalid | None]:
         return decode_job_bytes(raw.encode("utf-8") if isinstance(raw, str) else raw), None
     except JobInvalid as exc:
         return None, exc
+
+
+def cancel_record(job_id: str, was: str, attempts: int, job: Any, **extra) -> dict:
+    """The cancel record (SPOOL_DIR/cancelled/<id>.json): id, status "cancelled", the state
+    the job was in when cancelled (`was`: queued or started), attempts, finished_at, job."""
+    return {"id": job_id, "status": "cancelled", "was": was, "attempts": attempts,
+            "finished_at": now_iso(), **extra, "job": job}
 
 
 def write_json_atomic(path: Path, value: Any, mtime: float | None = None) -> None:

@@ -4,7 +4,12 @@
                  <rank>-<time_ns>-<id>.json (rank 0 = critical .. 3 = low)
     processing/  claimed jobs: <stem>~<claim token>.json; the file's mtime is the
                  lease, renewed by heartbeats; <stem>~<token>.state holds progress
-    done/<id>.json, failed/<id>.json   result and failure records
+    done/<id>.json, failed/<id>.json, cancelled/<id>.json   final records
+    processing/<stem>~<token>.cancel   a cancel request for a running job: its
+                 worker sees it on its next heartbeat and stops
+    keys/<sha256 of an Idempotency-Key>.json   {"id", "at"}, kept 24 h
+    .lock        taken (flock) by submit and cancel, so that two submissions of one
+                 id or one key cannot both queue it
 
 A claim is an atomic rename from incoming/ to processing/, so of several
 workers exactly one wins. A processing file whose mtime is older than
@@ -13,56 +18,54 @@ incoming/ and the next claim counts one more attempt. A job waiting for a
 retry sits in incoming/ with its mtime set in the future (its not-before time).
 Worker bookkeeping (attempts, the submitter's folder) travels inside the job
 file under the key "_spool", which is removed before the job is parsed.
+Listing uses spool_index.SpoolIndex (folder names, cached per file).
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
-import re
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+
 
 from jobmodel.spec import ID_RE
 from jobmodel.states import JobState
 from protovideo.service.sources.base import (PRIORITIES, ClaimedJob, JobSource, LeaseLost,
-                                             decode_raw_job, default_worker_name, now_iso,
-                                             priority_of, write_json_atomic)
+                                             cancel_record, decode_raw_job, default_worker_name,
+                                             now_iso, priority_of, write_json_atomic)
+from protovideo.service.sources.spool_index import (CANONICAL, META, SpoolIndex, clean_id, job_files,
+                                                    submitted_us_of_stem, us_to_iso)
+from protovideo.service.sources.spool_store import FINAL_FOLDERS, SpoolStore
 
 log = logging.getLogger("protovideo.spool")
 
-META = "_spool"
-CANONICAL = re.compile(r"^([0-3])-(\d+)-([A-Za-z0-9_-]{1,64})$")
-FOLDERS = ("incoming", "processing", "done", "failed")
+FOLDERS = ("incoming", "processing", "done", "failed", "cancelled")
 
 
 def _job_json_files(folder: Path) -> list[os.DirEntry]:
-    try:
-        return [e for e in os.scandir(folder)
-                if e.name.endswith(".json") and not e.name.startswith(".") and e.is_file()]
-    except FileNotFoundError:
-        return []
+    return job_files(folder)
 
 
 def _id_from_stem(stem: str) -> str:
-    match = CANONICAL.match(stem)
-    if match:
-        return match.group(3)
-    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_")[:64]
-    return cleaned or uuid.uuid4().hex[:16]
+    return clean_id(stem, uuid.uuid4().hex[:16])
 
 
-class SpoolSource(JobSource):
+class SpoolSource(SpoolStore, JobSource):
     name = "spool"
 
-    def __init__(self, settings, worker_name: str | None = None):
+    def __init__(self, settings, worker_name: str | None = None, create: bool = True):
         self.settings = settings
         self.root = settings.path("SPOOL_DIR")
         self.dirs = {name: self.root / name for name in FOLDERS}
-        for folder in self.dirs.values():
-            folder.mkdir(parents=True, exist_ok=True)
+        if create:
+            for folder in self.dirs.values():
+                folder.mkdir(parents=True, exist_ok=True)
+        elif not self.root.is_dir():
+            raise FileNotFoundError(f"the spool folder {self.root} (SPOOL_DIR) does not exist")
+        self.index = SpoolIndex(self.dirs, list_files=lambda folder: _job_json_files(folder))
+        self._last_key_prune = 0.0
         self.worker_name = worker_name or default_worker_name()
         self.lease = settings.LEASE_SECONDS
         self.max_attempts = settings.MAX_ATTEMPTS
@@ -99,6 +102,9 @@ class SpoolSource(JobSource):
             except FileNotFoundError:
                 continue
             stem = entry.name[:-5].rsplit("~", 1)[0]
+            if os.path.exists(entry.path[:-5] + ".cancel"):
+                self._cancel_orphan(entry)   # cancelled while its worker was dying
+                continue
             try:
                 os.rename(entry.path, self.dirs["incoming"] / f"{stem}.json")
             except FileNotFoundError:
@@ -176,25 +182,53 @@ class SpoolSource(JobSource):
         except FileNotFoundError:
             raise LeaseLost(f"job {claimed.id}: the lease ran out and the job was queued again") \
                 from None
+        if self._processing(claimed, ".cancel").exists():
+            claimed.request_cancel("cancelled")
         self._write_state(claimed)
 
     # ------------------------------------------------------------ outcomes
     def _forget(self, claimed: ClaimedJob) -> None:
         self._processing(claimed).unlink(missing_ok=True)
-        self._processing(claimed, ".state").unlink(missing_ok=True)
+        for suffix in (".state", ".cancel"):
+            self._processing(claimed, suffix).unlink(missing_ok=True)
+
+    def _stamp(self, claimed: ClaimedJob, record: dict) -> dict:
+        """The record with the job's priority and submission time (for lists and the API)."""
+        meta = claimed.handle.get("meta") or {}
+        us = submitted_us_of_stem(claimed.handle["stem"])
+        if us is None and meta.get("queued_at"):
+            us = int(float(meta["queued_at"]) * 1e6)
+        extra = {"priority": claimed.priority}
+        if us is not None:
+            extra["submitted_at"] = us_to_iso(us)
+        return {**record, **{k: v for k, v in extra.items() if k not in record}}
+
+    def _write_final(self, job_id: str, state: JobState, record: dict) -> None:
+        """The one final record of a job: a record of an earlier run in another folder goes."""
+        folder = self.dirs[FINAL_FOLDERS[state]]
+        folder.mkdir(exist_ok=True)
+        write_json_atomic(folder / f"{job_id}.json", record)
+        for other, name in FINAL_FOLDERS.items():
+            if other is not state:
+                (self.dirs[name] / f"{job_id}.json").unlink(missing_ok=True)
+        self._notify_final(state, record)
 
     def complete(self, claimed: ClaimedJob, record: dict) -> None:
-        write_json_atomic(self.dirs["done"] / f"{claimed.id}.json", record)
+        self._write_final(claimed.id, JobState.FINISHED, self._stamp(claimed, record))
         self._forget(claimed)
 
     def fail(self, claimed: ClaimedJob, error: dict, retry_in: float | None = None) -> None:
         if retry_in is None:
-            record = self.failure_record(claimed, error)
-            write_json_atomic(self.dirs["failed"] / f"{claimed.id}.json", record)
+            record = self._stamp(claimed, self.failure_record(claimed, error))
+            self._write_final(claimed.id, JobState.FAILED, record)
             self._forget(claimed)
             return
         meta = dict(claimed.handle["meta"], attempts=claimed.attempts, last_error=error)
         self._requeue(claimed, meta, not_before=time.time() + max(0.0, retry_in))
+
+    def record_cancelled(self, claimed: ClaimedJob, record: dict) -> None:
+        self._write_final(claimed.id, JobState.CANCELLED, self._stamp(claimed, record))
+        self._forget(claimed)
 
     def release(self, claimed: ClaimedJob) -> None:
         meta = dict(claimed.handle["meta"], attempts=claimed.attempts - 1)
@@ -205,6 +239,11 @@ class SpoolSource(JobSource):
         path = self._processing(claimed)
         if not path.exists():
             raise LeaseLost(f"job {claimed.id}: the lease ran out and the job was queued again")
+        if self._processing(claimed, ".cancel").exists():   # cancelled meanwhile: no retry
+            job = claimed.data if claimed.data is not None else claimed.raw
+            self.record_cancelled(claimed, cancel_record(claimed.id, "started", claimed.attempts,
+                                                         job, worker=self.worker_name))
+            return
         if claimed.data is not None:
             # rewrite in place; the future mtime keeps other workers from reclaiming it
             write_json_atomic(path, {**claimed.data, META: meta}, mtime=not_before)
@@ -213,72 +252,12 @@ class SpoolSource(JobSource):
         os.rename(path, self.dirs["incoming"] / f"{claimed.handle['stem']}.json")
         self._processing(claimed, ".state").unlink(missing_ok=True)
 
-    # ------------------------------------------------------------ submit / status
-    def submit(self, data: dict, priority: str | None = None, base_dir: Path | None = None) -> str:
-        data = dict(data)
-        if priority:
-            data["priority"] = priority
-        job_id = data.get("id") or uuid.uuid4().hex[:16]
-        data["id"] = job_id
-        rank = PRIORITIES.index(priority_of(data))
-        meta = {"attempts": 0, "queued_at": time.time()}
-        if base_dir is not None:
-            meta["base_dir"] = str(Path(base_dir).resolve())
-        name = f"{rank}-{time.time_ns():020d}-{job_id}.json"
-        write_json_atomic(self.dirs["incoming"] / name, {**data, META: meta})
-        return job_id
+    def _files(self, folder: Path) -> list[os.DirEntry]:
+        return _job_json_files(folder)
 
     def is_drained(self) -> bool:
         return not _job_json_files(self.dirs["incoming"]) and \
             not _job_json_files(self.dirs["processing"])
-
-    def status(self, job_id: str | None = None) -> dict:
-        if job_id is None:
-            return self._depths()
-        # a worker may move the job between folders while they are read (claim, finish,
-        # hand back): a file gone mid-read, or a job seen nowhere, means look again
-        for _ in range(3):
-            try:
-                found = self._find(job_id)
-            except FileNotFoundError:
-                continue
-            if found["state"] != "unknown":
-                return found
-        return {"id": job_id, "state": "unknown"}
-
-    def _find(self, job_id: str) -> dict:
-        for entry in _job_json_files(self.dirs["processing"]):
-            if self._entry_id(entry) == job_id:
-                state = self._read_json(Path(entry.path[:-5] + ".state")) or {}
-                return {"id": job_id, "state": JobState.STARTED, "attempts": state.get("attempts"),
-                        "worker": state.get("worker"), "progress": state.get("progress") or {}}
-        for entry in _job_json_files(self.dirs["incoming"]):
-            if self._entry_id(entry) == job_id:
-                data = self._read_json(Path(entry.path)) or {}
-                meta = data.get(META) or {}
-                waiting = entry.stat().st_mtime > time.time()
-                return {"id": job_id, "state": JobState.QUEUED, "priority": priority_of(data),
-                        "attempts": meta.get("attempts", 0), "retry_pending": waiting}
-        for folder, state in (("done", JobState.FINISHED), ("failed", JobState.FAILED)):
-            record = self._read_json(self.dirs[folder] / f"{job_id}.json")
-            if record is not None:
-                return {"id": job_id, "state": state, "record": record}
-        return {"id": job_id, "state": "unknown"}
-
-    def _entry_id(self, entry: os.DirEntry) -> str:
-        stem = entry.name[:-5].rsplit("~", 1)[0]
-        if CANONICAL.match(stem):
-            return _id_from_stem(stem)
-        data = self._read_json(Path(entry.path))
-        job_id = data.get("id") if isinstance(data, dict) else None
-        return job_id if isinstance(job_id, str) else _id_from_stem(stem)
-
-    @staticmethod
-    def _read_json(path: Path) -> Any:
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
 
     def _depths(self) -> dict:
         queued = {p: 0 for p in PRIORITIES}
@@ -294,4 +273,5 @@ class SpoolSource(JobSource):
                 "queued_total": sum(queued.values()), "retry_pending": waiting,
                 "started": len(_job_json_files(self.dirs["processing"])),
                 "finished": len(_job_json_files(self.dirs["done"])),
-                "failed": len(_job_json_files(self.dirs["failed"]))}
+                "failed": len(_job_json_files(self.dirs["failed"])),
+                "cancelled": len(_job_json_files(self.dirs["cancelled"]))}

@@ -1,0 +1,296 @@
+"""The spool's job store side: submit (idempotent), get, list_jobs, cancel.
+
+A mixin of SpoolSource (spool.py), which holds the folders (`self.dirs`), the
+index (`self.index`) and the queue side (claim, heartbeat, outcomes). Folder
+listings go through `self._files(folder)`.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from jobmodel.spec import ID_RE
+from jobmodel.states import JobState
+from protovideo.service.sources.base import PRIORITIES, cancel_record, now_iso, priority_of, write_json_atomic
+from protovideo.service.sources.spool_index import CANONICAL, META, clean_id, submitted_us_of_stem, us_to_iso
+from protovideo.service.sources.store import (JobInfo, JobNotCancellable, JobNotFound, SubmitResult,
+                                              check_list_args, decode_cursor, encode_cursor,
+                                              progress_view)
+
+log = logging.getLogger("protovideo.spool")
+
+FINAL_FOLDERS = {JobState.FINISHED: "done", JobState.FAILED: "failed", JobState.CANCELLED: "cancelled"}
+KEY_TTL = 24 * 3600   # an Idempotency-Key is remembered this long
+
+
+def _id_from_stem(stem: str) -> str:
+    return clean_id(stem, uuid.uuid4().hex[:16])
+
+
+class SpoolStore:
+    def _cancel_orphan(self, entry: os.DirEntry) -> None:
+        """A job whose cancel was requested and whose worker died: cancel it for good."""
+        base = entry.path[:-5]
+        hidden = Path(entry.path).with_name(f".{entry.name}.cancel-{uuid.uuid4().hex[:6]}")
+        try:
+            os.rename(entry.path, hidden)
+        except FileNotFoundError:
+            return
+        self._finish_queued_cancel(hidden, entry.name[:-5].rsplit("~", 1)[0], was="started")
+        for suffix in (".state", ".cancel"):
+            Path(base + suffix).unlink(missing_ok=True)
+
+    # ------------------------------------------------------------ the job store
+    @contextlib.contextmanager
+    def _locked(self):
+        with open(self.root / ".lock", "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _key_path(self, key: str) -> Path:
+        return self.dirs_keys / f"{hashlib.sha256(key.encode('utf-8')).hexdigest()}.json"
+
+    @property
+    def dirs_keys(self) -> Path:
+        return self.root / "keys"
+
+    def submit(self, data: dict, priority: str | None = None, base_dir: Path | None = None,
+               idempotency_key: str | None = None) -> SubmitResult:
+        data = dict(data)
+        if priority:
+            data["priority"] = priority
+        with self._locked():
+            if idempotency_key:
+                known = self._read_json(self._key_path(idempotency_key))
+                if isinstance(known, dict) and time.time() - float(known.get("at", 0)) < KEY_TTL:
+                    info = self.get(str(known.get("id")))
+                    if info is not None:
+                        return SubmitResult(info.id, False, info.state)
+            job_id = data.get("id") or uuid.uuid4().hex[:16]
+            data["id"] = job_id
+            active = self._find_active(job_id)
+            if active is None:
+                rank = PRIORITIES.index(priority_of(data))
+                meta = {"attempts": 0, "queued_at": time.time()}
+                if base_dir is not None:
+                    meta["base_dir"] = str(Path(base_dir).resolve())
+                name = f"{rank}-{time.time_ns():020d}-{job_id}.json"
+                write_json_atomic(self.dirs["incoming"] / name, {**data, META: meta})
+            if idempotency_key:
+                self.dirs_keys.mkdir(exist_ok=True)
+                write_json_atomic(self._key_path(idempotency_key), {"id": job_id, "at": time.time()})
+                self._prune_keys()
+        if active is not None:
+            return SubmitResult(job_id, False, active.state)
+        return SubmitResult(job_id, True, JobState.QUEUED)
+
+    def _prune_keys(self) -> None:
+        if time.time() - self._last_key_prune < 3600:
+            return
+        self._last_key_prune = time.time()
+        for entry in self._files(self.dirs_keys):
+            with contextlib.suppress(OSError):
+                if entry.stat().st_mtime < time.time() - KEY_TTL:
+                    os.unlink(entry.path)
+
+    def cancel(self, job_id: str) -> JobInfo:
+        with self._locked():
+            for _ in range(5):   # the job may move on between two looks
+                for entry in self._files(self.dirs["incoming"]):
+                    if self._entry_id(entry) != job_id:
+                        continue
+                    hidden = Path(entry.path).with_name(f".{entry.name}.cancel-{uuid.uuid4().hex[:6]}")
+                    try:
+                        os.rename(entry.path, hidden)   # atomic: wins against a claim, or loses
+                    except FileNotFoundError:
+                        break
+                    self._finish_queued_cancel(hidden, entry.name[:-5], was="queued")
+                    log.info("job %s cancelled while queued", job_id)
+                    return self.get(job_id) or JobInfo(job_id, JobState.CANCELLED)
+                else:
+                    for entry in self._files(self.dirs["processing"]):
+                        if self._entry_id(entry) == job_id:
+                            marker = Path(entry.path[:-5] + ".cancel")
+                            write_json_atomic(marker, {"requested_at": now_iso()})
+                            if not os.path.exists(entry.path):   # it ended meanwhile
+                                marker.unlink(missing_ok=True)
+                                break
+                            log.info("job %s: cancel requested while running", job_id)
+                            info = self.get(job_id)
+                            if info is not None and info.state is JobState.STARTED:
+                                return info
+                            break
+                    else:
+                        info = self.get(job_id)
+                        if info is None:
+                            raise JobNotFound(job_id)
+                        if info.state.is_final:
+                            raise JobNotCancellable(job_id, info.state)
+                time.sleep(0.01)
+        info = self.get(job_id)
+        if info is None:
+            raise JobNotFound(job_id)
+        if info.state.is_final:
+            raise JobNotCancellable(job_id, info.state)
+        return info
+
+    def _finish_queued_cancel(self, hidden: Path, stem: str, was: str) -> None:
+        raw = hidden.read_bytes()
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        meta = data.pop(META, {}) if isinstance(data, dict) else {}
+        job_id = data.get("id") if isinstance(data, dict) else None
+        job_id = job_id if isinstance(job_id, str) and ID_RE.match(job_id) else _id_from_stem(stem)
+        extra = {"priority": priority_of(data)}
+        us = submitted_us_of_stem(stem)
+        if us is None and isinstance(meta, dict) and meta.get("queued_at"):
+            us = int(float(meta["queued_at"]) * 1e6)
+        if us is not None:
+            extra["submitted_at"] = us_to_iso(us)
+        attempts = int(meta.get("attempts", 0) or 0) if isinstance(meta, dict) else 0
+        job = data if data is not None else raw.decode("utf-8", "replace")
+        self._write_final(job_id, JobState.CANCELLED, cancel_record(job_id, was, attempts, job, **extra))
+        hidden.unlink(missing_ok=True)
+
+    def get(self, job_id: str) -> JobInfo | None:
+        # a worker may move the job between folders while they are read (claim, finish,
+        # hand back): a file gone mid-read, or a job seen nowhere, means look again
+        for _ in range(3):
+            try:
+                found = self._find(job_id)
+            except FileNotFoundError:
+                continue
+            if found is not None:
+                return found
+        return None
+
+    def status(self, job_id: str | None = None) -> dict:
+        return self._depths() if job_id is None else super().status(job_id)
+
+    def _find_active(self, job_id: str) -> JobInfo | None:
+        found = self._find(job_id, final=False)
+        return found if found is not None and not found.state.is_final else None
+
+    def _find(self, job_id: str, final: bool = True) -> JobInfo | None:
+        for entry in self._files(self.dirs["processing"]):
+            if self._entry_id(entry) == job_id:
+                base = entry.path[:-5]
+                state = self._read_json(Path(base + ".state")) or {}
+                data = self._read_json(Path(entry.path))
+                if data is None and not os.path.exists(entry.path):
+                    raise FileNotFoundError(entry.path)
+                data = data if isinstance(data, dict) else {}
+                meta = data.pop(META, None) or {}
+                return JobInfo(job_id, JobState.STARTED, priority_of(data),
+                               int(state.get("attempts") or meta.get("attempts") or 1),
+                               progress_view(state.get("progress")),
+                               submitted_at=self._submitted(entry.name[:-5].rsplit("~", 1)[0], meta),
+                               started_at=state.get("claimed_at") or meta.get("claimed_at"),
+                               worker=state.get("worker") or meta.get("worker"),
+                               cancel_requested=os.path.exists(base + ".cancel"), job=data)
+        for entry in self._files(self.dirs["incoming"]):
+            if self._entry_id(entry) == job_id:
+                data = self._read_json(Path(entry.path))
+                if data is None and not os.path.exists(entry.path):
+                    raise FileNotFoundError(entry.path)
+                data = data if isinstance(data, dict) else {}
+                meta = data.pop(META, None) or {}
+                waiting = entry.stat().st_mtime > time.time()
+                return JobInfo(job_id, JobState.QUEUED, priority_of(data),
+                               int(meta.get("attempts", 0) or 0),
+                               submitted_at=self._submitted(entry.name[:-5], meta),
+                               retry_pending=waiting, job=data)
+        if not final:
+            return None
+        for state, folder in FINAL_FOLDERS.items():
+            record = self._read_json(self.dirs[folder] / f"{job_id}.json")
+            if isinstance(record, dict):
+                return self._final_info(job_id, state, record)
+        return None
+
+    @staticmethod
+    def _submitted(stem: str, meta: dict) -> str | None:
+        us = submitted_us_of_stem(stem)
+        if us is None and meta.get("queued_at"):
+            us = int(float(meta["queued_at"]) * 1e6)
+        return us_to_iso(us) if us is not None else None
+
+    @staticmethod
+    def _final_info(job_id: str, state: JobState, record: dict, with_job: bool = True) -> JobInfo:
+        job = record.get("job") if with_job else None
+        priority = record.get("priority")
+        if priority not in PRIORITIES:
+            priority = priority_of(job if isinstance(job, dict) else None)
+        progress = progress_view({"done": 1, "total": 1, "what": "done"}) \
+            if state is JobState.FINISHED else progress_view(None)
+        return JobInfo(job_id, state, priority, int(record.get("attempts") or 0), progress,
+                       submitted_at=record.get("submitted_at"), started_at=record.get("started_at"),
+                       finished_at=record.get("finished_at"), worker=record.get("worker"),
+                       record=record, job=job if isinstance(job, dict) else None)
+
+    def list_jobs(self, state=None, priority=None, limit: int = 50,
+                  cursor: str | None = None) -> tuple[list[JobInfo], str | None]:
+        state, priority, limit = check_list_args(state, priority, limit)
+        after = decode_cursor(cursor) if cursor else None
+        page, more = [], False
+        for entry in self.index.entries():
+            if after is not None and (entry.sort_us, entry.id) >= after:
+                continue
+            if (state is not None and entry.state is not state) or \
+                    (priority is not None and entry.priority != priority):
+                continue
+            if len(page) == limit:
+                more = True
+                break
+            page.append(entry)
+        jobs = [self._list_info(entry) for entry in page]
+        next_cursor = encode_cursor(page[-1].sort_us, page[-1].id) if more else None
+        return jobs, next_cursor
+
+    def _list_info(self, entry) -> JobInfo:
+        if entry.state.is_final:
+            record = self._read_json(Path(entry.path))
+            if isinstance(record, dict):
+                return self._final_info(entry.id, entry.state, record, with_job=False)
+        else:
+            try:
+                info = self._find(entry.id, final=False)
+            except FileNotFoundError:
+                info = None
+            if info is not None:
+                info.job = None
+                return info
+        info = self.get(entry.id)   # it moved on since the listing
+        if info is None:
+            return JobInfo(entry.id, entry.state, entry.priority, submitted_at=us_to_iso(entry.sort_us))
+        info.job = None
+        return info
+
+    def _entry_id(self, entry: os.DirEntry) -> str:
+        stem = entry.name[:-5].rsplit("~", 1)[0]
+        if CANONICAL.match(stem):
+            return _id_from_stem(stem)
+        data = self._read_json(Path(entry.path))
+        job_id = data.get("id") if isinstance(data, dict) else None
+        return job_id if isinstance(job_id, str) else _id_from_stem(stem)
+
+    @staticmethod
+    def _read_json(path: Path) -> Any:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+

@@ -1,0 +1,163 @@
+"""The job store side of the sources (spool and a real Redis): idempotent submit, get,
+list with filters and a cursor, cancel of queued and running jobs."""
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+import redis
+
+from daemon_helpers import fake_make_context, fake_render, ledger, tiny_job, wait_for
+from jobmodel.states import JobState
+from protovideo.service.middleware.retries import Retries
+from protovideo.service.middleware.time_limit import TimeLimit
+from protovideo.service.sources import (BadCursor, JobNotCancellable, JobNotFound, open_source)
+from protovideo.service.worker import Worker
+
+
+@pytest.fixture(params=["spool"])   # redis: next commit
+def store_settings(request, make_settings):
+    values = {"JOB_SOURCE": request.param, "POLL_INTERVAL": 0.05, "LEASE_SECONDS": 30,
+              "RETRY_BACKOFF": 0.05}
+    prefix = None
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+        prefix = f"pvstore-{uuid.uuid4().hex[:10]}"
+        values.update(REDIS_URL=url, REDIS_KEY_PREFIX=prefix)
+
+    def factory(**overrides):
+        return make_settings(**{**values, **overrides})
+    yield factory
+    if prefix:
+        client = redis.Redis.from_url(values["REDIS_URL"])
+        keys = list(client.scan_iter(f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+def worker_for(settings, once=True):
+    return Worker(settings, open_source(settings), render=fake_render, make_context=fake_make_context,
+                  middleware=[Retries(settings.MAX_ATTEMPTS, min_backoff=settings.RETRY_BACKOFF),
+                              TimeLimit(settings.JOB_TIMEOUT)], once=once)
+
+
+def test_submitting_a_queued_id_twice_queues_one_job(store_settings, tmp_path):
+    settings = store_settings()
+    source = open_source(settings)
+    first = source.submit(tiny_job("twice"))
+    second = source.submit(tiny_job("twice"))
+    assert (first.id, first.created, first.state) == ("twice", True, JobState.QUEUED)
+    assert (second.id, second.created, second.state) == ("twice", False, JobState.QUEUED)
+    assert source.status()["queued_total"] == 1
+    worker_for(settings).run(install_signals=False)
+    assert ledger(tmp_path) == ["twice"]
+    # an id that has ended is a new run when submitted again
+    again = source.submit(tiny_job("twice"))
+    assert again.created and again.state == JobState.QUEUED
+    worker_for(settings).run(install_signals=False)
+    assert ledger(tmp_path) == ["twice", "twice"]
+    assert source.get("twice").state == JobState.FINISHED
+
+
+def test_a_repeated_idempotency_key_returns_the_first_job(store_settings):
+    source = open_source(store_settings())
+    job = tiny_job("x")
+    del job["id"]
+    first = source.submit(job, idempotency_key="order-17")
+    second = source.submit(job, idempotency_key="order-17")
+    other = source.submit(job, idempotency_key="order-18")
+    assert first.created and not second.created and other.created
+    assert second.id == first.id != other.id
+    assert source.status()["queued_total"] == 2
+
+
+def test_get_reports_state_priority_and_job(store_settings):
+    source = open_source(store_settings())
+    source.submit(tiny_job("seen"), priority="high")
+    info = source.get("seen")
+    assert info.state == JobState.QUEUED and info.priority == "high" and info.attempts == 0
+    assert info.job["id"] == "seen" and info.submitted_at
+    assert info.progress == {"done": 0, "total": 0, "what": "", "percent": 0.0}
+    assert source.get("never-submitted") is None
+
+
+def test_list_is_newest_first_with_filters_and_a_cursor(store_settings):
+    settings = store_settings()
+    source = open_source(settings)
+    ids = [f"j{n:02d}" for n in range(7)]
+    for n, job_id in enumerate(ids):
+        source.submit(tiny_job(job_id), priority="low" if n % 2 else "normal")
+    worker = Worker(settings, open_source(settings), render=fake_render,
+                    make_context=fake_make_context, middleware=[], once=True)
+    claimed = worker.source.claim()            # the oldest normal one runs
+    worker.process(claimed)
+    source.cancel("j06")
+    jobs, cursor = source.list_jobs(limit=3)
+    seen = [j.id for j in jobs]
+    while cursor:
+        jobs, cursor = source.list_jobs(limit=3, cursor=cursor)
+        seen += [j.id for j in jobs]
+    assert seen == list(reversed(ids))
+    assert [j.id for j in source.list_jobs(priority="low")[0]] == ["j05", "j03", "j01"]
+    assert [j.id for j in source.list_jobs(state="finished")[0]] == [claimed.id]
+    assert [j.id for j in source.list_jobs(state=JobState.CANCELLED)[0]] == ["j06"]
+    queued, _ = source.list_jobs(state="queued", priority="normal")
+    assert [j.id for j in queued] == ["j04", "j02"]
+    assert all(j.job is None for j in queued)
+    with pytest.raises(BadCursor):
+        source.list_jobs(cursor="not-a-cursor")
+    with pytest.raises(ValueError, match="state"):
+        source.list_jobs(state="sleeping")
+
+
+def test_cancel_a_queued_job(store_settings, tmp_path):
+    settings = store_settings()
+    source = open_source(settings)
+    source.submit(tiny_job("unwanted"))
+    source.submit(tiny_job("wanted"))
+    finals = []
+    source.add_final_listener(lambda event, record: finals.append((event, record["id"])))
+    info = source.cancel("unwanted")
+    assert info.state == JobState.CANCELLED
+    assert info.record["status"] == "cancelled" and info.record["was"] == "queued"
+    assert finals == [("job.cancelled", "unwanted")]
+    worker = worker_for(settings)
+    worker.run(install_signals=False)
+    assert ledger(tmp_path) == ["wanted"]          # the cancelled one never ran
+    assert source.get("unwanted").state == JobState.CANCELLED
+    with pytest.raises(JobNotCancellable) as err:
+        source.cancel("unwanted")
+    assert err.value.state == JobState.CANCELLED
+    with pytest.raises(JobNotCancellable):
+        source.cancel("wanted")                    # finished
+    with pytest.raises(JobNotFound):
+        source.cancel("nobody")
+
+
+def test_cancel_a_running_job_stops_it_without_output(store_settings, tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_SCENE_SECONDS", "1")
+    settings = store_settings()
+    source = open_source(settings)
+    source.submit(tiny_job("long", scenes=60), priority="critical")
+    source.submit(tiny_job("next"))
+    worker = worker_for(settings, once=True)
+    thread = threading.Thread(target=worker.run, kwargs={"install_signals": False})
+    thread.start()
+    try:
+        wait_for(lambda: (source.get("long").progress["done"] or 0) >= 1, timeout=60,
+                 what="the long job to start")
+        info = source.cancel("long")
+        assert info.state == JobState.STARTED and info.cancel_requested
+        wait_for(lambda: source.get("long").state == JobState.CANCELLED, timeout=30,
+                 what="the worker to stop the cancelled job")
+        thread.join(60)
+    finally:
+        worker.request_stop()
+        thread.join(60)
+    record = source.get("long").record
+    assert record["status"] == "cancelled" and record["was"] == "started"
+    assert not (settings.path("OUTPUT_DIR") / "long.mp4").exists()
+    assert ledger(tmp_path) == ["next"]           # the worker went on to the next job
+    assert worker.counts["cancelled"] == 1 and worker.counts["failed"] == 0
