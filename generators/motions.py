@@ -32,6 +32,8 @@ MOTIONS: dict[str, Callable[[float], View]] = {
     "zoom_out": lambda p: View(zoom=1 - p),
     "pan_left": lambda p: View(zoom=1, x=1 - 2 * p),     # the camera moves left: the picture slides right
     "pan_right": lambda p: View(zoom=1, x=2 * p - 1),
+    "pan_up": lambda p: View(zoom=1, y=1 - 2 * p),       # the camera moves up: the picture slides down
+    "pan_down": lambda p: View(zoom=1, y=2 * p - 1),
     "none": lambda p: View(),
 }
 

@@ -22,7 +22,7 @@ PRIORITIES = ("critical", "high", "normal", "low")
 PRESETS = {"reel": (1080, 1920), "landscape": (1920, 1080), "square": (1080, 1080)}
 # names the renderer's registries must know (tests/test_scene_plugins.py checks they agree):
 SCENE_TYPES = ("image", "video")                                     # generators/scenes/
-MOTIONS = ("zoom_in", "zoom_out", "pan_left", "pan_right", "none")   # generators/motions.py
+MOTIONS = ("zoom_in", "zoom_out", "pan_left", "pan_right", "pan_up", "pan_down", "none")  # generators/motions.py
 POSITIONS = ("top", "center", "bottom")
 QUALITIES = ("draft", "standard", "high")
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

@@ -100,6 +100,9 @@ EXPECTED = {
     # at 1:1, vertically centred (ty = (552 - 480) / 2), across the 40 spare pixels of width
     "pan_right": [(1.0, 40 * e, 36.0) for e in EASED],
     "pan_left": [(1.0, 40 * (1 - e), 36.0) for e in EASED],
+    # at 1:1, horizontally centred (tx = (310 - 270) / 2), across the 72 spare pixels of height
+    "pan_down": [(1.0, 20.0, 72 * e) for e in EASED],
+    "pan_up": [(1.0, 20.0, 72 * (1 - e)) for e in EASED],
     "none": [_centred(WIDE)] * 4,
 }
 
@@ -119,6 +122,23 @@ def test_scene_frames_show_the_marks_where_the_camera_puts_them(tmp_path, motion
         assert max(moved) == 0.0
     else:
         assert min(moved) > 0.0 and not np.array_equal(made[0], made[-1])
+
+
+@pytest.mark.parametrize("motion, moves", [("pan_up", 72), ("pan_down", -72)])
+def test_vertical_pans_move_the_picture_down_or_up_in_the_video(tmp_path, motion, moves):
+    """Rendered and decoded: under pan_up the camera climbs, so the marks slide down the
+    frame by the 72 spare rows of the picture; under pan_down they slide up. Nothing moves sideways."""
+    visual = SceneVisual(width=270, height=480, fps=12, frames=18, motion=motion, picture=marked_picture(tmp_path))
+    out = tmp_path / f"{motion}.mp4"
+    render_piece(Piece("body", (0,), 0, 18), [visual], encoder_for("high", 12, 270, 480), out)
+    video = frames(out, 270, 480)
+    assert len(video) == 18
+    first, last = (seen_marks(rgb_to_i420(np.ascontiguousarray(video[i]))) for i in (0, -1))
+    for (x0, y0, _), (x1, y1, _) in zip(first, last):
+        assert abs((y1 - y0) - moves) < 1.0 and abs(x1 - x0) < 0.5, ((x0, y0), (x1, y1))
+    ys = [seen_marks(rgb_to_i420(np.ascontiguousarray(f)))[0][1] for f in video]
+    steps = np.diff(ys) * np.sign(moves)
+    assert (steps > 0).all(), ys        # every frame a little further, in one direction
 
 
 def test_picture_board_hands_over_each_scene_as_it_comes():
