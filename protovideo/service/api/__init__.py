@@ -3,7 +3,14 @@
     app.py            create_app(settings, store): routers, body limit, JSON errors
     auth.py           API_TOKEN (bearer, x-api-key, login cookie); loopback-only without it
     limits.py         request body bounds (413)
+    validation.py     a submitted job's problems, each with its JSON path
+    views.py          a job as the API shows it (progress percent, ETA, links)
+    eta.py            ETA from the reports of earlier jobs
     routes_public.py  GET / (greeting or dashboard), /health, /docs, /v1/login, /v1/logout
+    routes_jobs.py    /v1/jobs (submit, list, get, cancel), /v1/validate
+    routes_files.py   /v1/jobs/{id}/video (Range), /report, /poster.jpg, /subtitles.vtt|srt
+    routes_assets.py  POST /v1/assets (uploads, checked like downloads)
+    routes_compat.py  the original service's /generate, /download, /generate-task, /task-status
     routes_system.py  /metrics, /v1/queue, /v1/system
     server.py         uvicorn in the foreground or on a thread beside the worker
 """

@@ -21,7 +21,7 @@ from protovideo.service.api.limits import BodyLimit
 from protovideo.service.api.routes_public import STATIC_DIR
 
 log = logging.getLogger("protovideo.api")
-PROTECTED_ROUTERS = ("routes_system",)
+PROTECTED_ROUTERS = ("routes_jobs", "routes_files", "routes_assets", "routes_compat", "routes_system")
 
 
 def create_app(settings, store=None) -> FastAPI:

@@ -1,0 +1,92 @@
+"""POST /v1/assets: upload a picture, clip or sound for jobs to use.
+
+The file is checked by its bytes exactly as a downloaded asset is
+(generators.media_check.check_asset), then stored as ASSET_ROOT/uploads/<md5>.<ext>;
+the answer's `path` ("uploads/<md5>.<ext>", relative to ASSET_ROOT) goes into a
+job's `image`, `video`, `narration` or `music`. The same bytes twice give the same path.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from pathlib import Path
+
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from jobmodel.errors import JobFailed
+
+router = APIRouter()
+KINDS = ("image", "video", "audio")
+SUFFIXES = {
+    "image": {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"},
+    "video": {"mov": ".mp4", "mp4": ".mp4", "matroska": ".mkv", "webm": ".webm", "avi": ".avi",
+              "mpegts": ".ts", "gif": ".gif"},
+    "audio": {"mp3": ".mp3", "wav": ".wav", "ogg": ".ogg", "flac": ".flac", "aac": ".aac",
+              "mov": ".m4a", "m4a": ".m4a", "matroska": ".mka", "webm": ".webm"},
+}
+CHUNK = 1 << 20
+
+
+@router.post("/v1/assets", status_code=201,
+             summary="Upload an asset (multipart field 'file'; optional 'kind'): 201 {path, kind, md5, bytes}")
+async def upload(request: Request, file: UploadFile = File(...), kind: str | None = Form(default=None)):
+    if kind is not None and kind not in KINDS:
+        raise HTTPException(status_code=400, detail=f"kind must be one of {', '.join(KINDS)}")
+    return await run_in_threadpool(_store_upload, request.app.state.settings, file, kind)
+
+
+def _store_upload(settings, file: UploadFile, kind: str | None):
+    folder = settings.path("ASSET_ROOT") / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".upload-{uuid.uuid4().hex}"
+    limit = int(settings.MAX_DOWNLOAD_MB * (1 << 20))
+    digest, size = hashlib.md5(), 0
+    try:
+        with open(tmp, "wb") as out:
+            while chunk := file.file.read(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPException(status_code=413, detail=f"the file is larger than MAX_DOWNLOAD_MB "
+                                                                f"({settings.MAX_DOWNLOAD_MB:g})")
+                digest.update(chunk)
+                out.write(chunk)
+        if size == 0:
+            raise HTTPException(status_code=400, detail="the file is empty")
+        found_kind, info = _check(tmp, kind, file.filename or "upload")
+        suffix = SUFFIXES[found_kind].get(_format_key(info.format), Path(file.filename or "").suffix.lower())
+        if not suffix or len(suffix) > 6:
+            suffix = ".bin"
+        name = f"{digest.hexdigest()}{suffix}"
+        os.replace(tmp, folder / name)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return JSONResponse(status_code=201, content={
+        "path": f"uploads/{name}", "kind": found_kind, "md5": digest.hexdigest(), "bytes": size,
+        "width": info.width or None, "height": info.height or None, "duration_s": info.duration_s})
+
+
+def _format_key(fmt: str) -> str:
+    """"mov,mp4,m4a,3gp,3g2,mj2" -> "mp4"-like single name the suffix table knows."""
+    parts = [p for p in (fmt or "").split(",") if p]
+    for preferred in ("mp4", "m4a", "mp3", "wav", "ogg", "flac", "matroska", "webm", "avi", "mpegts", "gif"):
+        if preferred in parts:
+            return preferred
+    return parts[0] if parts else fmt
+
+
+def _check(path: Path, kind: str | None, shown: str):
+    """(kind, MediaInfo) of the first kind the bytes pass as; 400 naming why when none."""
+    from generators.media_check import check_asset
+    tried = [kind] if kind else list(KINDS)
+    reasons = []
+    for candidate in tried:
+        try:
+            return candidate, check_asset(path, candidate, field="file", asset=shown)
+        except JobFailed as exc:
+            reasons.append(f"not a usable {candidate}: {exc.message}")
+    raise HTTPException(status_code=400, detail="; ".join(reasons))
+
+

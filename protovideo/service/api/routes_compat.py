@@ -1,0 +1,139 @@
+"""The original ProtoVideo service's endpoints, so its clients work unchanged.
+
+    POST /generate            the original request; answered when the video is ready:
+                              200 {"download_url", "generation_time"}; 400 {"detail"} for an invalid
+                              request or an asset that cannot be fetched; 500 {"detail"} when rendering
+                              fails; 504 {"detail"} after API_GENERATE_TIMEOUT (the job goes on)
+    GET  /download/{filename} the finished video (video/mp4)
+    POST /generate-task       queue it: {"task_id", "status": "queued"}
+    GET  /task-status/{id}    {"task_id", "status": queued|inprogress|finished|failed, "result"|"error"}
+
+/generate queues the job on the job source like any other and waits for its final
+state: a worker renders it (the one inside `run --serve`, or any worker process on
+the same source when the API runs as `serve`). The output is named
+<random hex>_<output_filename>, as the original service names its files.
+"""
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, JSONResponse
+
+from jobmodel.spec import ID_RE
+from jobmodel.states import JobState
+from protovideo.service.api.validation import decode_body, job_problems
+
+router = APIRouter()
+POLL_S = 0.25
+ORIGINAL_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"type": "object", "description": "the original service's request: output_filename, "
+                                                "narration_text, scenes"}}}}}
+TASK_STATUS = {"queued": "queued", "started": "inprogress", "finished": "finished",
+               "failed": "failed", "cancelled": "failed"}
+
+
+def _invalid_detail(problems: list[dict]) -> str:
+    """The original's wording where it had one ("Unknown scene type: ..."), then every problem."""
+    listed = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+    for p in problems:
+        if re.fullmatch(r"scenes\[\d+\]\.type", p["field"]):
+            got = re.search(r"got (.+)$", p["message"])
+            return f"Unknown scene type: {got.group(1) if got else '?'} ({listed})"
+    return f"Invalid request: {listed}"
+
+
+async def _queue_original(request: Request) -> tuple[str, str] | JSONResponse:
+    """Check and queue an original request; (job id, output name) or a 400 answer."""
+    data, problems = decode_body(await request.body())
+    if not problems and not isinstance(data, dict):
+        problems = [{"field": "$", "message": "the request is a JSON object"}]
+    if not problems:
+        data = dict(data)
+        name = data.get("output_filename") or f"output_{uuid.uuid4().hex}.mp4"
+        data["output_filename"] = f"{uuid.uuid4().hex}_{name}" if isinstance(name, str) else name
+        problems = await run_in_threadpool(job_problems, data, request.app.state.settings)
+    if problems:
+        return JSONResponse(status_code=400, content={"detail": _invalid_detail(problems)})
+    result = await run_in_threadpool(request.app.state.store.submit, data)
+    return result.id, data["output_filename"]
+
+
+@router.post("/generate", openapi_extra=ORIGINAL_BODY,
+             summary="The original service's render call: answers when the video is ready")
+async def generate(request: Request):
+    started = time.monotonic()
+    queued = await _queue_original(request)
+    if isinstance(queued, JSONResponse):
+        return queued
+    job_id, _name = queued
+    return await run_in_threadpool(_wait_and_answer, request, job_id, started)
+
+
+def _wait_and_answer(request: Request, job_id: str, started: float) -> JSONResponse:
+    store, settings = request.app.state.store, request.app.state.settings
+    deadline = started + settings.API_GENERATE_TIMEOUT
+    while True:
+        info = store.get(job_id)
+        state = getattr(info.state, "value", info.state) if info is not None else None
+        if state in (JobState.FINISHED.value, JobState.FAILED.value, JobState.CANCELLED.value):
+            break
+        if time.monotonic() >= deadline:
+            return JSONResponse(status_code=504, content={
+                "detail": f"the video is not ready after {settings.API_GENERATE_TIMEOUT:g} s "
+                          f"(API_GENERATE_TIMEOUT); follow it at /v1/jobs/{job_id}", "job_id": job_id})
+        time.sleep(POLL_S)
+    record = info.record or {}
+    if state == JobState.FINISHED.value:
+        elapsed = time.monotonic() - started
+        return JSONResponse({"download_url": f"/download/{Path(record['output']).name}",
+                             "generation_time": f"{int(elapsed // 60)}m {int(elapsed % 60)}s",
+                             "job_id": job_id})
+    error = record.get("error") or {}
+    message = error.get("message") or state
+    if error.get("type") == "JobInvalid":
+        return JSONResponse(status_code=400, content={"detail": f"Invalid request: {message}", "job_id": job_id})
+    if error.get("asset"):
+        return JSONResponse(status_code=400, content={
+            "detail": f"Failed to download asset: {error['asset']} ({message})", "job_id": job_id})
+    return JSONResponse(status_code=500, content={"detail": f"Video generation failed: {message}",
+                                                  "job_id": job_id})
+
+
+@router.get("/download/{filename}", summary="The original service's download of a finished video",
+            response_class=FileResponse)
+def download(request: Request, filename: str):
+    if "/" in filename or "\\" in filename or filename.startswith(".") or not filename.endswith(".mp4"):
+        raise HTTPException(status_code=404, detail="File not found.")
+    path = request.app.state.settings.path("OUTPUT_DIR") / filename
+    if not path.is_file():
+        raise HTTPException(status_code=404, detail="File not found.")
+    return FileResponse(path, media_type="video/mp4", filename=filename)
+
+
+@router.post("/generate-task", openapi_extra=ORIGINAL_BODY,
+             summary="The original service's queued render: {task_id, status}")
+async def generate_task(request: Request):
+    queued = await _queue_original(request)
+    if isinstance(queued, JSONResponse):
+        return queued
+    return {"task_id": queued[0], "status": "queued"}
+
+
+@router.get("/task-status/{task_id}", summary="The original service's task status")
+def task_status(request: Request, task_id: str):
+    info = request.app.state.store.get(task_id) if ID_RE.match(task_id) else None
+    if info is None:
+        return JSONResponse(status_code=404, content={"error": "Task not found"})
+    state = getattr(info.state, "value", info.state)
+    answer = {"task_id": task_id, "status": TASK_STATUS.get(state, state)}
+    record = info.record or {}
+    if state == JobState.FINISHED.value:
+        answer["result"] = {"download_url": f"/download/{Path(record['output']).name}"}
+    elif state in (JobState.FAILED.value, JobState.CANCELLED.value):
+        answer["error"] = (record.get("error") or {}).get("message") or state
+    return answer

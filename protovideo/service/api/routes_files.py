@@ -1,0 +1,109 @@
+"""A finished job's files: the video (HTTP Range for players), report, poster and captions.
+
+The files are where the job's record says (OUTPUT_DIR of the worker that rendered it).
+When that path is not on this machine (Redis source, OUTPUT_DIR not shared), the
+answer is 404 with the record's `location`, so a client knows where the file is.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse
+
+from jobmodel.spec import ID_RE
+from jobmodel.states import JobState
+
+router = APIRouter()
+
+
+def finished_record(request: Request, job_id: str) -> dict:
+    info = request.app.state.store.get(job_id) if ID_RE.match(job_id) else None
+    if info is None:
+        raise HTTPException(status_code=404, detail=f"no job {job_id!r} on record")
+    state = getattr(info.state, "value", info.state)
+    if state != JobState.FINISHED.value:
+        raise HTTPException(status_code=404,
+                            detail=f"job {job_id} is {state}; its files are there once it is finished")
+    return info.record or {}
+
+
+def _elsewhere(what: str, location: str, record: dict) -> JSONResponse:
+    return JSONResponse(status_code=404, content={
+        "detail": f"the {what} is not on this machine; the record says it is at {location}",
+        "location": location, "worker": record.get("worker")})
+
+
+def _listed(record: dict, key: str, suffix: str) -> str | None:
+    """A file the record lists under `key` (a path, a list or a {suffix: path} map)."""
+    value = record.get(key)
+    if isinstance(value, str):
+        return value if value.endswith(suffix) else None
+    if isinstance(value, dict):
+        found = value.get(suffix.lstrip(".")) or value.get(suffix)
+        return found if isinstance(found, str) else None
+    if isinstance(value, list):
+        return next((v for v in value if isinstance(v, str) and v.endswith(suffix)), None)
+    return None
+
+
+def _beside_output(record: dict, key: str, suffix: str) -> str | None:
+    listed = _listed(record, key, suffix)
+    if listed:
+        return listed
+    output = record.get("output")
+    return str(Path(output).with_suffix(suffix)) if output else None
+
+
+@router.get("/v1/jobs/{job_id}/video", summary="The MP4 (Range requests answered 206); 404 until finished",
+            response_class=FileResponse)
+def video(request: Request, job_id: str):
+    record = finished_record(request, job_id)
+    output = record.get("output") or ""
+    if not output or not Path(output).is_file():
+        return _elsewhere("video", output, record)
+    return FileResponse(output, media_type="video/mp4", filename=Path(output).name,
+                        content_disposition_type="inline")
+
+
+@router.get("/v1/jobs/{job_id}/poster.jpg", summary="The poster frame (JPEG)", response_class=FileResponse)
+def poster(request: Request, job_id: str):
+    record = finished_record(request, job_id)
+    path = _beside_output(record, "poster", ".jpg")
+    if not path or not Path(path).is_file():
+        return _elsewhere("poster", path or "", record)
+    return FileResponse(path, media_type="image/jpeg")
+
+
+@router.get("/v1/jobs/{job_id}/subtitles.vtt", summary="The captions as WebVTT (word-timed)",
+            response_class=FileResponse)
+def subtitles_vtt(request: Request, job_id: str):
+    return _captions(request, job_id, ".vtt", "text/vtt; charset=utf-8")
+
+
+@router.get("/v1/jobs/{job_id}/subtitles.srt", summary="The captions as SubRip", response_class=FileResponse)
+def subtitles_srt(request: Request, job_id: str):
+    return _captions(request, job_id, ".srt", "application/x-subrip; charset=utf-8")
+
+
+def _captions(request: Request, job_id: str, suffix: str, media_type: str):
+    record = finished_record(request, job_id)
+    path = _beside_output(record, "subtitles", suffix)
+    if not path or not Path(path).is_file():
+        raise HTTPException(status_code=404, detail=f"job {job_id} has no {suffix} captions "
+                                                    "(captions are written when there is narration)")
+    return FileResponse(path, media_type=media_type)
+
+
+@router.get("/v1/jobs/{job_id}/report", summary="The job's performance report (JSON)")
+def report(request: Request, job_id: str):
+    info = request.app.state.store.get(job_id) if ID_RE.match(job_id) else None
+    if info is None:
+        raise HTTPException(status_code=404, detail=f"no job {job_id!r} on record")
+    record = info.record or {}
+    listed = record.get("report") if isinstance(record.get("report"), str) else None
+    path = Path(listed) if listed else request.app.state.settings.path("REPORT_DIR") / f"{job_id}.json"
+    if not path.is_file():
+        state = getattr(info.state, "value", info.state)
+        raise HTTPException(status_code=404, detail=f"job {job_id} ({state}) has no report here")
+    return FileResponse(path, media_type="application/json")

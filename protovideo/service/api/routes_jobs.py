@@ -1,0 +1,104 @@
+"""/v1/jobs: submit (with idempotency), list, one job, cancel; /v1/validate."""
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from jobmodel.spec import ID_RE, PRIORITIES
+from protovideo.service.api.validation import decode_body, job_problems
+from protovideo.service.api.views import job_links, job_view
+from protovideo.service.sources.store import BadCursor, JobNotCancellable, JobNotFound
+
+router = APIRouter()
+KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")   # printable ASCII, no spaces
+JOB_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"type": "object", "description": "a job (SPEC 'Job format')"}}}}}
+
+
+def eta_model(request: Request):
+    state = request.app.state
+    if getattr(state, "eta", None) is None:
+        from protovideo.service.api.eta import EtaModel
+        state.eta = EtaModel(state.settings.path("REPORT_DIR"))
+    return state.eta
+
+
+def _job_or_404(request: Request, job_id: str):
+    info = request.app.state.store.get(job_id) if ID_RE.match(job_id) else None
+    if info is None:
+        raise HTTPException(status_code=404, detail=f"no job {job_id!r} on record")
+    return info
+
+
+@router.post("/v1/jobs", status_code=201, openapi_extra=JOB_BODY,
+             summary="Queue a job: 201 new, 200 the existing job (same Idempotency-Key, or its id queued/running), "
+                     "400 with every problem")
+async def submit(request: Request, idempotency_key: str | None = Header(default=None),
+                 priority: str | None = Query(default=None, description="overrides the job's own priority")):
+    data, problems = decode_body(await request.body())
+    if priority is not None and priority not in PRIORITIES:
+        problems.append({"field": "priority", "message": f"must be one of {', '.join(PRIORITIES)}"})
+    if idempotency_key is not None and not KEY_RE.match(idempotency_key):
+        problems.append({"field": "Idempotency-Key",
+                         "message": "must be 1-200 printable ASCII characters without spaces"})
+    if not problems:
+        problems = await run_in_threadpool(job_problems, data, request.app.state.settings)
+    if problems:
+        return JSONResponse(status_code=400, content={"errors": problems})
+    return await run_in_threadpool(_submit, request, data, priority, idempotency_key)
+
+
+def _submit(request: Request, data: dict, priority: str | None, key: str | None):
+    store = request.app.state.store
+    result = store.submit(data, priority=priority, idempotency_key=key)
+    if result.created:
+        state = getattr(result.state, "value", result.state)
+        return JSONResponse(status_code=201, headers={"Location": f"/v1/jobs/{result.id}"},
+                            content={"id": result.id, "state": state,
+                                     "links": job_links(result.id, state, None)})
+    info = store.get(result.id)
+    body = job_view(info, eta_model(request)) if info is not None else {"id": result.id}
+    return JSONResponse(status_code=200, content=body)
+
+
+@router.post("/v1/validate", openapi_extra=JOB_BODY,
+             summary="Check a job without queueing it: {valid, errors}")
+async def validate(request: Request):
+    data, problems = decode_body(await request.body())
+    if not problems:
+        problems = await run_in_threadpool(job_problems, data, request.app.state.settings)
+    return {"valid": not problems, "errors": problems}
+
+
+@router.get("/v1/jobs", summary="Jobs, newest first: {jobs, next_cursor}")
+def list_jobs(request: Request, state: str | None = None, priority: str | None = None,
+              limit: int = Query(default=50, ge=1, le=1000), cursor: str | None = None):
+    try:
+        infos, next_cursor = request.app.state.store.list_jobs(state=state or None, priority=priority or None,
+                                                               limit=limit, cursor=cursor or None)
+    except (ValueError, BadCursor) as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    model = eta_model(request)
+    return {"jobs": [job_view(info, model) for info in infos], "next_cursor": next_cursor}
+
+
+@router.get("/v1/jobs/{job_id}", summary="One job: state, priority, attempts, progress, eta_s, record, links")
+def get_job(request: Request, job_id: str, with_job: bool = False):
+    return job_view(_job_or_404(request, job_id), eta_model(request), with_job=with_job)
+
+
+@router.delete("/v1/jobs/{job_id}",
+               summary="Cancel: queued jobs at once, running ones within seconds; 409 once ended")
+def cancel_job(request: Request, job_id: str):
+    if not ID_RE.match(job_id):
+        raise HTTPException(status_code=404, detail=f"no job {job_id!r} on record")
+    try:
+        info = request.app.state.store.cancel(job_id)
+    except JobNotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    except JobNotCancellable as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    return job_view(info, eta_model(request))
