@@ -16,7 +16,7 @@ from protovideo.service.sources import (BadCursor, JobNotCancellable, JobNotFoun
 from protovideo.service.worker import Worker
 
 
-@pytest.fixture(params=["spool"])   # redis: next commit
+@pytest.fixture(params=["spool", "redis"])
 def store_settings(request, make_settings):
     values = {"JOB_SOURCE": request.param, "POLL_INTERVAL": 0.05, "LEASE_SECONDS": 30,
               "RETRY_BACKOFF": 0.05}
@@ -161,3 +161,36 @@ def test_cancel_a_running_job_stops_it_without_output(store_settings, tmp_path, 
     assert not (settings.path("OUTPUT_DIR") / "long.mp4").exists()
     assert ledger(tmp_path) == ["next"]           # the worker went on to the next job
     assert worker.counts["cancelled"] == 1 and worker.counts["failed"] == 0
+
+
+def test_concurrent_submits_of_one_id_queue_it_once(store_settings):
+    settings = store_settings()
+    results = []
+    barrier = threading.Barrier(6)
+
+    def submit():
+        source = open_source(settings)
+        barrier.wait()
+        results.append(source.submit(tiny_job("racy")))
+
+    threads = [threading.Thread(target=submit) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.created for r in results) == [False] * 5 + [True]
+    assert open_source(settings).status()["queued_total"] == 1
+
+
+def test_cancel_a_job_waiting_for_its_retry(store_settings, tmp_path):
+    settings = store_settings()
+    source = open_source(settings)
+    source.submit(tiny_job("flaky"))
+    claimed = source.claim()
+    source.fail(claimed, {"type": "TransientError", "message": "503"}, retry_in=0.2)
+    assert source.get("flaky").state == JobState.QUEUED
+    assert source.cancel("flaky").state == JobState.CANCELLED
+    wait_for(lambda: source.is_drained(), timeout=10, what="the retry to be dropped")
+    worker_for(settings).run(install_signals=False)
+    assert ledger(tmp_path) == []
+    assert source.get("flaky").state == JobState.CANCELLED

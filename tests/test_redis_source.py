@@ -96,7 +96,7 @@ def test_heartbeats_keep_the_lease(redis_settings):
         job.progress = {"done": step, "total": 5, "what": "scene"}
         holder.heartbeat(job)
         assert other.claim() is None
-    assert other.status("held")["progress"] == {"done": 4, "total": 5, "what": "scene"}
+    assert other.status("held")["progress"] == {"done": 4, "total": 5, "what": "scene", "percent": 80.0}
 
 
 def test_transient_failures_retry_then_go_to_the_dead_letter_stream(redis_settings, tmp_path):

@@ -6,15 +6,18 @@ Keys (prefix = REDIS_KEY_PREFIX, so that deployments and tests can share a serve
                                 entry fields: id, job (JSON), base_dir
     {prefix}:delayed            sorted set of jobs waiting for a retry (score = not-before time)
     {prefix}:dead               dead-letter stream: every failed job with its failure record
-    {prefix}:job:{id}           hash: state (queued/started/finished/failed), attempts,
-                                priority, worker, progress (JSON), record (JSON)
-    {prefix}:stats              hash: finished, failed counters
+    {prefix}:job:{id}           hash: state (queued/started/finished/failed/cancelled),
+                                attempts, priority, worker, progress (JSON), record (JSON)...
+    {prefix}:jobs, {prefix}:state:{state}, {prefix}:idem:{sha}   the job store (redis_store.py)
+    {prefix}:stats              hash: finished, failed, cancelled counters
 
 A worker reads the streams highest priority first. An entry stays pending
 until the worker acknowledges it (XACK) on completion or failure; heartbeats
 reset its idle time (XCLAIM to itself). Entries pending longer than
 LEASE_SECONDS belong to a dead consumer and are taken over with XAUTOCLAIM,
 with the attempt count raised; past MAX_ATTEMPTS they go to the dead-letter stream.
+A cancel request for a running job (hash field cancel_requested) is seen by its
+worker's next heartbeat.
 """
 from __future__ import annotations
 
@@ -29,25 +32,14 @@ import redis
 from jobmodel.states import JobState
 from protovideo.service.sources.base import (PRIORITIES, ClaimedJob, JobSource, LeaseLost,
                                              decode_raw_job, default_worker_name, now_iso)
+from protovideo.service.sources.redis_store import RECORD_TTL, RedisStore, now_us
 
 log = logging.getLogger("protovideo.redis_source")
 
 GROUP = "workers"
-RECORD_TTL = 30 * 24 * 3600   # finished and failed job hashes are kept 30 days
-
-# Move due retries back into their streams atomically (no job can be lost in between).
-PROMOTE = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 100)
-for _, member in ipairs(due) do
-  redis.call('ZREM', KEYS[1], member)
-  local e = cjson.decode(member)
-  redis.call('XADD', ARGV[2] .. e.priority, '*', 'id', e.id, 'job', e.job, 'base_dir', e.base_dir)
-end
-return #due
-"""
 
 
-class RedisSource(JobSource):
+class RedisSource(RedisStore, JobSource):
     name = "redis"
 
     def __init__(self, settings, worker_name: str | None = None, client: redis.Redis | None = None):
@@ -59,7 +51,7 @@ class RedisSource(JobSource):
         self.r = client or redis.Redis.from_url(settings.REDIS_URL, decode_responses=True,
                                                 socket_connect_timeout=10, socket_timeout=30,
                                                 health_check_interval=30)
-        self._promote = self.r.register_script(PROMOTE)
+        self._load_scripts()
         self._groups_ready = False
         self._last_prune = 0.0
 
@@ -92,7 +84,7 @@ class RedisSource(JobSource):
     # ------------------------------------------------------------ claim
     def claim(self) -> ClaimedJob | None:
         self._ensure_groups()
-        self._promote(keys=[self._delayed], args=[time.time(), f"{self.prefix}:stream:"])
+        self._promote(keys=[self._delayed], args=[time.time(), self.prefix])
         self._prune_consumers()
         for priority in PRIORITIES:
             stream = self._stream(priority)
@@ -125,19 +117,24 @@ class RedisSource(JobSource):
         raw = fields.get("job", "")
         data, decode_error = decode_raw_job(raw)
         key = self._job_key(job_id)
-        attempts = int(self.r.hincrby(key, "attempts", 1))
+        claimed_at = now_iso()
+        attempts = int(self._claim_script(keys=[], args=[
+            self.prefix, job_id, entry_id, self.worker_name, priority, claimed_at, now_us()]))
+        if attempts < 0:   # cancelled, ended, or queued again under another entry: drop it
+            with self.r.pipeline(transaction=True) as pipe:
+                pipe.xack(self._stream(priority), GROUP, entry_id)
+                pipe.xdel(self._stream(priority), entry_id)
+                pipe.execute()
+            return None
         base_dir = fields.get("base_dir") or ""
         claimed = ClaimedJob(id=job_id, data=data, attempts=attempts, priority=priority,
                              base_dir=Path(base_dir) if base_dir else self.settings.path("ASSET_ROOT"),
-                             decode_error=decode_error, claimed_at=now_iso(),
+                             decode_error=decode_error, claimed_at=claimed_at,
                              handle={"stream": self._stream(priority), "entry": entry_id,
                                      "fields": fields}, raw=raw if data is None else None)
         if self.dead_letter_if_worn_out(claimed):
             self.r.hincrby(key, "attempts", -1)
             return None
-        self.r.hset(key, mapping={"state": JobState.STARTED, "worker": self.worker_name,
-                                  "priority": priority, "claimed_at": claimed.claimed_at,
-                                  "progress": "{}"})
         return claimed
 
     def _prune_consumers(self) -> None:
@@ -157,37 +154,61 @@ class RedisSource(JobSource):
         pending = self.r.xpending_range(stream, GROUP, min=entry, max=entry, count=1)
         if not pending or pending[0]["consumer"] != self.worker_name:
             raise LeaseLost(f"job {claimed.id}: the lease ran out and another worker took it")
-        self.r.xclaim(stream, GROUP, self.worker_name, 0, [entry], justid=True)
-        self.r.hset(self._job_key(claimed.id), mapping={
-            "progress": json.dumps(claimed.progress), "heartbeat_at": now_iso()})
+        key = self._job_key(claimed.id)
+        with self.r.pipeline(transaction=False) as pipe:
+            pipe.xclaim(stream, GROUP, self.worker_name, 0, [entry], justid=True)
+            pipe.hset(key, mapping={"progress": json.dumps(claimed.progress),
+                                    "heartbeat_at": now_iso()})
+            pipe.hget(key, "cancel_requested")
+            cancel = pipe.execute()[-1]
+        if cancel == "1":
+            claimed.request_cancel("cancelled")
 
     # ------------------------------------------------------------ outcomes
     def _ack(self, pipe, claimed: ClaimedJob) -> None:
         pipe.xack(claimed.handle["stream"], GROUP, claimed.handle["entry"])
         pipe.xdel(claimed.handle["stream"], claimed.handle["entry"])
 
-    def complete(self, claimed: ClaimedJob, record: dict) -> None:
-        key = self._job_key(claimed.id)
+    def _stamp(self, claimed: ClaimedJob, record: dict) -> dict:
+        """The record with the job's priority and submission time (for lists and the API)."""
+        extra = {"priority": claimed.priority}
+        submitted = self.r.hget(self._job_key(claimed.id), "submitted_at")
+        if submitted:
+            extra["submitted_at"] = submitted
+        return {**record, **{k: v for k, v in extra.items() if k not in record}}
+
+    def _end(self, claimed: ClaimedJob, state: JobState, record: dict, counter: str,
+             dead_letter: bool = False) -> None:
+        record = self._stamp(claimed, record)
         with self.r.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"state": JobState.FINISHED, "record": json.dumps(record)})
-            pipe.expire(key, RECORD_TTL)
-            pipe.hincrby(f"{self.prefix}:stats", "finished", 1)
+            self.move(claimed.id, state, {"record": json.dumps(record),
+                                          "finished_at": record.get("finished_at") or now_iso(),
+                                          "cancel_requested": "0"},
+                      ttl=RECORD_TTL, client=pipe)
+            pipe.hincrby(f"{self.prefix}:stats", counter, 1)
+            if dead_letter:
+                pipe.xadd(self._dead, {"id": claimed.id, "record": json.dumps(record)})
             self._ack(pipe, claimed)
             pipe.execute()
+        self._notify_final(state, record)
+
+    def complete(self, claimed: ClaimedJob, record: dict) -> None:
+        self._end(claimed, JobState.FINISHED, record, "finished")
+
+    def record_cancelled(self, claimed: ClaimedJob, record: dict) -> None:
+        self._end(claimed, JobState.CANCELLED, record, "cancelled")
 
     def fail(self, claimed: ClaimedJob, error: dict, retry_in: float | None = None) -> None:
-        key = self._job_key(claimed.id)
+        if retry_in is None:
+            self._end(claimed, JobState.FAILED, self.failure_record(claimed, error), "failed",
+                      dead_letter=True)
+            return
+        member = self._delayed_member(claimed)
         with self.r.pipeline(transaction=True) as pipe:
-            if retry_in is None:
-                record = self.failure_record(claimed, error)
-                pipe.hset(key, mapping={"state": JobState.FAILED, "record": json.dumps(record)})
-                pipe.expire(key, RECORD_TTL)
-                pipe.hincrby(f"{self.prefix}:stats", "failed", 1)
-                pipe.xadd(self._dead, {"id": claimed.id, "record": json.dumps(record)})
-            else:
-                pipe.zadd(self._delayed, {self._delayed_member(claimed): time.time() + retry_in})
-                pipe.hset(key, mapping={"state": JobState.QUEUED, "last_error": json.dumps(error),
-                                        "retry_at": time.time() + retry_in})
+            pipe.zadd(self._delayed, {member: time.time() + retry_in})
+            self.move(claimed.id, JobState.QUEUED, {
+                "last_error": json.dumps(error), "retry_at": time.time() + retry_in,
+                "delayed_member": member, "entry": ""}, client=pipe)
             self._ack(pipe, claimed)
             pipe.execute()
 
@@ -198,41 +219,22 @@ class RedisSource(JobSource):
                            "nonce": uuid.uuid4().hex[:8]})
 
     def release(self, claimed: ClaimedJob) -> None:
-        key = self._job_key(claimed.id)
+        fields = claimed.handle["fields"]
         with self.r.pipeline(transaction=True) as pipe:
-            pipe.hincrby(key, "attempts", -1)
-            pipe.hset(key, "state", JobState.QUEUED)
-            pipe.xadd(claimed.handle["stream"], claimed.handle["fields"])
+            self._requeue_script(keys=[], args=[self.prefix, claimed.id, claimed.handle["stream"],
+                                                fields.get("job", ""), fields.get("base_dir", ""),
+                                                now_us()], client=pipe)
             self._ack(pipe, claimed)
             pipe.execute()
 
-    # ------------------------------------------------------------ submit / status
-    def submit(self, data: dict, priority: str | None = None, base_dir: Path | None = None) -> str:
-        self._ensure_groups()
-        data = dict(data)
-        if priority:
-            data["priority"] = priority
-        priority = data.get("priority") if data.get("priority") in PRIORITIES else "normal"
-        job_id = data.get("id") or uuid.uuid4().hex[:16]
-        data["id"] = job_id
-        key = self._job_key(job_id)
-        with self.r.pipeline(transaction=True) as pipe:
-            pipe.delete(key)
-            pipe.hset(key, mapping={"state": JobState.QUEUED, "attempts": 0, "priority": priority,
-                                    "queued_at": now_iso()})
-            pipe.xadd(self._stream(priority), {
-                "id": job_id, "job": json.dumps(data),
-                "base_dir": str(Path(base_dir).resolve()) if base_dir else ""})
-            pipe.execute()
-        return job_id
-
+    # ------------------------------------------------------------ status
     def is_drained(self) -> bool:
         return all(self.r.xlen(self._stream(p)) == 0 for p in PRIORITIES) and \
             self.r.zcard(self._delayed) == 0
 
     def status(self, job_id: str | None = None) -> dict:
         if job_id is not None:
-            return self._job_status(job_id)
+            return super().status(job_id)
         self._ensure_groups()
         queued, started = {}, 0
         for priority in PRIORITIES:
@@ -244,22 +246,8 @@ class RedisSource(JobSource):
         return {"source": "redis", "prefix": self.prefix, "queued": queued,
                 "queued_total": sum(queued.values()), "retry_pending": self.r.zcard(self._delayed),
                 "started": started, "finished": int(stats.get("finished", 0)),
-                "failed": int(stats.get("failed", 0)), "dead_letter": self.r.xlen(self._dead)}
-
-    def _job_status(self, job_id: str) -> dict:
-        values = self.r.hgetall(self._job_key(job_id))
-        if not values:
-            return {"id": job_id, "state": "unknown"}
-        info = {"id": job_id, "state": values.get("state", "unknown"),
-                "priority": values.get("priority"), "attempts": int(values.get("attempts", 0))}
-        if info["state"] == JobState.STARTED:
-            info["worker"] = values.get("worker")
-            info["progress"] = json.loads(values.get("progress") or "{}")
-        if info["state"] == JobState.QUEUED and values.get("retry_at"):
-            info["retry_pending"] = float(values["retry_at"]) > time.time()
-        if values.get("record"):
-            info["record"] = json.loads(values["record"])
-        return info
+                "failed": int(stats.get("failed", 0)), "cancelled": int(stats.get("cancelled", 0)),
+                "dead_letter": self.r.xlen(self._dead)}
 
     def close(self) -> None:
         self.r.close()
