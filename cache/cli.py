@@ -4,6 +4,9 @@ stats    entries, size, limit and the persisted hit/miss counts of CACHE_DIR
 cleanup  drop expired entries, stale temp/orphan/scratch files, then enforce the size limit
 clear    drop every entry (also the shared Redis level's when REDIS_URL is set); counts stay
 With CACHE_ENABLED=false the folder is still inspected and cleaned if it exists.
+The commands never create a cache: a CACHE_DIR without an index (run from the wrong
+folder, a typo in CACHE_DIR) is an error naming the folder, exit 1. A closed stdout
+(`cache stats --json | head`) is handled by the command line's entry point.
 """
 from __future__ import annotations
 
@@ -60,6 +63,12 @@ def _print_stats(out: dict) -> None:
 def cache_command(args, settings) -> int:
     action = getattr(args, "action", "stats")
     as_json = bool(getattr(args, "json", False))
+    folder = settings.path("CACHE_DIR")
+    if not (folder / "index.sqlite").is_file():
+        why = "does not exist" if not folder.exists() else "holds no cache (no index.sqlite)"
+        print(f"error: cache folder {folder} (CACHE_DIR={settings.CACHE_DIR}) {why}; run from "
+              "the worker's folder or set CACHE_DIR", file=sys.stderr)
+        return 1
     cache, enabled = _open(settings)
     try:
         if action == "stats":
@@ -73,11 +82,12 @@ def cache_command(args, settings) -> int:
             removed = cache.cleanup_expired()
             out = {"action": "cleanup", "removed": removed, "entries": cache.stats().get("entries", 0),
                    "size_mb": cache.get_size()}
-            message = f"removed {removed} expired or stray files; {out['size_mb']:.2f} MB left"
+            message = (f"{cache.root}: removed {removed} expired or stray files; "
+                       f"{out['size_mb']:.2f} MB left")
         elif action == "clear":
             removed = cache.clear()
             out = {"action": "clear", "removed": removed, "entries": 0, "size_mb": cache.get_size()}
-            message = f"cleared the cache: removed {removed} files"
+            message = f"cleared the cache at {cache.root}: removed {removed} files"
         else:
             print(f"error: unknown cache action {action!r} (stats, cleanup, clear)", file=sys.stderr)
             return 2

@@ -381,10 +381,11 @@ class ArtifactCache:
 
 def open_cache(settings) -> ArtifactCache:
     """The cache the settings describe (CACHE_DIR, CACHE_ENABLED, CACHE_MAX_AGE,
-    CACHE_MAX_SIZE_MB, REDIS_URL); scratch files go under WORK_DIR/uncached."""
+    CACHE_MAX_SIZE_MB; the Redis level only with CACHE_REDIS=on, REDIS_URL alone may be
+    there just for the job source); scratch files go under WORK_DIR/uncached."""
     return ArtifactCache(settings.path("CACHE_DIR"), enabled=settings.CACHE_ENABLED,
                          scratch=settings.path("WORK_DIR") / "uncached",
                          max_age_hours=settings.CACHE_MAX_AGE,
                          max_size_mb=settings.CACHE_MAX_SIZE_MB,
-                         redis_url=settings.REDIS_URL,
+                         redis_url=settings.REDIS_URL if getattr(settings, "CACHE_REDIS", False) else "",
                          protect_recent_s=settings.JOB_TIMEOUT)

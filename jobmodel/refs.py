@@ -50,6 +50,11 @@ def parse_asset_ref(value: Any, field: str, kind: str, roots: list[Path]) -> Ass
             raise JobInvalid(field, f"URL {text!r:.100} has no host")
         return AssetRef(text, field, kind, url=text, roots=tuple(roots))
     if scheme == "file":
+        # file:///path and file://localhost/path name this machine; any other host is a
+        # file on another machine (a network share), which the worker must not pretend to read
+        if parts.netloc and parts.netloc.lower() not in ("localhost", "127.0.0.1", "[::1]"):
+            raise JobInvalid(field, f"file URL {text!r:.100} names host {parts.netloc!r:.60}; "
+                             "only local files are allowed (file:///path or a relative path)")
         raw_path = unquote(parts.path)
     elif scheme and len(scheme) > 1:  # one letter would be a Windows drive
         raise JobInvalid(field, f"scheme '{scheme}:' is not allowed; use http, https or a relative path")

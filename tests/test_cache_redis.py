@@ -110,7 +110,7 @@ def test_clear_removes_only_this_prefix(tmp_path, redis_url, prefix):
 
 
 def test_unreachable_redis_never_fails_a_job(make_settings):
-    settings = make_settings(REDIS_URL="redis://127.0.0.1:1/0")
+    settings = make_settings(REDIS_URL="redis://127.0.0.1:1/0", CACHE_REDIS="on")
     cache = open_cache(settings)
     key = make_key("tts", text="redis is down")
     made = Producer(b"ok" * 50)

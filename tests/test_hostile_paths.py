@@ -62,7 +62,7 @@ def test_absolute_and_file_urls_inside_accepted(layout):
     ("/etc/passwd", "outside"),
     ("file:///etc/passwd", "outside"),
     ("file://localhost/etc/passwd", "outside"),
-    ("file://evil.example/etc/passwd", "outside"),
+    ("file://evil.example/etc/passwd", "names host"),
     ("~/p.png", "not found"),
     ("$HOME/p.png", "not found"),
     ("nothere.png", "not found"),

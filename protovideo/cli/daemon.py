@@ -11,6 +11,7 @@ from pathlib import Path
 
 from jobmodel.errors import JobInvalid
 from jobmodel.jobfile import decode_job_bytes, load_job_file
+from protovideo.runtime.secrets import redact
 from protovideo.service.sources import PRIORITIES, open_source
 
 log = logging.getLogger("protovideo.daemon")
@@ -40,26 +41,40 @@ def setup_logging(settings) -> None:
 
 
 def run_command(args, settings) -> int:
+    from protovideo.runtime.settings import SettingsError
+    from protovideo.runtime.startinfo import describe_start
+    from protovideo.service.metrics_server import start_metrics_server, stop_metrics_server
     from protovideo.service.worker import Worker
     setup_logging(settings)
+    log.info("%s", describe_start(settings))
+    try:
+        start_metrics_server(settings)  # a taken METRICS_PORT stops the start here, by name
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         source = open_source(settings)
     except Exception as exc:
-        print(f"error: cannot open job source {settings.JOB_SOURCE}: {exc}", file=sys.stderr)
+        stop_metrics_server()
+        print(f"error: cannot open job source {settings.JOB_SOURCE}: {redact(str(exc))}", file=sys.stderr)
         return 1
-    worker = Worker(settings, source, once=bool(getattr(args, "once", False)))
+    once = bool(getattr(args, "once", False))
+    worker = Worker(settings, source, once=once)
     api = None
     if getattr(args, "serve", False):
         from protovideo.cli.serve import start_api_beside_worker
         api = start_api_beside_worker(settings)
         if api is None:
             source.close()
+            stop_metrics_server()
             return 2
     try:
         code = worker.run()
     finally:
         if api is not None:
             api.stop()
+    if once and worker.counts.get("failed"):
+        code = code or 1  # SPEC: `run --once` exits 1 when any job it took failed
     if worker.abandoned:
         # a render thread ignored the cancel request; do not wait for it at exit
         logging.shutdown()
@@ -91,19 +106,41 @@ def submit_command(args, settings) -> int:
     return 0
 
 
+def missing_spool(settings) -> str:
+    """'' when the spool folders exist; else an error naming the folder and SPOOL_DIR.
+
+    Commands that only read (status, list) never create the spool: run from the wrong
+    folder they would otherwise report an empty queue instead of the real one.
+    """
+    if settings.JOB_SOURCE != "spool":
+        return ""
+    root = settings.path("SPOOL_DIR")
+    if not (root / "incoming").is_dir():
+        return (f"error: no spool at {root} (SPOOL_DIR={settings.SPOOL_DIR}); run from the "
+                "worker's folder, set SPOOL_DIR, or submit a job first")
+    return ""
+
+
 def status_command(args, settings) -> int:
     job_id = getattr(args, "job_id", None)
+    problem = missing_spool(settings)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     try:
         source = open_source(settings, worker_name="status")
         info = source.status(job_id)
         source.close()
     except Exception as exc:
-        print(f"error: cannot read status from {settings.JOB_SOURCE}: {exc}", file=sys.stderr)
+        print(f"error: cannot read status from {settings.JOB_SOURCE}: {redact(str(exc))}",
+              file=sys.stderr)
         return 1
+    if settings.JOB_SOURCE == "spool":
+        info = {**info, "spool_dir": str(settings.path("SPOOL_DIR"))}
     if getattr(args, "json", False):
-        print(json.dumps(info, indent=2, ensure_ascii=False))
+        print(redact(json.dumps(info, indent=2, ensure_ascii=False)))
     else:
-        print(format_status(info))
+        print(redact(format_status(info)))
     return 1 if job_id and info.get("state") == "unknown" else 0
 
 
@@ -111,7 +148,8 @@ def format_status(info: dict) -> str:
     if "state" not in info:
         queued = info.get("queued", {})
         by_priority = ", ".join(f"{p} {queued.get(p, 0)}" for p in PRIORITIES)
-        lines = [f"source: {info.get('source')}",
+        lines = [f"source: {info.get('source')}"
+                 + (f" ({info['spool_dir']})" if info.get("spool_dir") else ""),
                  f"queued: {info.get('queued_total', 0)} ({by_priority})"]
         if info.get("retry_pending"):
             lines.append(f"waiting for a retry: {info['retry_pending']}")

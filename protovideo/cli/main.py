@@ -21,6 +21,17 @@ COMMANDS = {
 }
 
 
+# Commands that only read or queue: they never create WORK_DIR (or any other folder).
+NO_SCRATCH = {"status", "cache", "list", "cancel", "validate", "submit"}
+
+
+def add_flag(parser: argparse.ArgumentParser, flag: str, help: str) -> None:  # noqa: A002
+    """A store_true flag a subcommand shares with the top level (`--json status` and
+    `status --json` both work): SUPPRESS keeps the subparser's default from overwriting
+    the top-level value."""
+    parser.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help=help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="main_worker.py", description="ProtoVideo worker")
     parser.add_argument("--benchmark", action="store_true", help="run the offline benchmark")
@@ -29,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--once", action="store_true", help="(run) drain the queue, then exit")
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="daemon: take jobs from JOB_SOURCE until stopped")
-    run.add_argument("--once", action="store_true", help="drain what is queued, then exit 0")
+    add_flag(run, "--once", "drain what is queued, then exit (1 when a job failed)")
     run.add_argument("--serve", action="store_true", help="also serve the job API (API_HOST:API_PORT)")
     sub.add_parser("serve", help="the job API and dashboard on API_HOST:API_PORT, no rendering")
     render = sub.add_parser("render", help="render one job file in-process")
@@ -41,10 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--priority", choices=["critical", "high", "normal", "low"])
     status = sub.add_parser("status", help="queue depths, or one job's state")
     status.add_argument("job_id", nargs="?")
-    status.add_argument("--json", action="store_true")
+    add_flag(status, "--json", "machine-readable output")
     cache = sub.add_parser("cache", help="artifact cache statistics and upkeep")
     cache.add_argument("action", choices=["stats", "cleanup", "clear"])
-    cache.add_argument("--json", action="store_true")
+    add_flag(cache, "--json", "machine-readable output")
     return parser
 
 
@@ -57,10 +68,20 @@ def main(argv: list[str]) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    use_private_tmp(settings)
+    if command not in NO_SCRATCH:
+        use_private_tmp(settings)
     module_name, func_name = COMMANDS[command].split(":")
     handler = getattr(importlib.import_module(module_name), func_name)
-    return int(handler(args, settings) or 0)
+    try:
+        code = int(handler(args, settings) or 0)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (`cache stats --json | head`): end quietly, as `cat` would;
+        # stdout is pointed at /dev/null so the flush at exit cannot fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    return code
 
 
 def use_private_tmp(settings) -> None:

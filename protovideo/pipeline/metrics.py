@@ -16,8 +16,8 @@ import threading
 import time
 from typing import Any, Mapping
 
-from prometheus_client import (CollectorRegistry, Counter, Gauge,
-                               Histogram, generate_latest)
+from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector,
+                               generate_latest)
 
 
 log = logging.getLogger("protovideo.pipeline.metrics")
@@ -33,6 +33,7 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.started_at = time.time()
         r = self.registry
+        ProcessCollector(registry=r)  # process_cpu_seconds_total, process_resident_memory_bytes, ...
         self.jobs = Counter("protovideo_jobs", "Jobs finished, by outcome", ["outcome"], registry=r)
         self.job_seconds = Histogram("protovideo_job_duration_seconds", "Wall time of a job",
                                      buckets=STEP_BUCKETS, registry=r)

@@ -3,6 +3,10 @@
     setup_logging(settings)                 # once at start; calling again is harmless
     setup_logging(settings, console=False)  # file only (e.g. a progress display owns the terminal)
 
+LOG_FILE= (empty) writes no file: every line goes to stderr (the journal under systemd),
+console=False notwithstanding. Every handler installed here redacts known secrets
+(protovideo.runtime.secrets.SecretFilter) before a line is written.
+
 Handlers go on the root logger, so every module's `logging.getLogger(__name__)`
 ends up in LOG_FILE. PERF lines (logger "protovideo.perf", see
 performance_optimizer.py) are written to LOG_FILE whatever LOG_LEVEL says,
@@ -18,6 +22,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from protovideo.runtime.secrets import SecretFilter
 
 PERF_LOGGER = "protovideo.perf"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s]: %(message)s"
@@ -47,8 +53,9 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value if _jsonable(value) else repr(value)
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            # exc_text first: SecretFilter leaves the redacted traceback there
+            entry["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
 
 
@@ -67,15 +74,18 @@ def _formatter(kind: str) -> logging.Formatter:
 
 
 def setup_logging(settings: Any, *, console: bool = True,
-                  console_level: str | None = None) -> Path:
-    """Install the file (rotating) and console handlers; returns the log file's path.
+                  console_level: str | None = None) -> Path | None:
+    """Install the file (rotating) and console handlers; returns the log file's path
+    (None when LOG_FILE is empty: stderr only, at LOG_LEVEL).
 
     Idempotent: a second call with the same settings changes nothing; with other
     settings (another LOG_FILE, level or format) it replaces this module's
     handlers and leaves everybody else's alone.
     """
     global _configured
-    log_file = settings.path("LOG_FILE")
+    log_file = settings.path("LOG_FILE") if str(settings.LOG_FILE).strip() else None
+    if log_file is None:
+        console, console_level = True, None  # stderr is the only place lines can go
     level = getattr(logging, str(settings.LOG_LEVEL).upper(), logging.INFO)
     fmt = str(settings.LOG_FORMAT)
     key = (str(log_file), level, fmt, console, console_level)
@@ -87,15 +97,18 @@ def setup_logging(settings: Any, *, console: bool = True,
         for handler in ours:
             root.removeHandler(handler)
             handler.close()
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.handlers.RotatingFileHandler(
-            log_file, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8")
-        file_handler.setFormatter(_formatter(fmt))
-        setattr(file_handler, _MARK, True)
-        root.addHandler(file_handler)
+        if log_file is not None:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            file_handler = logging.handlers.RotatingFileHandler(
+                log_file, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8")
+            file_handler.setFormatter(_formatter(fmt))
+            file_handler.addFilter(SecretFilter())
+            setattr(file_handler, _MARK, True)
+            root.addHandler(file_handler)
         if console:
             stream = logging.StreamHandler(sys.stderr)
             stream.setFormatter(_formatter(fmt))
+            stream.addFilter(SecretFilter())
             stream.setLevel(getattr(logging, console_level.upper(), logging.WARNING)
                             if console_level else level)
             setattr(stream, _MARK, True)

@@ -5,12 +5,15 @@ SettingsError naming the setting, and the worker stops with that message.
 """
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from dotenv import dotenv_values
+
+from protovideo.runtime import secrets
 
 
 class SettingsError(ValueError):
@@ -88,6 +91,7 @@ SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "CACHE_ENABLED": (_bool, "true", "turn the artifact cache on or off"),
     "CACHE_MAX_AGE": (_positive_float, "168", "default cache entry lifetime, hours"),
     "CACHE_MAX_SIZE_MB": (_positive_int, "5120", "disk cache size limit, MB (least recently used evicted)"),
+    "CACHE_REDIS": (_bool, "off", "share cache entries between machines through REDIS_URL (on/off)"),
     "MEMORY_WARNING_THRESHOLD": (_positive_int, "3072", "RSS in MB above which the worker collects garbage and warns"),
     "MEMORY_CRITICAL_THRESHOLD": (_positive_int, "6144", "RSS in MB above which caches are freed, parallelism lowered and claiming paused"),
     "GPU_MEMORY_WARNING_THRESHOLD": (_positive_int, "20000", "GPU memory in MB for the warning level"),
@@ -106,12 +110,12 @@ SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "SPOOL_DIR": (_text, "./var/spool", "spool folder (incoming/, processing/, done/, failed/)"),
     "JOB_API_URL": (_text, "", "base URL of the HTTP job API (JOB_SOURCE=http)"),
     "JOB_API_TOKEN": (_text, "", "bearer token for the HTTP job API"),
-    "REDIS_URL": (_text, "", "Redis URL for JOB_SOURCE=redis and the shared cache level"),
+    "REDIS_URL": (_text, "", "Redis URL for JOB_SOURCE=redis and (with CACHE_REDIS=on) the shared cache level"),
     "REDIS_KEY_PREFIX": (_text, "protovideo", "prefix of every Redis key and stream the worker uses"),
     "OUTPUT_DIR": (_text, "./var/output", "finished videos"),
     "REPORT_DIR": (_text, "./var/reports", "per-job performance reports"),
     "WORK_DIR": (_text, "./var/work", "scratch space for jobs in progress"),
-    "LOG_FILE": (_text, "./worker.log", "log file (rotating); PERF lines go here"),
+    "LOG_FILE": (_text, "./worker.log", "log file (rotating); PERF lines go here; empty = stderr only (the journal under systemd)"),
     "LOG_LEVEL": (_choice("debug", "info", "warning", "error"), "info", "log level"),
     "LOG_FORMAT": (_choice("text", "json"), "text", "log line format"),
     "POLL_INTERVAL": (_positive_float, "1.0", "seconds between polls of an empty job source"),
@@ -123,12 +127,22 @@ SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "ASSET_ROOT": (_text, "./assets", "folder that relative asset paths of queued jobs resolve against"),
     "ALLOW_PRIVATE_URLS": (_bool, "false", "allow asset URLs on loopback/private/link-local hosts"),
     "MAX_DOWNLOAD_MB": (_positive_float, "200", "largest asset download, MB"),
-    "METRICS_PORT": (_port, "0", "Prometheus metrics and health endpoint port; 0 = off"),
+    "METRICS_PORT": (_port, "0", "Prometheus metrics and health endpoint port; 0 = off; a port already taken stops the start"),
+    "METRICS_HOST": (_text, "127.0.0.1", "address the metrics endpoint binds (0.0.0.0 = every interface)"),
     "API_HOST": (_text, "127.0.0.1", "address of the job API (`serve`, `run --serve`); anything but loopback needs API_TOKEN"),
     "API_PORT": (_port, "8000", "port of the job API"),
     "API_TOKEN": (_text, "", "token the job API asks for (Authorization: Bearer or x-api-key); empty = loopback only, no auth"),
     "API_GENERATE_TIMEOUT": (_positive_float, "3600", "seconds POST /generate waits for its video before answering 504"),
 }
+
+# Names other programs read from the same environment (systemd's EnvironmentFile= passes
+# config.env to the whole process): allowed in .env/config.env although they are no setting.
+FOREIGN_PREFIXES = ("HF_", "HUGGINGFACE_", "TRANSFORMERS_", "TORCH", "PYTORCH_", "CUDA_",
+                    "NVIDIA_", "OMP_", "MKL_", "OPENBLAS_", "MALLOC_", "PYTHON", "ORT_", "XDG_",
+                    "LC_", "SSL_", "REQUESTS_", "CURL_", "TOKENIZERS_", "DO_NOT_TRACK")
+FOREIGN_NAMES = {"PATH", "HOME", "USER", "LANG", "TZ", "TMPDIR", "HTTP_PROXY", "HTTPS_PROXY",
+                 "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "no_proxy", "all_proxy",
+                 "OPENAI_ORGANIZATION", "OPENAI_PROJECT"}
 
 
 @dataclass(frozen=True)
@@ -138,6 +152,7 @@ class Settings:
     CACHE_ENABLED: bool
     CACHE_MAX_AGE: float
     CACHE_MAX_SIZE_MB: int
+    CACHE_REDIS: bool
     MEMORY_WARNING_THRESHOLD: int
     MEMORY_CRITICAL_THRESHOLD: int
     GPU_MEMORY_WARNING_THRESHOLD: int
@@ -174,10 +189,26 @@ class Settings:
     ALLOW_PRIVATE_URLS: bool
     MAX_DOWNLOAD_MB: float
     METRICS_PORT: int
+    METRICS_HOST: str
     API_HOST: str
     API_PORT: int
     API_TOKEN: str
     API_GENERATE_TIMEOUT: float
+
+    def __repr__(self) -> str:
+        """Every setting, secrets as *** and passwords inside URLs hidden."""
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, str) and value:
+                if secrets.is_secret_name(f.name):
+                    value = secrets.MASK
+                elif "://" in value:
+                    value = secrets.redact_url(value)
+            parts.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(parts)})"
+
+    __str__ = __repr__
 
     def path(self, name: str) -> Path:
         """A folder or file setting as an absolute Path."""
@@ -199,7 +230,9 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         for name in ("config.env", ".env"):  # later wins: .env over config.env
             file = base / name
             if file.is_file():
-                layered.update({k: v for k, v in dotenv_values(file).items() if v is not None})
+                values_in_file = dotenv_values(file)
+                check_names(values_in_file, file)
+                layered.update({k: v for k, v in values_in_file.items() if v is not None})
     layered.update(env)  # the environment wins over both files
     values: dict[str, Any] = {}
     for name, (parse, default, _meaning) in SPECS.items():
@@ -215,7 +248,24 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         raise SettingsError("JOB_API_URL", "required when JOB_SOURCE=http")
     if values["JOB_SOURCE"] == "redis" and not values["REDIS_URL"]:
         raise SettingsError("REDIS_URL", "required when JOB_SOURCE=redis")
-    return Settings(**values)
+    if values["CACHE_REDIS"] and not values["REDIS_URL"]:
+        raise SettingsError("CACHE_REDIS", "on needs REDIS_URL")
+    if not values["METRICS_HOST"]:
+        raise SettingsError("METRICS_HOST", "must not be empty (127.0.0.1, 0.0.0.0 or an address)")
+    settings = Settings(**values)
+    secrets.register_from_settings(settings, env)
+    return settings
+
+
+def check_names(found: Mapping[str, Any], file: Path) -> None:
+    """Refuse a name in a settings file that is no setting, naming the nearest one."""
+    for name in found:
+        if name in SPECS or name in FOREIGN_NAMES or name.startswith(FOREIGN_PREFIXES):
+            continue
+        nearest = difflib.get_close_matches(name.upper(), list(SPECS), n=1, cutoff=0.5)
+        hint = f"; did you mean {nearest[0]}?" if nearest else ""
+        raise SettingsError(name, f"in {file} is not a setting{hint} "
+                            "(see config.env.example for every setting)")
 
 
 def example_file() -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from protovideo.pipeline.metrics import Metrics, shared_metrics
+from protovideo.runtime.ports import bind_or_stop
 
 log = logging.getLogger("protovideo.metrics")
 _SHARED_LOCK = threading.Lock()
@@ -54,9 +55,11 @@ class _Server(ThreadingHTTPServer):
 class MetricsServer:
     """The /metrics and /health endpoint on a background thread."""
 
-    def __init__(self, metrics: Metrics, port: int, host: str = "0.0.0.0"):
+    def __init__(self, metrics: Metrics, port: int, host: str = "127.0.0.1"):
         self.metrics = metrics
-        self._httpd = _Server((host, int(port)), _Handler)
+        # a taken port stops the start: SettingsError naming METRICS_PORT
+        self._httpd = bind_or_stop("METRICS_PORT", host, int(port),
+                                   lambda: _Server((host, int(port)), _Handler))
         self._httpd.metrics = metrics
         self.host = host
         self.port = self._httpd.server_address[1]
@@ -79,9 +82,10 @@ class MetricsServer:
 _SERVER: MetricsServer | None = None
 
 
-def start_metrics_server(settings: Any = None, *, port: int | None = None, host: str = "0.0.0.0",
+def start_metrics_server(settings: Any = None, *, port: int | None = None, host: str | None = None,
                          metrics: Metrics | None = None) -> MetricsServer | None:
-    """Serve the process-wide metrics on METRICS_PORT (or `port`); None when it is 0/off.
+    """Serve the process-wide metrics on METRICS_HOST:METRICS_PORT (or `host`, `port`);
+    None when the port is 0/off. A port that cannot be bound raises SettingsError(METRICS_PORT).
 
     Idempotent: a second call returns the server already running. `port=0`
     given explicitly picks a free port (tests).
@@ -91,6 +95,8 @@ def start_metrics_server(settings: Any = None, *, port: int | None = None, host:
         port = int(getattr(settings, "METRICS_PORT", 0) or 0)
         if port == 0:
             return None
+    if host is None:
+        host = str(getattr(settings, "METRICS_HOST", "") or "127.0.0.1")
     with _SHARED_LOCK:
         if _SERVER is not None:
             return _SERVER

@@ -32,6 +32,8 @@ from protovideo.service.middleware.retries import Retries
 from protovideo.service.sources.base import (ClaimedJob, JobSource, LeaseLost, cancel_record,
                                              default_worker_name, now_iso)
 from protovideo.service.middleware.time_limit import JobTimeout, TimeLimit
+from protovideo.runtime.secrets import scrub
+from protovideo.runtime.systemd import Notifier
 
 log = logging.getLogger("protovideo.service.worker")
 
@@ -73,6 +75,7 @@ class Worker:
         self.abandoned = 0             # render threads that never returned
         self.counts = {"done": 0, "failed": 0, "retried": 0, "released": 0, "cancelled": 0}
         self._wake = threading.Event()
+        self.notifier = Notifier.from_environ()  # systemd Type=notify: READY=1, WATCHDOG=1
 
     # ------------------------------------------------------------ hooks and signals
     def _hook(self, name: str, *args) -> list:
@@ -107,9 +110,11 @@ class Worker:
         log.info("worker %s started (source=%s%s)", self.name, self.source.name,
                  ", once" if self.once else "")
         self._hook("before_worker_boot")
+        self.notifier.ready(f"taking jobs from {self.source.name}")
         failures = 0
         try:
             while not self.stopping:
+                self.notifier.alive()
                 if not all(self._hook("can_claim")):
                     self._sleep(self.settings.POLL_INTERVAL)
                     continue
@@ -129,13 +134,21 @@ class Worker:
                     continue
                 self.process(claimed)
         finally:
+            self.notifier.stopping(f"stopping: {self.counts}")
             self._hook("after_worker_shutdown")
             self.source.close()
         log.info("worker %s stopped: %s", self.name, self.counts)
         return 0
 
     def _sleep(self, seconds: float) -> None:
-        self._wake.wait(seconds)
+        """Wait (a stop signal wakes it early), pinging the systemd watchdog meanwhile."""
+        deadline = time.monotonic() + seconds
+        slice_s = self.notifier.ping_interval_s or seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or self._wake.wait(min(left, slice_s)):
+                break
+            self.notifier.alive()
         self._wake.clear()
 
     # ------------------------------------------------------------ one job
@@ -188,7 +201,7 @@ class Worker:
             exc = JobTimeout(f"the job ran longer than JOB_TIMEOUT ({self.settings.JOB_TIMEOUT:g}s)")
         claimed.retry_in = None
         self._hook("after_job_failed", claimed, exc)
-        self.source.fail(claimed, error_record(exc), retry_in=claimed.retry_in)
+        self.source.fail(claimed, scrub(error_record(exc)), retry_in=claimed.retry_in)
         if claimed.retry_in is None:
             self.counts["failed"] += 1
             log.error("job %s failed: %s", claimed.id, exc)
@@ -239,6 +252,7 @@ class Worker:
         try:
             while thread.is_alive():
                 thread.join(0.2)
+                self.notifier.alive()
                 if self.stop_now or (self.stopping and time.monotonic() >= self.stop_deadline):
                     claimed.request_cancel("shutdown")
                     thread.join(min(2.0, self.settings.SHUTDOWN_GRACE / 10))

@@ -44,6 +44,7 @@ from typing import Any, Callable
 from jobmodel.errors import JobInvalid
 from jobmodel.jobfile import decode_job_bytes
 from jobmodel.states import JobState
+from protovideo.runtime.secrets import scrub
 from protovideo.service.sources.store import (BadCursor, JobInfo, JobNotCancellable,  # noqa: F401
                                               JobNotFound, SubmitResult)
 
@@ -190,10 +191,11 @@ class JobSource(abc.ABC):
     # ------------------------------------------------------------ shared by the sources
     def failure_record(self, claimed: ClaimedJob, error: dict) -> dict:
         """The failure record of SPEC: id, status, error, attempts, job (the raw job
-        when it could not be decoded, so nothing the submitter sent is lost)."""
+        when it could not be decoded, so nothing the submitter sent is lost); known
+        secrets are redacted."""
         job = claimed.data if claimed.data is not None else claimed.raw
-        return {"id": claimed.id, "status": JobState.FAILED.value, "error": error,
-                "attempts": claimed.attempts, "job": job}
+        return scrub({"id": claimed.id, "status": JobState.FAILED.value, "error": error,
+                      "attempts": claimed.attempts, "job": job})   # no secret in a record
 
     def dead_letter_if_worn_out(self, claimed: ClaimedJob) -> bool:
         """A job claimed again after its workers died more than MAX_ATTEMPTS times is
