@@ -137,13 +137,16 @@ class PieceQueue:
     are still being narrated, and the encoder is never left waiting for the voice.
     """
 
-    def __init__(self, ctx, enc: EncoderSettings, transition: str, seconds: float, workers: int):
+    def __init__(self, ctx, enc: EncoderSettings, transition: str, seconds: float, workers: int,
+                 scenes: int = 0):
         self.ctx, self.enc = ctx, enc
+        self.scenes = scenes          # the job's scene count: progress is told in scenes rendered
         self.transition, self.seconds = transition, seconds
         self.visuals: list[SceneVisual] = []
         self._futures: dict[Piece, Future] = {}
         self._md5s: dict[Path, str] = {}
-        self._done = 0
+        self._bodies_done = 0
+        self._count_lock = threading.Lock()
         # `workers` pieces are fed at once; one more thread lets a piece's encoder drain
         # (x264 finishing the frames it holds) while the next piece is already fed
         self._feeding = threading.Semaphore(max(1, workers))
@@ -196,8 +199,11 @@ class PieceQueue:
             path = ctx.cache.get_or_create(key, ".mp4", produce)
         except BaseException as exc:  # noqa: BLE001 - reported with the scene it belongs to
             raise SceneError(scene, exc) from exc
-        self._done += 1
-        ctx.report_progress(self._done, len(self._futures), "pieces rendered")
+        if piece.kind == "body":   # one progress scale for the whole job: scenes, as render.py tells it
+            with self._count_lock:
+                self._bodies_done += 1
+                done = self._bodies_done
+            ctx.report_progress(done, self.scenes or len(self.visuals), "scenes rendered")
         return path
 
 

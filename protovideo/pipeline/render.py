@@ -209,7 +209,7 @@ def render_job(job: Job, ctx: JobContext, output_path: Path | None = None) -> Re
 
 def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoolExecutor) -> RenderResult:
     opt, n_scenes = ctx.optimizer, len(job.scenes)
-    ctx.report_progress(0, n_scenes, "scenes prepared")
+    ctx.report_progress(0, n_scenes, "scenes rendered")
     board = PictureBoard()
     side.submit(board.fill, job, ctx, fetch, ROOM)
     reference = None
@@ -220,7 +220,7 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
     fps, v = job.video.fps, job.video
     slots, threads = encoder_slots(getattr(opt, "effective_max_workers", opt.max_workers))
     encoder = encoder_for(v.quality, fps, v.width, v.height, threads=threads)
-    queue = PieceQueue(ctx, encoder, v.transition, v.transition_duration, slots)
+    queue = PieceQueue(ctx, encoder, v.transition, v.transition_duration, slots, scenes=n_scenes)
     try:
         # narration in scene order on one thread (a voice model runs one text at a time);
         # each scene's pieces start encoding as soon as its neighbours' lengths are known
@@ -238,7 +238,6 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
                     raise SceneError(scene.index, exc) from exc
                 sounds.append(sound)
                 counts.append(_scene_frames(scene, sound, fps))
-                ctx.report_progress(scene.index + 1, n_scenes, "scenes prepared")
                 picture, video = board.get(scene.index)
                 queue.add_scene(_visual(job, scene, sound, picture, video, counts[-1]))
         music = None
