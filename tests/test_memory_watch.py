@@ -16,6 +16,8 @@ from protovideo.service.middleware.memory import MemoryWatchMiddleware
 from protovideo.pipeline.memory_watch import (CRITICAL, OK, WARNING, MemoryWatch,
                                      process_rss_mb, shared_watch)
 from protovideo.service.middleware import Middleware
+from protovideo.service.sources.spool import SpoolSource
+from protovideo.service.worker import Worker
 
 from perf_helpers import fresh_process_state  # noqa: F401 - fixture
 
@@ -54,23 +56,24 @@ def test_warning_logs_and_collects_without_pausing(make_settings, caplog):
 
 def test_low_critical_threshold_pauses_claiming_and_recovers(make_settings, fresh_process_state):
     # the daemon's path: worker_middleware(settings) configures the process-wide watch
-    middleware = worker_middleware(make_settings(MEMORY_WARNING_THRESHOLD=1,
-                                                 MEMORY_CRITICAL_THRESHOLD=1))
+    settings = make_settings(MEMORY_WARNING_THRESHOLD=1, MEMORY_CRITICAL_THRESHOLD=1)
+    middleware = worker_middleware(settings)
     assert all(isinstance(m, Middleware) for m in middleware)
+    worker = Worker(settings, SpoolSource(settings), middleware=middleware)
     watch = shared_watch()
-    assert not all(m.can_claim(None) for m in middleware)
+    assert not all(m.can_claim(worker) for m in middleware)
     assert watch.level == CRITICAL and watch.paused
     # scene parallelism of every optimizer (one per job) is lowered while critical
     assert PerformanceOptimizer(None, 4).effective_max_workers == 1
 
     # memory between the lines after a critical spell: still paused (hysteresis)
     shared_watch(make_settings(MEMORY_WARNING_THRESHOLD=1, MEMORY_CRITICAL_THRESHOLD=HUGE))
-    assert not all(m.can_claim(None) for m in middleware)
+    assert not all(m.can_claim(worker) for m in middleware)
     assert watch.level == WARNING and watch.paused
 
     # back under the warning line: claiming and parallelism come back
     shared_watch(make_settings(MEMORY_WARNING_THRESHOLD=HUGE, MEMORY_CRITICAL_THRESHOLD=HUGE))
-    assert all(m.can_claim(None) for m in middleware)
+    assert all(m.can_claim(worker) for m in middleware)
     assert watch.level == OK and not watch.paused
     assert PerformanceOptimizer(None, 4).effective_max_workers == 4
 

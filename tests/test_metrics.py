@@ -1,19 +1,20 @@
 """Metrics endpoint: Prometheus counters after a job, and the health answer."""
 from __future__ import annotations
 
+import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from daemon_helpers import fake_make_context, fake_render, tiny_job
 from performance_optimizer import PerformanceOptimizer
-from protovideo.service.middleware import default_middleware as worker_middleware
-from jobmodel.errors import JobInvalid, TransientError
 from protovideo.pipeline.memory_watch import MemoryWatch, shared_watch
 from protovideo.pipeline.metrics import Metrics, shared_metrics
-from protovideo.service.middleware.metrics import MetricsMiddleware
-from protovideo.service.middleware.memory import MemoryWatchMiddleware
 from protovideo.service.metrics_server import start_metrics_server, stop_metrics_server
+from protovideo.service.middleware import Middleware, MetricsMiddleware, default_middleware
+from protovideo.service.sources.spool import SpoolSource
+from protovideo.service.worker import Worker
 
-from perf_helpers import fake_job, free_port, fresh_process_state  # noqa: F401 - fixture
+from perf_helpers import fake_job, free_port, fresh_process_state  # noqa: F401,F811 - fixture
 
 HUGE = 10**7
 
@@ -27,82 +28,117 @@ def samples(text: str) -> dict[tuple, float]:
     return out
 
 
-class FakeSource:
-    """A job source with the depth interface the metrics middleware reads."""
+class MetricsProbe(Middleware):
+    """First in the worker's list: reads /metrics over HTTP as a job starts and, its
+    after-hooks running last, once every other middleware has recorded the job's end."""
 
-    def __init__(self, depths):
-        self._depths = depths
+    def __init__(self, port: int):
+        self.url = f"http://127.0.0.1:{port}/metrics"
+        self.seen: dict[tuple[str, str], dict] = {}
 
-    def depths(self):
-        return dict(self._depths)
+    def _read(self, when: str, claimed) -> None:
+        self.seen[(when, claimed.id)] = samples(requests.get(self.url, timeout=10).text)
+
+    def before_process_job(self, worker, claimed):
+        self._read("start", claimed)
+
+    def after_process_job(self, worker, claimed, result):
+        self._read("end", claimed)
+
+    def after_job_failed(self, worker, claimed, error):
+        self._read("end", claimed)
 
 
-class WorkerLike:
-    def __init__(self, source):
-        self.source = source
+def daemon_settings(make_settings, port, **overrides):
+    return make_settings(METRICS_PORT=port, MEMORY_WARNING_THRESHOLD=HUGE,
+                         MEMORY_CRITICAL_THRESHOLD=HUGE, POLL_INTERVAL=0.05, **overrides)
 
 
-def test_endpoint_serves_counters_after_a_job(make_settings, fresh_process_state):
+def test_one_daemon_job_counts_once_in_the_job_duration(make_settings, fresh_process_state):
+    """A real render through the real Worker, spool source and default middleware."""
     port = free_port()
-    settings = make_settings(METRICS_PORT=port, MEMORY_WARNING_THRESHOLD=HUGE,
-                             MEMORY_CRITICAL_THRESHOLD=HUGE)
-    middleware = [m for m in worker_middleware(settings)
-                  if isinstance(m, (MetricsMiddleware, MemoryWatchMiddleware))]
-    worker = WorkerLike(FakeSource({"high": 1, "normal": 3}))
-    for m in middleware:
-        m.before_worker_boot(worker)
-    try:
-        assert all(m.can_claim(worker) for m in middleware)
-        # one job that renders, one invalid, one transient failure
-        for m in middleware:
-            m.before_process_job(worker, "claimed-1")
-        optimizer = PerformanceOptimizer(settings.path("CACHE_DIR"), 2)
-        fake_job(optimizer, "job-metrics", scenes=2, pause=0.0)
-        optimizer.finish_job(settings.path("REPORT_DIR"), {"cache_stats": {"hits": 2, "misses": 5}})
-        for m in middleware:
-            m.after_process_job(worker, "claimed-1", object())
-        for name, error in (("claimed-2", JobInvalid("scenes[0].duration", "must be > 0")),
-                            ("claimed-3", TransientError("download timed out"))):
-            for m in middleware:
-                m.before_process_job(worker, name)
-            for m in middleware:
-                m.after_job_failed(worker, name, error)
+    settings = daemon_settings(make_settings, port)
+    source = SpoolSource(settings)
+    source.submit({"id": "counted-once", "video": {"width": 270, "height": 480, "fps": 12},
+                   "scenes": [{"duration": 1, "motion": "none"}]})
+    probe = MetricsProbe(port)
+    worker = Worker(settings, source, middleware=[probe, *default_middleware(settings)], once=True)
+    assert worker.run(install_signals=False) == 0
+    assert source.status("counted-once")["state"] == "finished"
+    got = probe.seen[("end", "counted-once")]
+    assert got[("protovideo_job_duration_seconds_count", ())] == 1
+    assert got[("protovideo_jobs_total", (("outcome", "done"),))] == 1
+    assert got[("protovideo_jobs_in_progress", ())] == 0
+    # the pipeline's own metric, written by the optimizer, is there too
+    assert got[("protovideo_step_duration_seconds_count", (("step", "mux"),))] == 1
 
-        response = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
-        assert response.status_code == 200
-        assert response.headers["Content-Type"].startswith("text/plain")
-        got = samples(response.text)
-        assert got[("protovideo_jobs_total", (("outcome", "done"),))] == 1
-        assert got[("protovideo_jobs_total", (("outcome", "invalid"),))] == 1
-        assert got[("protovideo_jobs_total", (("outcome", "transient"),))] == 1
-        assert got[("protovideo_jobs_total", (("outcome", "failed"),))] == 0
-        assert got[("protovideo_step_duration_seconds_count", (("step", "tts"),))] == 2
-        assert got[("protovideo_step_duration_seconds_count", (("step", "encode"),))] == 1
-        assert got[("protovideo_cache_hits_total", ())] == 2
-        assert got[("protovideo_cache_misses_total", ())] == 5
-        assert got[("protovideo_queue_depth", (("priority", "all"),))] == 4
-        assert got[("protovideo_queue_depth", (("priority", "normal"),))] == 3
-        assert got[("protovideo_jobs_in_progress", ())] == 0
-        assert got[("protovideo_rss_mb", ())] > 5
-        assert ("protovideo_gpu_memory_mb", ()) in got
-        assert got[("protovideo_taking_jobs", ())] == 1
 
-        health = requests.get(f"http://127.0.0.1:{port}/health", timeout=10)
-        assert health.status_code == 200
-        body = health.json()
-        assert body["taking_jobs"] is True
-        assert body["jobs"]["done"] == 1 and body["jobs"]["invalid"] == 1
-        assert body["memory"]["level"] == "ok"
-        assert requests.get(f"http://127.0.0.1:{port}/nope", timeout=10).status_code == 404
-    finally:
-        for m in middleware:
-            m.after_worker_shutdown(worker)
+def render_with_steps(job, ctx, output_path=None):
+    """The fake render, after a job's worth of optimizer steps and cache counts."""
+    optimizer = PerformanceOptimizer(ctx.settings.path("CACHE_DIR"), 2)
+    fake_job(optimizer, job.id, scenes=len(job.scenes), pause=0.0)
+    optimizer.finish_job(ctx.settings.path("REPORT_DIR"), {"cache_stats": {"hits": 2, "misses": 5}})
+    return fake_render(job, ctx, output_path)
+
+
+def test_endpoint_serves_counters_after_jobs(make_settings, fresh_process_state):
+    port = free_port()
+    settings = daemon_settings(make_settings, port, MAX_ATTEMPTS=1)
+    source = SpoolSource(settings)
+    source.submit(tiny_job("ok", scenes=2), priority="high")
+    source.submit({"id": "bad", "scenes": [{"motion": "none"}]})        # invalid: no duration
+    source.submit(tiny_job("transient-1"), priority="low")             # TransientError
+    probe = MetricsProbe(port)
+    worker = Worker(settings, source, render=render_with_steps, make_context=fake_make_context,
+                    middleware=[probe, *default_middleware(settings)], once=True)
+    server_seen: dict = {}
+
+    class Health(Middleware):    # last in the list: its after-hook runs before metrics' end
+        def after_job_failed(self, worker, claimed, error):
+            if claimed.id == "transient-1":
+                server_seen["during"] = samples(requests.get(probe.url, timeout=10).text)
+                server_seen["health"] = requests.get(f"http://127.0.0.1:{port}/health", timeout=10)
+                server_seen["nope"] = requests.get(f"http://127.0.0.1:{port}/nope", timeout=10)
+
+    worker.middleware.append(Health())
+    assert worker.run(install_signals=False) == 0
+
+    first = probe.seen[("start", "ok")]       # depth read when the worker started
+    assert first[("protovideo_queue_depth", (("priority", "all"),))] == 3
+    assert first[("protovideo_queue_depth", (("priority", "high"),))] == 1
+    assert first[("protovideo_queue_depth", (("priority", "normal"),))] == 1
+    assert first[("protovideo_jobs_in_progress", ())] == 0   # the probe's hook ran before metrics'
+    assert first[("protovideo_taking_jobs", ())] == 1
+    during = server_seen["during"]   # the last job still running as far as metrics know
+    assert during[("protovideo_jobs_in_progress", ())] == 1
+    assert during[("protovideo_jobs_total", (("outcome", "transient"),))] == 0
+
+    got = probe.seen[("end", "transient-1")]   # after the last job
+    assert got[("protovideo_jobs_total", (("outcome", "done"),))] == 1
+    assert got[("protovideo_jobs_total", (("outcome", "invalid"),))] == 1
+    assert got[("protovideo_jobs_total", (("outcome", "transient"),))] == 1
+    assert got[("protovideo_jobs_total", (("outcome", "failed"),))] == 0
+    assert got[("protovideo_jobs_total", (("outcome", "cancelled"),))] == 0
+    assert got[("protovideo_job_duration_seconds_count", ())] == 3
+    assert got[("protovideo_step_duration_seconds_count", (("step", "tts"),))] == 3   # 2 + 1 scenes
+    assert got[("protovideo_step_duration_seconds_count", (("step", "encode"),))] == 2
+    assert got[("protovideo_cache_hits_total", ())] == 4
+    assert got[("protovideo_cache_misses_total", ())] == 10
+    assert got[("protovideo_queue_depth", (("priority", "all"),))] == 0
+    assert got[("protovideo_jobs_in_progress", ())] == 0
+    assert got[("protovideo_rss_mb", ())] > 5
+    assert ("protovideo_gpu_memory_mb", ()) in got
+
+    health = server_seen["health"]
+    assert health.status_code == 200
+    body = health.json()
+    assert body["taking_jobs"] is True
+    assert body["jobs"]["done"] == 1 and body["jobs"]["invalid"] == 1
+    assert body["memory"]["level"] == "ok"
+    assert server_seen["nope"].status_code == 404
     # the server went away with the worker
-    try:
+    with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{port}/health", timeout=2)
-        raise AssertionError("metrics endpoint still answering after shutdown")
-    except requests.ConnectionError:
-        pass
 
 
 def test_health_says_not_taking_jobs_while_memory_is_critical(make_settings, fresh_process_state):
@@ -123,10 +159,12 @@ def test_health_says_not_taking_jobs_while_memory_is_critical(make_settings, fre
 
 def test_port_zero_in_settings_means_off(make_settings, fresh_process_state):
     assert start_metrics_server(make_settings(METRICS_PORT=0)) is None
-    middleware = MetricsMiddleware(shared_metrics(), make_settings(METRICS_PORT=0))
-    middleware.before_worker_boot(WorkerLike(None))
+    settings = make_settings(METRICS_PORT=0)
+    middleware = MetricsMiddleware(shared_metrics(), settings)
+    worker = Worker(settings, SpoolSource(settings), middleware=[middleware])
+    middleware.before_worker_boot(worker)
     assert middleware.server is None
-    middleware.after_worker_shutdown(WorkerLike(None))
+    middleware.after_worker_shutdown(worker)
 
 
 def test_start_is_idempotent(fresh_process_state):

@@ -19,11 +19,13 @@ from typing import Any, Mapping
 from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector,
                                generate_latest)
 
+from jobmodel.states import Outcome
+
 
 log = logging.getLogger("protovideo.pipeline.metrics")
 
 STEP_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
-JOB_OUTCOMES = ("done", "failed", "invalid", "transient")
+JOB_OUTCOMES = tuple(o.value for o in Outcome)   # done, invalid, transient, failed, cancelled
 
 
 class Metrics:
@@ -83,15 +85,22 @@ class Metrics:
             self._running += 1
             self.in_progress.set(self._running)
 
-    def job_finished(self, outcome: str, seconds: float | None = None) -> None:
-        """Count a job by outcome (done, failed, invalid, transient)."""
+    def job_finished(self, outcome: Outcome | str, seconds: float | None = None) -> None:
+        """Count an attempt by outcome and its wall time (the job duration histogram
+        has this one writer: the worker's metrics middleware)."""
+        outcome = Outcome(outcome).value
         self.jobs.labels(outcome=outcome).inc()
         with self._lock:
             self._counts[outcome] = self._counts.get(outcome, 0) + 1
-            self._running = max(0, self._running - 1)
-            self.in_progress.set(self._running)
+        self.job_left()
         if seconds is not None:
             self.job_seconds.observe(max(0.0, seconds))
+
+    def job_left(self) -> None:
+        """A job stopped running here (ended, or handed back without an outcome)."""
+        with self._lock:
+            self._running = max(0, self._running - 1)
+            self.in_progress.set(self._running)
 
     def add_cache_stats(self, stats: Mapping[str, Any]) -> None:
         """Add one job's cache hits and misses."""

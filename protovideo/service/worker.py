@@ -7,9 +7,9 @@
         source.complete(...) | source.fail(..., retry_in) | source.release(...)
                                           | source.record_cancelled(...)
 
-Cross-cutting concerns are middleware with named hooks (protovideo.service.middleware):
-Retries (backoff for transient errors), TimeLimit (JOB_TIMEOUT) and whatever the
-performance optimizer adds (memory watch, metrics). One job's failure never
+Cross-cutting concerns are middleware with typed hooks (protovideo.service.middleware,
+one default list: metrics, memory watch, time limit, retries); before-hooks run in
+list order, after-hooks in reverse. One job's failure never
 stops the loop. SIGTERM/SIGINT: stop claiming, let the job in progress finish
 within SHUTDOWN_GRACE, else hand it back; a second signal hands it back at once.
 A cancel request (`cancel JOB_ID`, DELETE /v1/jobs/{id}) reaches the worker with a
@@ -27,11 +27,9 @@ from typing import Any, Callable
 from jobmodel.backoff import Backoff
 from jobmodel.errors import JobInvalid, error_record
 from jobmodel.spec import parse_job
-from protovideo.service.middleware import Middleware, default_middleware
-from protovideo.service.middleware.retries import Retries
+from protovideo.service.middleware import BEFORE_HOOKS, Middleware, default_middleware
 from protovideo.service.sources.base import (ClaimedJob, JobSource, LeaseLost, cancel_record,
                                              default_worker_name, now_iso)
-from protovideo.service.middleware.time_limit import JobTimeout, TimeLimit
 from protovideo.runtime.secrets import scrub
 from protovideo.runtime.systemd import Notifier
 
@@ -79,8 +77,11 @@ class Worker:
 
     # ------------------------------------------------------------ hooks and signals
     def _hook(self, name: str, *args) -> list:
+        """Call hook `name` on every middleware: before-hooks in list order, after-hooks
+        in reverse (see middleware.base). A failing hook is logged; the others still run."""
+        order = self.middleware if name in BEFORE_HOOKS else reversed(self.middleware)
         results = []
-        for m in self.middleware:
+        for m in order:
             try:
                 results.append(getattr(m, name)(self, *args))
             except Exception:
@@ -158,10 +159,12 @@ class Worker:
         log.info("job %s claimed (attempt %d, priority %s)", claimed.id, claimed.attempts,
                  claimed.priority)
         self._hook("before_process_job", claimed)
+        ended = False   # an outcome's after-hook ran (processed, failed, cancelled)
         try:
             try:
                 job = self._parse(claimed)
             except JobInvalid as exc:
+                ended = True
                 self._failed(claimed, exc)
                 return
             outcome, value = self._run_render(claimed, job)
@@ -170,6 +173,7 @@ class Worker:
                 self.source.complete(claimed, record)
                 self.counts["done"] += 1
                 log.info("job %s done: %s", claimed.id, record["output"])
+                ended = True
                 self._hook("after_process_job", claimed, value)
             elif outcome == "release":
                 self.source.release(claimed)
@@ -177,15 +181,19 @@ class Worker:
                 log.info("job %s handed back to the queue", claimed.id)
             elif outcome == "cancelled":
                 self._cancelled(claimed, started_at)
+                ended = True
             elif outcome == "lost":
                 log.error("job %s: lease lost; another worker has it now", claimed.id)
             else:
+                ended = True
                 self._failed(claimed, value)
         except LeaseLost as exc:
             log.error("%s", exc)
         except Exception:
             log.exception("job %s: recording its outcome failed", claimed.id)
         finally:
+            if not ended:   # handed back, lease lost, or its outcome not recorded
+                self._hook("after_job_released", claimed)
             self.current = None
 
     def _parse(self, claimed: ClaimedJob):
@@ -197,8 +205,8 @@ class Worker:
                          default_voice_provider=s.TTS_PROVIDER)
 
     def _failed(self, claimed: ClaimedJob, exc: BaseException) -> None:
-        if claimed.cancel_reason == "timeout":
-            exc = JobTimeout(f"the job ran longer than JOB_TIMEOUT ({self.settings.JOB_TIMEOUT:g}s)")
+        if claimed.cancel_error is not None:   # stopped by a middleware (TimeLimit): its error
+            exc = claimed.cancel_error
         claimed.retry_in = None
         self._hook("after_job_failed", claimed, exc)
         self.source.fail(claimed, scrub(error_record(exc)), retry_in=claimed.retry_in)

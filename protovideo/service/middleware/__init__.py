@@ -1,16 +1,18 @@
 """Middleware: the worker's cross-cutting concerns, one module each (Dramatiq style).
 
-    base.Middleware        the hooks, and the order they run in
-    retries.Retries        transient failures tried again with backoff
-    time_limit.TimeLimit   JOB_TIMEOUT: cancel the job, fail it with JobTimeout
+    base.Middleware        the typed hooks, and the order they run in
+    metrics.MetricsMiddleware      attempts by outcome and duration, queue depth, /metrics
     memory.MemoryWatchMiddleware   claim nothing while memory is critical
-    metrics.MetricsMiddleware      jobs by outcome and duration, queue depth, /metrics
+    time_limit.TimeLimit   JOB_TIMEOUT: cancel the job with its own error, a JobTimeout
+    retries.Retries        transient failures tried again with backoff
 
-`default_middleware(settings)` is the one default list.
+`default_middleware(settings)` is the one default list. A new concern is a new
+module here with a Middleware subclass, added to that list: before-hooks run in
+list order, after-hooks in reverse, so the first is the outermost.
 """
 from __future__ import annotations
 
-from protovideo.service.middleware.base import Middleware
+from protovideo.service.middleware.base import AFTER_HOOKS, BEFORE_HOOKS, Middleware, WorkerView
 from protovideo.service.middleware.memory import MemoryWatchMiddleware
 from protovideo.service.middleware.metrics import MetricsMiddleware
 from protovideo.service.middleware.retries import Retries
@@ -18,14 +20,16 @@ from protovideo.service.middleware.time_limit import JobTimeout, TimeLimit
 
 
 def default_middleware(settings) -> list[Middleware]:
-    """The daemon's middleware, in order: retries, time limit, memory watch, metrics."""
+    """The daemon's middleware, outermost first: metrics (times the whole attempt),
+    memory watch, time limit, retries (innermost: its decision, `claimed.retry_in`,
+    is made before the after-hooks of everything listed before it run)."""
     from protovideo.pipeline.memory_watch import shared_watch
     from protovideo.pipeline.metrics import shared_metrics
-    return [Retries(settings.MAX_ATTEMPTS, min_backoff=settings.RETRY_BACKOFF),
-            TimeLimit(settings.JOB_TIMEOUT),
+    return [MetricsMiddleware(shared_metrics(), settings),
             MemoryWatchMiddleware(shared_watch(settings)),
-            MetricsMiddleware(shared_metrics(), settings)]
+            TimeLimit(settings.JOB_TIMEOUT),
+            Retries(settings.MAX_ATTEMPTS, min_backoff=settings.RETRY_BACKOFF)]
 
 
-__all__ = ["Middleware", "Retries", "TimeLimit", "JobTimeout", "MemoryWatchMiddleware",
-           "MetricsMiddleware", "default_middleware"]
+__all__ = ["Middleware", "WorkerView", "BEFORE_HOOKS", "AFTER_HOOKS", "MetricsMiddleware",
+           "MemoryWatchMiddleware", "TimeLimit", "JobTimeout", "Retries", "default_middleware"]

@@ -1,11 +1,15 @@
-"""Metrics middleware: jobs by outcome and duration (the one writer of the job metrics),
-queue depth, and the metrics endpoint while the worker runs."""
+"""Metrics middleware: the one writer of the job metrics (attempts by outcome, their
+wall time, jobs in progress), the queue depth, and the metrics endpoint while the
+worker runs. Step durations and cache counts are written by the pipeline's
+PerformanceOptimizer, each by that one writer too."""
 from __future__ import annotations
 
 import logging
 import time
 from typing import Any, Mapping
 
+from jobmodel.errors import JobInvalid, TransientError
+from jobmodel.states import Outcome
 from protovideo.pipeline.metrics import Metrics, shared_metrics
 from protovideo.service.metrics_server import MetricsServer, start_metrics_server, stop_metrics_server
 from protovideo.service.middleware.base import Middleware
@@ -13,43 +17,33 @@ from protovideo.service.middleware.base import Middleware
 log = logging.getLogger("protovideo.metrics")
 
 
-def job_outcome(error: BaseException) -> str:
-    """The outcome label for a failed job: invalid, transient (may be retried) or failed."""
-    from jobmodel.errors import JobInvalid, TransientError
+def job_outcome(error: BaseException) -> Outcome:
+    """The outcome of a failed attempt: invalid, transient (may be retried) or failed."""
     if isinstance(error, JobInvalid):
-        return "invalid"
+        return Outcome.INVALID
     if isinstance(error, TransientError):
-        return "transient"
-    return "failed"
+        return Outcome.TRANSIENT
+    return Outcome.FAILED
 
 
-def _queue_depth(worker: Any) -> Any:
-    """Queue depth from the worker's source: status()["queued"] (by priority) or
-    ["queued_total"], else a depths()/queue_depth() method; None when unknown."""
-    source = getattr(worker, "source", None)
-    candidates = [(source, name) for name in ("status", "depths", "queue_depths", "queue_depth")]
-    candidates.append((worker, "queue_depth"))
-    for owner, name in candidates:
-        fn = getattr(owner, name, None) if owner is not None else None
-        if not callable(fn):
-            continue
-        try:
-            value = fn()
-        except Exception:  # noqa: BLE001 - metrics never break the worker
-            log.debug("queue depth via %s failed", name, exc_info=True)
-            continue
-        if name == "status" and isinstance(value, Mapping):
-            queued = value.get("queued")
-            value = queued if isinstance(queued, Mapping) else value.get("queued_total")
-        if isinstance(value, Mapping) and all(isinstance(v, int) for v in value.values()):
-            return value
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return None
+def queue_depth(source: Any) -> Mapping[str, int] | int | None:
+    """Jobs waiting, by priority where the source says (status()["queued"]), else
+    status()["queued_total"]; None when the source cannot tell now."""
+    try:
+        status = source.status()
+    except Exception:  # noqa: BLE001 - metrics never break the worker (source down...)
+        log.debug("queue depth unavailable", exc_info=True)
+        return None
+    queued = status.get("queued") if isinstance(status, Mapping) else None
+    if isinstance(queued, Mapping) and all(isinstance(v, int) for v in queued.values()):
+        return queued
+    total = status.get("queued_total") if isinstance(status, Mapping) else None
+    return total if isinstance(total, int) and not isinstance(total, bool) else None
 
 
 class MetricsMiddleware(Middleware):
-    """Counts jobs by outcome, tracks queue depth and serves METRICS_PORT while the worker runs."""
+    """Counts attempts by outcome, tracks queue depth and serves METRICS_PORT while the
+    worker runs. First in the default list: it times the whole attempt."""
 
     def __init__(self, metrics: Metrics | None = None, settings: Any = None,
                  depth_interval: float = 5.0):
@@ -65,7 +59,7 @@ class MetricsMiddleware(Middleware):
         if not force and now - self._last_depth < self.depth_interval:
             return
         self._last_depth = now
-        depth = _queue_depth(worker)
+        depth = queue_depth(worker.source)
         if depth is not None:
             self.metrics.set_queue_depth(depth)
 
@@ -94,7 +88,7 @@ class MetricsMiddleware(Middleware):
         return None if start is None else time.monotonic() - start
 
     def after_process_job(self, worker: Any, claimed: Any, result: Any) -> None:
-        self.metrics.job_finished("done", self._seconds(claimed))
+        self.metrics.job_finished(Outcome.DONE, self._seconds(claimed))
         self._refresh_depth(worker, force=True)
 
     def after_job_failed(self, worker: Any, claimed: Any, error: BaseException) -> None:
@@ -102,8 +96,12 @@ class MetricsMiddleware(Middleware):
         self._refresh_depth(worker, force=True)
 
     def after_job_cancelled(self, worker: Any, claimed: Any) -> None:
-        self.metrics.job_finished("cancelled", self._seconds(claimed))
+        self.metrics.job_finished(Outcome.CANCELLED, self._seconds(claimed))
         self._refresh_depth(worker, force=True)
+
+    def after_job_released(self, worker: Any, claimed: Any) -> None:
+        self._started.pop(id(claimed), None)
+        self.metrics.job_left()
 
     def after_idle(self, worker: Any) -> None:
         self._refresh_depth(worker)

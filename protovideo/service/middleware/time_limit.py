@@ -1,7 +1,8 @@
-"""TimeLimit middleware: a job that runs longer than JOB_TIMEOUT is cancelled and failed.
+"""TimeLimit middleware: a job that runs longer than JOB_TIMEOUT is stopped and failed.
 
-The limit sets the job's cancel event; the pipeline checks it between steps and
-stops with an error, which the worker records as a JobTimeout (not retried).
+When the limit is reached it cancels the job with its own error, a JobTimeout
+(`claimed.request_cancel("timeout", error)`); the pipeline sees the cancel event
+between steps and stops, and the worker records that error (not retried).
 """
 from __future__ import annotations
 
@@ -24,9 +25,13 @@ class TimeLimit(Middleware):
         self._timers: dict[int, threading.Timer] = {}
         self._lock = threading.Lock()
 
+    def error(self) -> JobTimeout:
+        """The failure of a job stopped by this limit."""
+        return JobTimeout(f"the job ran longer than JOB_TIMEOUT ({self.seconds:g}s)")
+
     def _expire(self, claimed) -> None:
         log.error("job %s: time limit of %.0fs reached; cancelling", claimed.id, self.seconds)
-        claimed.request_cancel("timeout")
+        claimed.request_cancel("timeout", self.error())
 
     def before_process_job(self, worker, claimed) -> None:
         timer = threading.Timer(self.seconds, self._expire, args=(claimed,))
@@ -50,8 +55,8 @@ class TimeLimit(Middleware):
     def after_job_cancelled(self, worker, claimed) -> None:
         self._stop(claimed)
 
-    def error_for(self) -> JobTimeout:
-        return JobTimeout(f"the job ran longer than JOB_TIMEOUT ({self.seconds:g}s)")
+    def after_job_released(self, worker, claimed) -> None:
+        self._stop(claimed)
 
     def after_worker_shutdown(self, worker) -> None:
         with self._lock:

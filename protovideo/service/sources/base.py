@@ -74,11 +74,14 @@ class ClaimedJob:
     progress: dict = field(default_factory=dict)   # {"done", "total", "what"}
     cancel: threading.Event = field(default_factory=threading.Event)
     cancel_reason: str = ""        # "timeout", "shutdown", "lease" or "cancelled" once cancel is set
+    cancel_error: BaseException | None = None   # the failure to record for a cancelled job
     retry_in: float | None = None  # set by the Retries middleware: try again after this many s
 
-    def request_cancel(self, reason: str) -> None:
+    def request_cancel(self, reason: str, error: BaseException | None = None) -> None:
+        """Stop the job; `error` (e.g. TimeLimit's JobTimeout) becomes its failure."""
         if not self.cancel.is_set():
             self.cancel_reason = reason
+            self.cancel_error = error
             self.cancel.set()
 
 
