@@ -8,6 +8,7 @@ import re
 from typing import Any, Callable
 
 from jobmodel.errors import JobInvalid
+from jobmodel.problems import attempt, problem
 
 
 class Fields:
@@ -23,10 +24,12 @@ class Fields:
             if not isinstance(key, str) or key not in alias_of:
                 hint = difflib.get_close_matches(str(key), list(alias_of), n=1)
                 extra = f"; did you mean '{hint[0]}'?" if hint else ""
-                raise JobInvalid(self.at(str(key)), f"unknown field{extra}")
+                problem(JobInvalid(self.at(str(key)), f"unknown field{extra}"))
+                continue
             name = alias_of[key]
             if name in self.values:
-                raise JobInvalid(self.at(key), f"given twice (also as '{self.values[name][0]}')")
+                problem(JobInvalid(self.at(key), f"given twice (also as '{self.values[name][0]}')"))
+                continue
             self.values[name] = (key, value)
 
     def at(self, key: str) -> str:
@@ -42,7 +45,7 @@ class Fields:
         if not self.has(name):
             return default
         key, value = self.values[name]
-        return check(value, self.at(key))
+        return attempt(check, value, self.at(key), default=default)
 
     def where(self, name: str) -> str:
         return self.at(self.values[name][0]) if name in self.values else self.at(name)

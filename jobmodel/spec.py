@@ -2,7 +2,8 @@
 
 `parse_job(data, base_dir, asset_root)` turns decoded JSON into a `Job` or raises
 `JobInvalid` whose `field` is the JSON path of the offending value
-(`scenes[2].duration`). Original ProtoVideo names and snake_case aliases are
+(`scenes[2].duration`); jobmodel.validate.validate_job lists every problem at once
+(the readers report through jobmodel.problems). Original ProtoVideo names and snake_case aliases are
 both accepted; unknown fields are refused so that typos do not pass silently.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Callable
 from jobmodel.errors import JobInvalid
 from jobmodel.fields import Fields, boolean, color, number, one_of, string, type_name
 from jobmodel.limits import LIMITS
+from jobmodel.problems import attempt, problem
 from jobmodel.refs import AssetRef, parse_asset_ref
 
 PRIORITIES = ("critical", "high", "normal", "low")
@@ -169,12 +171,12 @@ def _video_spec(obj: Any, path: str) -> VideoSpec:
         width, height = PRESETS[f.get("preset", one_of(*PRESETS))]
     if f.has("width") != f.has("height"):
         missing = "height" if f.has("width") else "width"
-        raise JobInvalid(f.at(missing), "width and height must be given together")
+        problem(JobInvalid(f.at(missing), "width and height must be given together"))
     width = f.get("width", _even_size, width)
     height = f.get("height", _even_size, height)
     if width * height > LIMITS.max_frame_pixels:
-        raise JobInvalid(f.where("width"), f"{width}x{height} is larger than the limit of "
-                         f"{LIMITS.max_frame_pixels} pixels")
+        problem(JobInvalid(f.where("width"), f"{width}x{height} is larger than the limit of "
+                         f"{LIMITS.max_frame_pixels} pixels"))
     return VideoSpec(
         width=width, height=height,
         fps=f.get("fps", number(1, 60, integer=True), 30),
@@ -205,7 +207,7 @@ def _text_overlay(obj: Any, path: str) -> TextOverlay | None:
                             "color": ()})
     content = f.get("content", string(LIMITS.max_title_chars), "")
     if not content.strip():
-        raise JobInvalid(f.where("content"), "a title needs non-empty content")
+        problem(JobInvalid(f.where("content"), "a title needs non-empty content"))
     return TextOverlay(content=content,
                        position=f.get("position", one_of(*POSITIONS), "center"),
                        fontsize=f.get("fontsize", number(8, 400, integer=True), 80),
@@ -239,11 +241,11 @@ def _scene(obj: Any, index: int, refs: Callable[[Any, str, str], AssetRef]) -> S
         scene_id=f.get("scene_id", string(128), ""),
     )
     if kind == "video" and scene.video is None:
-        raise JobInvalid(f.at("video"), "a video scene needs a 'video' URL or path")
+        problem(JobInvalid(f.at("video"), "a video scene needs a 'video' URL or path"))
     if kind == "image" and scene.video is not None:
-        raise JobInvalid(f.where("video"), "'video' is only for scenes of type video")
+        problem(JobInvalid(f.where("video"), "'video' is only for scenes of type video"))
     if scene.narration is not None and scene.narration_text.strip():
-        raise JobInvalid(f.where("narration"), "give either 'narration' or 'narration_text', not both")
+        problem(JobInvalid(f.where("narration"), "give either 'narration' or 'narration_text', not both"))
     return scene
 
 
@@ -283,22 +285,28 @@ def parse_job(data: Any, base_dir: Path | str = ".", asset_root: Path | str | No
             raise JobInvalid(path, "must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
         return value
 
-    if not f.has("scenes"):
-        raise JobInvalid("scenes", "is required: a list of 1 to "
-                         f"{LIMITS.max_scenes} scenes")
-    raw_scenes = f.values["scenes"][1]
-    if not isinstance(raw_scenes, list):
-        raise JobInvalid("scenes", f"must be a list, got {type_name(raw_scenes)}")
-    if not 1 <= len(raw_scenes) <= LIMITS.max_scenes:
-        raise JobInvalid("scenes", f"must hold 1 to {LIMITS.max_scenes} scenes, got {len(raw_scenes)}")
+    raw_scenes = f.values["scenes"][1] if f.has("scenes") else None
+    if raw_scenes is None:
+        problem(JobInvalid("scenes", "is required: a list of 1 to "
+                           f"{LIMITS.max_scenes} scenes"))
+        raw_scenes = []
+    elif not isinstance(raw_scenes, list):
+        problem(JobInvalid("scenes", f"must be a list, got {type_name(raw_scenes)}"))
+        raw_scenes = []
+    elif not 1 <= len(raw_scenes) <= LIMITS.max_scenes:
+        problem(JobInvalid("scenes", f"must hold 1 to {LIMITS.max_scenes} scenes, got {len(raw_scenes)}"))
+        raw_scenes = raw_scenes[:LIMITS.max_scenes]
     voice_obj = f.values.get("voice", (None, None))[1]
-    voice = _voice(voice_obj, f.where("voice")) if voice_obj is not None else \
-        VoiceSpec(provider=default_voice_provider)
+    voice = attempt(_voice, voice_obj, f.where("voice"), default=None) if voice_obj is not None \
+        else None
+    voice = voice or VoiceSpec(provider=default_voice_provider)
     image_obj = f.values.get("image", (None, None))[1]
-    image = _image_spec(image_obj, f.where("image"), default_image_provider) if image_obj is not None \
-        else ImageSpec(provider=default_image_provider)
+    image = attempt(_image_spec, image_obj, f.where("image"), default_image_provider, default=None) \
+        if image_obj is not None else None
+    image = image or ImageSpec(provider=default_image_provider)
     video = f.get("video", _video_spec, VideoSpec())
-    scenes = tuple(_scene(obj, i, refs) for i, obj in enumerate(raw_scenes))
+    scenes = tuple(scene for scene in (attempt(_scene, obj, i, refs) for i, obj in enumerate(raw_scenes))
+                   if scene is not None)
     narration_text = f.get("narration_text", string(LIMITS.max_job_narration_chars), "")
     job = Job(
         id=f.get("id", job_id) or uuid.uuid4().hex[:16],
@@ -321,26 +329,26 @@ def parse_job(data: Any, base_dir: Path | str = ".", asset_root: Path | str | No
 def _check_durations(job: Job) -> None:
     total_text = len(job.narration_text) + sum(len(s.narration_text) for s in job.scenes)
     if total_text > LIMITS.max_job_narration_chars:
-        raise JobInvalid("narration_text", f"the job's narration is {total_text} characters; "
-                         f"the limit is {LIMITS.max_job_narration_chars}")
+        problem(JobInvalid("narration_text", f"the job's narration is {total_text} characters; "
+                         f"the limit is {LIMITS.max_job_narration_chars}"))
     has_global = bool(job.narration_text.strip())
     known = 0.0
     for scene in job.scenes:
         speaks = has_global or scene.narration is not None or bool(scene.narration_text.strip())
         if scene.duration is None and not speaks:
-            raise JobInvalid(f"{scene.path}.duration",
-                             "is required when the scene has no narration")
+            problem(JobInvalid(f"{scene.path}.duration",
+                             "is required when the scene has no narration"))
         if scene.subtitle and not speaks:
-            raise JobInvalid(f"{scene.path}.subtitle", "subtitles need narration_text to show")
+            problem(JobInvalid(f"{scene.path}.subtitle", "subtitles need narration_text to show"))
         if scene.subtitle and scene.narration is not None and not has_global:
-            raise JobInvalid(f"{scene.path}.subtitle",
-                             "subtitles need narration_text; recorded narration has no text")
+            problem(JobInvalid(f"{scene.path}.subtitle",
+                             "subtitles need narration_text; recorded narration has no text"))
         known += scene.duration or 0.0
     if known > LIMITS.max_job_seconds:
-        raise JobInvalid("scenes", f"the scenes last {known:g} s; the limit is {LIMITS.max_job_seconds:g} s")
+        problem(JobInvalid("scenes", f"the scenes last {known:g} s; the limit is {LIMITS.max_job_seconds:g} s"))
     td = job.video.transition_duration
     if job.video.transition == "crossfade" and len(job.scenes) > 1:
         shortest = min((s.duration for s in job.scenes if s.duration), default=None)
         if shortest is not None and td > shortest / 2:
-            raise JobInvalid("video.transition_duration",
-                             f"{td:g} s is more than half of the shortest scene ({shortest:g} s)")
+            problem(JobInvalid("video.transition_duration",
+                             f"{td:g} s is more than half of the shortest scene ({shortest:g} s)"))

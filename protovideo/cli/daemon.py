@@ -128,7 +128,7 @@ def status_command(args, settings) -> int:
         print(problem, file=sys.stderr)
         return 1
     try:
-        source = open_source(settings, worker_name="status")
+        source = open_source(settings, worker_name="status", create=False)
         info = source.status(job_id)
         source.close()
     except Exception as exc:
@@ -153,7 +153,7 @@ def format_status(info: dict) -> str:
                  f"queued: {info.get('queued_total', 0)} ({by_priority})"]
         if info.get("retry_pending"):
             lines.append(f"waiting for a retry: {info['retry_pending']}")
-        for key in ("started", "finished", "failed", "dead_letter"):
+        for key in ("started", "finished", "failed", "cancelled", "dead_letter"):
             if key in info:
                 lines.append(f"{key}: {info[key]}")
         return "\n".join(lines)
@@ -167,6 +167,8 @@ def format_status(info: dict) -> str:
                 line += f" ({progress['what']})"
         if info.get("attempts"):
             line += f", attempt {info['attempts']}"
+        if info.get("cancel_requested"):
+            line += ", cancel requested"
     elif state == "queued":
         line += f", priority {info.get('priority', 'normal')}"
         if info.get("retry_pending"):
@@ -177,4 +179,7 @@ def format_status(info: dict) -> str:
     elif state == "failed":
         error = (info.get("record") or {}).get("error") or {}
         line += f": {error.get('type')}: {error.get('message')}"
+    elif state == "cancelled":
+        record = info.get("record") or {}
+        line += f" (while {record.get('was', 'queued')}) at {record.get('finished_at')}"
     return line

@@ -18,6 +18,9 @@ COMMANDS = {
     "cache": "cache.cli:cache_command",
     "benchmark": "protovideo.cli.benchmark:benchmark_command",
     "serve": "protovideo.cli.serve:serve_command",
+    "list": "protovideo.cli.jobs:list_command",
+    "cancel": "protovideo.cli.jobs:cancel_command",
+    "validate": "protovideo.cli.jobs:validate_command",
 }
 
 
@@ -53,6 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="queue depths, or one job's state")
     status.add_argument("job_id", nargs="?")
     add_flag(status, "--json", "machine-readable output")
+    jobs = sub.add_parser("list", help="jobs, newest first")
+    jobs.add_argument("--state", choices=["queued", "started", "finished", "failed", "cancelled"])
+    jobs.add_argument("--priority", choices=["critical", "high", "normal", "low"])
+    jobs.add_argument("--limit", type=int, default=50, help="at most this many (1-1000; default 50)")
+    jobs.add_argument("--cursor", help="go on after the last page (printed at its end)")
+    add_flag(jobs, "--json", "machine-readable output")
+    cancel = sub.add_parser("cancel", help="cancel a queued or running job")
+    cancel.add_argument("job_id")
+    cancel.add_argument("--wait", action="store_true", help="wait until a running job has stopped")
+    validate = sub.add_parser("validate", help="every problem of a job file at once (exit 2 if any)")
+    validate.add_argument("job", help="job JSON file")
+    add_flag(validate, "--json", "machine-readable output")
     cache = sub.add_parser("cache", help="artifact cache statistics and upkeep")
     cache.add_argument("action", choices=["stats", "cleanup", "clear"])
     add_flag(cache, "--json", "machine-readable output")

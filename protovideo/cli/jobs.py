@@ -1,0 +1,131 @@
+"""Commands on jobs: `list [--state S] [--json]`, `cancel JOB_ID`, `validate JOB.json`.
+
+`list` and `cancel` read the configured job source (spool or Redis) and never create
+folders; `validate` reads only the job file.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from jobmodel.errors import JobInvalid
+from jobmodel.jobfile import decode_job_bytes
+from jobmodel.validate import validate_job
+from protovideo.runtime.secrets import redact
+from protovideo.service.sources import (BadCursor, JobNotCancellable, JobNotFound, JobState,
+                                        open_source)
+
+
+def _open(settings, what: str):
+    try:
+        return open_source(settings, worker_name=what, create=False), ""
+    except FileNotFoundError as exc:
+        return None, (f"error: {exc}; run from the worker's folder, set SPOOL_DIR, "
+                      "or submit a job first")
+    except Exception as exc:   # noqa: BLE001 - Redis down, bad URL...
+        return None, f"error: cannot open job source {settings.JOB_SOURCE}: {redact(str(exc))}"
+
+
+def list_command(args, settings) -> int:
+    source, problem = _open(settings, "list")
+    if source is None:
+        print(problem, file=sys.stderr)
+        return 1
+    try:
+        jobs, next_cursor = source.list_jobs(state=args.state, priority=args.priority,
+                                             limit=args.limit, cursor=args.cursor)
+    except (ValueError, BadCursor) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:   # noqa: BLE001
+        print(f"error: cannot list jobs of {settings.JOB_SOURCE}: {redact(str(exc))}", file=sys.stderr)
+        return 1
+    finally:
+        source.close()
+    if getattr(args, "json", False):
+        print(redact(json.dumps({"jobs": [j.to_dict(with_job=False) for j in jobs],
+                                 "next_cursor": next_cursor}, indent=2, ensure_ascii=False)))
+        return 0
+    if not jobs:
+        print("no jobs" + (f" in state {args.state}" if args.state else ""), file=sys.stderr)
+    for info in jobs:
+        print(redact(format_line(info)))
+    if next_cursor:
+        print(f"more: list --cursor {next_cursor}", file=sys.stderr)
+    return 0
+
+
+def format_line(info) -> str:
+    detail = ""
+    if info.state is JobState.STARTED:
+        detail = f"{info.progress['percent']:.0f}% {info.progress.get('what') or ''}".rstrip()
+        if info.cancel_requested:
+            detail += " (cancel requested)"
+    elif info.state is JobState.QUEUED and info.retry_pending:
+        detail = "waiting for a retry"
+    elif info.state is JobState.FINISHED:
+        detail = str((info.record or {}).get("output") or "")
+    elif info.state is JobState.FAILED:
+        error = (info.record or {}).get("error") or {}
+        detail = f"{error.get('type')}: {error.get('message')}"
+    submitted = (info.submitted_at or "")[:19].replace("T", " ")
+    return f"{info.id:<24} {info.state.value:<9} {info.priority:<8} {submitted:<19} {detail}".rstrip()
+
+
+def cancel_command(args, settings) -> int:
+    source, problem = _open(settings, "cancel")
+    if source is None:
+        print(problem, file=sys.stderr)
+        return 1
+    try:
+        info = source.cancel(args.job_id)
+        if info.state is JobState.STARTED and getattr(args, "wait", False):
+            deadline = time.monotonic() + 60
+            while info.state is JobState.STARTED and time.monotonic() < deadline:
+                time.sleep(0.2)
+                info = source.get(args.job_id) or info
+    except JobNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except JobNotCancellable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:   # noqa: BLE001
+        print(f"error: cannot cancel on {settings.JOB_SOURCE}: {redact(str(exc))}", file=sys.stderr)
+        return 1
+    finally:
+        source.close()
+    if info.state is JobState.CANCELLED:
+        print(f"{info.id}: cancelled")
+    elif info.state is JobState.STARTED:
+        print(f"{info.id}: cancel requested; its worker stops it within seconds, publishes nothing "
+              "and records it cancelled")
+    else:   # it ended on its own first (--wait)
+        print(f"{info.id}: {info.state.value} before the cancel took effect")
+        return 1
+    return 0
+
+
+def validate_command(args, settings) -> int:
+    path = Path(args.job)
+    try:
+        data = decode_job_bytes(path.read_bytes())
+    except OSError as exc:
+        problems = [{"field": "$", "message": f"cannot read {path}: {exc.strerror}"}]
+    except JobInvalid as exc:
+        problems = [{"field": exc.field or "$", "message": exc.message}]
+    else:
+        problems = validate_job(data, base_dir=path.resolve().parent, asset_root=settings.ASSET_ROOT,
+                                default_image_provider=settings.IMAGE_PROVIDER,
+                                default_voice_provider=settings.TTS_PROVIDER)
+    if getattr(args, "json", False):
+        print(json.dumps({"valid": not problems, "errors": problems}, indent=2, ensure_ascii=False))
+    elif problems:
+        print(f"{path}: {len(problems)} problem{'s' if len(problems) > 1 else ''}:", file=sys.stderr)
+        for item in problems:
+            print(f"  {item['field']}: {item['message']}", file=sys.stderr)
+    else:
+        print(f"{path}: valid")
+    return 2 if problems else 0
