@@ -100,7 +100,6 @@ def test_a_job_id_still_queued_or_running_is_not_queued_twice(api):
     assert ids.count("twice-1") == 1
 
 
-@pytest.mark.xfail(reason="TEMPORARY: the all-problems validator is not landed yet", strict=False)
 def test_invalid_job_lists_every_problem_with_its_path(api):
     bad = {"video": {"fps": 0, "width": 271, "height": 480},
            "scenes": [{"duration": 1}, {"duration": -3, "motion": "spin"}, {"type": "hologram", "duration": 1}],

@@ -19,11 +19,7 @@ def job_problems(data: Any, settings) -> list[dict]:
     """[] for a valid job, else [{"field", "message"}, ...] for every problem found."""
     if not isinstance(data, dict):
         return [{"field": "$", "message": "a job is a JSON object"}]
-    from jobmodel.spec import parse_job
-    try:
-        parse_job(data, base_dir=settings.path("ASSET_ROOT"), asset_root=settings.ASSET_ROOT,
-                  default_image_provider=settings.IMAGE_PROVIDER,
-                  default_voice_provider=settings.TTS_PROVIDER)
-    except JobInvalid as exc:
-        return [{"field": exc.field or "$", "message": exc.message}]
-    return []
+    from jobmodel.validate import validate_job
+    return validate_job(data, base_dir=settings.path("ASSET_ROOT"), asset_root=settings.ASSET_ROOT,
+                        default_image_provider=settings.IMAGE_PROVIDER,
+                        default_voice_provider=settings.TTS_PROVIDER)
