@@ -64,8 +64,12 @@ def _lookup(ctx, key: str) -> Path | None:
 
 
 def make_pictures(job, ctx, fetch, room: float, ready) -> None:
-    by_provider: dict[str, list[tuple[int, ImageRequest]]] = {}
-    for scene in job.scenes:
+    """Asset scenes first, fetched side by side through the optimizer's scene fan-out
+    (`parallel_process_scenes`: a failed scene raises SceneError with its index once
+    the others are done; fewer at once while memory is critical); then the generated
+    pictures, one provider call per batch of scenes."""
+
+    def fetch_scene(scene) -> None:
         if scene.type == "video":
             with ctx.optimizer.monitor_performance("fetch_assets", scene.index):
                 video = fetch(scene.video, ctx)
@@ -74,9 +78,14 @@ def make_pictures(job, ctx, fetch, room: float, ready) -> None:
             with ctx.optimizer.monitor_performance("fetch_assets", scene.index):
                 picture = fetch(scene.image, ctx)
             ready(scene.index, picture, None)
-        else:
+
+    by_provider: dict[str, list[tuple[int, ImageRequest]]] = {}
+    for scene in job.scenes:
+        if scene.type != "video" and scene.image is None:
             name, request = _request(job, scene, room)
             by_provider.setdefault(name, []).append((scene.index, request))
+    if any(s.type == "video" or s.image is not None for s in job.scenes):
+        ctx.optimizer.parallel_process_scenes(fetch_scene, job.scenes)   # item i is scene i
     for name, wanted in by_provider.items():
         _generate(name, wanted, ctx, ready)
 

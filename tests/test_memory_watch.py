@@ -7,7 +7,6 @@ import sys
 import threading
 import time
 
-import pytest
 
 import performance_optimizer
 from performance_optimizer import PerformanceOptimizer
@@ -78,42 +77,29 @@ def test_low_critical_threshold_pauses_claiming_and_recovers(make_settings, fres
     assert PerformanceOptimizer(None, 4).effective_max_workers == 4
 
 
-def test_critical_frees_caches_and_calls_model_hooks(make_settings, monkeypatch):
+def test_critical_frees_caches_and_unloads_the_idle_model_of_the_real_registry(make_settings,
+                                                                              monkeypatch):
     import generators.models as models
-
-    calls = []
 
     class MemoryLevelLike:
         def __init__(self):
             self.items = {"a": 1}
 
         def clear(self):
-            calls.append("cache")
             self.items.clear()
 
+    registry = models.ModelRegistry()
+    monkeypatch.setattr(models, "MODELS", registry)   # the process registry, fresh for the test
+    registry.get(("test", "idle", "cpu", "fp32"), lambda: bytearray(1024))
     level = MemoryLevelLike()
-    monkeypatch.setattr(models.MODELS, "unload_least_recently_used",
-                        lambda: calls.append("unload_lru"), raising=False)
-    monkeypatch.setattr(models.MODELS, "free_gpu_memory",
-                        lambda: calls.append("free_gpu"), raising=False)
     watch = watch_from(make_settings, 1, 1)
     watch.add_cache_hook(level.clear)
-    assert watch.check() == CRITICAL
+    with registry.use(("test", "busy", "cpu", "fp32"), lambda: bytearray(1024)):
+        assert watch.check() == CRITICAL
+        assert registry.loaded() == [("test", "busy", "cpu", "fp32")]   # in use: kept
     assert level.items == {}
-    assert calls == ["cache", "free_gpu", "unload_lru"]
     assert watch.parallelism_limit == 1
-
-
-def test_critical_unloads_an_idle_model_from_the_real_registry(make_settings, monkeypatch):
-    import generators.models as models
-    if not hasattr(models.ModelRegistry, "unload_least_recently_used"):
-        pytest.skip("the registry has no unload_least_recently_used hook yet")
-    registry = models.ModelRegistry()
-    monkeypatch.setattr(models, "MODELS", registry)
-    registry.get(("test", "tiny", "cpu", "fp32"), lambda: bytearray(1024))
-    assert registry.loaded()
-    watch_from(make_settings, 1, 1).check()
-    assert registry.loaded() == []
+    assert watch.paused
 
 
 def test_cache_hooks_are_weak_for_bound_methods(make_settings):

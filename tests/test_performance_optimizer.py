@@ -1,8 +1,8 @@
 """PerformanceOptimizer: per-step report, PERF lines in LOG_FILE, scene fan-out and failures."""
 from __future__ import annotations
 
+import gc
 import json
-import logging
 import threading
 
 import psutil
@@ -10,7 +10,7 @@ import pytest
 
 from performance_optimizer import PerformanceOptimizer, SceneError
 from protovideo.runtime.logs import setup_logging
-from protovideo.pipeline.memory_watch import MemoryWatch
+from protovideo.pipeline.memory_watch import CRITICAL, WARNING, MemoryWatch
 
 from perf_helpers import (STEP_LINE, TOTAL_LINE, fake_job,  # noqa: F401 - fixture
                           fresh_process_state, perf_lines)
@@ -184,18 +184,80 @@ def test_attached_cache_gives_the_jobs_own_statistics(make_settings, relaxed_wat
     assert report["cache_stats"]["hit_rate"] == 0.5
 
 
-def test_rss_and_optimize_memory(relaxed_watch):
+class Node:
+    """A reference cycle: only the garbage collector frees it."""
+
+    def __init__(self):
+        self.me = self
+
+
+def test_optimize_memory_collects_garbage_and_trims_the_heap(relaxed_watch):
     optimizer = PerformanceOptimizer(None, 2, memory_watch=relaxed_watch)
     assert 5 < optimizer.rss_mb() < psutil.virtual_memory().total / 2**20
-    done = optimizer.optimize_memory()
-    assert done["gc_objects"] >= 0 and done["cuda_cache_emptied"] is False
+    gc.collect()
+    gc.disable()   # the cycles below stay until optimize_memory collects them
+    try:
+        for _ in range(2000):
+            Node()
+        done = optimizer.optimize_memory(WARNING)
+        assert gc.collect() == 0   # nothing left for a second collection
+    finally:
+        gc.enable()
+    assert done["gc_objects"] >= 2000       # every Node found by this collection
+    assert done["trimmed"] is True          # glibc: malloc_trim ran
+    # after a job (the default level) only the heap is trimmed: no collection pause
+    assert optimizer.optimize_memory() == {"trimmed": True}
+
+
+def test_critical_optimize_memory_drops_the_attached_caches_memory_level(make_settings,
+                                                                         relaxed_watch):
+    from cache import open_cache
+    cache = open_cache(make_settings())
+    cache.get_or_create("c" * 32, ".bin", lambda path: path.write_bytes(b"data"))
+    assert len(cache.memory) > 0                       # a verified entry is remembered
+    optimizer = PerformanceOptimizer(None, 4, memory_watch=relaxed_watch)
+    optimizer.attach_cache(cache)
+    done = optimizer.optimize_memory(CRITICAL)
+    assert len(cache.memory) == 0 and done["cache_hooks"] == 1
+    assert optimizer.effective_max_workers == 1        # scene parallelism lowered
 
 
 def test_default_optimizer_shares_the_process_wide_watch(fresh_process_state):
     from protovideo.pipeline.memory_watch import shared_watch
     a, b = PerformanceOptimizer("/tmp/c", 2), PerformanceOptimizer("/tmp/c", 2)
     assert a.memory_watch is b.memory_watch is shared_watch()
-    logging.getLogger("protovideo.perf")  # the logger exists even without setup_logging
+
+
+def test_picture_assets_are_fetched_side_by_side_through_parallel_process_scenes(relaxed_watch):
+    """The pipeline's picture making fans its asset scenes out through the optimizer:
+    two fetches must run at once (the barrier needs both), a failed scene is reported
+    with its own index after the others were handed over."""
+    from generators.pictures import make_pictures
+    from jobmodel.spec import parse_job
+
+    job = parse_job({"id": "assets", "video": {"width": 270, "height": 480, "fps": 12},
+                     "scenes": [{"duration": 1, "image": f"https://example.com/{i}.png"}
+                                for i in range(3)]})
+    optimizer = PerformanceOptimizer(None, 2, memory_watch=relaxed_watch)
+    calls = []
+    optimizer.parallel_process_scenes = (lambda fn, items, **kw: calls.append(len(items))
+                                         or PerformanceOptimizer.parallel_process_scenes(
+                                             optimizer, fn, items, **kw))
+    both = threading.Barrier(2, timeout=30)
+    ready = {}
+
+    def fetch(ref, ctx):
+        if ref.url.endswith("2.png"):
+            raise RuntimeError("asset 2 is broken")
+        both.wait()                      # scenes 0 and 1 are fetched at the same time
+        return ref.url
+
+    ctx = type("Ctx", (), {"optimizer": optimizer, "settings": None})()
+    with pytest.raises(SceneError) as info:
+        make_pictures(job, ctx, fetch, 1.1, lambda i, picture, video: ready.update({i: picture}))
+    assert calls == [3]
+    assert info.value.index == 2 and "broken" in str(info.value.error)
+    assert ready == {0: "https://example.com/0.png", 1: "https://example.com/1.png"}
 
 
 def test_every_scene_is_listed_even_when_it_recorded_no_step(relaxed_watch, tmp_path):

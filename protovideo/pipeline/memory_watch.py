@@ -5,15 +5,16 @@
     watch.paused                       # True: the daemon must not claim new jobs
     watch.parallelism(4)               # scene threads allowed right now
 
-Levels and what they do:
+Levels and what they do (`relieve(level)` is the one place memory is given back;
+PerformanceOptimizer.optimize_memory is the pipeline's door to it, after every job):
+- ok (after a job): freed heap pages go back to the system (malloc_trim).
 - warning (RSS >= MEMORY_WARNING_THRESHOLD or GPU >= GPU_MEMORY_WARNING_THRESHOLD):
-  log and collect garbage.
-- critical (>= the *_CRITICAL_THRESHOLD): also free caches (registered hooks,
-  the CUDA cache), call the model registry's `free_gpu_memory` and
-  `unload_least_recently_used` hooks when it has them, halve scene parallelism,
-  and pause claiming. Claiming and parallelism come back only once memory is
-  under the warning line again (hysteresis), so the state outlives the job
-  that caused it.
+  log, collect garbage, trim.
+- critical (>= the *_CRITICAL_THRESHOLD): also free caches (registered hooks),
+  unload the model idle the longest (generators.models.MODELS), empty the CUDA
+  cache, halve scene parallelism, and pause claiming. Claiming and parallelism
+  come back only once memory is under the warning line again (hysteresis), so
+  the state outlives the job that caused it.
 
 GPU memory is read only when torch is already imported and CUDA is available;
 this module never imports torch itself.
@@ -31,6 +32,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import psutil
+
+from generators import models
+from protovideo.runtime.malloc_tuning import trim
 
 
 OK, WARNING, CRITICAL = "ok", "warning", "critical"
@@ -63,33 +67,6 @@ def torch_gpu_mb() -> float | None:
         return sum(cuda.memory_reserved(i) for i in range(cuda.device_count())) / 2**20
     except Exception:  # noqa: BLE001 - a broken driver must not stop the worker
         return None
-
-
-def empty_cuda_cache() -> bool:
-    torch = sys.modules.get("torch")
-    try:
-        if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
-            torch.cuda.empty_cache()
-            return True
-    except Exception:  # noqa: BLE001
-        log.debug("emptying the CUDA cache failed", exc_info=True)
-    return False
-
-
-def _model_hooks() -> list[tuple[str, Callable[[], Any]]]:
-    """The model registry's memory hooks that exist: MODELS.free_gpu_memory /
-    generators.models.free_gpu_memory and MODELS.unload_least_recently_used."""
-    try:
-        import generators.models as models
-    except Exception:  # noqa: BLE001 - no registry, nothing to unload
-        return []
-    registry = getattr(models, "MODELS", None)
-    hooks = []
-    for name in ("free_gpu_memory", "unload_least_recently_used"):
-        fn = getattr(registry, name, None) or getattr(models, name, None)
-        if callable(fn):
-            hooks.append((name, fn))
-    return hooks
 
 
 class MemoryWatch:
@@ -137,10 +114,6 @@ class MemoryWatch:
         with self._lock:
             self._cache_hooks = [h for h in self._cache_hooks if h() is not None and h() != free]
             self._cache_hooks.append(ref)
-
-    def remove_cache_hook(self, free: Callable[[], Any]) -> None:
-        with self._lock:
-            self._cache_hooks = [h for h in self._cache_hooks if h() is not None and h() != free]
 
     # -- measuring ---------------------------------------------------------------
     def sample(self) -> MemorySample:
@@ -200,16 +173,24 @@ class MemoryWatch:
                 self.paused = False
                 self.parallelism_limit = None
         if act_critical:
-            self.relieve(critical=True)
+            self.relieve(CRITICAL)
         elif act_warning:
-            gc.collect()
+            self.relieve(WARNING)
         return level
 
     # -- acting ------------------------------------------------------------------
-    def relieve(self, critical: bool = True) -> dict[str, Any]:
-        """Free what can be freed; at the critical level also lower parallelism."""
-        done: dict[str, Any] = {"gc_objects": gc.collect()}
-        if not critical:
+    def relieve(self, level: str = CRITICAL) -> dict[str, Any]:
+        """Give memory back, the more the worse `level` is (see the module docstring):
+        OK trims the heap; WARNING also collects garbage; CRITICAL also frees the cache
+        hooks, unloads the least recently used model, empties the CUDA cache and halves
+        scene parallelism. Returns what was done."""
+        done: dict[str, Any] = {}
+        if level == OK:
+            done["trimmed"] = trim()
+            return done
+        done["gc_objects"] = gc.collect()
+        if level != CRITICAL:
+            done["trimmed"] = trim()
             return done
         with self._lock:
             hooks = [h() for h in self._cache_hooks]
@@ -227,13 +208,13 @@ class MemoryWatch:
             except Exception:  # noqa: BLE001 - one failing hook must not stop the others
                 log.warning("a cache hook failed while freeing memory", exc_info=True)
         done["cache_hooks"] = freed
-        for name, fn in _model_hooks():
-            try:
-                done[name] = repr(fn())
-            except Exception:  # noqa: BLE001
-                log.warning("model registry hook %s failed", name, exc_info=True)
-        done["cuda_cache_emptied"] = empty_cuda_cache()
+        try:
+            done["model_unloaded"] = repr(models.MODELS.unload_least_recently_used())
+        except Exception:  # noqa: BLE001 - a failing unload must not stop the relief
+            log.warning("unloading the least recently used model failed", exc_info=True)
+        done["cuda_cache_emptied"] = models.free_gpu_memory()
         done["gc_objects"] += gc.collect()
+        done["trimmed"] = trim()
         log.info("memory relief: %s", done)
         return done
 

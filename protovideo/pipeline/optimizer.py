@@ -4,21 +4,27 @@
     opt.start_performance_monitoring(job.id)
     with opt.monitor_performance("tts", scene=i):        # also usable as a decorator
         ...
-    results = opt.parallel_process_scenes(render_scene, scenes)   # SceneError(index, error)
+    results = opt.parallel_process_scenes(fetch_scene, scenes)    # SceneError(index, error)
     report, path = opt.finish_job(settings.path("REPORT_DIR"), {"cache_stats": cache.stats()})
+    opt.optimize_memory()                                         # after the job: heap trimmed
+
+Where the pipeline uses them: parallel_process_scenes fans out the asset fetches of
+the picture making (generators/pictures.py); optimize_memory ends every render_job
+(and is the door to MemoryWatch.relieve, which the watch calls itself when memory
+crosses a line). The renderer's own encoding fan-out is the piece queue
+(generators/compose.py), sized by effective_max_workers.
 
 Every step is logged to logger "protovideo.perf" as
     PERF job=<id> step=<name> duration=<seconds>s rss_mb=<mb> [scene=<i>] [gpu_mb=<mb>]
 and every job as
     PERF job=<id> total=<seconds>s peak_rss_mb=<mb> cache_hit_rate=<0..1>
-The memory watch (protovideo/memory_watch.py) is process-wide: its critical
+The memory watch (protovideo/pipeline/memory_watch.py) is process-wide: its critical
 state and lowered scene parallelism outlive a single job and its optimizer.
 """
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import gc
 import json
 import logging
 import os
@@ -31,8 +37,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from cache import ArtifactCache
 from jobmodel.errors import SceneError
-from protovideo.pipeline.memory_watch import MemorySample, MemoryWatch, empty_cuda_cache, shared_watch
+from protovideo.pipeline.memory_watch import OK, MemorySample, MemoryWatch, shared_watch
 from protovideo.pipeline.metrics import Metrics, shared_metrics
 
 perf_log = logging.getLogger("protovideo.perf")
@@ -116,34 +123,20 @@ class PerformanceOptimizer:
         self._cache: Any = None
         self._cache_since: dict | None = None
 
-    def attach_cache(self, cache: Any) -> None:
+    def attach_cache(self, cache: ArtifactCache) -> None:
         """Take the job's cache statistics from `cache` at finish_job (counted from now),
         and let the memory watch drop its in-memory level when memory is critical."""
         self._cache = cache
-        try:   # a snapshot to count from: counts() where the cache has it, else stats()
-            self._cache_since = cache.counts() if hasattr(cache, "counts") else cache.stats()
-        except Exception:  # noqa: BLE001 - statistics are best effort
-            self._cache_since = None
-        memory = getattr(cache, "memory", None)
-        free = getattr(memory, "clear", None) or getattr(cache, "clear_memory", None)
-        if callable(free):
-            self.memory_watch.add_cache_hook(free)
+        self._cache_since = cache.counts()
+        self.memory_watch.add_cache_hook(cache.memory.clear)
 
     def _attached_cache_stats(self) -> dict[str, Any] | None:
-        cache, since = self._cache, self._cache_since
-        if cache is None:
+        if self._cache is None:
             return None
         try:
-            if since is not None and hasattr(cache, "counts"):
-                return cache.stats(since=since)
-            stats = dict(cache.stats())
-            if since is not None:   # subtract the snapshot ourselves
-                for key in ("hits", "misses"):
-                    stats[key] = int(stats.get(key, 0)) - int(since.get(key, 0))
-                stats.pop("hit_rate", None)
-            return stats
-        except Exception:  # noqa: BLE001
-            log.debug("cache statistics unavailable", exc_info=True)
+            return self._cache.stats(since=self._cache_since)
+        except Exception:  # noqa: BLE001 - statistics never fail a rendered job
+            log.warning("cache statistics unavailable", exc_info=True)
             return None
 
     # -- memory ------------------------------------------------------------------
@@ -158,9 +151,13 @@ class PerformanceOptimizer:
     def rss_mb(self) -> float:
         return self._sample().rss_mb
 
-    def optimize_memory(self) -> dict[str, Any]:
-        """Collect garbage and give the CUDA cache back; returns what was done."""
-        return {"gc_objects": gc.collect(), "cuda_cache_emptied": empty_cuda_cache()}
+    def optimize_memory(self, level: str = OK) -> dict[str, Any]:
+        """Give memory back; returns what was done. A documented door to the one
+        mechanism, MemoryWatch.relieve (the memory watch calls it itself when memory
+        crosses a line): OK (the pipeline calls this after every job) trims the heap,
+        WARNING also collects garbage, CRITICAL also drops caches, unloads the least
+        recently used model, empties the CUDA cache and lowers scene parallelism."""
+        return self.memory_watch.relieve(level)
 
     @property
     def effective_max_workers(self) -> int:

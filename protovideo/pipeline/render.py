@@ -33,7 +33,6 @@ from protovideo.pipeline.memory_watch import shared_watch
 from protovideo.pipeline.context import JobContext
 from jobmodel.errors import JobFailed, JobInvalid
 from jobmodel.spec import Job, Scene
-from protovideo.runtime.malloc_tuning import trim
 from protovideo.runtime.settings import Settings
 
 LEAD = 0.25   # seconds of picture before the narration starts
@@ -203,8 +202,8 @@ def render_job(job: Job, ctx: JobContext, output_path: Path | None = None) -> Re
                 raise _unwrap(exc) from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        ctx.cache.close()  # drops scratch files handed out while the cache is off
-        trim()             # freed frames and pictures go back to the system between jobs
+        ctx.cache.close()        # drops scratch files handed out while the cache is off
+        opt.optimize_memory()    # freed frames and pictures go back to the system between jobs
 
 
 def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoolExecutor) -> RenderResult:
@@ -218,7 +217,7 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
             reference = fetch(job.global_audio_prompt, ctx)
     texts = _scene_texts(job)
     fps, v = job.video.fps, job.video
-    slots, threads = encoder_slots(getattr(opt, "effective_max_workers", opt.max_workers))
+    slots, threads = encoder_slots(opt.effective_max_workers)
     encoder = encoder_for(v.quality, fps, v.width, v.height, threads=threads)
     queue = PieceQueue(ctx, encoder, v.transition, v.transition_duration, slots, scenes=n_scenes)
     try:

@@ -42,8 +42,10 @@ def tune() -> bool:
     return bool(ok)
 
 
-def trim() -> None:
-    """Give freed heap memory back to the system (after each job)."""
+def trim() -> bool:
+    """Give freed heap memory back to the system; True where it ran (glibc)."""
     libc = _libc()
-    if libc is not None:
-        libc.malloc_trim(0)
+    if libc is None:
+        return False
+    libc.malloc_trim(0)
+    return True
