@@ -70,5 +70,7 @@ def render_command(args, settings) -> int:
     print(f"rendered {job.id}: {result.duration_s:.1f} s of video in {report.get('total_time', 0):.1f} s "
           f"(cache hit rate {report.get('cache_stats', {}).get('hit_rate', 0):.0%})", file=sys.stderr)
     print(f"report: {result.report_path}", file=sys.stderr)
+    if getattr(result, "poster", None):
+        print(f"poster: {result.poster}", file=sys.stderr)
     print(result.output)
     return 0

@@ -4,6 +4,7 @@
         -> timeline (scene lengths follow the speech)
         -> pieces (scene bodies, transitions; cached)  ||  soundtrack (narration + ducked music)
         -> join by stream copy + AAC mux -> OUTPUT_DIR/<name>.mp4 (atomic) + REPORT_DIR/<id>.json
+        -> poster: a frame of the first scene -> OUTPUT_DIR/<name>.jpg (atomic)
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from generators.glyphs import check_job_text
 from generators.motions import ROOM
 from generators.narration import synthesize_narration
 from generators.pictures import PictureBoard
+from generators.poster import poster_path, write_poster
 from generators.speech import Speech, split_sentences
 from generators.subtitles import cues_for
 from generators.visual import SceneVisual, TextSpec
@@ -46,6 +48,7 @@ class RenderResult:
     duration_s: float
     report: dict
     report_path: Path
+    poster: Path | None = None   # OUTPUT_DIR/<name>.jpg, a frame of the first scene
 
 
 @dataclass(frozen=True)
@@ -251,6 +254,8 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
     ctx.check_cancelled()
     with opt.monitor_performance("mux"):
         join_and_mux(paths, soundtrack, output, work)
+    with opt.monitor_performance("poster"):
+        poster = write_poster(output, at_seconds=counts[0] / fps / 2, poster=poster_path(output))
     duration = total_seconds(counts, fps)
     timeline, start = [], 0
     for scene, sound, n in zip(job.scenes, sounds, counts):
@@ -258,7 +263,8 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
                          "frames": n, "narration_s": round(sound.speech.duration, 3) if sound.speech else 0.0})
         start += n
     report, report_path = opt.finish_job(ctx.settings.path("REPORT_DIR"), {
-        "cache_stats": ctx.cache.stats(), "output": str(output), "video_duration": round(duration, 3),
+        "cache_stats": ctx.cache.stats(), "output": str(output), "poster": str(poster),
+        "video_duration": round(duration, 3),
         "timeline": timeline, "encoder": encoder.identity(), "pieces": len(pieces)})
     ctx.report_progress(n_scenes, n_scenes, "done")
-    return RenderResult(output, duration, report, report_path)
+    return RenderResult(output, duration, report, report_path, poster)

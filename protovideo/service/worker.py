@@ -227,11 +227,15 @@ class Worker:
 
     def _result_record(self, claimed: ClaimedJob, result: Any, started_at: str) -> dict:
         report_path = getattr(result, "report_path", None)
-        return {"id": claimed.id, "status": "done", "output": str(result.output),
-                "duration_s": round(float(result.duration_s), 3),
-                "report": str(report_path) if report_path else getattr(result, "report", None),
-                "attempts": claimed.attempts, "worker": self.name,
-                "started_at": started_at, "finished_at": now_iso()}
+        record = {"id": claimed.id, "status": "done", "output": str(result.output),
+                  "duration_s": round(float(result.duration_s), 3),
+                  "report": str(report_path) if report_path else getattr(result, "report", None),
+                  "attempts": claimed.attempts, "worker": self.name,
+                  "started_at": started_at, "finished_at": now_iso()}
+        poster = getattr(result, "poster", None)
+        if poster:
+            record["poster"] = str(poster)   # SPEC "Outputs": the done record lists the poster
+        return record
 
     def _run_render(self, claimed: ClaimedJob, job) -> tuple[str, Any]:
         """Render in a thread while this one keeps the lease and watches for signals."""

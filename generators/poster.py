@@ -1,0 +1,38 @@
+"""The poster frame: one JPEG of the finished video, from its first scene, beside the MP4.
+
+Decoded with the shipped ffmpeg (argument list, no shell) at the middle of the
+first scene, at the video's own size, written to a hidden file and renamed into
+place, so `<name>.jpg` only ever holds a whole picture.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from generators.ffmpeg import ffmpeg_exe
+from jobmodel.errors import JobFailed
+
+
+def poster_path(video: Path) -> Path:
+    """OUTPUT_DIR/<name>.jpg for OUTPUT_DIR/<name>.mp4."""
+    return Path(video).with_suffix(".jpg")
+
+
+def write_poster(video: Path, at_seconds: float, poster: Path | None = None, quality: int = 3) -> Path:
+    """Write the frame shown at `at_seconds` of `video` as a JPEG (ffmpeg -q:v `quality`,
+    2 best .. 31); return its path."""
+    poster = Path(poster) if poster else poster_path(video)
+    partial = poster.with_name(f".{poster.stem}.{os.getpid()}.partial.jpg")
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-ss", f"{max(0.0, at_seconds):.3f}",
+           "-i", str(video), "-frames:v", "1", "-an", "-sn", "-q:v", str(quality),
+           "-pix_fmt", "yuvj420p", "-f", "image2", "-c:v", "mjpeg", str(partial)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, check=False, timeout=120)
+        if proc.returncode != 0 or not partial.is_file() or partial.stat().st_size == 0:
+            raise JobFailed("writing the poster frame failed: "
+                            + proc.stderr.decode("utf-8", "replace")[-500:])
+        os.replace(partial, poster)
+    finally:
+        partial.unlink(missing_ok=True)
+    return poster
