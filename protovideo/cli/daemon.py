@@ -1,10 +1,8 @@
 """Commands for the queue: `run [--once]`, `submit JOB.json [--priority P]`, `status [JOB_ID] [--json]`."""
 from __future__ import annotations
 
-import importlib
 import json
 import logging
-import logging.handlers
 import os
 import sys
 from pathlib import Path
@@ -12,32 +10,10 @@ from pathlib import Path
 from jobmodel.errors import JobInvalid
 from jobmodel.jobfile import decode_job_bytes, load_job_file
 from protovideo.runtime.secrets import redact
+from protovideo.runtime.logs import setup_logging
 from protovideo.service.sources import PRIORITIES, open_source
 
 log = logging.getLogger("protovideo.daemon")
-
-
-def setup_logging(settings) -> None:
-    """The project's logging setup where there is one, else LOG_FILE (rotating) and stderr."""
-    for module_name in ("protovideo.runtime.logs", "protovideo.logging_setup"):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        if hasattr(module, "setup_logging"):
-            module.setup_logging(settings)
-            return
-    root = logging.getLogger()
-    if root.handlers:
-        return
-    root.setLevel(settings.LOG_LEVEL.upper())
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    log_file = settings.path("LOG_FILE")
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    for handler in (logging.handlers.RotatingFileHandler(log_file, maxBytes=20 * 2**20, backupCount=5),
-                    logging.StreamHandler(sys.stderr)):
-        handler.setFormatter(fmt)
-        root.addHandler(handler)
 
 
 def run_command(args, settings) -> int:
