@@ -34,7 +34,8 @@ class DiskLevel:
         self.locks = self.root / "locks"
         self.objects.mkdir(parents=True, exist_ok=True)
         self.locks.mkdir(parents=True, exist_ok=True)
-        self.index = Index(self.root / "index.sqlite")
+        self.index = Index(self.root / "index.sqlite", objects=self.objects, locks=self.locks,
+                           temp_prefix=TEMP_PREFIX)
         self.memory = memory
 
     # -- paths and locks --------------------------------------------------
@@ -102,7 +103,14 @@ class DiskLevel:
         os.replace(tmp, final)
         now = time.time()
         entry = Entry(key, ext, kind, size, digest, created or now, ttl_s, now)
-        self.index.insert(entry, counters)
+        try:
+            self.index.insert(entry, counters)
+        except BaseException:
+            # not indexed (a full disk, say): the file goes back to its temp name, so no
+            # file stands in objects/ without its row, and the caller still has the bytes
+            with contextlib.suppress(OSError):
+                os.replace(final, tmp)
+            raise
         with contextlib.suppress(FileNotFoundError):  # a concurrent `cache clear` may have won
             st = os.stat(final)
             self.memory.put(("verified", key), (st.st_ino, st.st_size, st.st_mtime_ns, digest))

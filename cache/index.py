@@ -10,28 +10,32 @@ queries over its own files (least recently used first, total size, expired rows)
 in one transaction with the counters. ttl_s NULL means "the default lifetime"
 (CACHE_MAX_AGE at the time of the check), so changing the setting applies to
 existing entries; a per-entry override is stored in seconds.
+
+Every query goes through _call: lock contention is retried and a damaged index is
+replaced by a fresh one (cache/index_health.py), then the query runs again.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, TypeVar
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entries (
-    key TEXT PRIMARY KEY, ext TEXT NOT NULL, kind TEXT NOT NULL, size INTEGER NOT NULL,
-    md5 TEXT NOT NULL, created REAL NOT NULL, ttl_s REAL, atime REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS entries_atime ON entries(atime);
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY, data TEXT NOT NULL, created REAL NOT NULL, ttl_s REAL);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-"""
+from .index_health import (ADOPT_MAX_BYTES, ADOPT_MAX_S, adoptable_objects, is_damage,
+                           move_aside, open_connection, retry_locked, salvage)
+from .keys import file_md5
+from .locks import file_lock
 
+log = logging.getLogger("protovideo.cache")
+T = TypeVar("T")
+_CHECKED: set[str] = set()   # index files quick_check'ed by this process
+_CHECKED_LOCK = threading.Lock()
+INODE_RECHECK_S = 5.0        # how often a connection looks whether a repair replaced the file
 
 @dataclass(frozen=True)
 class Entry:
@@ -52,47 +56,145 @@ class Entry:
 
 
 class Index:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, objects: Path | None = None, locks: Path | None = None,
+                 temp_prefix: str = ".tmp-"):
         self.path = Path(path)
+        self.objects = objects            # where adoptable files live after a repair
+        self.locks = locks or self.path.parent / "locks"
+        self.temp_prefix = temp_prefix
+        self.repairs = 0                  # damaged indexes this object replaced
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
-        self._connect()
+        self._ino = 0
+        self._ino_checked = 0.0
+        self._call(lambda conn: None, "open")
 
     # -- connection -------------------------------------------------------
+    def _inode(self) -> int:
+        try:
+            return os.stat(self.path).st_ino
+        except FileNotFoundError:
+            return 0
+
     def _connect(self) -> sqlite3.Connection:
+        now = time.monotonic()
+        if (self._conn is not None and self._pid == os.getpid()
+                and now - self._ino_checked >= INODE_RECHECK_S):
+            self._ino_checked = now
+            if self._inode() != self._ino:   # another process replaced a damaged index
+                self._drop_connection()
         if self._conn is None or self._pid != os.getpid():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout=60000")
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
+            key = str(self.path.resolve())
+            with _CHECKED_LOCK:
+                check = key not in _CHECKED
+            self._ino, self._ino_checked = self._inode(), now   # what a repair would replace
+            conn = open_connection(self.path, check=check)
+            with _CHECKED_LOCK:
+                _CHECKED.add(key)
             self._conn, self._pid = conn, os.getpid()
+            self._ino = self._inode()
         return self._conn
 
-    def _run(self, sql: str, args: Iterable = ()) -> list[tuple]:
+    def _drop_connection(self) -> None:
+        if self._conn is not None and self._pid == os.getpid():
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
+        self._conn = None
+
+    def _call(self, op: Callable[[sqlite3.Connection], T], what: str) -> T:
+        """op(connection) with lock contention retried and a damaged index repaired once."""
         with self._lock:
-            return self._connect().execute(sql, tuple(args)).fetchall()
+            try:
+                return retry_locked(lambda: op(self._connect()), what)
+            except sqlite3.DatabaseError as exc:
+                if not is_damage(exc):
+                    raise
+                self._repair(exc)
+            return retry_locked(lambda: op(self._connect()), what)
+
+    def _repair(self, exc: BaseException) -> None:
+        """Move the damaged index aside and start a fresh one (one process at a time)."""
+        seen = self._ino
+        self._drop_connection()
+        self.locks.mkdir(parents=True, exist_ok=True)
+        with file_lock(self.locks / "index-repair.lock", remove=False):
+            current = self._inode()
+            if current != seen:
+                log.warning("cache: index %s was damaged (%s); another worker has replaced it",
+                            self.path, exc)
+                return
+            aside = move_aside(self.path)
+            self.repairs += 1
+            log.warning("cache: index %s is damaged (%s); moved it aside to %s and started a "
+                        "fresh one (cached files are re-indexed, the rest made again)",
+                        self.path, exc, aside.name)
+            conn = open_connection(self.path, check=False)
+            try:
+                adopted = self._adopt(conn, aside)
+            finally:
+                conn.close()
+            log.warning("cache: the fresh index %s holds %d intact cached files", self.path, adopted)
+
+    def _adopt(self, conn: sqlite3.Connection, damaged: Path) -> int:
+        """Index the object files still there: with their old row where it can be read
+        from the damaged index and the size matches (MD5 checked at first use as always),
+        else measured now (within a budget); readable meta and counters come along."""
+        if self.objects is None:
+            return 0
+        rows, meta, counters = salvage(damaged)
+        adopted, hashed, deadline = 0, 0, time.monotonic() + ADOPT_MAX_S
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for key, ext, file, size in adoptable_objects(self.objects, self.temp_prefix):
+                row = rows.get(key)
+                if row is None or row[1] != ext or row[3] != size:
+                    if hashed + size > ADOPT_MAX_BYTES or time.monotonic() > deadline:
+                        continue   # not cheap any more: made again when a job needs it
+                    hashed += size
+                    try:
+                        mtime = file.stat().st_mtime
+                        row = (key, ext, "adopted", size, file_md5(file), mtime, None, mtime)
+                    except OSError:
+                        continue
+                conn.execute("INSERT OR IGNORE INTO entries VALUES (?,?,?,?,?,?,?,?)", row)
+                adopted += 1
+            conn.executemany("INSERT OR IGNORE INTO meta VALUES (?,?,?,?)", meta)
+            conn.executemany("INSERT OR IGNORE INTO counters VALUES (?,?)", counters)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return adopted
+
+    def _run(self, sql: str, args: Iterable = ()) -> list[tuple]:
+        args = tuple(args)
+        return self._call(lambda conn: conn.execute(sql, args).fetchall(), sql.split(" ", 1)[0])
+
+    def _rowcount(self, sql: str, args: Iterable = ()) -> int:
+        args = tuple(args)
+        return self._call(lambda conn: conn.execute(sql, args).rowcount, sql.split(" ", 1)[0])
 
     def _transaction(self, statements: list[tuple[str, tuple]]) -> None:
-        with self._lock:
-            conn = self._connect()
+        def run(conn: sqlite3.Connection) -> None:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for sql, args in statements:
                     conn.execute(sql, args)
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
                 raise
-            conn.execute("COMMIT")
+        self._call(run, "transaction")
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
+            self._drop_connection()
 
     # -- entries ----------------------------------------------------------
     @staticmethod
@@ -119,13 +221,9 @@ class Index:
 
     def delete(self, key: str, md5: str | None = None) -> bool:
         """Remove a row (only if it still has `md5`, when given); True when removed."""
-        with self._lock:
-            if md5 is None:
-                cur = self._connect().execute("DELETE FROM entries WHERE key=?", (key,))
-            else:
-                cur = self._connect().execute("DELETE FROM entries WHERE key=? AND md5=?",
-                                              (key, md5))
-            return cur.rowcount > 0
+        if md5 is None:
+            return self._rowcount("DELETE FROM entries WHERE key=?", (key,)) > 0
+        return self._rowcount("DELETE FROM entries WHERE key=? AND md5=?", (key, md5)) > 0
 
     def entries(self, order_by_atime: bool = False) -> list[Entry]:
         sql = "SELECT key, ext, kind, size, md5, created, ttl_s, atime FROM entries"
@@ -160,14 +258,11 @@ class Index:
                   (key, json.dumps(data, sort_keys=True), now, ttl_s))
 
     def delete_meta(self, key: str) -> bool:
-        with self._lock:
-            return self._connect().execute("DELETE FROM meta WHERE key=?", (key,)).rowcount > 0
+        return self._rowcount("DELETE FROM meta WHERE key=?", (key,)) > 0
 
     def delete_expired_meta(self, now: float, default_ttl_s: float) -> int:
-        with self._lock:
-            cur = self._connect().execute(
-                "DELETE FROM meta WHERE created + COALESCE(ttl_s, ?) <= ?", (default_ttl_s, now))
-            return cur.rowcount
+        return self._rowcount("DELETE FROM meta WHERE created + COALESCE(ttl_s, ?) <= ?",
+                              (default_ttl_s, now))
 
     def meta_count(self) -> int:
         return int(self._run("SELECT COUNT(*) FROM meta")[0][0])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -29,6 +30,21 @@ class ScratchFiles:
         path = Path(tmp)
         try:
             produce(path)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        with self._lock:
+            self._mine.add(path)
+        return path
+
+    def adopt(self, source: Path, kind: str, ext: str) -> Path:
+        """Move a finished file (e.g. one the cache could not store) in as a scratch file."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=ext, dir=self.folder, prefix=f"{kind}-")
+        os.close(fd)
+        path = Path(tmp)
+        try:
+            shutil.move(str(source), str(path))
         except BaseException:
             path.unlink(missing_ok=True)
             raise

@@ -16,6 +16,13 @@ CACHE_ENABLED=false: nothing is stored; get_or_create makes a fresh scratch file
 WORK_DIR/uncached every time. The caller owns those files: delete them with
 `cache.release(path)` (a no-op for cached files) or all at once with `cache.close()`;
 `cleanup_expired()` also removes scratch files left behind by dead processes.
+
+Cache trouble never fails a job. The index repairs itself (lock contention waited out,
+a damaged index replaced: cache/index_health.py); when the disk level still cannot be
+used (a read-only or full disk, a folder without permission) the cache object logs one
+warning and carries on like CACHE_ENABLED=false for the rest of its life (one job):
+artifacts are made into scratch files. A full disk during a cache write leaves no entry:
+the temp file is dropped, or handed to the job as a scratch file when it is complete.
 """
 from __future__ import annotations
 
@@ -33,13 +40,13 @@ from .keys import check_ext, check_key, key_kind
 from .memory import MemoryLevel
 from .scratch import ScratchFiles
 from .stats import summarize
+from .trouble import CACHE_TROUBLE, ProducerFailed, guarded
+from .upkeep import cleanup_expired, clear_all
 
 log = logging.getLogger("protovideo.cache")
 
 HOUR = 3600.0
-STALE_TEMP_S = HOUR  # temp/orphan files older than this are swept by cleanup_expired()
 MEMORY_META_S = 300.0  # how long the memory level trusts a meta dict before asking disk again
-
 
 class ArtifactCache:
     def __init__(self, root: Path, enabled: bool = True, scratch: Path | None = None, *,
@@ -59,9 +66,14 @@ class ArtifactCache:
         self.scratch_files = ScratchFiles(self.scratch)
         self.disk: DiskLevel | None = None
         self.redis = None
+        self.down = ""   # why the disk level is not used any more ('' = it is)
         if not self.enabled:
             return
-        self.disk = DiskLevel(self.root, self.memory)
+        try:
+            self.disk = DiskLevel(self.root, self.memory)
+        except CACHE_TROUBLE as exc:
+            self._give_up("opening the cache", exc)
+            return
         if redis_url:
             from .redis_level import DEFAULT_PREFIX, RedisLevel
             self.redis = RedisLevel(redis_url, redis_prefix or DEFAULT_PREFIX,
@@ -80,6 +92,22 @@ class ArtifactCache:
     def _note(self, name: str, n: int = 1) -> None:
         with self._guard:
             self._session[name] += n
+
+    # -- trouble ----------------------------------------------------------
+    def _give_up(self, what: str, exc: BaseException) -> None:
+        """Stop using the disk level for the rest of this object's life, with one warning."""
+        with self._guard:
+            first = not self.down
+            self.down = self.down or f"{what}: {type(exc).__name__}: {exc}"
+            self._session["unavailable"] += 1
+        if first:
+            log.warning("cache: %s at %s failed (%s: %s); this job goes on without the cache",
+                        what, self.root, type(exc).__name__, exc)
+
+    @property
+    def usable(self) -> bool:
+        """True while cached files are read and written (enabled and not given up)."""
+        return self.enabled and self.disk is not None and not self.down
 
     # -- lookups ----------------------------------------------------------
     def _ttl_s(self, ttl_hours: float | None) -> float | None:
@@ -158,29 +186,55 @@ class ArtifactCache:
         key, ext = check_key(key), check_ext(ext)
         ttl_s = self._ttl_s(ttl_hours)
         max_age_s = self._ttl_s(max_age_hours)
-        if not self.enabled:
-            path = self.scratch_files.make(kind, ext, produce)
-            self._count("misses", kind)
-            return path
+        if self.usable:
+            try:
+                path = self._cached(key, ext, kind, guarded(produce), ttl_s, max_age_s)
+            except ProducerFailed as failed:
+                raise failed.error from None
+            except CACHE_TROUBLE as exc:
+                self._give_up(f"making {kind} artifact {key}", exc)
+            else:
+                self._safely("keeping the size limit", lambda: self._enforce_limit(keep={key}))
+                return path
+        path = self.scratch_files.make(kind, ext, produce)
+        self._count("misses", kind)
+        return path
+
+    def _safely(self, what: str, op: Callable[[], object]) -> None:
+        """Upkeep that may fail without consequence for the job (logged once)."""
+        try:
+            op()
+        except CACHE_TROUBLE as exc:
+            self._give_up(what, exc)
+
+    def _cached(self, key: str, ext: str, kind: str, produce: Callable[[Path], None],
+                ttl_s: float | None, max_age_s: float | None) -> Path:
         path = self._serve(key, ext, max_age_s, repair=False)
         if path is not None:
-            self._hit(key, kind, "disk")
+            self._safely("counting a hit", lambda: self._hit(key, kind, "disk"))
             return path
         with self.disk.key_lock(key):
             path = self._serve(key, ext, max_age_s, repair=True)
             if path is not None:  # another thread or process made it while we waited
-                self._hit(key, kind, "disk")
+                self._safely("counting a hit", lambda: self._hit(key, kind, "disk"))
                 return path
             path = self._from_redis(key, ext, kind, max_age_s)
             if path is not None:
-                self._hit(key, kind, "redis")
+                self._safely("counting a hit", lambda: self._hit(key, kind, "redis"))
                 return path
-            entry = self.disk.write(key, ext, kind, produce, ttl_s)
-            self.disk.index.count(self._count("misses", kind))
+            with self.disk.temp_file(key, ext) as tmp:
+                produce(tmp)
+                if not tmp.is_file():
+                    raise RuntimeError(f"cache: the producer of {kind} artifact {key} wrote no file")
+                try:
+                    entry = self.disk.publish(key, ext, kind, tmp, ttl_s,
+                                              counters=self._count("misses", kind))
+                except CACHE_TROUBLE as exc:  # e.g. the disk filled up: keep the work, not an entry
+                    self._give_up(f"storing {kind} artifact {key}", exc)
+                    return self.scratch_files.adopt(tmp, kind, ext)
             if self.redis is not None:
                 self.redis.store(key, ext, kind, self.disk.path(key, ext), entry.md5,
                                  entry.created, ttl_s)
-        self._enforce_limit(keep={key})
         return self.disk.path(key, ext)
 
     def get(self, key: str, ext: str, *, max_age_hours: float | None = None) -> Path | None:
@@ -188,20 +242,24 @@ class ArtifactCache:
         kind = key_kind(key)
         key, ext = check_key(key), check_ext(ext)
         max_age_s = self._ttl_s(max_age_hours)
-        if not self.enabled:
-            self._count("misses", kind)
-            return None
-        path = self._serve(key, ext, max_age_s, repair=False)
-        level = "disk"
-        if path is None:
-            with self.disk.key_lock(key):
-                path = self._serve(key, ext, max_age_s, repair=True)
+        path, level = None, "disk"
+        if self.usable:
+            try:
+                path = self._serve(key, ext, max_age_s, repair=False)
                 if path is None:
-                    path, level = self._from_redis(key, ext, kind, max_age_s), "redis"
+                    with self.disk.key_lock(key):
+                        path = self._serve(key, ext, max_age_s, repair=True)
+                        if path is None:
+                            path, level = self._from_redis(key, ext, kind, max_age_s), "redis"
+            except CACHE_TROUBLE as exc:
+                self._give_up(f"looking up {kind} artifact {key}", exc)
+                path = None
         if path is None:
-            self.disk.index.count(self._count("misses", kind))
+            names = self._count("misses", kind)
+            if self.usable:
+                self._safely("counting a miss", lambda: self.disk.index.count(names))
             return None
-        self._hit(key, kind, level)
+        self._safely("counting a hit", lambda: self._hit(key, kind, level))
         return path
 
     def put(self, key: str, ext: str, source: Path, *, ttl_hours: float | None = None) -> Path:
@@ -210,7 +268,7 @@ class ArtifactCache:
         key, ext = check_key(key), check_ext(ext)
         ttl_s = self._ttl_s(ttl_hours)
         source = Path(source)
-        if not self.enabled:
+        if not self.usable:
             return source
 
         def copy(tmp: Path) -> None:
@@ -218,20 +276,28 @@ class ArtifactCache:
                 while block := src.read(1 << 20):
                     dst.write(block)
 
-        with self.disk.key_lock(key):
-            self.disk.remove_key(key)
-            entry = self.disk.write(key, ext, kind, copy, ttl_s)
-            if self.redis is not None:
-                self.redis.store(key, ext, kind, self.disk.path(key, ext), entry.md5,
-                                 entry.created, ttl_s)
-        self._enforce_limit(keep={key})
+        try:
+            with self.disk.key_lock(key):
+                self.disk.remove_key(key)
+                entry = self.disk.write(key, ext, kind, copy, ttl_s)
+                if self.redis is not None:
+                    self.redis.store(key, ext, kind, self.disk.path(key, ext), entry.md5,
+                                     entry.created, ttl_s)
+        except CACHE_TROUBLE as exc:
+            self._give_up(f"storing {kind} artifact {key}", exc)
+            return source
+        self._safely("keeping the size limit", lambda: self._enforce_limit(keep={key}))
         return self.disk.path(key, ext)
 
     def contains(self, key: str, ext: str) -> bool:
         """True when a servable entry is on disk (not counted, not touched)."""
-        if not self.enabled:
+        if not self.usable:
             return False
-        return self._serve(check_key(key), check_ext(ext), None, repair=False) is not None
+        try:
+            return self._serve(check_key(key), check_ext(ext), None, repair=False) is not None
+        except CACHE_TROUBLE as exc:
+            self._give_up("looking up an artifact", exc)
+            return False
 
     # -- meta -------------------------------------------------------------
     def get_meta(self, key: str) -> dict | None:
@@ -242,11 +308,17 @@ class ArtifactCache:
         now = time.time()
         if cached is not None and now < cached[0]:
             return dict(cached[1])
-        meta = self.disk.index.get_meta(key, now, self.default_ttl_s)
-        if meta is None and self.redis is not None:
-            meta = self.redis.get_meta(key)
-            if meta is not None:
-                self.disk.index.put_meta(key, meta, now, None)
+        if not self.usable:
+            return None
+        try:
+            meta = self.disk.index.get_meta(key, now, self.default_ttl_s)
+            if meta is None and self.redis is not None:
+                meta = self.redis.get_meta(key)
+                if meta is not None:
+                    self.disk.index.put_meta(key, meta, now, None)
+        except CACHE_TROUBLE as exc:
+            self._give_up("reading cached details", exc)
+            return None
         if meta is not None:
             self.memory.put(("meta", key), (now + min(self.default_ttl_s, MEMORY_META_S), meta))
         return dict(meta) if meta is not None else None
@@ -259,7 +331,9 @@ class ArtifactCache:
         ttl_s = self._ttl_s(ttl_hours)
         meta = dict(meta)
         now = time.time()
-        self.disk.index.put_meta(key, meta, now, ttl_s)
+        if self.usable:
+            self._safely("storing cached details",
+                         lambda: self.disk.index.put_meta(key, meta, now, ttl_s))
         self.memory.put(("meta", key), (now + min(ttl_s or self.default_ttl_s, MEMORY_META_S), meta))
         if self.redis is not None:
             self.redis.put_meta(key, meta, now, ttl_s)
@@ -268,7 +342,8 @@ class ArtifactCache:
     def invalidate(self, key: str) -> bool:
         """Remove key's artifact and meta from every level; True when something was there."""
         key = check_key(key)
-        if not self.enabled:
+        if not self.usable:
+            self.memory.drop_key(key)
             return False
         with self.disk.key_lock(key):
             removed = self.disk.remove_key(key)
@@ -292,40 +367,15 @@ class ArtifactCache:
 
         Returns how many artifact files were removed (entries + stray files).
         """
-        removed = self.scratch_files.sweep(older_than_s=max(self.protect_recent_s, HOUR))
-        if not self.enabled:
-            return removed
-        now = time.time()
-        for entry in self.disk.index.expired(now, self.default_ttl_s):
-            if self.disk.try_remove(entry, {"expired": 1}):
-                self.memory.drop_key(entry.key)
-                removed += 1
-        self.disk.index.delete_expired_meta(now, self.default_ttl_s)
-        removed += self.disk.sweep_files(STALE_TEMP_S, STALE_TEMP_S)
-        self.disk.sweep_locks(STALE_TEMP_S)
-        self._enforce_limit(keep=set())
-        return removed
+        return cleanup_expired(self)
 
     def clear(self, shared: bool = True) -> int:
         """Remove every entry (and, with shared=True, the Redis level's); counters stay."""
-        removed = self.scratch_files.discard_mine()
-        removed += self.scratch_files.sweep(older_than_s=max(self.protect_recent_s, HOUR))
-        if not self.enabled:
-            return removed
-        for entry in self.disk.index.entries():
-            with self.disk.key_lock(entry.key):
-                self.disk.remove_key(entry.key)
-                removed += 1
-        self.disk.index.clear()
-        removed += self.disk.sweep_files(0, STALE_TEMP_S)
-        self.memory.clear()
-        if shared and self.redis is not None:
-            self.redis.clear()
-        return removed
+        return clear_all(self, shared)
 
     def get_size(self) -> float:
         """Size of the disk level in MB."""
-        if not self.enabled:
+        if not self.enabled or self.disk is None:
             return 0.0
         return round(self.disk.size_bytes() / 2**20, 3)
 
@@ -348,14 +398,20 @@ class ArtifactCache:
             session.subtract(Counter(since))
         result = summarize(session)
         result["enabled"] = self.enabled
-        if self.enabled:
-            persisted = self.disk.index.counters()
-            result["lifetime"] = summarize(persisted)
-            entries, size = self.disk.index.totals()
-            result["entries"] = entries
-            result["size_mb"] = round(size / 2**20, 3)
-            result["max_size_mb"] = round(self.max_bytes / 2**20, 3) if self.max_bytes else None
-            result["levels"] = ["memory", "disk"] + (["redis"] if self.redis is not None else [])
+        if self.usable:
+            try:
+                persisted = self.disk.index.counters()
+                entries, size = self.disk.index.totals()
+            except CACHE_TROUBLE as exc:
+                self._give_up("reading the statistics", exc)
+            else:
+                result["lifetime"] = summarize(persisted)
+                result["entries"] = entries
+                result["size_mb"] = round(size / 2**20, 3)
+                result["max_size_mb"] = round(self.max_bytes / 2**20, 3) if self.max_bytes else None
+                result["levels"] = ["memory", "disk"] + (["redis"] if self.redis is not None else [])
+        if self.down:
+            result["unavailable"] = self.down   # this object went on without the cache
         return result
 
     # -- scratch files (CACHE_ENABLED=false) ------------------------------

@@ -35,6 +35,11 @@ def synthesize_narration(text: str, voice, ctx, reference_wav: Path | None = Non
         ctx.cache.put_meta(key, made["speech"].to_meta())
 
     path = ctx.cache.get_or_create(key, ".wav", produce)
+    if "speech" not in made and ctx.cache.get_meta(key) is None and len(sentences) > 1:
+        # cached audio without its sentence spans (a repaired cache index lost them):
+        # make both again rather than time every caption over the whole speech
+        ctx.cache.invalidate(key)
+        path = ctx.cache.get_or_create(key, ".wav", produce)
     if "speech" in made:
         speech = made["speech"]
         return Speech(path, speech.sample_rate, speech.duration, speech.sentences)
