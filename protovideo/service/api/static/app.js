@@ -2,7 +2,7 @@
 // captions and per-step timeline, cache and memory, and a submit form.
 // Plain ES modules, no build step. Job text reaches the page only as text (dom.js).
 
-import {$, el, clear, setText, seconds, megabytes, percent, clockTime} from "./dom.js";
+import {$, el, clear, setText, seconds, megabytes, percent, clockTime, when} from "./dom.js";
 import {call, jobPath, errorText, whenAuthLost, AuthError} from "./api.js";
 import {drawTimeline} from "./timeline.js";
 import {setupSubmit} from "./submit.js";
@@ -111,8 +111,11 @@ async function refreshSystem() {
 }
 
 // ------------------------------------------------------------------ jobs table
+const titles = new Map();        // job id -> title learnt from the job itself (lists leave it out)
+
 function titleOf(job) {
   if (typeof job.title === "string" && job.title) return job.title;
+  if (titles.get(job.id)) return titles.get(job.id);
   const data = job.job || (job.record && job.record.job) || {};
   const first = (data.scenes || [])[0] || {};
   if (first.text && typeof first.text.content === "string") return first.text.content;
@@ -123,7 +126,7 @@ function errorOf(job) {
   const e = job.error || (job.record && job.record.error);
   if (!e) return "";
   if (typeof e === "string") return e;
-  const where = e.field ? ` (${e.field})` : "";
+  const where = e.field && !String(e.message || "").includes(e.field) ? ` (${e.field})` : "";
   return `${e.type ? `${e.type}: ` : ""}${e.message || ""}${where}`;
 }
 
@@ -175,7 +178,9 @@ function updateRow(r, job) {
   r.fill.style.width = `${pct.toFixed(1)}%`;
   r.bar.setAttribute("aria-valuenow", pct.toFixed(1));
   r.bar.classList.toggle("done", job.state === "finished");
-  r.bar.classList.toggle("stopped", job.state === "failed" || job.state === "cancelled");
+  const stopped = job.state === "failed" || job.state === "cancelled";
+  r.bar.classList.toggle("stopped", stopped);
+  r.bar.hidden = stopped && pct === 0;   // nothing to show: the state says it
   setText(r.what, what);
   setText(r.attempts, job.attempts === undefined || job.attempts === null ? "" : job.attempts);
   setText(r.eta, ACTIVE.has(job.state) && job.eta_s !== undefined && job.eta_s !== null ? seconds(job.eta_s) : "");
@@ -209,8 +214,22 @@ async function refreshJobs() {
     previous = r.tr;
   }
   for (const [id, r] of rows) if (!seen.has(id)) { r.tr.remove(); rows.delete(id); }
+  for (const job of jobs) if (!titleOf(job) && !titles.has(job.id)) learnTitle(job);
   $("no-jobs").hidden = jobs.length > 0;
   return jobs.some((j) => ACTIVE.has(j.state));
+}
+
+// a list entry may come without its title: ask for the job once
+async function learnTitle(job) {
+  titles.set(job.id, "");
+  const one = await call("GET", `${jobPath(job.id)}?with_job=true`).catch(() => null);
+  const title = one && one.ok && one.data ? titleOf({...one.data, id: ""}) : "";
+  titles.set(job.id, title);
+  const r = rows.get(job.id);
+  if (r && title) {
+    setText(r.title, title);
+    r.title.classList.remove("untitled");
+  }
 }
 
 async function cancelJob(id, r) {
@@ -256,12 +275,17 @@ async function openDetail(id) {
   const video = $("player");
   video.pause();
   clear(video);
-  video.poster = links.poster || jobPath(id, "/poster.jpg");
+  // the poster shows until the video plays; captions as a track (both where the record has them)
+  if (record.poster) video.poster = links.poster || jobPath(id, "/poster.jpg");
+  else video.removeAttribute("poster");
   video.src = links.video || jobPath(id, "/video");
-  const track = el("track", {attrs: {kind: "captions", srclang: "en", label: "Captions", default: ""}});
-  track.src = links.subtitles_vtt || links.vtt || jobPath(id, "/subtitles.vtt");
-  track.addEventListener("error", () => track.remove());
-  video.append(track);
+  const hasCaptions = links.subtitles_vtt || (Array.isArray(record.subtitles) && record.subtitles.length);
+  if (hasCaptions) {
+    const track = el("track", {attrs: {kind: "captions", srclang: "en", label: "Captions", default: ""}});
+    track.src = links.subtitles_vtt || jobPath(id, "/subtitles.vtt");
+    track.addEventListener("error", () => track.remove());
+    video.append(track);
+  }
   video.dataset.expectedDuration = record.duration_s !== undefined ? String(record.duration_s) : "";
   video.play().catch(() => { video.muted = true; video.play().catch(() => {}); });
 
@@ -271,16 +295,19 @@ async function openDetail(id) {
   download.href = links.video || jobPath(id, "/video");
   const reportLink = el("a", {text: "Report (JSON)", attrs: {target: "_blank", rel: "noopener"}});
   reportLink.href = links.report || jobPath(id, "/report");
-  const srt = el("a", {text: "Subtitles (SRT)"});
-  srt.href = jobPath(id, "/subtitles.srt");
-  linkBox.append(download, reportLink, srt);
+  linkBox.append(download, reportLink);
+  if (hasCaptions) {
+    const srt = el("a", {text: "Subtitles (SRT)"});
+    srt.href = links.subtitles_srt || jobPath(id, "/subtitles.srt");
+    linkBox.append(srt);
+  }
 
   const facts = $("report-facts");
   clear(facts);
   fact(facts, "video", seconds(record.duration_s));
   fact(facts, "attempts", job.attempts ?? record.attempts ?? "");
   if (record.worker) fact(facts, "worker", record.worker);
-  if (record.finished_at) fact(facts, "finished", record.finished_at);
+  if (record.finished_at) fact(facts, "finished", when(record.finished_at));
 
   const rep = await call("GET", links.report || jobPath(id, "/report"));
   if (openJob !== id || !rep.ok || !rep.data) return;

@@ -47,3 +47,10 @@ export function percent(rate) {
 export function clockTime(date = new Date()) {
   return date.toLocaleTimeString([], {hour: "2-digit", minute: "2-digit", second: "2-digit"});
 }
+
+export function when(iso) {
+  const date = iso ? new Date(iso) : null;
+  if (!date || Number.isNaN(date.getTime())) return iso ? String(iso) : "\u2014";
+  return date.toLocaleString([], {month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+    second: "2-digit"});
+}

@@ -1,0 +1,342 @@
+"""The dashboard in a real browser: headless Debian Chromium driven by selenium, against the
+real server and worker (`main_worker.py run --serve`) in their own process.
+
+A person's session: sign in, submit a job through the form and watch its bar move to
+"finished" without a reload, play its video (captions, timeline), see validation problems
+at their fields, upload an asset, cancel a queued job, and see a `<script>` title as text.
+Screenshots go to DASHBOARD_SCREENSHOTS (default: a pytest tmp folder; the path is printed).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from daemon_helpers import ROOT, stop, wait_for, worker_env
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+TOKEN = "dashboard-test-token-5f1c"
+FPS = 12
+VIDEO = {"width": 270, "height": 480, "fps": FPS, "transition": "cut", "quality": "draft"}
+
+if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+    if os.environ.get("CI"):
+        pytest.fail("chromium and chromium-driver are not installed; .ci/run must install them",
+                    pytrace=False)
+    pytest.skip("no Chromium/ChromeDriver (apt-get install chromium chromium-driver)",
+                allow_module_level=True)
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import TimeoutException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+def narrated_job(job_id: str, title: str, sentences: list[str]) -> dict:
+    scenes = [{"narration_text": s, "motion": "none"} for s in sentences]
+    scenes[0].update(subtitle=True, text={"content": title, "position": "top"})
+    return {"id": job_id, "video": VIDEO, "scenes": scenes}
+
+
+# ---------------------------------------------------------------- server and browser
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = worker_env(folder, API_HOST="127.0.0.1", API_PORT=self.port, API_TOKEN=TOKEN,
+                              MAX_WORKERS="2", CACHE_ENABLED="true")
+        self.log = open(folder / "server.out", "ab")
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "main_worker.py"), "run", "--serve"],
+                                     cwd=folder, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def request(self, method: str, path: str, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers={
+            "Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as answer:
+                return answer.status, json.loads(answer.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+    def up(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"server exited: {(self.folder / 'server.out').read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(self.url + "/health", timeout=2) as answer:
+                return answer.status == 200
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def job(self, job_id: str) -> dict:
+        status, data = self.request("GET", f"/v1/jobs/{job_id}")
+        assert status == 200, (status, data)
+        return data
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dashboard")
+    srv = Server(folder)
+    try:
+        wait_for(srv.up, timeout=90, interval=0.2, what="the API server to answer /health")
+        yield srv
+    finally:
+        stop(srv.proc, timeout=60)
+        srv.log.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    folder = Path(os.environ.get("DASHBOARD_SCREENSHOTS") or tmp_path_factory.mktemp("dashboard-shots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"\ndashboard screenshots: {folder}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000",
+                "--mute-audio", "--autoplay-policy=no-user-gesture-required", "--hide-scrollbars"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
+    driver = webdriver.Chrome(service=service, options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait(driver, condition, timeout=60, what="the page"):
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: condition(d))
+    except TimeoutException:
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
+
+
+def snap(driver, shots: Path, name: str) -> Path:
+    path = shots / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path
+
+
+def row_state(driver, job_id: str):
+    return driver.execute_script(
+        "const r = document.querySelector(`tr[data-id='${arguments[0]}']`);"
+        "if (!r) return null;"
+        "const bar = r.querySelector('[role=progressbar]');"
+        "return [r.dataset.state, parseFloat(bar.getAttribute('aria-valuenow') || '0')];", job_id)
+
+
+def submit_through_form(driver, job: dict) -> None:
+    area = driver.find_element(By.ID, "job-json")
+    driver.execute_script("arguments[0].value = arguments[1];"
+                          "arguments[0].dispatchEvent(new Event('input'));", area, json.dumps(job, indent=2))
+    driver.find_element(By.ID, "submit").click()
+    wait(driver, lambda d: f"Submitted job {job['id']}" in d.find_element(By.ID, "submit-status").text,
+         timeout=20, what=f"the form to submit {job['id']}")
+
+
+@pytest.fixture(scope="module")
+def page(browser, server):
+    """The dashboard, signed in through its login box."""
+    browser.get(server.url + "/")
+    wait(browser, lambda d: d.find_element(By.ID, "token").is_displayed(), what="the login box")
+    source = browser.page_source
+    browser.find_element(By.ID, "token").send_keys(TOKEN)
+    browser.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
+    wait(browser, lambda d: d.find_element(By.ID, "app").is_displayed(), what="the signed-in page")
+    assert TOKEN not in source and TOKEN not in browser.page_source
+    assert browser.execute_script("return localStorage.length + sessionStorage.length") == 0
+    assert TOKEN not in browser.execute_script("return document.cookie")   # HttpOnly
+    browser.execute_script("window.__sameDocument = 'never reloaded';")
+    return browser
+
+
+# ---------------------------------------------------------------- the tests
+def test_submitted_job_moves_live_to_finished(page, server, shots):
+    sentences = ["The first scene starts the story.", "A second scene follows it.",
+                 "Then a third one comes along.", "The fourth scene is short.",
+                 "Number five is here.", "Six scenes in all, almost done.",
+                 "Seven is the lucky one.", "And eight closes the video."]
+    job = narrated_job("dash-live", "Live progress", sentences)
+    submit_through_form(page, job)
+    row = wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, "tr[data-id='dash-live']"),
+               what="the new job's row")[0]
+    seen = []
+
+    def finished(d):
+        state = row_state(d, "dash-live")
+        if state and (not seen or seen[-1] != state):
+            seen.append(state)
+            if state[0] == "started" and 0 < state[1] < 100 and len(seen) < 4:
+                snap(d, shots, "progress")
+        return state and state[0] in ("finished", "failed", "cancelled")
+
+    wait(page, finished, timeout=180, what="dash-live to finish")
+    assert seen[-1] == ["finished", 100.0], seen
+    moving = [pct for state, pct in seen if state == "started" and 0 < pct < 100]
+    assert moving, f"the bar never showed a value between 0 and 100: {seen}"
+    percents = [pct for _, pct in seen]
+    assert percents == sorted(percents), f"the bar went backwards: {seen}"
+    assert row.get_attribute("data-id") == "dash-live"   # the same element: updated in place
+    assert page.execute_script("return window.__sameDocument") == "never reloaded"
+    assert server.job("dash-live")["state"] == "finished"
+
+
+def test_finished_job_plays_with_captions_and_timeline(page, server, shots):
+    record = server.job("dash-live")["record"]
+    report = json.loads((server.folder / "var" / "reports" / "dash-live.json").read_text())
+    page.find_element(By.CSS_SELECTOR, "tr[data-id='dash-live'] button.open").click()
+    wait(page, lambda d: d.execute_script("return document.getElementById('player').readyState") >= 2,
+         what="the video to have data (readyState >= 2)")
+    if record.get("poster"):   # the poster shows first: the page names it and it loads
+        poster = page.find_element(By.ID, "player").get_attribute("poster")
+        assert poster.endswith("/poster.jpg")
+        assert page.execute_script("return fetch(arguments[0]).then(r => r.status)", poster) == 200
+    wait(page, lambda d: d.execute_script(
+        "const v = document.getElementById('player'); return !v.paused && v.currentTime > 0.2"),
+        what="the video to play")
+    duration = page.execute_script("return document.getElementById('player').duration")
+    assert abs(duration - float(record["duration_s"])) <= 1.5 / FPS, (duration, record["duration_s"])
+
+    target = round(duration * 0.6, 2)
+    page.execute_script("const v = document.getElementById('player'); v.pause(); v.currentTime = arguments[0];",
+                        target)
+    wait(page, lambda d: d.execute_script(
+        "const v = document.getElementById('player'); return !v.seeking && v.readyState >= 2"),
+        what="the seek to land")
+    landed = page.execute_script("return document.getElementById('player').currentTime")
+    assert abs(landed - target) < 0.1, (landed, target)
+
+    legend = page.find_element(By.ID, "timeline-legend").text
+    for step in report["steps"]:
+        assert step in legend
+    painted = page.execute_script(
+        "const c = document.getElementById('timeline'); const d = c.getContext('2d')"
+        ".getImageData(0, 0, c.width, c.height).data; let n = 0;"
+        "for (let i = 0; i < d.length; i += 4) if (d[i+3] > 0 && Math.abs(d[i]-d[i+1]) + Math.abs(d[i+1]-d[i+2]) > 60) n++;"
+        "return n;")
+    assert painted > 500, "the timeline canvas has no coloured bars"
+    facts = page.find_element(By.ID, "report-facts").text
+    assert "cache hit rate" in facts and "peak RSS" in facts
+    system = page.find_element(By.ID, "system").text
+    assert "RSS" in system and "MB" in system
+    page.execute_script("const v = document.getElementById('player'); v.currentTime = 1.0;")
+    time.sleep(0.5)
+    snap(page, shots, "video")
+
+
+def test_finished_job_shows_its_captions_as_a_track(page, server):
+    links = server.job("dash-live")["links"]
+    if "subtitles_vtt" not in links:
+        pytest.skip("the renderer wrote no WebVTT captions beside the video of a narrated job")
+    track = page.find_element(By.CSS_SELECTOR, "#player track")
+    assert track.get_attribute("kind") == "captions"
+    cues = wait(page, lambda d: d.execute_script(
+        "const t = document.getElementById('player').textTracks[0];"
+        "return t && t.cues && t.cues.length ? Array.from(t.cues).map(c => c.text).join(' ') : null"),
+        what="the caption track's cues")
+    assert "first scene starts the story" in " ".join(cues.lower().split())
+
+
+def test_validation_problems_are_shown_at_their_fields_and_assets_upload(page, server, shots, tmp_path):
+    bad = {"video": VIDEO, "scenes": [{"duration": 1}, {"motion": "spin", "duration": 1}]}
+    area = page.find_element(By.ID, "job-json")
+    page.execute_script("arguments[0].value = arguments[1];", area, json.dumps(bad, indent=2))
+    page.find_element(By.ID, "validate").click()
+    items = wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, "#problems li"), what="the problems")
+    fields = {item.get_attribute("data-field") for item in items}
+    assert "scenes[1].motion" in fields, fields
+    first = [i for i in items if i.get_attribute("data-field") == "scenes[1].motion"][0]
+    first.click()
+    selected = page.execute_script("const a = arguments[0]; return a.value.slice(a.selectionStart, a.selectionEnd)",
+                                   area)
+    assert '"motion": "spin"' in selected
+    snap(page, shots, "validation")
+
+    from PIL import Image
+    picture = tmp_path / "red.png"
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(picture)
+    page.find_element(By.ID, "asset").send_keys(str(picture))
+    page.find_element(By.ID, "upload").click()
+    path = wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, "#uploads .path"), what="the upload")[0].text
+    assert path.startswith("uploads/") and path.endswith(".png"), path
+    assert (server.folder / "assets" / path).read_bytes() == picture.read_bytes()
+
+
+def test_a_failed_job_shows_its_error(page, server):
+    job = {"id": "dash-broken", "video": VIDEO,
+           "scenes": [{"image": "http://127.0.0.1:9/picture.png", "duration": 1}]}
+    submit_through_form(page, job)
+    wait(page, lambda d: (row_state(d, "dash-broken") or [""])[0] == "failed", timeout=60,
+         what="dash-broken to fail")
+    error = page.find_element(By.CSS_SELECTOR, "tr[data-id='dash-broken'] .job-error").text
+    record_error = server.job("dash-broken")["record"]["error"]
+    assert record_error["message"] in error and "scenes[0].image" in error, (error, record_error)
+
+
+def test_cancel_a_queued_job_from_the_page(page, server, shots):
+    long_job = narrated_job("dash-long", "A long one", [f"This is sentence number {n} of a long job."
+                                                         for n in range(1, 41)])
+    submit_through_form(page, long_job)
+    wait(page, lambda d: (row_state(d, "dash-long") or [""])[0] == "started", what="dash-long to start")
+    queued = narrated_job("dash-queued", "Waits in line", ["I should never be rendered."])
+    submit_through_form(page, queued)
+    wait(page, lambda d: (row_state(d, "dash-queued") or [""])[0] == "queued", what="dash-queued queued")
+    wait(page, lambda d: (row_state(d, "dash-long") or ["", 0])[1] >= 5, what="dash-long to move on")
+    snap(page, shots, "overview")
+    page.find_element(By.CSS_SELECTOR, "tr[data-id='dash-queued'] button.cancel").click()
+    wait(page, lambda d: (row_state(d, "dash-queued") or [""])[0] == "cancelled", timeout=30,
+         what="dash-queued to show cancelled")
+    assert server.job("dash-queued")["state"] == "cancelled"
+    assert not page.find_element(By.CSS_SELECTOR, "tr[data-id='dash-queued'] button.cancel").is_displayed()
+    # the running one too: its worker stops it, and the worker is free for the next tests
+    page.find_element(By.CSS_SELECTOR, "tr[data-id='dash-long'] button.cancel").click()
+    wait(page, lambda d: (row_state(d, "dash-long") or [""])[0] == "cancelled", timeout=60,
+         what="dash-long to show cancelled")
+    snap(page, shots, "cancelled")
+    outputs = server.folder / "var" / "output"
+    assert not list(outputs.glob("dash-queued*")) and not list(outputs.glob("dash-long*.mp4"))
+
+
+def test_a_script_title_shows_as_text(page, server, shots):
+    title = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\"> & more"
+    job = narrated_job("dash-script", title, ["Titles are text."])
+    submit_through_form(page, job)
+    wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, "tr[data-id='dash-script']"), what="its row")
+    cell = page.find_element(By.CSS_SELECTOR, "tr[data-id='dash-script'] .job-title")
+    wait(page, lambda d: cell.text == title, timeout=20, what=f"the title shown as text (shows {cell.text!r})")
+    assert page.execute_script(
+        "return document.querySelectorAll('#job-rows script, #job-rows img, #detail script').length") == 0
+    wait(page, lambda d: (row_state(d, "dash-script") or [""])[0] == "finished", timeout=120,
+         what="dash-script to finish")
+    page.find_element(By.CSS_SELECTOR, "tr[data-id='dash-script'] button.open").click()
+    wait(page, lambda d: d.find_element(By.ID, "detail-title").text == title, what="the detail title")
+    assert page.execute_script("return document.querySelectorAll('script').length") == 1   # app.js only
+    assert page.execute_script("return typeof window.__pwned") == "undefined"
+    assert page.execute_script("return window.__sameDocument") == "never reloaded"
+    snap(page, shots, "dashboard")
+    errors = [e for e in page.get_log("browser")
+              if e["level"] == "SEVERE" and "favicon" not in e["message"] and "401" not in e["message"]]
+    assert not errors, errors
