@@ -8,6 +8,7 @@
     states    JobState (queued, started, finished, failed, cancelled) and Outcome (metrics)
     backoff   Backoff: the one retry delay rule (doubling, capped, jittered, Retry-After)
     jobfile   reading a job file or raw bytes
+    title     job_title(data): the short title lists show
 
 Everything may import it; it imports nothing of the project.
 """

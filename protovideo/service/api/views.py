@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from jobmodel.states import JobState
+from jobmodel.title import job_title
 
 
 def job_links(job_id: str, state: str, record: dict | None) -> dict:
@@ -66,6 +67,9 @@ def job_view(info, eta_model=None, with_job: bool = False) -> dict:
             "started_at": info.started_at, "finished_at": info.finished_at, "worker": info.worker,
             "retry_pending": info.retry_pending, "cancel_requested": info.cancel_requested,
             "record": info.record, "links": job_links(info.id, state, info.record)}
+    record = info.record if isinstance(info.record, dict) else {}
+    title = job_title(info.job) or record.get("title") or job_title(record.get("job"))
+    view["title"] = title if isinstance(title, str) else ""   # lists show it (the dashboard)
     if with_job:
         view["job"] = info.job
     return view

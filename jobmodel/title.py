@@ -1,0 +1,20 @@
+"""A job's title for lists (the dashboard, `list`): its first scene's title overlay, else its
+output file name, else "". Read from raw job JSON, which may be anything; never raises."""
+from __future__ import annotations
+
+from typing import Any
+
+MAX_CHARS = 300
+
+
+def job_title(data: Any) -> str:
+    if not isinstance(data, dict):
+        return ""
+    scenes = data.get("scenes")
+    first = scenes[0] if isinstance(scenes, list) and scenes else None
+    text = first.get("text") if isinstance(first, dict) else None
+    content = text.get("content") if isinstance(text, dict) else None
+    if isinstance(content, str) and content.strip():
+        return content.strip()[:MAX_CHARS]
+    name = data.get("output_filename")
+    return name[:MAX_CHARS] if isinstance(name, str) else ""
