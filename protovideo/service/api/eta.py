@@ -3,7 +3,7 @@
 Each report gives the wall time of a whole job (`total_time`) and its scene count;
 their ratio is the seconds per scene this machine needed. The median over the most
 recent reports, times the job's scene count, less the time the job has run, is its
-ETA. The reports are read again at most every REFRESH_S seconds.
+ETA. The reports are read again when a report is added, else at most every REFRESH_S seconds.
 """
 from __future__ import annotations
 
@@ -25,12 +25,15 @@ class EtaModel:
         self._lock = threading.Lock()
         self._read_at = float("-inf")
         self._per_scene: float | None = None
+        self._folder_mtime: float | None = None
 
     def seconds_per_scene(self) -> float | None:
+        folder_mtime = _mtime(self.report_dir)   # a new report changes the folder: read again now
         with self._lock:
-            if time.monotonic() - self._read_at < REFRESH_S:
+            if time.monotonic() - self._read_at < REFRESH_S and folder_mtime == self._folder_mtime:
                 return self._per_scene
             self._read_at = time.monotonic()
+            self._folder_mtime = folder_mtime
         value = _median_per_scene(self.report_dir)
         with self._lock:
             self._per_scene = value
@@ -48,6 +51,13 @@ class EtaModel:
     def expected_total(self, total_scenes: int) -> float | None:
         per_scene = self.seconds_per_scene()
         return None if per_scene is None or not total_scenes else per_scene * total_scenes
+
+
+def _mtime(folder: Path) -> float | None:
+    try:
+        return os.stat(folder).st_mtime
+    except OSError:
+        return None
 
 
 def _median_per_scene(folder: Path) -> float | None:
