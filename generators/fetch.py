@@ -36,7 +36,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from jobmodel.backoff import Backoff
 from jobmodel.errors import JobFailed, TransientError
-from jobmodel.refs import _inside
+from jobmodel.refs import inside
 
 from .media_check import check_asset, scene_of
 
@@ -190,7 +190,7 @@ def _local(ref, settings) -> Path:
     if asset_root:
         roots.append(Path(os.path.realpath(settings.path("ASSET_ROOT"))))
     real = Path(os.path.realpath(ref.path))
-    if not roots or not _inside(real, roots):
+    if not roots or not inside(real, roots):
         raise _failed(ref, "the file now lies outside the job's folder and ASSET_ROOT "
                       "(symbolic link?); refused")
     if not real.is_file():

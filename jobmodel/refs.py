@@ -29,7 +29,7 @@ class AssetRef:
         return bool(self.url)
 
 
-def _inside(path: Path, roots: list[Path]) -> bool:
+def inside(path: Path, roots: list[Path]) -> bool:
     return any(path == root or root in path.parents for root in roots)
 
 
@@ -77,7 +77,7 @@ def _resolve_local(raw_path: str, text: str, field: str, roots: list[Path]) -> P
         raise JobInvalid(field, f"path {text!r:.100} must not contain '..'")
     if candidate.is_absolute():
         resolved = Path(os.path.realpath(candidate))
-        if not _inside(resolved, roots):
+        if not inside(resolved, roots):
             raise JobInvalid(field, f"absolute path {text!r:.100} is outside the job's folder and ASSET_ROOT")
     else:
         resolved = None
@@ -85,7 +85,7 @@ def _resolve_local(raw_path: str, text: str, field: str, roots: list[Path]) -> P
             attempt = Path(os.path.realpath(root / candidate))
             if attempt.exists():
                 resolved = attempt
-                if not _inside(attempt, roots):
+                if not inside(attempt, roots):
                     raise JobInvalid(field, f"path {text!r:.100} leads outside the job's folder "
                                      "and ASSET_ROOT (symbolic link)")
                 break
@@ -93,7 +93,7 @@ def _resolve_local(raw_path: str, text: str, field: str, roots: list[Path]) -> P
             raise JobInvalid(field, f"file {text!r:.100} not found in the job's folder or ASSET_ROOT")
     if not resolved.exists():
         raise JobInvalid(field, f"file {text!r:.100} not found")
-    if not _inside(resolved, roots):
+    if not inside(resolved, roots):
         raise JobInvalid(field, f"path {text!r:.100} leads outside the job's folder and ASSET_ROOT")
     if not resolved.is_file():
         raise JobInvalid(field, f"{text!r:.100} is not a file")
