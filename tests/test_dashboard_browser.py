@@ -305,7 +305,9 @@ def test_cancel_a_queued_job_from_the_page(page, server, shots):
     submit_through_form(page, queued)
     wait(page, lambda d: (row_state(d, "dash-queued") or [""])[0] == "queued", what="dash-queued queued")
     wait(page, lambda d: (row_state(d, "dash-long") or ["", 0])[1] >= 5, what="dash-long to move on")
+    page.set_window_size(1400, 1300)   # the whole page: jobs, the open video and its timeline
     snap(page, shots, "overview")
+    page.set_window_size(1400, 1000)
     page.find_element(By.CSS_SELECTOR, "tr[data-id='dash-queued'] button.cancel").click()
     wait(page, lambda d: (row_state(d, "dash-queued") or [""])[0] == "cancelled", timeout=30,
          what="dash-queued to show cancelled")

@@ -140,7 +140,7 @@ async function upload(event) {
       const use = el("button", {class: "small", text: "Insert path", attrs: {type: "button"}});
       use.addEventListener("click", () => insertAtCursor(JSON.stringify(path)));
       $("uploads").prepend(el("li", {}, el("span", {class: "name", text: name}),
-        el("code", {class: "path", text: path}), use));
+        el("code", {class: "path", text: path, title: path}), use));
       input.value = "";
       status(`Uploaded ${name}.`, "good");
     } else {
