@@ -342,3 +342,11 @@ def test_a_script_title_shows_as_text(page, server, shots):
     errors = [e for e in page.get_log("browser")
               if e["level"] == "SEVERE" and "favicon" not in e["message"] and "401" not in e["message"]]
     assert not errors, errors
+
+
+def test_sign_out_drops_the_session(page, server):
+    page.find_element(By.ID, "logout").click()
+    wait(page, lambda d: d.find_element(By.ID, "token").is_displayed(), what="the login box again")
+    status = page.execute_script("return fetch('/v1/queue').then(r => r.status)")
+    assert status == 401
+    assert not page.find_element(By.ID, "app").is_displayed()
