@@ -98,6 +98,29 @@ def boolean(value: Any, path: str) -> bool:
     return value
 
 
+def http_url(max_len: int = 2048) -> Callable[[Any, str], str]:
+    """An absolute http(s) URL with a host and no user name or password in it (syntax only;
+    the address policy, which needs DNS, is checked where the URL is used)."""
+    def check(value: Any, path: str) -> str:
+        from urllib.parse import urlsplit
+        text = string(max_len, allow_empty=False)(value, path).strip()
+        if any(ch.isspace() or ord(ch) < 32 for ch in text):
+            raise JobInvalid(path, "must be a URL without spaces or control characters")
+        try:
+            parts = urlsplit(text)
+            scheme, host, _port = parts.scheme.lower(), parts.hostname, parts.port
+        except ValueError as exc:
+            raise JobInvalid(path, f"is not a valid URL ({exc})") from None
+        if scheme not in ("http", "https"):
+            raise JobInvalid(path, f"must be an http or https URL, got {text!r:.80}")
+        if not host:
+            raise JobInvalid(path, "the URL has no host")
+        if parts.username or parts.password:
+            raise JobInvalid(path, "the URL must not carry a user name or password")
+        return text
+    return check
+
+
 def color(value: Any, path: str) -> str:
     from PIL import ImageColor
     text = string(40, allow_empty=False)(value, path)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from jobmodel.errors import JobInvalid
-from jobmodel.fields import Fields, boolean, color, number, one_of, string, type_name
+from jobmodel.fields import Fields, boolean, color, http_url, number, one_of, string, type_name
 from jobmodel.limits import LIMITS
 from jobmodel.problems import attempt, problem
 from jobmodel.refs import AssetRef, parse_asset_ref
@@ -113,6 +113,7 @@ class Job:
     subtitles: SubtitleStyle = field(default_factory=SubtitleStyle)
     music: AssetRef | None = None
     music_volume: float = 0.15
+    callback_url: str = ""     # webhook for the final record (protovideo.service.webhooks)
     base_dir: Path = Path(".")
 
     @property
@@ -255,6 +256,7 @@ TOP_FIELDS = {
     "global_audio_prompt_url": ("audio_prompt_url", "globalAudioPromptUrl"),
     "voice": (), "image": (), "video": (), "subtitles": ("global_subtitle_config",),
     "music": ("music_url",), "music_volume": ("musicVolume",), "version": (),
+    "callback_url": ("callbackUrl", "webhook_url"),
 }
 
 
@@ -320,6 +322,7 @@ def parse_job(data: Any, base_dir: Path | str = ".", asset_root: Path | str | No
         subtitles=f.get("subtitles", _subtitle_style, SubtitleStyle()),
         music=f.get("music", lambda v, p: refs(v, p, "audio")),
         music_volume=f.get("music_volume", number(0, 1), 0.15),
+        callback_url=f.get("callback_url", http_url(), ""),
         base_dir=base,
     )
     _check_durations(job)

@@ -12,6 +12,7 @@ from jobmodel.jobfile import decode_job_bytes, load_job_file
 from protovideo.runtime.secrets import redact
 from protovideo.runtime.logs import setup_logging
 from protovideo.service.sources import PRIORITIES, open_source
+from protovideo.service.webhooks import check_job_callback
 
 log = logging.getLogger("protovideo.daemon")
 
@@ -64,6 +65,7 @@ def submit_command(args, settings) -> int:
     try:
         job = load_job_file(path, settings)          # refuse a bad job before it is queued
         data = decode_job_bytes(path.read_bytes())
+        check_job_callback(data, settings)           # its webhook's address policy
     except JobInvalid as exc:
         print(f"error: {path}: invalid job: {exc}", file=sys.stderr)
         return 2

@@ -14,6 +14,7 @@ from jobmodel.errors import JobInvalid
 from jobmodel.jobfile import decode_job_bytes
 from jobmodel.validate import validate_job
 from protovideo.runtime.secrets import redact
+from protovideo.service.webhooks import final_listener, with_callback_problem
 from protovideo.service.sources import (BadCursor, JobNotCancellable, JobNotFound, JobState,
                                         open_source)
 
@@ -80,6 +81,7 @@ def cancel_command(args, settings) -> int:
         print(problem, file=sys.stderr)
         return 1
     try:
+        source.add_final_listener(final_listener(settings))   # job.cancelled webhook
         info = source.cancel(args.job_id)
         if info.state is JobState.STARTED and getattr(args, "wait", False):
             deadline = time.monotonic() + 60
@@ -120,6 +122,7 @@ def validate_command(args, settings) -> int:
         problems = validate_job(data, base_dir=path.resolve().parent, asset_root=settings.ASSET_ROOT,
                                 default_image_provider=settings.IMAGE_PROVIDER,
                                 default_voice_provider=settings.TTS_PROVIDER)
+        problems = with_callback_problem(data, settings, problems)
     if getattr(args, "json", False):
         print(json.dumps({"valid": not problems, "errors": problems}, indent=2, ensure_ascii=False))
     elif problems:

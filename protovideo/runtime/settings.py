@@ -76,6 +76,19 @@ def _text(text: str) -> str:
     return text.strip()
 
 
+def _optional_url(text: str) -> str:
+    """Empty, or an http(s) URL with a host (and no user name or password in it)."""
+    from jobmodel.errors import JobInvalid
+    from jobmodel.fields import http_url
+    value = text.strip()
+    if not value:
+        return ""
+    try:
+        return http_url()(value, "")
+    except JobInvalid as exc:
+        raise ValueError(exc.message) from None
+
+
 # name -> (parser, default text, meaning); the single source of truth for
 # config.env.example and the README's settings table.
 SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
@@ -126,6 +139,12 @@ SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "API_PORT": (_port, "8000", "port of the job API"),
     "API_TOKEN": (_text, "", "token the job API asks for (Authorization: Bearer or x-api-key); empty = loopback only, no auth"),
     "API_GENERATE_TIMEOUT": (_positive_float, "3600", "seconds POST /generate waits for its video before answering 504"),
+    "WEBHOOK_URL": (_optional_url, "", "webhook for every job without its own callback_url: the final record is POSTed there; empty = none"),
+    "WEBHOOK_SECRET": (_text, "", "key of the X-ProtoVideo-Signature HMAC-SHA256 on webhook deliveries (never logged)"),
+    "WEBHOOK_DIR": (_text, "", "folder of pending webhook deliveries (JOB_SOURCE=redis keeps them in Redis); empty = SPOOL_DIR/webhooks"),
+    "WEBHOOK_RETRY_BACKOFF": (_positive_float, "10", "seconds before the first webhook retry; doubles each attempt (with jitter), at most an hour"),
+    "WEBHOOK_MAX_AGE": (_positive_float, "24", "hours a webhook delivery is retried before it is given up"),
+    "WEBHOOK_TIMEOUT": (_positive_float, "10", "seconds to connect to, and then to wait for, a webhook receiver"),
 }
 
 # Names other programs read from the same environment (systemd's EnvironmentFile= passes
@@ -187,6 +206,12 @@ class Settings:
     API_PORT: int
     API_TOKEN: str
     API_GENERATE_TIMEOUT: float
+    WEBHOOK_URL: str
+    WEBHOOK_SECRET: str
+    WEBHOOK_DIR: str
+    WEBHOOK_RETRY_BACKOFF: float
+    WEBHOOK_MAX_AGE: float
+    WEBHOOK_TIMEOUT: float
 
     def __repr__(self) -> str:
         """Every setting, secrets as *** and passwords inside URLs hidden."""

@@ -176,6 +176,7 @@ class Worker:
                 log.info("job %s done: %s", claimed.id, record["output"])
                 ended = True
                 self._hook("after_process_job", claimed, value)
+                self._hook("after_job_ended", claimed, record)
             elif outcome == "release":
                 self.source.release(claimed)
                 self.counts["released"] += 1
@@ -210,10 +211,12 @@ class Worker:
             exc = claimed.cancel_error
         claimed.retry_in = None
         self._hook("after_job_failed", claimed, exc)
-        self.source.fail(claimed, scrub(error_record(exc)), retry_in=claimed.retry_in)
+        error = scrub(error_record(exc))
+        self.source.fail(claimed, error, retry_in=claimed.retry_in)
         if claimed.retry_in is None:
             self.counts["failed"] += 1
             log.error("job %s failed: %s", claimed.id, exc)
+            self._hook("after_job_ended", claimed, self.source.failure_record(claimed, error))
         else:
             self.counts["retried"] += 1
 
@@ -225,6 +228,7 @@ class Worker:
         self.counts["cancelled"] += 1
         log.info("job %s cancelled while running; no output", claimed.id)
         self._hook("after_job_cancelled", claimed)
+        self._hook("after_job_ended", claimed, record)
 
     def _result_record(self, claimed: ClaimedJob, result: Any, started_at: str) -> dict:
         report_path = getattr(result, "report_path", None)

@@ -35,6 +35,8 @@ def create_app(settings, store=None) -> FastAPI:
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.settings = settings
     app.state.store = store
+    from protovideo.service.webhooks import final_listener
+    store.add_final_listener(final_listener(settings))   # webhooks of jobs ended here (cancels)
     app.add_middleware(BodyLimit, settings=settings)
     _add_error_handlers(app)
     app.include_router(routes_public.router)

@@ -29,7 +29,12 @@ def serve_forever(settings) -> int:
     server = make_server(settings, mode="serve")
     log.info("job API on http://%s:%d (auth %s)", settings.API_HOST, settings.API_PORT,
              "by API_TOKEN" if settings.API_TOKEN else "off, loopback only")
-    server.run()
+    from protovideo.service.webhooks import start_delivery, stop_delivery
+    start_delivery(settings)          # webhooks of jobs cancelled here, and any left pending
+    try:
+        server.run()
+    finally:
+        stop_delivery()
     return 0 if server.started else 1
 
 

@@ -20,6 +20,8 @@ def job_problems(data: Any, settings) -> list[dict]:
     if not isinstance(data, dict):
         return [{"field": "$", "message": "a job is a JSON object"}]
     from jobmodel.validate import validate_job
-    return validate_job(data, base_dir=settings.path("ASSET_ROOT"), asset_root=settings.ASSET_ROOT,
-                        default_image_provider=settings.IMAGE_PROVIDER,
-                        default_voice_provider=settings.TTS_PROVIDER)
+    from protovideo.service.webhooks import with_callback_problem
+    problems = validate_job(data, base_dir=settings.path("ASSET_ROOT"), asset_root=settings.ASSET_ROOT,
+                            default_image_provider=settings.IMAGE_PROVIDER,
+                            default_voice_provider=settings.TTS_PROVIDER)
+    return with_callback_problem(data, settings, problems)   # its webhook's address policy

@@ -5,6 +5,7 @@
     memory.MemoryWatchMiddleware   claim nothing while memory is critical
     time_limit.TimeLimit   JOB_TIMEOUT: cancel the job with its own error, a JobTimeout
     retries.Retries        transient failures tried again with backoff
+    webhooks.WebhooksMiddleware    a job's final record POSTed to callback_url / WEBHOOK_URL
 
 `default_middleware(settings)` is the one default list. A new concern is a new
 module here with a Middleware subclass, added to that list: before-hooks run in
@@ -17,19 +18,22 @@ from protovideo.service.middleware.memory import MemoryWatchMiddleware
 from protovideo.service.middleware.metrics import MetricsMiddleware
 from protovideo.service.middleware.retries import Retries
 from protovideo.service.middleware.time_limit import JobTimeout, TimeLimit
+from protovideo.service.middleware.webhooks import WebhooksMiddleware
 
 
 def default_middleware(settings) -> list[Middleware]:
     """The daemon's middleware, outermost first: metrics (times the whole attempt),
-    memory watch, time limit, retries (innermost: its decision, `claimed.retry_in`,
+    webhooks (after_job_ended: the final record), memory watch, time limit, retries (innermost: its decision, `claimed.retry_in`,
     is made before the after-hooks of everything listed before it run)."""
     from protovideo.pipeline.memory_watch import shared_watch
     from protovideo.pipeline.metrics import shared_metrics
     return [MetricsMiddleware(shared_metrics(), settings),
+            WebhooksMiddleware(settings),
             MemoryWatchMiddleware(shared_watch(settings)),
             TimeLimit(settings.JOB_TIMEOUT),
             Retries(settings.MAX_ATTEMPTS, min_backoff=settings.RETRY_BACKOFF)]
 
 
 __all__ = ["Middleware", "WorkerView", "BEFORE_HOOKS", "AFTER_HOOKS", "MetricsMiddleware",
-           "MemoryWatchMiddleware", "TimeLimit", "JobTimeout", "Retries", "default_middleware"]
+           "MemoryWatchMiddleware", "TimeLimit", "JobTimeout", "Retries", "WebhooksMiddleware",
+           "default_middleware"]

@@ -4,7 +4,7 @@ The worker calls each hook on every middleware of its list:
 
     before_worker_boot, can_claim, before_process_job     in list order
     after_process_job, after_job_failed, after_job_cancelled,
-    after_job_released, after_idle, after_worker_shutdown  in REVERSE list order
+    after_job_ended, after_job_released, after_idle, after_worker_shutdown  in REVERSE list order
 
 so the first middleware is the outermost: it sees a job first and last (the
 metrics time the whole attempt, other middleware included), and a middleware
@@ -33,7 +33,7 @@ class WorkerView(Protocol):
 
 BEFORE_HOOKS = ("before_worker_boot", "can_claim", "before_process_job")
 AFTER_HOOKS = ("after_process_job", "after_job_failed", "after_job_cancelled",
-               "after_job_released", "after_idle", "after_worker_shutdown")
+               "after_job_ended", "after_job_released", "after_idle", "after_worker_shutdown")
 
 
 class Middleware:
@@ -56,6 +56,10 @@ class Middleware:
 
     def after_job_cancelled(self, worker: WorkerView, claimed: "ClaimedJob") -> None:
         """The job was cancelled while it ran (a cancel request): recorded cancelled, no output."""
+
+    def after_job_ended(self, worker: WorkerView, claimed: "ClaimedJob", record: dict) -> None:
+        """The source recorded the job's final record (finished, failed for good, or
+        cancelled while it ran) - never a failed attempt that will be tried again."""
 
     def after_job_released(self, worker: WorkerView, claimed: "ClaimedJob") -> None:
         """The job left this worker without an outcome: handed back (the worker is

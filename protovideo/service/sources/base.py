@@ -77,6 +77,10 @@ class ClaimedJob:
     cancel_error: BaseException | None = None   # the failure to record for a cancelled job
     retry_in: float | None = None  # set by the Retries middleware: try again after this many s
 
+    def job_data(self) -> Any:
+        """The job's JSON as submitted (the raw job when it could not be decoded)."""
+        return self.data if self.data is not None else self.raw
+
     def request_cancel(self, reason: str, error: BaseException | None = None) -> None:
         """Stop the job; `error` (e.g. TimeLimit's JobTimeout) becomes its failure."""
         if not self.cancel.is_set():
