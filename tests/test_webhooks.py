@@ -177,17 +177,23 @@ def test_webhook_settings_are_checked(tmp_path):
     assert caught.value.name == "WEBHOOK_URL"
 
 
-def test_a_cancelled_job_fires_job_cancelled(tmp_path):
-    """The function the cancel path of a queued job calls (no worker involved)."""
+def test_a_queued_job_cancelled_on_the_command_line_fires_job_cancelled(tmp_path):
+    """`cancel JOB_ID` (no worker involved) queues the webhook; the next worker delivers it."""
     with Receiver() as rx:
-        settings = load_settings(hook_env(tmp_path), read_files=False)
-        job = tiny_job("gone", callback_url=rx.url)
-        record = {"id": "gone", "status": "cancelled", "job": job}
-        assert job_ended(settings, record, job)
-        assert Deliverer(settings).deliver_due() == 1
+        env = hook_env(tmp_path)
+        spool(env).submit(tiny_job("gone", callback_url=rx.url))
+        done = subprocess.run([sys.executable, str(ROOT / "main_worker.py"), "cancel", "gone"],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert [p["event"] for p in outbox(env).pending()] == ["job.cancelled"]
+        worker = start_worker(tmp_path, env, "--once")
+        assert worker.wait(timeout=120) == 0
         (request,) = rx.wait(1)
     assert request["headers"]["x-protovideo-event"] == "job.cancelled"
-    assert verify(request, SECRET) == record
+    body = verify(request, SECRET)
+    assert body == read_json(tmp_path / "var" / "spool" / "cancelled" / "gone.json")
+    assert body["status"] == "cancelled" and body["job"]["callback_url"] == rx.url
+    assert ledger(tmp_path) == []                       # never rendered
 
 
 # ---------------------------------------------------------------- the outboxes (disk and Redis)
