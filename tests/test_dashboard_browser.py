@@ -261,13 +261,14 @@ def test_finished_job_shows_its_captions_as_a_track(page, server):
 
 
 def test_validation_problems_are_shown_at_their_fields_and_assets_upload(page, server, shots, tmp_path):
-    bad = {"video": VIDEO, "scenes": [{"duration": 1}, {"motion": "spin", "duration": 1}]}
+    bad = {"video": VIDEO, "priority": "urgent",
+           "scenes": [{"duration": 1}, {"motion": "spin", "duration": 1}, {"duration": "long"}]}
     area = page.find_element(By.ID, "job-json")
     page.execute_script("arguments[0].value = arguments[1];", area, json.dumps(bad, indent=2))
     page.find_element(By.ID, "validate").click()
     items = wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, "#problems li"), what="the problems")
     fields = {item.get_attribute("data-field") for item in items}
-    assert "scenes[1].motion" in fields, fields
+    assert {"priority", "scenes[1].motion", "scenes[2].duration"} <= fields, fields   # all at once
     first = [i for i in items if i.get_attribute("data-field") == "scenes[1].motion"][0]
     first.click()
     selected = page.execute_script("const a = arguments[0]; return a.value.slice(a.selectionStart, a.selectionEnd)",

@@ -36,9 +36,12 @@ function showProblems(problems, text) {
   clear(list);
   let spans = null;
   try { spans = locate(text); } catch (_) { spans = null; }
-  for (const p of problems) {
+  const located = problems.map((p) => {
     const field = String(p.field || p.path || "");
-    const span = spans && field ? spanOf(spans, field) : null;
+    return {p, field, span: spans && field ? spanOf(spans, field) : null};
+  });
+  located.sort((a, b) => (a.span ? a.span.start : Infinity) - (b.span ? b.span.start : Infinity));
+  for (const {p, field, span} of located) {
     const where = span ? `line ${lineOf(text, span.start)}` : "";
     const item = el("li", {data: {field}},
       el("code", {class: "field", text: field || "(job)"}),
