@@ -157,3 +157,12 @@ def test_file_url_with_a_foreign_host_is_refused(tmp_path):
     assert caught.value.field == "scenes[0].image" and "fileserver" in str(caught.value)
     for local in (f"file://{picture}", f"file://localhost{picture}"):
         assert parse_asset_ref(local, "scenes[0].image", "image", [tmp_path]).path == picture.resolve()
+
+
+def test_a_log_file_that_cannot_be_written_stops_the_start_naming_log_file(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the log folder should be")
+    env = worker_env(tmp_path, LOG_FILE=str(blocker / "worker.log"))
+    result = main_worker(tmp_path, env, "run", "--once")
+    assert result.returncode == 2
+    assert "LOG_FILE" in result.stderr and "Traceback" not in result.stderr

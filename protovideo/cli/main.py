@@ -90,6 +90,9 @@ def main(argv: list[str]) -> int:
     try:
         code = int(handler(args, settings) or 0)
         sys.stdout.flush()
+    except SettingsError as exc:   # found while starting: LOG_FILE, METRICS_PORT, API_PORT...
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except BrokenPipeError:
         # the reader went away (`cache stats --json | head`): end quietly, as `cat` would;
         # stdout is pointed at /dev/null so the flush at exit cannot fail again

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from protovideo.runtime.secrets import SecretFilter
+from protovideo.runtime.settings import SettingsError
 
 PERF_LOGGER = "protovideo.perf"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s]: %(message)s"
@@ -98,9 +99,13 @@ def setup_logging(settings: Any, *, console: bool = True,
             root.removeHandler(handler)
             handler.close()
         if log_file is not None:
-            log_file.parent.mkdir(parents=True, exist_ok=True)
-            file_handler = logging.handlers.RotatingFileHandler(
-                log_file, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8")
+            try:
+                log_file.parent.mkdir(parents=True, exist_ok=True)
+                file_handler = logging.handlers.RotatingFileHandler(
+                    log_file, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8")
+            except OSError as exc:   # e.g. a read-only folder under a hardened systemd unit
+                raise SettingsError("LOG_FILE", f"cannot write {log_file} ({exc.strerror or exc}); "
+                                    "set LOG_FILE= for stderr only, or a writable path") from None
             file_handler.setFormatter(_formatter(fmt))
             file_handler.addFilter(SecretFilter())
             setattr(file_handler, _MARK, True)

@@ -288,10 +288,13 @@ def check_names(found: Mapping[str, Any], file: Path) -> None:
 
 def example_file() -> str:
     """The text of config.env.example, generated from SPECS."""
-    lines = ["# ProtoVideo worker settings. Copy to config.env (or .env) and edit.",
-             "# The environment wins over .env, which wins over config.env.", ""]
+    lines = ["# ProtoVideo worker settings. Copy to config.env (or .env) and uncomment what you change.",
+             "# Every setting is shown with its default, commented out, so a copied file changes nothing",
+             "# and leaves the defaults of a systemd unit (Environment=, e.g. LOG_FILE=) in force.",
+             "# The environment wins over .env, which wins over config.env. A name that is no setting",
+             "# stops the worker at start (a typo is never silently ignored).", ""]
     for name, (_parse, default, meaning) in SPECS.items():
         lines.append(f"# {meaning}")
-        lines.append(f"{name}={default}")
+        lines.append(f"#{name}={default}")
         lines.append("")
     return "\n".join(lines)
