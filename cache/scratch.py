@@ -39,18 +39,7 @@ class ScratchFiles:
 
     def adopt(self, source: Path, kind: str, ext: str) -> Path:
         """Move a finished file (e.g. one the cache could not store) in as a scratch file."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=ext, dir=self.folder, prefix=f"{kind}-")
-        os.close(fd)
-        path = Path(tmp)
-        try:
-            shutil.move(str(source), str(path))
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
-        with self._lock:
-            self._mine.add(path)
-        return path
+        return self.make(kind, ext, lambda path: shutil.move(str(source), str(path)))
 
     def release(self, path: Path) -> bool:
         """Delete one file handed out here; False (and nothing deleted) for any other path."""

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from jobmodel.spec import ImageSpec
+
 from .providers import ProviderTable
 
 PROVIDER_MODULES = {
@@ -25,15 +27,11 @@ _PROVIDERS = ProviderTable(PROVIDER_MODULES)
 
 
 @dataclass(frozen=True)
-class ImageRequest:
-    prompt: str
-    width: int = 512
-    height: int = 512
-    negative_prompt: str = ""
-    steps: int = 4
-    guidance_scale: float = 0.0
-    seed: int = 0
-    model: str = ""
+class ImageRequest(ImageSpec):
+    """One picture to make: the prompt, with the job's image settings (jobmodel.spec.ImageSpec:
+    model, steps, guidance_scale, negative_prompt, seed, width, height; same defaults)."""
+
+    prompt: str = ""
 
 
 class ImageProvider(Protocol):

@@ -8,6 +8,7 @@ file, so the renderer can start on scene 0 while later pictures are still being 
 from __future__ import annotations
 
 import threading
+from dataclasses import asdict
 from pathlib import Path
 
 from cache import make_key
@@ -24,10 +25,8 @@ def _request(job, scene, room: float) -> tuple[str, ImageRequest]:
         width = int(round(job.video.width * room)) // 2 * 2
         height = int(round(job.video.height * room)) // 2 * 2
         return "simple", ImageRequest(prompt=seed_text, width=width, height=height)
-    return spec.provider, ImageRequest(prompt=prompt, width=spec.width, height=spec.height,
-                                       negative_prompt=spec.negative_prompt, steps=spec.steps,
-                                       guidance_scale=spec.guidance_scale, seed=spec.seed + scene.index,
-                                       model=spec.model)
+    # the job's image settings, one seed per scene
+    return spec.provider, ImageRequest(**{**asdict(spec), "prompt": prompt, "seed": spec.seed + scene.index})
 
 
 # generated pictures are cache files read back once per render: fast zlib, not small files

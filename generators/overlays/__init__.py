@@ -18,12 +18,11 @@ the job model.
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Callable, Protocol
 
 import numpy as np
 
+from ..plugins import load_modules, registrar
 from ..visual import SceneVisual
 
 
@@ -36,24 +35,10 @@ OVERLAYS: dict[str, tuple[int, Callable[[SceneVisual], Layer | None]]] = {}
 CAPTION_STYLES: dict[str, Callable[[SceneVisual], Layer]] = {}
 
 
-def overlay(name: str, z: int):
-    """Register a layer factory under `name`, drawn at depth z."""
-    def register(factory):
-        if name in OVERLAYS:
-            raise ValueError(f"overlay {name!r} is registered twice")
-        OVERLAYS[name] = (z, factory)
-        return factory
-    return register
-
-
-def caption_style(name: str):
-    """Register the caption layer class (or factory) of style `name`."""
-    def register(factory):
-        if name in CAPTION_STYLES:
-            raise ValueError(f"caption style {name!r} is registered twice")
-        CAPTION_STYLES[name] = factory
-        return factory
-    return register
+# @overlay("name", z=...): a layer factory under `name`, drawn at depth z
+overlay = registrar(OVERLAYS, "overlay", lambda factory, z: (z, factory))
+# @caption_style("name"): the caption layer class (or factory) of style `name`
+caption_style = registrar(CAPTION_STYLES, "caption style")
 
 
 def layers_for(visual: SceneVisual) -> list[Layer]:
@@ -71,5 +56,4 @@ def layers_for(visual: SceneVisual) -> list[Layer]:
     return layers
 
 
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+load_modules(__name__, __path__)

@@ -16,13 +16,12 @@ or copies it before asking for the next frame, and overlays draw on it in place.
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Callable, Protocol
 
 import cv2
 import numpy as np
 
+from ..plugins import load_modules, registrar
 from ..visual import SceneVisual
 
 
@@ -34,14 +33,8 @@ class FrameSource(Protocol):
 SOURCES: dict[str, Callable[[SceneVisual], FrameSource]] = {}
 
 
-def scene_kind(name: str):
-    """Register a frame source class (or factory) for scene kind `name`."""
-    def register(factory):
-        if name in SOURCES:
-            raise ValueError(f"scene kind {name!r} is registered twice")
-        SOURCES[name] = factory
-        return factory
-    return register
+# @scene_kind("name"): the frame source class (or factory) for scene kind `name`
+scene_kind = registrar(SOURCES, "scene kind")
 
 
 def open_source(visual: SceneVisual) -> FrameSource:
@@ -63,5 +56,4 @@ def cover(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return resized[y0:y0 + height, x0:x0 + width]
 
 
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+load_modules(__name__, __path__)

@@ -29,22 +29,32 @@ def _open(settings, what: str):
         return None, f"error: cannot open job source {settings.JOB_SOURCE}: {redact(str(exc))}"
 
 
-def list_command(args, settings) -> int:
-    source, problem = _open(settings, "list")
+def _on_source(settings, what: str, failing: str, action, *, usage=(), refused=()):
+    """(action(source), 0) on the configured job source, closed after; an error is printed
+    and gives (None, 2) for `usage` errors, (None, 1) for `refused` ones and any other."""
+    source, problem = _open(settings, what)
     if source is None:
         print(problem, file=sys.stderr)
-        return 1
+        return None, 1
     try:
-        jobs, next_cursor = source.list_jobs(state=args.state, priority=args.priority,
-                                             limit=args.limit, cursor=args.cursor)
-    except (ValueError, BadCursor) as exc:
+        return action(source), 0
+    except usage + refused as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:   # noqa: BLE001
-        print(f"error: cannot list jobs of {settings.JOB_SOURCE}: {redact(str(exc))}", file=sys.stderr)
-        return 1
+        return None, 2 if isinstance(exc, usage) else 1
+    except Exception as exc:   # noqa: BLE001 - Redis down, a broken folder...
+        print(f"error: cannot {failing} {settings.JOB_SOURCE}: {redact(str(exc))}", file=sys.stderr)
+        return None, 1
     finally:
         source.close()
+
+
+def list_command(args, settings) -> int:
+    listed, code = _on_source(settings, "list", "list jobs of", lambda source: source.list_jobs(
+        state=args.state, priority=args.priority, limit=args.limit, cursor=args.cursor),
+        usage=(ValueError, BadCursor))
+    if code:
+        return code
+    jobs, next_cursor = listed
     if getattr(args, "json", False):
         print(redact(json.dumps({"jobs": [j.to_dict(with_job=False) for j in jobs],
                                  "next_cursor": next_cursor}, indent=2, ensure_ascii=False)))
@@ -76,11 +86,7 @@ def format_line(info) -> str:
 
 
 def cancel_command(args, settings) -> int:
-    source, problem = _open(settings, "cancel")
-    if source is None:
-        print(problem, file=sys.stderr)
-        return 1
-    try:
+    def cancel(source):
         source.add_final_listener(final_listener(settings))   # job.cancelled webhook
         info = source.cancel(args.job_id)
         if info.state is JobState.STARTED and getattr(args, "wait", False):
@@ -88,17 +94,12 @@ def cancel_command(args, settings) -> int:
             while info.state is JobState.STARTED and time.monotonic() < deadline:
                 time.sleep(0.2)
                 info = source.get(args.job_id) or info
-    except JobNotFound as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except JobNotCancellable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:   # noqa: BLE001
-        print(f"error: cannot cancel on {settings.JOB_SOURCE}: {redact(str(exc))}", file=sys.stderr)
-        return 1
-    finally:
-        source.close()
+        return info
+
+    info, code = _on_source(settings, "cancel", "cancel on", cancel,
+                            refused=(JobNotFound, JobNotCancellable))
+    if code:
+        return code
     if info.state is JobState.CANCELLED:
         print(f"{info.id}: cancelled")
     elif info.state is JobState.STARTED:
