@@ -167,3 +167,40 @@ def test_the_worker_tells_systemd_it_is_ready_and_pings_the_watchdog(tmp_path):
     assert code == 0
     assert any(m.startswith("READY=1") and "STATUS=taking jobs from spool" in m for m in messages)
     assert any("STOPPING=1" in m for m in messages)
+
+
+# ---------------------------------------------------------------- duplicate submits
+def _submit_twice(tmp_path: Path, env: dict, job_id: str) -> list[subprocess.CompletedProcess]:
+    file = tmp_path / f"{job_id}.json"
+    file.write_text(json.dumps(tiny_job(job_id)))
+    return [cli(tmp_path, env, "submit", str(file)) for _ in range(2)]
+
+
+def test_submitting_a_queued_id_again_returns_that_job_in_the_spool(tmp_path):
+    env = worker_env(tmp_path)
+    first, second = _submit_twice(tmp_path, env, "dup-spool")
+    assert first.returncode == second.returncode == 0, second.stderr
+    assert first.stdout.strip() == second.stdout.strip() == "dup-spool"
+    assert "already queued" in second.stderr
+    assert len(list((tmp_path / "var/spool/incoming").glob("*.json"))) == 1
+    result = cli(tmp_path, env, "run", "--once", fake=True)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "var/renders.log").read_text().split().count("dup-spool") == 1
+
+
+def test_submitting_a_queued_id_again_returns_that_job_in_redis(tmp_path, redis_url):
+    import redis
+    prefix = f"ops-dup-{os.getpid()}-{tmp_path.name}"
+    env = worker_env(tmp_path, JOB_SOURCE="redis", REDIS_URL=redis_url, REDIS_KEY_PREFIX=prefix)
+    try:
+        first, second = _submit_twice(tmp_path, env, "dup-redis")
+        assert first.returncode == second.returncode == 0, second.stderr
+        assert first.stdout.strip() == second.stdout.strip() == "dup-redis"
+        assert "already queued" in second.stderr
+        info = json.loads(cli(tmp_path, env, "status", "--json").stdout)
+        assert info["queued_total"] == 1
+    finally:
+        client = redis.Redis.from_url(redis_url)
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)

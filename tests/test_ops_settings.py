@@ -125,14 +125,16 @@ def test_an_api_key_never_reaches_the_log_the_record_or_the_report(tmp_path, sta
         assert main_worker(tmp_path, env, "submit", "job.json").returncode == 0
         result = main_worker(tmp_path, env, "run", "--once")
         status_out = main_worker(tmp_path, env, "status", f"secret{status}", "--json")
+        rendered = main_worker(tmp_path, env, "render", "job.json", "--quiet")   # in-process too
     finally:
         api.close()
     assert api.seen_auth and api.seen_auth[0] == f"Bearer {KEY}"   # the key was really used
     assert result.returncode == 1                                   # and the job failed on it
     record = read_json(tmp_path / "var" / "spool" / "failed" / f"secret{status}.json")
     assert record["status"] == "failed" and "***" in record["error"]["message"]
+    assert rendered.returncode == 1 and "***" in rendered.stderr
     written = [result.stdout, result.stderr, status_out.stdout, status_out.stderr,
-               (tmp_path / "worker.log").read_text()]
+               rendered.stdout, rendered.stderr, (tmp_path / "worker.log").read_text()]
     written += [p.read_text() for p in (tmp_path / "var").rglob("*.json")]
     assert all(KEY not in text for text in written)
     assert "***" in (tmp_path / "worker.log").read_text()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from jobmodel.errors import JobFailed, JobInvalid
 from jobmodel.jobfile import load_job_file
+from protovideo.runtime.secrets import redact
 
 
 class TerminalProgress:
@@ -58,12 +59,12 @@ def render_command(args, settings) -> int:
         return 2
     except JobFailed as exc:
         progress.finish()
-        print(f"job failed: {exc}", file=sys.stderr)
+        print(redact(f"job failed: {exc}"), file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - an unexpected error still ends as exit 1
         progress.finish()
         ctx.log.exception("job %s failed", job.id)
-        print(f"job failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(redact(f"job failed: {type(exc).__name__}: {exc}"), file=sys.stderr)
         return 1
     progress.finish()
     report = result.report
