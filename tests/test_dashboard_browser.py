@@ -269,6 +269,11 @@ def test_validation_problems_are_shown_at_their_fields_and_assets_upload(page, s
     items = wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, "#problems li"), what="the problems")
     fields = {item.get_attribute("data-field") for item in items}
     assert {"priority", "scenes[1].motion", "scenes[2].duration"} <= fields, fields   # all at once
+    # each problem's line is marked beside the text, at the line the field is on
+    text_lines = json.dumps(bad, indent=2).split("\n")
+    marked = {int(m.text.split()[-1]) for m in page.find_elements(By.CSS_SELECTOR, "#gutter .bad")}
+    assert marked == {n for n, line in enumerate(text_lines, 1)
+                      if '"priority"' in line or '"spin"' in line or '"long"' in line}, marked
     first = [i for i in items if i.get_attribute("data-field") == "scenes[1].motion"][0]
     first.click()
     selected = page.execute_script("const a = arguments[0]; return a.value.slice(a.selectionStart, a.selectionEnd)",
@@ -305,7 +310,7 @@ def test_cancel_a_queued_job_from_the_page(page, server, shots):
     queued = narrated_job("dash-queued", "Waits in line", ["I should never be rendered."])
     submit_through_form(page, queued)
     wait(page, lambda d: (row_state(d, "dash-queued") or [""])[0] == "queued", what="dash-queued queued")
-    wait(page, lambda d: (row_state(d, "dash-long") or ["", 0])[1] >= 5, what="dash-long to move on")
+    wait(page, lambda d: (row_state(d, "dash-long") or ["", 0])[1] >= 8, what="dash-long to move on")
     page.set_window_size(1400, 1300)   # the whole page: jobs, the open video and its timeline
     snap(page, shots, "overview")
     page.set_window_size(1400, 1000)

@@ -15,6 +15,25 @@ const SAMPLE = {
 };
 
 let textArea;
+let marks = new Map();           // line -> [{message, span}] of the problems shown
+
+// line numbers beside the text; a problem's line is marked (its messages as a tooltip)
+function drawGutter() {
+  const gutter = $("gutter");
+  const lines = textArea.value.split("\n").length;
+  clear(gutter);
+  for (let n = 1; n <= lines; n++) {
+    const mark = marks.get(n);
+    const row = el("div", {text: mark ? `\u25cf ${n}` : n});
+    if (mark) {
+      row.className = "bad";
+      row.title = mark.map((m) => m.message).join("\n");
+      row.addEventListener("click", () => select(mark[0].span.start, mark[0].span.end));
+    }
+    gutter.append(row);
+  }
+  gutter.scrollTop = textArea.scrollTop;
+}
 
 function status(message, kind = "") {
   const box = $("submit-status");
@@ -26,8 +45,9 @@ function select(start, end) {
   textArea.focus();
   textArea.setSelectionRange(start, end);
   const line = lineOf(textArea.value, start);
-  const lineHeight = parseFloat(getComputedStyle(textArea).lineHeight) || 16;
+  const lineHeight = parseFloat(getComputedStyle(textArea).lineHeight) || 18;
   textArea.scrollTop = Math.max(0, (line - 3) * lineHeight);
+  $("gutter").scrollTop = textArea.scrollTop;
 }
 
 // [{field, message}] shown next to their JSON paths; a click selects the field's text
@@ -41,7 +61,12 @@ function showProblems(problems, text) {
     return {p, field, span: spans && field ? spanOf(spans, field) : null};
   });
   located.sort((a, b) => (a.span ? a.span.start : Infinity) - (b.span ? b.span.start : Infinity));
+  marks = new Map();
   for (const {p, field, span} of located) {
+    if (span) {
+      const line = lineOf(text, span.start);
+      marks.set(line, [...(marks.get(line) || []), {message: `${field}: ${p.message || ""}`, span}]);
+    }
     const where = span ? `line ${lineOf(text, span.start)}` : "";
     const item = el("li", {data: {field}},
       el("code", {class: "field", text: field || "(job)"}),
@@ -55,6 +80,7 @@ function showProblems(problems, text) {
     list.append(item);
   }
   textArea.classList.toggle("invalid", problems.length > 0);
+  drawGutter();
 }
 
 // the job as the server will get it, or null with the JSON syntax problem shown
@@ -160,5 +186,11 @@ export function setupSubmit({afterSubmit}) {
   $("validate").addEventListener("click", () => validate().catch(() => {}));
   $("submit-form").addEventListener("submit", (e) => submit(e, afterSubmit).catch(() => {}));
   $("upload-form").addEventListener("submit", (e) => upload(e).catch(() => {}));
-  textArea.addEventListener("input", () => textArea.classList.remove("invalid"));
+  textArea.addEventListener("input", () => {
+    textArea.classList.remove("invalid");
+    if (marks.size) marks = new Map();
+    drawGutter();
+  });
+  textArea.addEventListener("scroll", () => { $("gutter").scrollTop = textArea.scrollTop; });
+  drawGutter();
 }
