@@ -1,4 +1,5 @@
-"""Audio: decode any asset with ffmpeg, build the job's soundtrack, duck music under speech."""
+"""Audio: decode any asset with ffmpeg, build the job's soundtrack, duck music and the sound
+of video clips under speech."""
 from __future__ import annotations
 
 import subprocess
@@ -17,13 +18,18 @@ CHANNELS = 2
 
 
 def decode_audio(path: Path, rate: int = RATE, channels: int = CHANNELS,
-                 max_seconds: float | None = None, what: str = "audio") -> np.ndarray:
-    """Any audio (or video with sound) -> float32 array (samples, channels)."""
+                 max_seconds: float | None = None, what: str = "audio",
+                 silent_ok: bool = False) -> np.ndarray:
+    """Any audio (or video with sound) -> float32 array (samples, channels).
+    `silent_ok`: a file without an audio stream (a silent clip) gives no samples."""
     cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(path)]
     if max_seconds:
         cmd += ["-t", f"{max_seconds:.3f}"]
+    cmd += ["-map", "0:a:0?"] if silent_ok else []
     cmd += ["-vn", "-ac", str(channels), "-ar", str(rate), "-f", "f32le", "-"]
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    if proc.returncode != 0 and silent_ok and b"does not contain any stream" in proc.stderr:
+        return np.zeros((0, channels), dtype=np.float32)
     if proc.returncode != 0:
         detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise JobFailed(f"cannot decode {what} {Path(path).name}: {detail[-1] if detail else 'ffmpeg failed'}")
@@ -38,6 +44,7 @@ class Placement:
     gain: float = 1.0
     length: float | None = None  # loop/trim to this many seconds (music); None: as is
     is_speech: bool = True
+    is_clip: bool = False        # a video scene's own sound (may have none; fades are short)
 
 
 CHUNK = RATE * 5  # music is mixed five seconds at a time: memory stays flat for long videos
@@ -101,9 +108,14 @@ def build_soundtrack(total_seconds: float, placements: list[Placement], music: P
     duck = speech_envelope(total, speech_spans)
     for item in placements:
         if not item.is_speech:
-            length = int((item.length if item.length is not None else total_seconds) * RATE)
-            _add_music(mix, int(round(item.start * RATE)), length, decode_audio(item.path, what="music"),
-                       item.gain, duck, duck_to, 0.4)
+            seconds = item.length if item.length is not None else total_seconds
+            if item.is_clip:   # decoded only as far as the scene plays it; looped like its picture
+                source = decode_audio(item.path, max_seconds=seconds + 0.1, what="video",
+                                      silent_ok=True)
+            else:
+                source = decode_audio(item.path, what="music")
+            _add_music(mix, int(round(item.start * RATE)), int(seconds * RATE), source,
+                       item.gain, duck, duck_to, 0.03 if item.is_clip else 0.4)
     if music is not None and music_volume > 0:
         _add_music(mix, 0, total, decode_audio(music, what="music"), music_volume, duck, duck_to, 1.0)
     peak = float(np.max(np.abs(mix))) if total else 0.0

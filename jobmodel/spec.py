@@ -93,6 +93,7 @@ class Scene:
     motion: str = "zoom_in"
     music: AssetRef | None = None
     scene_id: str = ""
+    volume: float = 1.0        # a video scene's own sound (0: silent), ducked under narration
 
     @property
     def path(self) -> str:
@@ -219,7 +220,7 @@ SCENE_FIELDS = {
     "type": (), "image": ("image_url", "imageUrl"), "image_prompt": ("promptImage", "prompt_image"),
     "video": ("video_url", "videoUrl"), "narration": ("narration_url", "narrationUrl"),
     "narration_text": ("narrationText",), "duration": (), "text": (), "subtitle": ("subtitles",),
-    "motion": (), "music": ("music_url",), "scene_id": ("sceneId",),
+    "motion": (), "music": ("music_url",), "scene_id": ("sceneId",), "volume": (),
 }
 
 
@@ -240,11 +241,15 @@ def _scene(obj: Any, index: int, refs: Callable[[Any, str, str], AssetRef]) -> S
         motion=f.get("motion", one_of(*MOTIONS), "zoom_in"),
         music=f.get("music", lambda v, p: refs(v, p, "audio")),
         scene_id=f.get("scene_id", string(128), ""),
+        volume=f.get("volume", number(0, 2), 1.0),
     )
     if kind == "video" and scene.video is None:
         problem(JobInvalid(f.at("video"), "a video scene needs a 'video' URL or path"))
     if kind == "image" and scene.video is not None:
         problem(JobInvalid(f.where("video"), "'video' is only for scenes of type video"))
+    if kind == "image" and f.has("volume"):
+        problem(JobInvalid(f.where("volume"), "'volume' is the sound of a video scene's clip; "
+                           "this scene is of type image"))
     if scene.narration is not None and scene.narration_text.strip():
         problem(JobInvalid(f.where("narration"), "give either 'narration' or 'narration_text', not both"))
     return scene

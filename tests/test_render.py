@@ -193,3 +193,48 @@ def test_video_scene_is_trimmed_cropped_and_music_ducks(make_settings, tmp_path)
         freqs = np.fft.rfftfreq(len(x), 1 / 16000)
         return spectrum[np.argmin(np.abs(freqs - 220))] / len(x)
     assert tone_level(spoken) < 0.6 * tone_level(sound[int(0.5 * 16000):int(1.3 * 16000)])
+
+
+def tone_level(x: np.ndarray, hz: float, rate: int = 16000) -> float:
+    """Amplitude of the `hz` component of x (a windowed FFT bin)."""
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    freqs = np.fft.rfftfreq(len(x), 1 / rate)
+    return float(spectrum[np.argmin(np.abs(freqs - hz))] / len(x))
+
+
+def test_video_scene_keeps_its_own_sound_ducked_under_narration(make_settings, tmp_path):
+    from generators.ffmpeg import ffmpeg_exe
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=12:duration=5",
+                    "-f", "lavfi", "-i", "sine=frequency=660:duration=5", "-pix_fmt", "yuv420p",
+                    "-c:a", "aac", "-shortest", str(tmp_path / "tone.mp4")], check=True)
+    data = small_job(id="clipsound", scenes=[
+        {"type": "video", "video": "tone.mp4", "duration": 4.5, "narration_text": "One, two, three."},
+        {"duration": 1.5, "motion": "none"},
+        {"type": "video", "video": "tone.mp4", "duration": 1.5, "volume": 0}])
+    data["video"]["transition"] = "cut"
+    result = render_job(parse_job(data, tmp_path), make_context(make_settings()))
+    tl = result.report["timeline"]
+    speech_end = 0.25 + tl[0]["narration_s"]
+    assert speech_end < 3.0, tl
+    sound = audio(result.output)
+    at = lambda a, b: sound[int(a * 16000):int(b * 16000)]  # noqa: E731
+    alone = tone_level(at(speech_end + 0.5, 4.3), 660)
+    under_voice = tone_level(at(0.5, speech_end - 0.2), 660)
+    assert alone > 0.02, "the clip's own tone is audible where nobody speaks"
+    assert under_voice < 0.6 * alone, "the clip's sound is ducked under the narration"
+    assert under_voice > 0.05 * alone, "ducked, not cut"
+    image_scene = at(tl[1]["start"] + 0.2, tl[1]["start"] + tl[1]["duration"] - 0.2)
+    assert tone_level(image_scene, 660) < 0.05 * alone, "the clip's sound ends with its scene"
+    muted = at(tl[2]["start"] + 0.2, tl[2]["start"] + tl[2]["duration"] - 0.2)
+    assert tone_level(muted, 660) < 0.05 * alone, "volume 0 silences the clip"
+
+
+@pytest.mark.parametrize("scene, field", [
+    ({"duration": 1, "volume": 1}, "scenes[0].volume"),
+    ({"type": "video", "video": "c.mp4", "duration": 1, "volume": 2.5}, "scenes[0].volume")])
+def test_scene_volume_is_checked(tmp_path, scene, field):
+    from jobmodel.errors import JobInvalid
+    (tmp_path / "c.mp4").write_bytes(b"\0")
+    with pytest.raises(JobInvalid) as caught:
+        parse_job(small_job(scenes=[scene]), tmp_path)
+    assert caught.value.field == field

@@ -2,7 +2,8 @@
 
     job -> narration and pictures (scenes in parallel; generated pictures batched)
         -> timeline (scene lengths follow the speech)
-        -> pieces (scene bodies, transitions; cached)  ||  soundtrack (narration + ducked music)
+        -> pieces (scene bodies, transitions; cached)  ||  soundtrack (narration; music and
+                                                               video scenes' own sound ducked under it)
         -> join by stream copy + AAC mux -> OUTPUT_DIR/<name>.mp4 (atomic) + REPORT_DIR/<id>.json
         -> poster: a frame of the first scene -> OUTPUT_DIR/<name>.jpg (atomic)
 """
@@ -149,23 +150,26 @@ def _visual(job: Job, scene: Scene, sound: SceneSound, picture: Path | None, vid
                        subtitle_style=sub_style if cues else None, index=scene.index)
 
 
-def _soundtrack(job: Job, sounds: list[SceneSound], counts: list[int], music: Path | None,
-                work: Path, ctx: JobContext) -> Path:
+def _soundtrack(job: Job, sounds: list[SceneSound], counts: list[int], clips: list[Path | None],
+                music: Path | None, work: Path, ctx: JobContext) -> Path:
     """The job's AAC soundtrack, cached by everything in it (a re-render only copies it)."""
     fps = job.video.fps
     placements, start = [], 0
-    for sound, n in zip(sounds, counts):
+    for scene, sound, n, clip in zip(job.scenes, sounds, counts, clips):
         if sound.speech is not None:
             placements.append(Placement(sound.speech.path, start / fps + LEAD))
         if sound.music is not None:
             placements.append(Placement(sound.music, start / fps, gain=job.music_volume,
                                         length=n / fps, is_speech=False))
+        if clip is not None and scene.volume > 0:   # the clip's own sound, from its start
+            placements.append(Placement(clip, start / fps, gain=scene.volume, length=n / fps,
+                                        is_speech=False, is_clip=True))
         start += n
     total = total_seconds(counts, fps)
     key = make_key("soundtrack", total=round(total, 4), volume=job.music_volume,
                    music=file_md5(music) if music else None,
-                   placements=[[file_md5(p.path), round(p.start, 4), p.gain, p.length, p.is_speech]
-                               for p in placements])
+                   placements=[[file_md5(p.path), round(p.start, 4), p.gain, p.length, p.is_speech,
+                                p.is_clip] for p in placements])
 
     def produce(tmp: Path) -> None:
         with ctx.optimizer.monitor_performance("audio_mix"):
@@ -231,6 +235,7 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
                        for scene in job.scenes]
             sounds: list[SceneSound] = []
             counts: list[int] = []
+            clips: list[Path | None] = []
             for scene, future in zip(job.scenes, futures):
                 try:
                     sound = future.result()
@@ -241,12 +246,13 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
                 sounds.append(sound)
                 counts.append(_scene_frames(scene, sound, fps))
                 picture, video = board.get(scene.index)
+                clips.append(video)
                 queue.add_scene(_visual(job, scene, sound, picture, video, counts[-1]))
         music = None
         if job.music is not None:
             with opt.monitor_performance("fetch_assets"):
                 music = fetch(job.music, ctx)
-        audio_future = side.submit(_soundtrack, job, sounds, counts, music, work, ctx)
+        audio_future = side.submit(_soundtrack, job, sounds, counts, clips, music, work, ctx)
         pieces, paths = queue.finish()
     finally:
         queue.close()
