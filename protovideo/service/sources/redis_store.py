@@ -26,7 +26,7 @@ from pathlib import Path
 
 from jobmodel.states import JobState
 from protovideo.service.sources.base import cancel_record, priority_of
-from protovideo.service.sources.store import (JobInfo, JobNotCancellable, JobNotFound, SubmitResult,
+from protovideo.service.sources.store import (JobInfo, JobNotCancellable, JobNotFound, Page, SubmitResult,
                                               check_list_args, decode_cursor, encode_cursor,
                                               progress_view)
 
@@ -238,11 +238,10 @@ class RedisStore:
         state, priority, limit = check_list_args(state, priority, limit)
         index = self._state_key(state) if state is not None else f"{self.prefix}:jobs"
         after = decode_cursor(cursor) if cursor else None
-        page: list[tuple[int, JobInfo]] = []
+        page = Page(state, priority, limit)   # of (score, JobInfo)
         top = "+inf" if after is None else after[0]
         batch = max(2 * limit, 100)
-        more = False
-        while not more:
+        while not page.more:
             rows = self.r.zrevrangebyscore(index, top, "-inf", start=0, num=batch, withscores=True)
             rows = [(member, int(score)) for member, score in rows
                     if after is None or (int(score), member) < after]
@@ -259,19 +258,14 @@ class RedisStore:
                 if info is None:
                     gone.append(member)
                     continue
-                if (state is not None and info.state is not state) or \
-                        (priority is not None and info.priority != priority):
-                    continue
-                if len(page) == limit:
-                    more = True
+                if not page.offer((score, info), info.state, info.priority):
                     break
-                page.append((score, info))
             if gone:
                 self._forget_ids(gone)
             after = (rows[-1][1], rows[-1][0])
             top = after[0]
-        next_cursor = encode_cursor(page[-1][0], page[-1][1].id) if more and page else None
-        return [info for _score, info in page], next_cursor
+        last = page.items[-1] if page.more and page.items else None
+        return [info for _score, info in page.items], encode_cursor(last[0], last[1].id) if last else None
 
     def _forget_ids(self, ids: list[str]) -> None:
         """Ids whose hash has expired leave the indexes."""

@@ -21,7 +21,7 @@ from jobmodel.spec import ID_RE
 from jobmodel.states import JobState
 from protovideo.service.sources.base import PRIORITIES, cancel_record, now_iso, priority_of, write_json_atomic
 from protovideo.service.sources.spool_index import CANONICAL, META, clean_id, submitted_us_of_stem, us_to_iso
-from protovideo.service.sources.store import (JobInfo, JobNotCancellable, JobNotFound, SubmitResult,
+from protovideo.service.sources.store import (JobInfo, JobNotCancellable, JobNotFound, Page, SubmitResult,
                                               check_list_args, decode_cursor, encode_cursor,
                                               progress_view)
 
@@ -245,20 +245,15 @@ class SpoolStore:
                   cursor: str | None = None) -> tuple[list[JobInfo], str | None]:
         state, priority, limit = check_list_args(state, priority, limit)
         after = decode_cursor(cursor) if cursor else None
-        page, more = [], False
+        page = Page(state, priority, limit)
         for entry in self.index.entries():
             if after is not None and (entry.sort_us, entry.id) >= after:
                 continue
-            if (state is not None and entry.state is not state) or \
-                    (priority is not None and entry.priority != priority):
-                continue
-            if len(page) == limit:
-                more = True
+            if not page.offer(entry, entry.state, entry.priority):
                 break
-            page.append(entry)
-        jobs = [self._list_info(entry) for entry in page]
-        next_cursor = encode_cursor(page[-1].sort_us, page[-1].id) if more else None
-        return jobs, next_cursor
+        jobs = [self._list_info(entry) for entry in page.items]
+        last = page.items[-1] if page.more else None
+        return jobs, encode_cursor(last.sort_us, last.id) if last else None
 
     def _list_info(self, entry) -> JobInfo:
         if entry.state.is_final:

@@ -110,6 +110,27 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
         raise BadCursor(f"not a cursor of this job list: {cursor[:80]!r}") from None
 
 
+class Page:
+    """One page of list_jobs, filled newest first: the items whose state and priority
+    pass the filters, at most `limit`; `more` once one more would have passed."""
+
+    def __init__(self, state: JobState | None, priority: str | None, limit: int):
+        self.state, self.priority, self.limit = state, priority, limit
+        self.items: list = []
+        self.more = False
+
+    def offer(self, item, state: JobState, priority: str) -> bool:
+        """Take `item` if it passes; False once the page is full (read no further)."""
+        if (self.state is not None and state is not self.state) or \
+                (self.priority is not None and priority != self.priority):
+            return True
+        if len(self.items) == self.limit:
+            self.more = True
+            return False
+        self.items.append(item)
+        return True
+
+
 def check_list_args(state, priority, limit) -> tuple[JobState | None, str | None, int]:
     """Normalise list_jobs filters; ValueError names the bad one."""
     if state is not None and not isinstance(state, JobState):
