@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +22,7 @@ from jobmodel.states import JobState
 
 CANONICAL = re.compile(r"^([0-3])-(\d+)-([A-Za-z0-9_-]{1,64})$")
 META = "_spool"
+SETTLED_NS = 50_000_000   # a folder unchanged this long (50 ms) has no change hidden in its mtime tick
 
 # scan order follows a job's way through the folders: a job moving on between two
 # scans is seen twice (the later stage wins), never missed
@@ -88,9 +91,51 @@ class SpoolIndex:
         self.dirs = dirs
         self.list_files = list_files
         self._cache: dict[tuple[str, str, int], Entry] = {}
+        self._lock = threading.Lock()
+        self._stamps: tuple | None = None      # the folders' mtimes when the last scan began
+        self._sorted: list[Entry] = []
+        self._by_id: dict[str, Entry] = {}
+
+    def _folder_stamps(self) -> tuple | None:
+        """The folders' mtimes (ns), or None when one of them changed too recently to trust.
+
+        A folder's mtime changes with every file created, renamed or removed in it, but
+        only at the kernel clock's granularity (a few ms): a change in the same tick as
+        the last scan could leave it equal. So a scan is reused only when every folder
+        was last changed more than SETTLED_NS before that scan began.
+        """
+        now = time.time_ns()
+        stamps = []
+        for folder, _state, _stage in SCAN:
+            try:
+                mtime = os.stat(self.dirs[folder]).st_mtime_ns
+            except FileNotFoundError:
+                mtime = 0
+            if now - mtime < SETTLED_NS:
+                return None
+            stamps.append(mtime)
+        return tuple(stamps)
 
     def entries(self) -> list[Entry]:
-        """Every job on record once (its newest submission, its latest stage), newest first."""
+        """Every job on record once (its newest submission, its latest stage), newest first.
+
+        The folders are read again only when one of them changed since the last scan."""
+        stamps = self._folder_stamps()
+        with self._lock:
+            if stamps is not None and stamps == self._stamps:
+                return self._sorted
+        ordered, by_id = self._scan()
+        with self._lock:
+            self._stamps, self._sorted, self._by_id = stamps, ordered, by_id
+        return ordered
+
+    def lookup(self, job_id: str) -> Entry | None:
+        """The job's entry as of a scan no older than the folders' last change, or None."""
+        self.entries()
+        with self._lock:
+            return self._by_id.get(job_id)
+
+    def _scan(self) -> tuple[list[Entry], dict[str, Entry]]:
         seen: dict[tuple[str, str, int], Entry] = {}
         best: dict[str, Entry] = {}
         for folder, state, stage in SCAN:
@@ -106,7 +151,7 @@ class SpoolIndex:
                 if old is None or (entry.sort_us, entry.stage) > (old.sort_us, old.stage):
                     best[entry.id] = entry
         self._cache = seen
-        return sorted(best.values(), key=lambda e: (e.sort_us, e.id), reverse=True)
+        return sorted(best.values(), key=lambda e: (e.sort_us, e.id), reverse=True), best
 
     def _read(self, folder: str, state: JobState, stage: int, dirent: os.DirEntry) -> Entry | None:
         stem = dirent.name[:-5]

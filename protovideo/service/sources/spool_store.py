@@ -32,7 +32,7 @@ KEY_TTL = 24 * 3600   # an Idempotency-Key is remembered this long
 
 
 def _id_from_stem(stem: str) -> str:
-    return clean_id(stem, uuid.uuid4().hex[:16])
+    return clean_id(stem, "") or uuid.uuid4().hex[:16]
 
 
 class SpoolStore:
@@ -185,34 +185,25 @@ class SpoolStore:
         return found if found is not None and not found.state.is_final else None
 
     def _find(self, job_id: str, final: bool = True) -> JobInfo | None:
+        known = self.index.lookup(job_id)   # no folder is read when none changed since the last look
+        if known is not None and not known.state.is_final:
+            reader = self._started_info if known.state is JobState.STARTED else self._queued_info
+            try:
+                return reader(job_id, known.path)
+            except FileNotFoundError:
+                pass   # it moved on a moment ago: search the folders
+        elif known is not None:   # ended, and nothing newer of this id in the folders
+            if not final:
+                return None
+            record = self._read_json(Path(known.path))
+            if isinstance(record, dict):
+                return self._final_info(job_id, known.state, record)
         for entry in self._files(self.dirs["processing"]):
             if self._entry_id(entry) == job_id:
-                base = entry.path[:-5]
-                state = self._read_json(Path(base + ".state")) or {}
-                data = self._read_json(Path(entry.path))
-                if data is None and not os.path.exists(entry.path):
-                    raise FileNotFoundError(entry.path)
-                data = data if isinstance(data, dict) else {}
-                meta = data.pop(META, None) or {}
-                return JobInfo(job_id, JobState.STARTED, priority_of(data),
-                               int(state.get("attempts") or meta.get("attempts") or 1),
-                               progress_view(state.get("progress")),
-                               submitted_at=self._submitted(entry.name[:-5].rsplit("~", 1)[0], meta),
-                               started_at=state.get("claimed_at") or meta.get("claimed_at"),
-                               worker=state.get("worker") or meta.get("worker"),
-                               cancel_requested=os.path.exists(base + ".cancel"), job=data)
+                return self._started_info(job_id, entry.path)
         for entry in self._files(self.dirs["incoming"]):
             if self._entry_id(entry) == job_id:
-                data = self._read_json(Path(entry.path))
-                if data is None and not os.path.exists(entry.path):
-                    raise FileNotFoundError(entry.path)
-                data = data if isinstance(data, dict) else {}
-                meta = data.pop(META, None) or {}
-                waiting = entry.stat().st_mtime > time.time()
-                return JobInfo(job_id, JobState.QUEUED, priority_of(data),
-                               int(meta.get("attempts", 0) or 0),
-                               submitted_at=self._submitted(entry.name[:-5], meta),
-                               retry_pending=waiting, job=data)
+                return self._queued_info(job_id, entry.path)
         if not final:
             return None
         for state, folder in FINAL_FOLDERS.items():
@@ -220,6 +211,35 @@ class SpoolStore:
             if isinstance(record, dict):
                 return self._final_info(job_id, state, record)
         return None
+
+    def _started_info(self, job_id: str, path: str) -> JobInfo:
+        """A claimed job from its processing/ file (and the .state beside it)."""
+        base = path[:-5]
+        state = self._read_json(Path(base + ".state")) or {}
+        data = self._read_json(Path(path))
+        if data is None and not os.path.exists(path):
+            raise FileNotFoundError(path)
+        data = data if isinstance(data, dict) else {}
+        meta = data.pop(META, None) or {}
+        return JobInfo(job_id, JobState.STARTED, priority_of(data),
+                       int(state.get("attempts") or meta.get("attempts") or 1),
+                       progress_view(state.get("progress")),
+                       submitted_at=self._submitted(os.path.basename(base).rsplit("~", 1)[0], meta),
+                       started_at=state.get("claimed_at") or meta.get("claimed_at"),
+                       worker=state.get("worker") or meta.get("worker"),
+                       cancel_requested=os.path.exists(base + ".cancel"), job=data)
+
+    def _queued_info(self, job_id: str, path: str) -> JobInfo:
+        """A queued job from its incoming/ file (mtime in the future: waiting for a retry)."""
+        data = self._read_json(Path(path))
+        if data is None and not os.path.exists(path):
+            raise FileNotFoundError(path)
+        data = data if isinstance(data, dict) else {}
+        meta = data.pop(META, None) or {}
+        waiting = os.stat(path).st_mtime > time.time()
+        return JobInfo(job_id, JobState.QUEUED, priority_of(data), int(meta.get("attempts", 0) or 0),
+                       submitted_at=self._submitted(os.path.basename(path)[:-5], meta),
+                       retry_pending=waiting, job=data)
 
     @staticmethod
     def _submitted(stem: str, meta: dict) -> str | None:
@@ -260,9 +280,10 @@ class SpoolStore:
             record = self._read_json(Path(entry.path))
             if isinstance(record, dict):
                 return self._final_info(entry.id, entry.state, record, with_job=False)
-        else:
+        else:   # read the very file the listing saw; no search through the folders
+            reader = self._started_info if entry.state is JobState.STARTED else self._queued_info
             try:
-                info = self._find(entry.id, final=False)
+                info = reader(entry.id, entry.path)
             except FileNotFoundError:
                 info = None
             if info is not None:
