@@ -9,6 +9,7 @@ from pathlib import Path
 
 from jobmodel.errors import JobInvalid
 from jobmodel.jobfile import decode_job_bytes, load_job_file
+from jobmodel.states import JobState
 from protovideo.runtime.secrets import redact
 from protovideo.runtime.logs import setup_logging
 from protovideo.service.sources import PRIORITIES, open_source
@@ -137,7 +138,7 @@ def format_status(info: dict) -> str:
         return "\n".join(lines)
     state = info["state"]
     line = f"{info['id']}: {state}"
-    if state == "started":
+    if state == JobState.STARTED:
         progress = info.get("progress") or {}
         if progress.get("total"):
             line += f", {progress.get('done', 0)} of {progress['total']} scenes done"
@@ -147,17 +148,17 @@ def format_status(info: dict) -> str:
             line += f", attempt {info['attempts']}"
         if info.get("cancel_requested"):
             line += ", cancel requested"
-    elif state == "queued":
+    elif state == JobState.QUEUED:
         line += f", priority {info.get('priority', 'normal')}"
         if info.get("retry_pending"):
             line += ", waiting for a retry"
-    elif state == "finished":
+    elif state == JobState.FINISHED:
         record = info.get("record") or {}
         line += f", output {record.get('output')}"
-    elif state == "failed":
+    elif state == JobState.FAILED:
         error = (info.get("record") or {}).get("error") or {}
         line += f": {error.get('type')}: {error.get('message')}"
-    elif state == "cancelled":
+    elif state == JobState.CANCELLED:
         record = info.get("record") or {}
         line += f" (while {record.get('was', 'queued')}) at {record.get('finished_at')}"
     return line

@@ -27,6 +27,7 @@ from typing import Any, Callable
 from jobmodel.backoff import Backoff
 from jobmodel.errors import JobInvalid, error_record
 from jobmodel.spec import parse_job
+from jobmodel.states import Outcome
 from jobmodel.title import job_title
 from protovideo.service.middleware import BEFORE_HOOKS, Middleware, default_middleware
 from protovideo.service.sources.base import (ClaimedJob, JobSource, LeaseLost, cancel_record,
@@ -232,7 +233,7 @@ class Worker:
 
     def _result_record(self, claimed: ClaimedJob, result: Any, started_at: str) -> dict:
         report_path = getattr(result, "report_path", None)
-        record = {"id": claimed.id, "status": "done", "output": str(result.output),
+        record = {"id": claimed.id, "status": Outcome.DONE.value, "output": str(result.output),
                   "title": job_title(claimed.data),
                   "duration_s": round(float(result.duration_s), 3),
                   "report": str(report_path) if report_path else getattr(result, "report", None),

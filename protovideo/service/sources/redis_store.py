@@ -291,9 +291,9 @@ class RedisStore:
         info = self.get(job_id)
         if info is None:
             raise JobNotFound(job_id)
-        if before == "queued":
+        if before == JobState.QUEUED:
             self._notify_final(JobState.CANCELLED, info.record or record)
-        elif before != "started":
+        elif before != JobState.STARTED:
             raise JobNotCancellable(job_id, JobState(before))
         return info
 
