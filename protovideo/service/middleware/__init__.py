@@ -23,8 +23,9 @@ from protovideo.service.middleware.webhooks import WebhooksMiddleware
 
 def default_middleware(settings) -> list[Middleware]:
     """The daemon's middleware, outermost first: metrics (times the whole attempt),
-    webhooks (after_job_ended: the final record), memory watch, time limit, retries (innermost: its decision, `claimed.retry_in`,
-    is made before the after-hooks of everything listed before it run)."""
+    webhooks (after_job_ended: the final record), memory watch, time limit, retries
+    (innermost: its decision, `claimed.retry_in`, is made before the after-hooks of
+    everything listed before it run)."""
     from protovideo.pipeline.memory_watch import shared_watch
     from protovideo.pipeline.metrics import shared_metrics
     return [MetricsMiddleware(shared_metrics(), settings),
