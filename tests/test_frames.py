@@ -1,4 +1,5 @@
-"""Frame making: the cheap camera routes give warpAffine's pixels; frames, pictures and pieces in flow."""
+"""Frame making: the cheap camera routes give warpAffine's pixels; each motion shows a marked picture
+where the move puts it (worked out by hand); colours survive I420 and x264; pictures and pieces in flow."""
 from __future__ import annotations
 
 import contextlib
@@ -14,8 +15,9 @@ from PIL import Image
 from generators import compose
 from generators.compose import Piece, render_piece
 from generators.encode import encoder_for
-from generators.frames import SceneFrames, SceneVisual
+from generators.frames import SceneFrames
 from generators.pictures import PictureBoard
+from generators.visual import SceneVisual
 from generators.warp import Plane
 from generators.yuv import planes, rgb_to_i420
 from media import ffprobe, frames, streams
