@@ -7,8 +7,12 @@ from pathlib import Path
 from cache import make_key
 from cache.keys import file_md5
 
+from .align import align_chunk
 from .speech import Sentence, Speech, join_sentences, split_sentences, write_wav
 from .tts import get_tts_provider
+
+
+WORD_TIMING = 1  # raise when the way words are timed changes (cached speech is made again)
 
 
 def synthesize_narration(text: str, voice, ctx, reference_wav: Path | None = None,
@@ -22,13 +26,21 @@ def synthesize_narration(text: str, voice, ctx, reference_wav: Path | None = Non
     if reference_wav is not None:
         identity = {**identity, "reference_md5": file_md5(reference_wav)}
     sentences = split_sentences(text)
-    key = make_key("tts", text=sentences, **identity)
+    key = make_key("tts", text=sentences, timing=WORD_TIMING, **identity)
     made: dict = {}
 
     def produce(tmp: Path) -> None:
         with ctx.optimizer.monitor_performance("tts_synthesis", scene):
-            chunks, rate = provider.synthesize_sentences(sentences, voice, reference_wav)
-        samples, spans = join_sentences(chunks, sentences, rate)
+            if hasattr(provider, "synthesize_timed"):
+                chunks, rate, words = provider.synthesize_timed(sentences, voice, reference_wav)
+            else:
+                chunks, rate = provider.synthesize_sentences(sentences, voice, reference_wav)
+                words = [None] * len(chunks)
+        if any(w is None for w in words):
+            with ctx.optimizer.monitor_performance("word_alignment", scene):
+                words = [w if w is not None else align_chunk(chunk, rate, text, ctx.settings)
+                         for chunk, text, w in zip(chunks, sentences, words)]
+        samples, spans = join_sentences(chunks, sentences, rate, words=words)
         write_wav(tmp, samples, rate)
         made["speech"] = Speech(tmp, rate, len(samples) / rate, tuple(spans))
         # the spans are stored before the audio is published, so audio never lacks them
@@ -53,3 +65,21 @@ def synthesize_narration(text: str, voice, ctx, reference_wav: Path | None = Non
 def wav_duration(path: Path) -> float:
     with wave.open(str(path), "rb") as wav:
         return wav.getnframes() / float(wav.getframerate())
+
+
+def recorded_narration(path: Path, transcript: str, ctx, scene: int | None = None) -> Speech:
+    """A recording heard as it is; with a transcript, its words are found in it
+    (generators/align.py), cached by the recording's content and the text."""
+    from .align import align_recording
+    from .audio import media_duration
+    if not transcript.strip():
+        return Speech(path, 0, media_duration(path), ())
+    sentences = split_sentences(transcript)
+    key = make_key("aligned-recording", audio=file_md5(path), text=sentences, timing=WORD_TIMING)
+    meta = ctx.cache.get_meta(key)
+    if meta is not None:
+        return Speech.from_meta(path, meta)
+    with ctx.optimizer.monitor_performance("word_alignment", scene):
+        speech = align_recording(path, sentences, ctx.settings)
+    ctx.cache.put_meta(key, speech.to_meta())
+    return speech

@@ -1,7 +1,10 @@
 """Speech: narration audio plus the time span of every sentence in it.
 
 Sentence spans come from the synthesis itself (each sentence is synthesized
-as its own chunk), so subtitles can be timed exactly to them.
+as its own chunk), so subtitles can be timed exactly to them. Word times come
+from the voice's phoneme alignments (generators/word_timing.py) or from aligning
+the text to the audio (generators/align.py); a sentence without them is timed by
+letter counts when captions are made.
 """
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .word_timing import Word
+
 # A sentence ends at . ! ? … (or CJK 。！？) followed by space/end; newlines end one too.
 _SENTENCE_END = re.compile(r"(?<=[.!?…。！？])[\"'”’)\]]*\s+|\n+")
 
@@ -21,6 +26,7 @@ class Sentence:
     text: str
     start: float   # seconds from the start of the speech
     end: float
+    words: tuple[Word, ...] = ()   # seconds from the start of the speech; () when unknown
 
 
 @dataclass(frozen=True)
@@ -32,12 +38,20 @@ class Speech:
 
     def to_meta(self) -> dict:
         return {"sample_rate": self.sample_rate, "duration": self.duration,
-                "sentences": [[s.text, s.start, s.end] for s in self.sentences]}
+                "sentences": [[s.text, s.start, s.end, [[w.text, w.start, w.end] for w in s.words]]
+                              for s in self.sentences]}
 
     @classmethod
     def from_meta(cls, path: Path, meta: dict) -> "Speech":
-        return cls(Path(path), int(meta["sample_rate"]), float(meta["duration"]),
-                   tuple(Sentence(t, float(a), float(b)) for t, a, b in meta["sentences"]))
+        sentences = []
+        for item in meta["sentences"]:
+            words = tuple(Word(w, float(a), float(b)) for w, a, b in (item[3] if len(item) > 3 else ()))
+            sentences.append(Sentence(item[0], float(item[1]), float(item[2]), words))
+        return cls(Path(path), int(meta["sample_rate"]), float(meta["duration"]), tuple(sentences))
+
+    @property
+    def words(self) -> list[Word]:
+        return [w for s in self.sentences for w in s.words]
 
 
 def split_sentences(text: str) -> list[str]:
@@ -57,8 +71,9 @@ def write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:
 
 
 def join_sentences(chunks: list[np.ndarray], texts: list[str], sample_rate: int,
-                   gap: float = 0.18) -> tuple[np.ndarray, list[Sentence]]:
-    """Concatenate per-sentence audio with short pauses; return samples and spans."""
+                   gap: float = 0.18, words: list | None = None) -> tuple[np.ndarray, list[Sentence]]:
+    """Concatenate per-sentence audio with short pauses; return samples and spans.
+    `words[i]`: the words of chunk i timed from the chunk's start (or None)."""
     pause = np.zeros(int(gap * sample_rate), dtype=np.float32)
     pieces: list[np.ndarray] = []
     spans: list[Sentence] = []
@@ -68,7 +83,9 @@ def join_sentences(chunks: list[np.ndarray], texts: list[str], sample_rate: int,
         if i:
             pieces.append(pause)
             cursor += len(pause)
-        spans.append(Sentence(text, cursor / sample_rate, (cursor + len(chunk)) / sample_rate))
+        start = cursor / sample_rate
+        timed = tuple(w.shifted(start) for w in (words[i] or ())) if words else ()
+        spans.append(Sentence(text, start, (cursor + len(chunk)) / sample_rate, timed))
         pieces.append(chunk)
         cursor += len(chunk)
     samples = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)

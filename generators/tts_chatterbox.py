@@ -29,6 +29,7 @@ from jobmodel.errors import JobFailed, ProviderUnavailable
 
 from . import devices
 from .models import MODELS, ModelRegistry
+from .stretch import time_stretch
 
 MAX_CHUNK_CHARS = 300
 CHUNK_GAP_S = 0.06       # silence between the pieces of one split sentence
@@ -142,6 +143,7 @@ class ChatterboxProvider:
         self.check_installed()
         return {"provider": self.name, "model": self.model_dir or "ResembleAI/chatterbox",
                 "exaggeration": float(voice.exaggeration), "cfg_weight": float(voice.cfg_weight),
+                "speed": float(voice.speed),
                 "reference_md5": file_md5(Path(reference_wav)) if reference_wav else None}
 
     def synthesize_sentences(self, sentences: list[str], voice, reference_wav=None):
@@ -163,7 +165,9 @@ class ChatterboxProvider:
                     if pieces:
                         pieces.append(gap)
                     pieces.append(self._speak(model, part, prompt, voice))
-                chunks.append(np.concatenate(pieces) if pieces else np.zeros(int(0.1 * rate), np.float32))
+                spoken = np.concatenate(pieces) if pieces else np.zeros(int(0.1 * rate), np.float32)
+                # Chatterbox has no pace setting: voice.speed stretches the speech, pitch kept
+                chunks.append(time_stretch(spoken, rate, float(voice.speed)))
         return chunks, rate
 
     @staticmethod

@@ -8,6 +8,7 @@ import numpy as np
 from jobmodel.errors import JobFailed, ProviderUnavailable
 
 from .models import MODELS
+from .word_timing import assign_words, expected_groups, phoneme_groups, split_words
 
 
 def default_voice_path() -> Path:
@@ -46,25 +47,60 @@ class PiperProvider:
             raise ProviderUnavailable("voice.provider 'piper' needs the piper-tts package "
                                       "(pip install piper-tts)", field="voice.provider") from None
         voice = PiperVoice.load(str(path), config_path=str(path) + ".json")
-        return _without_spinning(voice, path)
+        return _without_spinning(voice, path, aligned=aligned_model(path))
 
     def synthesize_sentences(self, sentences: list[str], voice, reference_wav=None):
+        chunks, rate, _ = self.synthesize_timed(sentences, voice, reference_wav)
+        return chunks, rate
+
+    def synthesize_timed(self, sentences: list[str], voice, reference_wav=None):
+        """(chunks, rate, words): words[i] are sentence i's words timed from its chunk's
+        start by the phoneme alignments, or None where the voice gives none."""
         from piper import SynthesisConfig
         path = self._voice_file(voice.name)
         config = SynthesisConfig(length_scale=1.0 / voice.speed)
         key = ("tts", "piper", str(path), "cpu", "fp32")
         chunks: list[np.ndarray] = []
+        timed: list = []
         rate = 22050
         with MODELS.use(key, lambda: self._load(path)) as model:
             rate = model.config.sample_rate
             for sentence in sentences:
-                parts = [c.audio_float_array for c in model.synthesize(sentence, syn_config=config)]
+                parts, groups, aligned, offset = [], [], True, 0
+                for c in model.synthesize(sentence, syn_config=config, include_alignments=True):
+                    parts.append(c.audio_float_array)
+                    if c.phoneme_alignments:
+                        groups.extend(phoneme_groups(c.phoneme_alignments, offset))
+                    else:
+                        aligned = False
+                    offset += len(c.audio_float_array)
                 chunks.append(np.concatenate(parts).astype(np.float32) if parts
                               else np.zeros(int(0.1 * rate), dtype=np.float32))
-        return chunks, rate
+                words = split_words(sentence)
+                if aligned and parts and groups:
+                    timed.append(assign_words(words, expected_groups(words, model.phonemize), groups, rate))
+                else:
+                    timed.append(None)
+        return chunks, rate, timed
 
 
-def _without_spinning(voice, path: Path):
+def aligned_model(path: Path) -> bytes | None:
+    """The voice model with its phoneme durations exposed as an output (piper's own
+    patch, applied in memory; needs the onnx package), or None when it cannot be."""
+    try:
+        import onnx
+        from piper.patch_voice_with_alignment import add_alignment_output
+    except ImportError:
+        return None
+    model = onnx.load(str(path))
+    try:
+        add_alignment_output(model)
+    except ValueError:  # already patched on disk, or a model without the tensor
+        pass
+    return model.SerializeToString()
+
+
+def _without_spinning(voice, path: Path, aligned: bytes | None = None):
     """Give the voice an onnxruntime session that is a good neighbour to the encoder.
 
     Narration runs beside the video encoder: idle inference threads sleep instead of
@@ -80,7 +116,7 @@ def _without_spinning(voice, path: Path):
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     voice.session = _ShrinkingSession(onnxruntime.InferenceSession(
-        str(path), sess_options=options, providers=session.get_providers()))
+        aligned or str(path), sess_options=options, providers=session.get_providers()))
     return voice
 
 

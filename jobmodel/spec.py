@@ -76,6 +76,12 @@ class SubtitleStyle:
     position: str = "bottom"
     color: str = "white"
     stroke_color: str = "black"
+    style: str = "phrase"            # phrase | karaoke | word
+    highlight_color: str = "#FFD400"
+    uppercase: bool = False
+
+
+CAPTION_STYLES = ("phrase", "karaoke", "word")
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,7 @@ class Scene:
     music: AssetRef | None = None
     scene_id: str = ""
     volume: float = 1.0        # a video scene's own sound (0: silent), ducked under narration
+    voice: VoiceSpec | None = None   # the scene's own voice (dialogue); None: the job's
 
     @property
     def path(self) -> str:
@@ -192,13 +199,17 @@ def _video_spec(obj: Any, path: str) -> VideoSpec:
 
 def _subtitle_style(obj: Any, path: str) -> SubtitleStyle:
     f = Fields(obj, path, {"words_per_line": ("wordsPerLine",), "font_size": ("fontsize", "fontSize"),
-                            "position": (), "color": (), "stroke_color": ("strokeColor",)})
+                            "position": (), "color": (), "stroke_color": ("strokeColor",),
+                            "style": (), "highlight_color": ("highlightColor",), "uppercase": ()})
     return SubtitleStyle(
         words_per_line=f.get("words_per_line", number(1, 20, integer=True), 4),
         font_size=f.get("font_size", number(8, 400, integer=True), 0),
         position=f.get("position", one_of(*POSITIONS), "bottom"),
         color=f.get("color", color, "white"),
         stroke_color=f.get("stroke_color", color, "black"),
+        style=f.get("style", one_of(*CAPTION_STYLES), "phrase"),
+        highlight_color=f.get("highlight_color", color, "#FFD400"),
+        uppercase=f.get("uppercase", boolean, False),
     )
 
 
@@ -221,6 +232,7 @@ SCENE_FIELDS = {
     "video": ("video_url", "videoUrl"), "narration": ("narration_url", "narrationUrl"),
     "narration_text": ("narrationText",), "duration": (), "text": (), "subtitle": ("subtitles",),
     "motion": (), "music": ("music_url",), "scene_id": ("sceneId",), "volume": (),
+    "motion": (), "music": ("music_url",), "scene_id": ("sceneId",), "voice": (),
 }
 
 
@@ -242,6 +254,7 @@ def _scene(obj: Any, index: int, refs: Callable[[Any, str, str], AssetRef]) -> S
         music=f.get("music", lambda v, p: refs(v, p, "audio")),
         scene_id=f.get("scene_id", string(128), ""),
         volume=f.get("volume", number(0, 2), 1.0),
+        voice=f.get("voice", _voice),
     )
     if kind == "video" and scene.video is None:
         problem(JobInvalid(f.at("video"), "a video scene needs a 'video' URL or path"))
@@ -250,8 +263,6 @@ def _scene(obj: Any, index: int, refs: Callable[[Any, str, str], AssetRef]) -> S
     if kind == "image" and f.has("volume"):
         problem(JobInvalid(f.where("volume"), "'volume' is the sound of a video scene's clip; "
                            "this scene is of type image"))
-    if scene.narration is not None and scene.narration_text.strip():
-        problem(JobInvalid(f.where("narration"), "give either 'narration' or 'narration_text', not both"))
     return scene
 
 
@@ -348,9 +359,6 @@ def _check_durations(job: Job) -> None:
                              "is required when the scene has no narration"))
         if scene.subtitle and not speaks:
             problem(JobInvalid(f"{scene.path}.subtitle", "subtitles need narration_text to show"))
-        if scene.subtitle and scene.narration is not None and not has_global:
-            problem(JobInvalid(f"{scene.path}.subtitle",
-                             "subtitles need narration_text; recorded narration has no text"))
         known += scene.duration or 0.0
     if known > LIMITS.max_job_seconds:
         problem(JobInvalid("scenes", f"the scenes last {known:g} s; the limit is {LIMITS.max_job_seconds:g} s"))

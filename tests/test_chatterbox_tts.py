@@ -216,3 +216,25 @@ def test_a_missing_gpu_names_tts_device(stand_in, make_settings, monkeypatch):
     with pytest.raises(ProviderUnavailable) as caught:
         provider.synthesize_sentences(["Hi."], VoiceSpec(provider="chatterbox"))
     assert caught.value.field == "TTS_DEVICE"
+
+
+def test_voice_speed_changes_the_pace_not_the_pitch(stand_in):
+    """The stand-in speaks a 220 Hz tone; at speed 1.5 the same sentence is two thirds as long
+    and still 220 Hz (time-stretched, not resampled)."""
+    provider = ChatterboxProvider(None, ModelRegistry())
+    text = ["A sentence long enough to measure its pitch and its length well."]
+    (normal,), rate = provider.synthesize_sentences(text, VoiceSpec(provider="chatterbox"))
+    (fast,), _ = provider.synthesize_sentences(text, VoiceSpec(provider="chatterbox", speed=1.5))
+    (slow,), _ = provider.synthesize_sentences(text, VoiceSpec(provider="chatterbox", speed=0.7))
+
+    def pitch(x):
+        spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+        return np.fft.rfftfreq(len(x), 1.0 / rate)[int(np.argmax(spectrum))]
+
+    assert len(fast) == pytest.approx(len(normal) / 1.5, rel=0.02)
+    assert len(slow) == pytest.approx(len(normal) / 0.7, rel=0.02)
+    for x in (normal, fast, slow):
+        assert pitch(x) == pytest.approx(220.0, abs=3.0)
+    assert np.sqrt(np.mean(fast ** 2)) == pytest.approx(np.sqrt(np.mean(normal ** 2)), rel=0.1)
+    assert provider.identity(VoiceSpec(provider="chatterbox", speed=1.5)) != \
+        provider.identity(VoiceSpec(provider="chatterbox"))

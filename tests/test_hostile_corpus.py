@@ -147,7 +147,9 @@ def test_corpus_through_render_command(corpus, listener, tmp_path):
     assert repo_tree() == repo_before
     assert tree(work, skip=("var",)) == set()  # nothing beside var/, the system TMPDIR left empty
     outputs = sorted(p.name for p in (work / "var" / "output").iterdir())
-    assert all(name.endswith(".mp4") for name in outputs), outputs
+    # videos and the files beside them (captions, poster); no partial files
+    assert all(name.endswith((".mp4", ".srt", ".vtt", ".jpg")) and not name.startswith(".")
+               for name in outputs), outputs
 
 
 def test_corpus_through_daemon(corpus, listener, tmp_path):

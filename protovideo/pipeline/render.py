@@ -18,16 +18,17 @@ from pathlib import Path
 
 from cache import make_key, open_cache
 from cache.keys import file_md5
-from generators.audio import Placement, build_soundtrack, media_duration, write_wav_stereo
+from generators.audio import Placement, build_soundtrack, write_wav_stereo
 from generators.compose import PieceQueue, scratch_dir, total_seconds
 from generators.encode import encode_audio, encoder_for, encoder_slots, join_and_mux
 from generators.glyphs import check_job_text
 from generators.motions import ROOM
-from generators.narration import synthesize_narration
+from generators.narration import recorded_narration, synthesize_narration
+from generators.sidecars import write_sidecars
 from generators.pictures import PictureBoard
 from generators.poster import poster_path, write_poster
 from generators.speech import Speech, split_sentences
-from generators.subtitles import cues_for
+from generators.subtitles import cues_for, shift_cues
 from generators.visual import SceneVisual, TextSpec
 from protovideo.pipeline.optimizer import PerformanceOptimizer
 from jobmodel.errors import SceneError
@@ -50,12 +51,14 @@ class RenderResult:
     report: dict
     report_path: Path
     poster: Path | None = None   # OUTPUT_DIR/<name>.jpg, a frame of the first scene
+    subtitles: tuple[Path, ...] = ()   # <name>.srt and <name>.vtt beside the output
 
 
 @dataclass(frozen=True)
 class SceneSound:
     speech: Speech | None     # narration (synthesized or recorded)
     music: Path | None        # scene music file
+    note: str = ""            # what the report should say about this scene's narration
 
 
 def make_context(settings: Settings, log: logging.Logger | None = None, progress=None,
@@ -110,18 +113,22 @@ def _scene_texts(job: Job) -> list[str]:
 
 def _prepare_sound(job: Job, scene: Scene, text: str, reference: Path | None, ctx: JobContext) -> SceneSound:
     ctx.check_cancelled()
-    speech = None
-    if text.strip():
-        speech = synthesize_narration(text, job.voice, ctx, reference, scene.index)
-    elif scene.narration is not None and not job.narration_text.strip():
+    speech, note = None, ""
+    recorded = scene.narration is not None and not job.narration_text.strip()
+    if recorded:  # the recording is heard; narration_text, when given, is its transcript
         with ctx.optimizer.monitor_performance("fetch_assets", scene.index):
             path = fetch(scene.narration, ctx)
-            speech = Speech(path, 0, media_duration(path), ())
+        speech = recorded_narration(path, text, ctx, scene.index)
+        if scene.subtitle and not text.strip():
+            note = (f"{scene.path}.subtitle: the recorded narration has no transcript "
+                    "(narration_text), so this scene has no captions")
+    elif text.strip():
+        speech = synthesize_narration(text, scene.voice or job.voice, ctx, reference, scene.index)
     music = None
     if scene.music is not None:
         with ctx.optimizer.monitor_performance("fetch_assets", scene.index):
             music = fetch(scene.music, ctx)
-    return SceneSound(speech, music)
+    return SceneSound(speech, music, note)
 
 
 def _scene_frames(scene: Scene, sound: SceneSound, fps: int) -> int:
@@ -142,12 +149,30 @@ def _visual(job: Job, scene: Scene, sound: SceneSound, picture: Path | None, vid
         title = TextSpec(t.content, t.position, max(8, int(t.fontsize * scale)), t.color)
     cues = ()
     subtitled = scene.subtitle or bool(job.narration_text.strip())
-    if subtitled and sound.speech is not None and sound.speech.sentences:
-        cues = tuple(cues_for(sound.speech.sentences, style.words_per_line, offset=LEAD))
+    if subtitled:
+        cues = tuple(scene_cues(job, sound))
     return SceneVisual(width=v.width, height=v.height, fps=v.fps, frames=frames, kind=scene.type,
                        motion=scene.motion if video is None else "none",
                        picture=picture, video=video, title=title, cues=cues,
                        subtitle_style=sub_style if cues else None, index=scene.index)
+
+
+def scene_cues(job: Job, sound: SceneSound) -> list:
+    """Caption lines of a scene's narration, in the scene's own time (from its first frame)."""
+    if sound.speech is None or not sound.speech.sentences:
+        return []
+    return cues_for(sound.speech.sentences, job.subtitles.words_per_line, offset=LEAD)
+
+
+def _sidecars(job: Job, sounds: list[SceneSound], counts: list[int], output: Path) -> tuple[Path, ...]:
+    """<name>.srt and <name>.vtt of every scene's narration, in the video's time."""
+    cues, start = [], 0
+    for sound, n in zip(sounds, counts):
+        cues.extend(shift_cues(scene_cues(job, sound), start / job.video.fps))
+        start += n
+    if not cues:
+        return ()
+    return tuple(write_sidecars(output, cues))
 
 
 def _soundtrack(job: Job, sounds: list[SceneSound], counts: list[int], clips: list[Path | None],
@@ -262,6 +287,7 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
         join_and_mux(paths, soundtrack, output, work)
     with opt.monitor_performance("poster"):
         poster = write_poster(output, at_seconds=counts[0] / fps / 2, poster=poster_path(output))
+    subtitles = _sidecars(job, sounds, counts, output)
     duration = total_seconds(counts, fps)
     timeline, start = [], 0
     for scene, sound, n in zip(job.scenes, sounds, counts):
@@ -271,6 +297,7 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
     report, report_path = opt.finish_job(ctx.settings.path("REPORT_DIR"), {
         "cache_stats": ctx.cache.stats(), "output": str(output), "poster": str(poster),
         "video_duration": round(duration, 3),
-        "timeline": timeline, "encoder": encoder.identity(), "pieces": len(pieces)})
+        "timeline": timeline, "encoder": encoder.identity(), "pieces": len(pieces),
+        "subtitles": [str(p) for p in subtitles], "notes": [s.note for s in sounds if s.note]})
     ctx.report_progress(n_scenes, n_scenes, "done")
-    return RenderResult(output, duration, report, report_path, poster)
+    return RenderResult(output, duration, report, report_path, poster, subtitles)

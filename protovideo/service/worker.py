@@ -237,6 +237,7 @@ class Worker:
                   "title": job_title(claimed.data),
                   "duration_s": round(float(result.duration_s), 3),
                   "report": str(report_path) if report_path else getattr(result, "report", None),
+                  "subtitles": [str(p) for p in getattr(result, "subtitles", ())],
                   "attempts": claimed.attempts, "worker": self.name,
                   "started_at": started_at, "finished_at": now_iso()}
         poster = getattr(result, "poster", None)
