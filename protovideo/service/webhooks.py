@@ -68,7 +68,7 @@ def shown(url: str) -> str:
 
 def backoff(attempts: int, base: float) -> float:
     """Seconds before the next try after `attempts` failed ones (the project's one backoff
-    rule): base * 2**(attempts-1), at most an hour, the top quarter drawn at random."""
+    rule): base doubled per attempt, at most an hour, the top quarter drawn at random."""
     return Backoff(base=base, cap=MAX_BACKOFF_S, jitter=0.25).delay(attempts)
 
 
