@@ -10,6 +10,7 @@ process answers for any job. Keys besides the streams (prefix = REDIS_KEY_PREFIX
                              cancel_requested ("1" while a running job waits to stop)
     {prefix}:jobs            sorted set: every job id by submission time (µs)
     {prefix}:state:{state}   sorted set per state, same scores (lists by state)
+    {prefix}:prio:{priority} sorted set per priority, same scores (lists by priority)
     {prefix}:idem:{sha256}   the job id of an Idempotency-Key, kept 24 h
 
 Every state change goes through a Lua script (MOVE), so a job's hash and the
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from jobmodel.states import JobState
 from protovideo.service.sources.base import cancel_record, priority_of
-from protovideo.service.sources.store import (JobInfo, JobNotCancellable, JobNotFound, Page, SubmitResult,
+from protovideo.service.sources.store import (JobInfo, JobNotCancellable, JobNotFound, SubmitResult,
                                               check_list_args, decode_cursor, encode_cursor,
                                               progress_view)
 
@@ -83,6 +84,10 @@ redis.call('HSET', hkey, 'attempts', 0, 'priority', ARGV[5], 'submitted_at', ARG
            'submitted_us', ARGV[7], 'job', ARGV[3], 'base_dir', ARGV[4],
            'stream', stream, 'entry', entry)
 move(prefix, id, 'queued', ARGV[7])
+for _, p in ipairs({'critical', 'high', 'normal', 'low'}) do
+  redis.call('ZREM', prefix .. ':prio:' .. p, id)
+end
+redis.call('ZADD', prefix .. ':prio:' .. ARGV[5], ARGV[7], id)
 if ARGV[8] ~= '' then redis.call('SET', ARGV[8], id, 'EX', 86400) end
 return {id, 1, 'queued'}
 """
@@ -155,6 +160,17 @@ end
 return {st}
 """
 
+# Many jobs' fields in one call (the list page). ARGV: prefix, then field names, '--', ids
+PAGE = """
+local prefix, fields, ids, i = ARGV[1], {}, {}, 2
+while ARGV[i] ~= '--' do fields[#fields + 1] = ARGV[i]; i = i + 1 end
+local out = {}
+for j = i + 1, #ARGV do
+  out[#out + 1] = redis.call('HMGET', prefix .. ':job:' .. ARGV[j], unpack(fields))
+end
+return out
+"""
+
 INFO_FIELDS = ["state", "priority", "attempts", "progress", "submitted_at", "submitted_us",
                "claimed_at", "finished_at", "worker", "retry_at", "cancel_requested", "record"]
 
@@ -171,6 +187,7 @@ class RedisStore:
         self._requeue_script = self.r.register_script(REQUEUE)
         self._promote = self.r.register_script(PROMOTE)
         self._cancel_script = self.r.register_script(CANCEL)
+        self._page_script = self.r.register_script(PAGE)
 
     def _state_key(self, state: JobState | str) -> str:
         return f"{self.prefix}:state:{JobState(state).value}"
@@ -236,36 +253,55 @@ class RedisStore:
     def list_jobs(self, state=None, priority=None, limit: int = 50,
                   cursor: str | None = None) -> tuple[list[JobInfo], str | None]:
         state, priority, limit = check_list_args(state, priority, limit)
-        index = self._state_key(state) if state is not None else f"{self.prefix}:jobs"
         after = decode_cursor(cursor) if cursor else None
-        page = Page(state, priority, limit)   # of (score, JobInfo)
-        top = "+inf" if after is None else after[0]
-        batch = max(2 * limit, 100)
-        while not page.more:
-            rows = self.r.zrevrangebyscore(index, top, "-inf", start=0, num=batch, withscores=True)
-            rows = [(member, int(score)) for member, score in rows
-                    if after is None or (int(score), member) < after]
-            if not rows:
-                break
-            with self.r.pipeline(transaction=False) as pipe:
-                for member, _score in rows:
-                    pipe.hmget(self._job_key(member), INFO_FIELDS)
-                replies = pipe.execute()
-            gone = []
+        for _ in range(3):   # again when a job's hash expired under the listing
+            rows = self._matching(state, priority, limit + 1, after)
+            more = len(rows) > limit
+            rows = rows[:limit]
+            replies = self._page_script(keys=[], args=[self.prefix, *INFO_FIELDS, "--",
+                                                       *(member for member, _ in rows)]) if rows else []
+            page, gone = [], []
             for (member, score), reply in zip(rows, replies):
                 values = {k: v for k, v in zip(INFO_FIELDS, reply) if v is not None}
                 info = self._info(member, values, with_job=False) if values else None
                 if info is None:
                     gone.append(member)
-                    continue
-                if not page.offer((score, info), info.state, info.priority):
-                    break
-            if gone:
-                self._forget_ids(gone)
+                else:
+                    page.append((score, info))
+            if not gone:
+                break
+            self._forget_ids(gone)
+        next_cursor = encode_cursor(page[-1][0], page[-1][1].id) if more and page else None
+        return [info for _score, info in page], next_cursor
+
+    def _matching(self, state, priority, count: int, after) -> list[tuple[str, int]]:
+        """Up to `count` (id, score) of the filters' jobs after the cursor, newest first,
+        from the sorted sets alone (the hashes are read for the page only)."""
+        if state is not None:
+            index = self._state_key(state)
+        elif priority is not None:
+            index = f"{self.prefix}:prio:{priority}"
+        else:
+            index = f"{self.prefix}:jobs"
+        check_priority = state is not None and priority is not None
+        found: list[tuple[str, int]] = []
+        top = "+inf" if after is None else after[0]
+        batch = max(2 * count, 200) if check_priority else count
+        while len(found) < count:
+            rows = self.r.zrevrangebyscore(index, top, "-inf", start=0, num=batch, withscores=True)
+            rows = [(member, int(score)) for member, score in rows
+                    if after is None or (int(score), member) < after]
+            if not rows:
+                break
+            if check_priority:
+                scores = self.r.zmscore(f"{self.prefix}:prio:{priority}", [m for m, _ in rows])
+                kept = [row for row, score in zip(rows, scores) if score is not None]
+            else:
+                kept = rows
+            found.extend(kept[:count - len(found)])
             after = (rows[-1][1], rows[-1][0])
             top = after[0]
-        last = page.items[-1] if page.more and page.items else None
-        return [info for _score, info in page.items], encode_cursor(last[0], last[1].id) if last else None
+        return found
 
     def _forget_ids(self, ids: list[str]) -> None:
         """Ids whose hash has expired leave the indexes."""
@@ -273,6 +309,8 @@ class RedisStore:
             pipe.zrem(f"{self.prefix}:jobs", *ids)
             for s in STATES:
                 pipe.zrem(self._state_key(s), *ids)
+            for p in ("critical", "high", "normal", "low"):
+                pipe.zrem(f"{self.prefix}:prio:{p}", *ids)
             pipe.execute()
 
     # ------------------------------------------------------------ cancel
