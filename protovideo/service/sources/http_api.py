@@ -26,8 +26,10 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from jobmodel.backoff import Backoff
+from jobmodel.states import JobState
 from protovideo.service.sources.base import (PRIORITIES, ClaimedJob, JobSource, LeaseLost,
                                              decode_raw_job, default_worker_name, now_iso)
+from protovideo.service.sources.store import SubmitResult
 
 log = logging.getLogger("protovideo.http_source")
 
@@ -180,11 +182,29 @@ class HttpSource(JobSource):
         return not (info.get("queued_total") or info.get("retry_pending") or info.get("in_progress"))
 
     # ------------------------------------------------------------ submit / status
-    def submit(self, data: dict, priority: str | None = None, base_dir: Path | None = None) -> str:
-        response = self._request("POST", self._url("jobs"), {"job": data, "priority": priority})
+    def submit(self, data: dict, priority: str | None = None, base_dir: Path | None = None,
+               idempotency_key: str | None = None) -> SubmitResult:
+        """Hand the job to the job server (`POST {url}/jobs`); a `200` answer means the server
+        returned a job it already had, `201` a new one. get/list_jobs/cancel are not offered:
+        this source is a client of another job server and keeps no jobs (NotImplementedError)."""
+        url = self._url("jobs")
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        response = self.session.request("POST", url, json={"job": data, "priority": priority},
+                                        headers=headers, timeout=self.timeout)
+        if response.status_code in (401, 403):
+            raise ApiError(f"the job API refused the credentials (HTTP {response.status_code}); "
+                           "check JOB_API_TOKEN")
         if response.status_code not in (200, 201):
             raise ApiError(f"submit: HTTP {response.status_code} {response.text[:200]}")
-        return str(response.json().get("id") or data.get("id"))
+        answer = response.json() if response.content else {}
+        try:
+            state = JobState(answer.get("state") or "queued")
+        except ValueError:
+            state = JobState.QUEUED
+        # 201: a new job; 200 with a state: a job the server already had; a bare
+        # 200 {"id"} (servers of the older protocol): taken as new
+        return SubmitResult(str(answer.get("id") or data.get("id")),
+                            response.status_code == 201 or "state" not in answer, state)
 
     def status(self, job_id: str | None = None) -> dict:
         url = self._url("jobs", job_id) if job_id else self._url("queue")
