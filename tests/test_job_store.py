@@ -194,3 +194,33 @@ def test_cancel_a_job_waiting_for_its_retry(store_settings, tmp_path):
     worker_for(settings).run(install_signals=False)
     assert ledger(tmp_path) == []
     assert source.get("flaky").state == JobState.CANCELLED
+
+
+def test_a_cancel_requested_before_the_worker_died_is_honoured(store_settings):
+    import time
+    settings = store_settings(LEASE_SECONDS=0.3)
+    source = open_source(settings)
+    source.submit(tiny_job("orphan"))
+    dying = open_source(settings).claim()               # its worker will die: no heartbeat
+    assert dying.id == "orphan"
+    assert source.cancel("orphan").cancel_requested
+    time.sleep(0.5)                                     # the lease runs out
+    assert open_source(settings).claim() is None        # not run again
+    info = source.get("orphan")
+    assert info.state == JobState.CANCELLED and info.record["was"] == "started"
+
+
+def test_a_failure_or_hand_back_after_a_cancel_request_ends_cancelled(store_settings):
+    settings = store_settings()
+    source = open_source(settings)
+    worker_side = open_source(settings)
+    for job_id in ("retrying", "handed-back"):
+        source.submit(tiny_job(job_id))
+    first, second = worker_side.claim(), worker_side.claim()
+    source.cancel(first.id)
+    source.cancel(second.id)
+    worker_side.fail(first, {"type": "TransientError", "message": "503"}, retry_in=0)
+    worker_side.release(second)
+    for job_id in ("retrying", "handed-back"):
+        assert source.get(job_id).state == JobState.CANCELLED
+    assert worker_side.claim() is None and source.is_drained()

@@ -93,13 +93,15 @@ return {id, 1, 'queued'}
 """
 
 # A worker opens an entry it read. ARGV: prefix, id, entry, worker, priority, claimed_at, now_us
-# -> attempts, or -1 when the entry is stale (the job was cancelled, ended, or re-queued elsewhere)
+# -> attempts, or -1 when the entry is stale (the job was cancelled, ended, or re-queued elsewhere),
+# -2 when it is taken over from a dead worker after a cancel was requested (cancel it now)
 CLAIM = MOVE_LUA + """
 local hkey = ARGV[1] .. ':job:' .. ARGV[2]
 local st = redis.call('HGET', hkey, 'state')
 local entry = redis.call('HGET', hkey, 'entry')
 if st == 'cancelled' or st == 'finished' or st == 'failed' then return -1 end
 if entry and entry ~= ARGV[3] then return -1 end
+if st == 'started' and redis.call('HGET', hkey, 'cancel_requested') == '1' then return -2 end
 local attempts = redis.call('HINCRBY', hkey, 'attempts', 1)
 move(ARGV[1], ARGV[2], 'started', ARGV[7])
 redis.call('HSET', hkey, 'worker', ARGV[4], 'priority', ARGV[5], 'claimed_at', ARGV[6],

@@ -31,7 +31,8 @@ import redis
 
 from jobmodel.states import JobState
 from protovideo.service.sources.base import (PRIORITIES, ClaimedJob, JobSource, LeaseLost,
-                                             decode_raw_job, default_worker_name, now_iso)
+                                             cancel_record, decode_raw_job, default_worker_name,
+                                             now_iso)
 from protovideo.service.sources.redis_store import RECORD_TTL, RedisStore, now_us
 
 log = logging.getLogger("protovideo.redis_source")
@@ -120,6 +121,9 @@ class RedisSource(RedisStore, JobSource):
         claimed_at = now_iso()
         attempts = int(self._claim_script(keys=[], args=[
             self.prefix, job_id, entry_id, self.worker_name, priority, claimed_at, now_us()]))
+        if attempts == -2:   # its worker died after a cancel was requested: cancelled now
+            self._cancel_taken_over(job_id, priority, entry_id, fields, data, raw)
+            return None
         if attempts < 0:   # cancelled, ended, or queued again under another entry: drop it
             with self.r.pipeline(transaction=True) as pipe:
                 pipe.xack(self._stream(priority), GROUP, entry_id)
@@ -136,6 +140,25 @@ class RedisSource(RedisStore, JobSource):
             self.r.hincrby(key, "attempts", -1)
             return None
         return claimed
+
+    def _cancel_taken_over(self, job_id: str, priority: str, entry_id: str, fields: dict,
+                           data, raw: str) -> None:
+        attempts = int(self.r.hget(self._job_key(job_id), "attempts") or 0)
+        claimed = ClaimedJob(id=job_id, data=data, attempts=attempts, priority=priority,
+                             handle={"stream": self._stream(priority), "entry": entry_id,
+                                     "fields": fields}, raw=raw if data is None else None)
+        self.record_cancelled(claimed, cancel_record(job_id, "started", attempts,
+                                                     data if data is not None else raw))
+        log.warning("job %s: its worker died after a cancel was requested; cancelled", job_id)
+
+    def _cancel_was_requested(self, claimed: ClaimedJob) -> bool:
+        """A retry or hand-back of a job whose cancel was requested ends it as cancelled."""
+        if self.r.hget(self._job_key(claimed.id), "cancel_requested") != "1":
+            return False
+        job = claimed.data if claimed.data is not None else claimed.raw
+        self.record_cancelled(claimed, cancel_record(claimed.id, "started", claimed.attempts, job,
+                                                     worker=self.worker_name))
+        return True
 
     def _prune_consumers(self) -> None:
         """Forget consumers that hold nothing and have been idle a long while."""
@@ -199,6 +222,8 @@ class RedisSource(RedisStore, JobSource):
         self._end(claimed, JobState.CANCELLED, record, "cancelled")
 
     def fail(self, claimed: ClaimedJob, error: dict, retry_in: float | None = None) -> None:
+        if retry_in is not None and self._cancel_was_requested(claimed):
+            return
         if retry_in is None:
             self._end(claimed, JobState.FAILED, self.failure_record(claimed, error), "failed",
                       dead_letter=True)
@@ -219,6 +244,8 @@ class RedisSource(RedisStore, JobSource):
                            "nonce": uuid.uuid4().hex[:8]})
 
     def release(self, claimed: ClaimedJob) -> None:
+        if self._cancel_was_requested(claimed):
+            return
         fields = claimed.handle["fields"]
         with self.r.pipeline(transaction=True) as pipe:
             self._requeue_script(keys=[], args=[self.prefix, claimed.id, claimed.handle["stream"],
