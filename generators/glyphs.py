@@ -1,10 +1,13 @@
-"""Which font can draw a piece of text: titles and subtitles of any script.
+"""Which fonts can draw a piece of text: titles and subtitles of any script.
 
-The shipped font (DejaVu Sans Bold: Latin, Greek, Cyrillic, Arabic, Hebrew
-basics) comes first; when it lacks characters (CJK, most emoji) a font
-installed on the machine that has them all is used instead (found with
-fc-list or in the usual folders). When no font has them, `require_font`
-refuses the text with a reason that names the field and the characters.
+Fonts are tried in a chain, one per run of characters (`font_runs`): the shipped
+font (DejaVu Sans Bold: Latin, Greek, Cyrillic, Arabic, Hebrew basics), then the
+open-licensed Noto fonts that requirements.txt installs from PyPI (manimgx-fonts:
+Noto Sans for Arabic, Hebrew, Devanagari, Thai and other scripts, Noto Emoji, Noto
+Sans Symbols; noto-cjk-sans-jp-bold: Noto Sans CJK Bold for Chinese, Japanese and
+Korean), then fonts installed on the machine (fc-list or the usual folders). When no
+font has a character, `require_font` refuses the text with a reason that names the
+field and the characters.
 
 Coverage is read from each font's cmap with fontTools; characters that are
 never drawn (spaces, line breaks, joiners, variation selectors, bidi marks)
@@ -119,6 +122,101 @@ def _fc_list() -> list[str]:
     return sorted(line.strip() for line in lines if line.strip())
 
 
+# Noto faces of manimgx-fonts, in the order they are tried (the rest of its folder follows)
+_PACKAGE_ORDER = ("NotoSans[wght].ttf", "NotoSansArabic[wght].ttf", "NotoSansHebrew[wght].ttf",
+                  "NotoSansDevanagari[wght].ttf", "NotoSansThai[wght].ttf")
+_PACKAGE_LAST = ("NotoSansSymbols[wght].ttf", "NotoEmoji[wght].ttf")
+
+
+def package_fonts() -> list[str]:
+    """Fonts shipped by Python packages of requirements.txt, in the order they are tried."""
+    found: list[str] = []
+    try:
+        import manimgx_fonts
+        folder = Path(manimgx_fonts.__file__).resolve().parent
+        names = sorted(p.name for p in folder.iterdir() if p.suffix == ".ttf" and "Italic" not in p.name)
+        middle = [n for n in names if n not in _PACKAGE_ORDER and n not in _PACKAGE_LAST]
+        found += [str(folder / n) for n in (*_PACKAGE_ORDER, *middle) if n in names]
+        last = [str(folder / n) for n in _PACKAGE_LAST if n in names]
+    except ImportError:
+        last = []
+    try:
+        import noto_cjk_sans_jp_bold
+        found.append(str(noto_cjk_sans_jp_bold.FONT_PATH))
+    except ImportError:
+        pass
+    return found + last
+
+
+_chain_lock = threading.Lock()
+_chain: list[str] | None = None
+
+
+def font_chain() -> list[str]:
+    """Every font to try, first choice first: shipped, packaged, installed."""
+    global _chain
+    with _chain_lock:
+        if _chain is None:
+            chain = [str(SHIPPED_FONT)] + package_fonts()
+            seen = {os.path.realpath(p) for p in chain}
+            chain += [p for p in fallback_fonts() if os.path.realpath(p) not in seen]
+            _chain = chain
+        return list(_chain)
+
+
+def _covers(path: str, char: str) -> bool:
+    try:
+        return ord(char) in _cmap(path)
+    except Exception:  # noqa: BLE001 - an unreadable font file is skipped
+        return False
+
+
+def font_for_char(char: str) -> str | None:
+    """The first font of the chain that has `char`, or None."""
+    return _first_font(char, tuple(font_chain()))
+
+
+@functools.lru_cache(maxsize=8192)
+def _first_font(char: str, chain: tuple[str, ...]) -> str | None:
+    for path in chain:
+        if _covers(path, char):
+            return path
+    return None
+
+
+def font_runs(text: str) -> list[tuple[str, str]]:
+    """`text` cut into (run, font path) pieces: a character stays in the current run while
+    the run's font has it (spaces and digits do not break an Arabic or CJK run), else the
+    first font of the chain that has it starts a new run."""
+    runs: list[tuple[str, str]] = []
+    current, font = "", str(SHIPPED_FONT)
+    for ch in text:
+        # spaces stay in the run (an Arabic phrase is one run), except after emoji: the
+        # emoji face's space is as wide as an emoji
+        if (_never_drawn(ch) and not (ch.isspace() and "Emoji" in font)) or _covers(font, ch) \
+                and not (ch.isspace() and "Emoji" in font):
+            current += ch
+            continue
+        if ch.isspace():
+            if current:
+                runs.append((current, font))
+            current, font = ch, str(SHIPPED_FONT)
+            continue
+        found = font_for_char(ch) or str(SHIPPED_FONT)
+        if current:
+            runs.append((current, font))
+        current, font = ch, found
+    if current:
+        runs.append((current, font))
+    return runs
+
+
+def uncovered(text: str) -> str:
+    """The characters of `text` (in order, once each) that no font of the chain has."""
+    drawn = unicodedata.normalize("NFC", text)
+    return "".join(dict.fromkeys(ch for ch in drawn if not _never_drawn(ch) and font_for_char(ch) is None))
+
+
 def font_for(text: str) -> Path | None:
     """A font file that can draw every character of `text`: the shipped font when
     it can, else an installed fallback; None when no font has them all."""
@@ -133,19 +231,17 @@ def font_for(text: str) -> Path | None:
     return None
 
 
-def require_font(text: str, field: str) -> Path:
-    """`font_for(text)`, or JobInvalid naming the field and the missing characters."""
-    font = font_for(text)
-    if font is not None:
-        return font
-    lacking = missing_glyphs(text, SHIPPED_FONT)
-    missing = "".join(dict.fromkeys(ch for ch in unicodedata.normalize("NFC", text)
-                                    if ch in lacking))  # in text order
+def require_font(text: str, field: str) -> None:
+    """Nothing when every character of `text` is in some font of the chain; else JobInvalid
+    naming the field and the characters no font has."""
+    missing = uncovered(text)
+    if not missing:
+        return
     shown = missing if len(missing) <= 20 else missing[:20] + "..."
     codes = ", ".join(f"U+{ord(ch):04X}" for ch in missing[:5])
-    raise JobInvalid(field, f"characters {shown} ({codes}) are not in the font "
-                     f"{SHIPPED_FONT.name} nor in any font installed on this machine; "
-                     "install a font that has them (e.g. fonts-noto-cjk) or remove them")
+    raise JobInvalid(field, f"characters {shown} ({codes}) are in none of the worker's fonts "
+                     f"({SHIPPED_FONT.name}, the Noto fonts of requirements.txt, the machine's "
+                     "fonts); install a font that has them or remove them")
 
 
 def check_job_text(job) -> None:

@@ -20,6 +20,8 @@ class TextSpec:
     stroke_color: str = "black"
     box: bool = False
     style: str = "phrase"       # captions: the caption style that draws the cues (generators/overlays)
+    highlight_color: str = "#FFD400"   # captions: the spoken word (karaoke)
+    uppercase: bool = False            # captions: drawn in capitals
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,9 @@ SCRIPTS = {
 
 @pytest.fixture
 def no_fallback(monkeypatch):
+    """Only the shipped font: no packaged Noto fonts, no fonts of the machine."""
     monkeypatch.setattr(glyphs, "_candidates", [])
+    monkeypatch.setattr(glyphs, "_chain", [str(SHIPPED_FONT)])
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
@@ -43,7 +45,7 @@ def test_cjk_refused_with_field_and_characters(no_fallback):
         require_font("Title 漢字 again 漢", "scenes[2].text.content")
     assert info.value.field == "scenes[2].text.content"
     assert str(info.value).startswith("scenes[2].text.content: characters 漢字 (U+6F22, U+5B57)")
-    assert "not in the font" in str(info.value)
+    assert "in none of the worker's fonts" in str(info.value)
 
 
 def _job(**scene):
@@ -93,6 +95,8 @@ def test_fallback_font_used_when_installed(tmp_path, monkeypatch):
     font = _tiny_font(tmp_path / "tiny-cjk.ttf", "漢字日本")
     monkeypatch.setenv("PROTOVIDEO_FONTS", str(font))
     monkeypatch.setattr(glyphs, "_candidates", None)
+    monkeypatch.setattr(glyphs, "_chain", None)
+    monkeypatch.setattr(glyphs, "package_fonts", lambda: [])   # the machine's fonts only
     assert font_for("Title 漢字") == font.resolve()
     assert font_for("Ωμέγα") == SHIPPED_FONT           # the shipped font stays first
     assert font_for("漢字 Ωμέγα") is None               # no single font has both

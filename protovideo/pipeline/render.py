@@ -142,7 +142,8 @@ def _visual(job: Job, scene: Scene, sound: SceneSound, picture: Path | None, vid
     v, style = job.video, job.subtitles
     scale = min(v.width, v.height) / 1080.0
     sub_size = style.font_size * scale if style.font_size else min(v.width, v.height) * 0.06
-    sub_style = TextSpec("", style.position, max(8, int(sub_size)), style.color, style.stroke_color, True)
+    sub_style = TextSpec("", style.position, max(8, int(sub_size)), style.color, style.stroke_color, True,
+                         style=style.style, highlight_color=style.highlight_color, uppercase=style.uppercase)
     title = None
     if scene.text is not None:
         t = scene.text

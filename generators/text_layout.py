@@ -1,0 +1,78 @@
+"""Lines of text in several fonts: each run of characters in the first font that has them
+(generators/glyphs.py), shaped by Pillow (Raqm: Arabic joining, Devanagari conjuncts, right to
+left) and set on one baseline. Lines whose first strong character is right-to-left put their
+runs from the right."""
+from __future__ import annotations
+
+import functools
+import unicodedata
+from dataclasses import dataclass
+
+from PIL import ImageDraw, ImageFont, features
+
+RAQM = features.check("raqm")   # Pillow's complex layout (needs libfribidi on the machine)
+
+
+@functools.lru_cache(maxsize=128)
+def font(path: str, size: int) -> ImageFont.FreeTypeFont:
+    engine = ImageFont.Layout.RAQM if RAQM else ImageFont.Layout.BASIC
+    face = ImageFont.truetype(path, size, layout_engine=engine)
+    try:  # the variable Noto faces: bold, like the shipped DejaVu Sans Bold
+        axes = face.get_variation_axes()
+        face.set_variation_by_axes([min(max(700, a["minimum"]), a["maximum"]) if "eight" in str(a.get("name", ""))
+                                    else a["default"] for a in axes])
+    except (OSError, AttributeError, KeyError, TypeError):
+        pass
+    return face
+
+
+def runs(text: str) -> list[tuple[str, str]]:
+    from .glyphs import font_runs
+    return font_runs(text)
+
+
+def rtl(text: str) -> bool:
+    """Whether the text's first strong character is written right to left."""
+    for ch in text:
+        kind = unicodedata.bidirectional(ch)
+        if kind in ("R", "AL"):
+            return True
+        if kind == "L":
+            return False
+    return False
+
+
+@dataclass(frozen=True)
+class Metrics:
+    ascent: int
+    descent: int
+
+
+def metrics(text: str, size: int) -> Metrics:
+    """Ascent and descent of the tallest font the text uses (the shipped font at least)."""
+    from .glyphs import SHIPPED_FONT
+    paths = {p for _, p in runs(text)} | {str(SHIPPED_FONT)}
+    pairs = [font(p, size).getmetrics() for p in paths]
+    return Metrics(max(a for a, _ in pairs), max(d for _, d in pairs))
+
+
+def _direction(run: str) -> str | None:
+    return ("rtl" if rtl(run) else "ltr") if RAQM else None
+
+
+def width(text: str, size: int) -> float:
+    return sum(font(p, size).getlength(run, direction=_direction(run)) for run, p in runs(text))
+
+
+def draw_line(draw: ImageDraw.ImageDraw, x: float, baseline: float, text: str, size: int, fill,
+              stroke: int = 0, stroke_fill=None) -> None:
+    """Draw `text` with its left edge at x on the baseline."""
+    pieces = runs(text)
+    if rtl(text):
+        pieces = pieces[::-1]
+    for run, path in pieces:
+        face = font(path, size)
+        direction = _direction(run)
+        draw.text((x, baseline), run, font=face, fill=fill, anchor="ls", stroke_width=stroke,
+                  stroke_fill=stroke_fill, direction=direction)
+        x += face.getlength(run, direction=direction)
