@@ -82,12 +82,13 @@ def list_jobs(request: Request, state: str | None = None, priority: str | None =
     except (ValueError, BadCursor) as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
     model = eta_model(request)
-    return {"jobs": [job_view(info, model) for info in infos], "next_cursor": next_cursor}
+    # JSONResponse directly: FastAPI's generic encoder would cost more than the lookup itself
+    return JSONResponse({"jobs": [job_view(info, model) for info in infos], "next_cursor": next_cursor})
 
 
 @router.get("/v1/jobs/{job_id}", summary="One job: state, priority, attempts, progress, eta_s, record, links")
 def get_job(request: Request, job_id: str, with_job: bool = False):
-    return job_view(_job_or_404(request, job_id), eta_model(request), with_job=with_job)
+    return JSONResponse(job_view(_job_or_404(request, job_id), eta_model(request), with_job=with_job))
 
 
 @router.delete("/v1/jobs/{job_id}",
@@ -101,4 +102,4 @@ def cancel_job(request: Request, job_id: str):
         raise HTTPException(status_code=404, detail=str(exc)) from None
     except JobNotCancellable as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
-    return job_view(info, eta_model(request))
+    return JSONResponse(job_view(info, eta_model(request)))

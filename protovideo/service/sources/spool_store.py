@@ -7,6 +7,7 @@ listings go through `self._files(folder)`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -28,6 +29,7 @@ from protovideo.service.sources.store import (JobInfo, JobNotCancellable, JobNot
 log = logging.getLogger("protovideo.spool")
 
 FINAL_FOLDERS = {JobState.FINISHED: "done", JobState.FAILED: "failed", JobState.CANCELLED: "cancelled"}
+FINAL_CACHE_SIZE = 20_000   # ended jobs whose parsed record a listing keeps
 KEY_TTL = 24 * 3600   # an Idempotency-Key is remembered this long
 
 
@@ -277,9 +279,7 @@ class SpoolStore:
 
     def _list_info(self, entry) -> JobInfo:
         if entry.state.is_final:
-            record = self._read_json(Path(entry.path))
-            if isinstance(record, dict):
-                return self._final_info(entry.id, entry.state, record, with_job=False)
+            return self._final_listed(entry)
         else:   # read the very file the listing saw; no search through the folders
             reader = self._started_info if entry.state is JobState.STARTED else self._queued_info
             try:
@@ -289,6 +289,31 @@ class SpoolStore:
             if info is not None:
                 info.job = None
                 return info
+        info = self.get(entry.id)   # it moved on since the listing
+        if info is None:
+            return JobInfo(entry.id, entry.state, entry.priority, submitted_at=us_to_iso(entry.sort_us))
+        info.job = None
+        return info
+
+    def _final_listed(self, entry) -> JobInfo:
+        """An ended job for a listing; its record is parsed once while the file stays the same."""
+        cache = self.__dict__.setdefault("_final_cache", {})
+        try:
+            st = os.stat(entry.path)
+        except FileNotFoundError:
+            st = None
+        if st is not None:
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+            hit = cache.get(entry.path)
+            if hit is not None and hit[0] == stamp and hit[1].state is entry.state:
+                return dataclasses.replace(hit[1])
+            record = self._read_json(Path(entry.path))
+            if isinstance(record, dict):
+                info = self._final_info(entry.id, entry.state, record, with_job=False)
+                if len(cache) > FINAL_CACHE_SIZE:
+                    cache.clear()
+                cache[entry.path] = (stamp, info)
+                return dataclasses.replace(info)
         info = self.get(entry.id)   # it moved on since the listing
         if info is None:
             return JobInfo(entry.id, entry.state, entry.priority, submitted_at=us_to_iso(entry.sort_us))
