@@ -97,3 +97,12 @@ def test_token_never_reaches_the_log(api, tmp_path):
     for log in (tmp_path / "worker.log", tmp_path / "api.out"):
         if log.exists():
             assert TOKEN not in log.read_text(errors="replace")
+
+
+def test_a_taken_port_stops_the_start_with_its_name(api, tmp_path):
+    env = worker_env(tmp_path / "second", API_HOST="127.0.0.1", API_PORT=api.port)
+    (tmp_path / "second").mkdir()
+    done = subprocess.run([sys.executable, str(ROOT / "main_worker.py"), "serve"], cwd=tmp_path / "second",
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert f"127.0.0.1:{api.port}" in done.stderr and "API_PORT" in done.stderr

@@ -8,13 +8,16 @@ from protovideo.runtime.logs import setup_logging
 
 def serve_command(args, settings) -> int:
     from protovideo.service.api.auth import BindRefused
-    from protovideo.service.api.server import serve_forever
+    from protovideo.service.api.server import ListenFailed, serve_forever
     setup_logging(settings)
     try:
         return serve_forever(settings)
     except BindRefused as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ListenFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except Exception as exc:   # e.g. the job source cannot be opened
         print(f"error: cannot start the job API: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

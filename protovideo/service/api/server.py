@@ -12,6 +12,10 @@ from protovideo.service.api.auth import check_bind
 log = logging.getLogger("protovideo.api")
 
 
+class ListenFailed(OSError):
+    """The server could not listen on API_HOST:API_PORT."""
+
+
 def make_server(settings, mode: str, store=None) -> uvicorn.Server:
     """A uvicorn server for the app on API_HOST:API_PORT; BindRefused without a token off loopback."""
     check_bind(settings)
@@ -33,9 +37,14 @@ def serve_forever(settings) -> int:
     start_delivery(settings)          # webhooks of jobs cancelled here, and any left pending
     try:
         server.run()
+    except SystemExit:   # uvicorn exits when it cannot bind
+        pass
     finally:
         stop_delivery()
-    return 0 if server.started else 1
+    if not server.started:
+        raise ListenFailed(f"the job API could not listen on {settings.API_HOST}:{settings.API_PORT} "
+                           "(is the port taken? set API_PORT; details in the log)")
+    return 0
 
 
 class BackgroundServer:
