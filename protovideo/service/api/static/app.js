@@ -51,8 +51,8 @@ async function logout() {
 }
 
 // ------------------------------------------------------------------ polling
-function later(fn, ms) {
-  setTimeout(() => { if (running) fn(); }, ms);
+function later(fn, ms) {   // a hidden tab asks less often
+  setTimeout(() => { if (running) fn(); }, document.hidden ? Math.max(ms, 5000) : ms);
 }
 
 async function pollJobs() {
