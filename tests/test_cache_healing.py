@@ -78,19 +78,27 @@ def test_four_processes_opening_a_fresh_cache_folder_at_once(tmp_path):
 
 
 def test_four_worker_processes_render_on_one_fresh_cache_folder(tmp_path):
-    """The documented several-workers case: each `render` opens the same new CACHE_DIR."""
+    """The documented several-workers case: four `run --once` workers start together on one
+    spool and one new CACHE_DIR; every job is done and no worker fails."""
     env = worker_env(tmp_path, MAX_WORKERS=2)
-    job = tiny_job("shared", scenes=2)
-    job["scenes"][0]["narration_text"] = "Four workers share one cache. None of them fails."
-    (tmp_path / "job.json").write_text(json.dumps(job))
-    procs = [subprocess.Popen([sys.executable, str(ROOT / "main_worker.py"), "render", "job.json",
-                               "-o", f"out{i}.mp4", "--quiet"], cwd=tmp_path, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for i in range(4)]
+    for n in range(4):
+        job = tiny_job(f"shared{n}", scenes=2)
+        job["scenes"][0]["narration_text"] = "Four workers share one cache. None of them fails."
+        (tmp_path / f"job{n}.json").write_text(json.dumps(job))
+        submitted = subprocess.run([sys.executable, str(ROOT / "main_worker.py"), "submit", f"job{n}.json"],
+                                   cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        assert submitted.returncode == 0, submitted.stderr
+    assert not Path(env["CACHE_DIR"]).exists()
+    procs = [subprocess.Popen([sys.executable, str(ROOT / "main_worker.py"), "run", "--once"],
+                              cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(4)]
     outcomes = [(p.wait(timeout=600), p.stderr.read()) for p in procs]
-    assert [code for code, _err in outcomes] == [0] * 4, outcomes
-    assert all((tmp_path / f"out{i}.mp4").stat().st_size > 1000 for i in range(4))
-    assert "without the cache" not in "".join(err for _code, err in outcomes)
+    assert [code for code, _err in outcomes] == [0] * 4, outcomes   # exit 1 if any job failed
+    done = sorted(p.name for p in (tmp_path / "var/spool/done").glob("*.json"))
+    assert done == [f"shared{n}.json" for n in range(4)]
+    assert all((tmp_path / f"var/output/shared{n}.mp4").stat().st_size > 1000 for n in range(4))
+    log = (tmp_path / "worker.log").read_text()
+    assert "without the cache" not in log and "OperationalError" not in log
     stats = new_cache(Path(env["CACHE_DIR"])).stats()
     assert stats["entries"] > 0 and stats["lifetime"]["hits"] > 0   # they shared their work
 

@@ -46,7 +46,7 @@ def test_chatterbox_job_fails_clearly_and_the_daemon_carries_on(tmp_path):
         assert proc.returncode == 0, proc.stderr
     ran = subprocess.run([sys.executable, str(ROOT / "main_worker.py"), "run", "--once"], cwd=tmp_path,
                          env=env, capture_output=True, text=True, timeout=300)
-    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert ran.returncode == 1, ran.stderr[-2000:]   # SPEC: `run --once` exits 1 when a job failed
     failed = read_json(tmp_path / "var" / "spool" / "failed" / "clone.json")
     assert "chatterbox-tts" in failed["error"]["message"]
     assert failed["attempts"] == 1, "a missing package is not worth a retry"
