@@ -5,7 +5,9 @@ corrupt, expired, evictions (the same names in memory and in the index's counter
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
+
+from .trouble import CACHE_TROUBLE
 
 
 def hit_rate(hits: int, misses: int) -> float:
@@ -31,3 +33,30 @@ def summarize(counts: Mapping[str, int]) -> dict:
             "by_kind": by_kind, "by_level": by_level,
             "corrupt": counts.get("corrupt", 0), "evictions": counts.get("evictions", 0),
             "expired": counts.get("expired", 0)}
+
+
+def cache_stats(cache: Any, session: Mapping[str, int]) -> dict:
+    """The statistics of an ArtifactCache for its session counts.
+
+    by_kind: per key kind (tts, image, ...); by_level: where hits were served (disk, redis);
+    corrupt/expired/evictions: entries dropped; lifetime: the same counts persisted in
+    CACHE_DIR (they survive restarts); entries, size_mb, max_size_mb, levels; unavailable:
+    why this cache object went on without the disk level (only when it did).
+    """
+    result = summarize(session)
+    result["enabled"] = cache.enabled
+    if cache.usable:
+        try:
+            persisted = cache.disk.index.counters()
+            entries, size = cache.disk.index.totals()
+        except CACHE_TROUBLE as exc:
+            cache._give_up("reading the statistics", exc)
+        else:
+            result["lifetime"] = summarize(persisted)
+            result["entries"] = entries
+            result["size_mb"] = round(size / 2**20, 3)
+            result["max_size_mb"] = round(cache.max_bytes / 2**20, 3) if cache.max_bytes else None
+            result["levels"] = ["memory", "disk"] + (["redis"] if cache.redis is not None else [])
+    if cache.down:
+        result["unavailable"] = cache.down
+    return result

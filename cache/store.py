@@ -39,7 +39,7 @@ from .index import Entry
 from .keys import check_ext, check_key, key_kind
 from .memory import MemoryLevel
 from .scratch import ScratchFiles
-from .stats import summarize
+from .stats import cache_stats
 from .trouble import CACHE_TROUBLE, ProducerFailed, guarded
 from .upkeep import cleanup_expired, clear_all
 
@@ -386,33 +386,13 @@ class ArtifactCache:
             return dict(self._session)
 
     def stats(self, since: dict[str, int] | None = None) -> dict:
-        """hits, misses and hit_rate of this cache object (since `counts()` snapshot `since`).
-
-        by_kind: per key kind (tts, image, ...); by_level: where hits were served (disk,
-        redis); corrupt/expired/evictions: entries dropped; lifetime: the same counts
-        persisted in CACHE_DIR (they survive restarts); entries, size_mb, max_size_mb.
-        """
+        """hits, misses and hit_rate of this cache object (since `counts()` snapshot `since`);
+        see cache/stats.py:cache_stats for every field."""
         with self._guard:
             session = Counter(self._session)
         if since:
             session.subtract(Counter(since))
-        result = summarize(session)
-        result["enabled"] = self.enabled
-        if self.usable:
-            try:
-                persisted = self.disk.index.counters()
-                entries, size = self.disk.index.totals()
-            except CACHE_TROUBLE as exc:
-                self._give_up("reading the statistics", exc)
-            else:
-                result["lifetime"] = summarize(persisted)
-                result["entries"] = entries
-                result["size_mb"] = round(size / 2**20, 3)
-                result["max_size_mb"] = round(self.max_bytes / 2**20, 3) if self.max_bytes else None
-                result["levels"] = ["memory", "disk"] + (["redis"] if self.redis is not None else [])
-        if self.down:
-            result["unavailable"] = self.down   # this object went on without the cache
-        return result
+        return cache_stats(self, session)
 
     # -- scratch files (CACHE_ENABLED=false) ------------------------------
     def release(self, path: Path) -> None:
