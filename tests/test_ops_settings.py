@@ -168,3 +168,14 @@ def test_a_log_file_that_cannot_be_written_stops_the_start_naming_log_file(tmp_p
     result = main_worker(tmp_path, env, "run", "--once")
     assert result.returncode == 2
     assert "LOG_FILE" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_redis_url_alone_leaves_the_cache_on_disk_cache_redis_turns_the_level_on(make_settings):
+    from cache import open_cache
+    only_source = open_cache(make_settings(JOB_SOURCE="redis", REDIS_URL="redis://127.0.0.1:1/0"))
+    assert only_source.redis is None and only_source.stats()["levels"] == ["memory", "disk"]
+    shared = open_cache(make_settings(REDIS_URL="redis://127.0.0.1:1/0", CACHE_REDIS="on"))
+    assert shared.redis is not None
+    with pytest.raises(SettingsError) as caught:
+        make_settings(CACHE_REDIS="on")
+    assert caught.value.name == "CACHE_REDIS"
