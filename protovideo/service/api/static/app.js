@@ -281,10 +281,12 @@ async function openDetail(id) {
   video.src = links.video || jobPath(id, "/video");
   const hasCaptions = links.subtitles_vtt || (Array.isArray(record.subtitles) && record.subtitles.length);
   if (hasCaptions) {
-    const track = el("track", {attrs: {kind: "captions", srclang: "en", label: "Captions", default: ""}});
+    // loaded but not shown: the video may burn its subtitles in; the player's CC button shows them
+    const track = el("track", {attrs: {kind: "captions", srclang: "en", label: "Captions"}});
     track.src = links.subtitles_vtt || jobPath(id, "/subtitles.vtt");
     track.addEventListener("error", () => track.remove());
     video.append(track);
+    track.track.mode = "hidden";
   }
   video.dataset.expectedDuration = record.duration_s !== undefined ? String(record.duration_s) : "";
   video.play().catch(() => { video.muted = true; video.play().catch(() => {}); });
