@@ -13,4 +13,7 @@
     routes_compat.py  the original service's /generate, /download, /generate-task, /task-status
     routes_system.py  /metrics, /v1/queue, /v1/system
     server.py         uvicorn in the foreground or on a thread beside the worker
+    static/           the dashboard: index.html, style.css and plain ES modules (app.js: polling,
+                      jobs table, detail; submit.js: form; timeline.js: step chart; jsonlocate.js:
+                      where a JSON path sits in the text; api.js, dom.js), served at / and /static
 """
