@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the test suite needs, then run it.
-#   system (Debian, as root): ffmpeg (for ffprobe in the tests), redis-server,
+#   system (Debian, as root): ffmpeg (for ffprobe in the tests), redis-server, libfribidi0
+#     (right-to-left text: Pillow's Raqm loads it),
 #     chromium and chromium-driver (the dashboard's browser tests)
 #   Python: requirements-dev.txt (torch pinned to the 2.13.0 CPU build)
 set -euo pipefail
@@ -11,6 +12,8 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
   [ -x /usr/bin/chromium ] || need+=(chromium)
   [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+  # Pillow's wheel shapes text with its own Raqm, which loads FriBiDi from the system
+  ldconfig -p 2>/dev/null | grep -q libfribidi || need+=(libfribidi0)
   if [ ${#need[@]} -gt 0 ]; then
     apt-get update
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"

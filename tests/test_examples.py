@@ -13,7 +13,8 @@ from protovideo.pipeline.render import make_context, render_job
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-@pytest.mark.parametrize("name,size", [("reel.json", (1080, 1920)), ("landscape.json", (1920, 1080))])
+@pytest.mark.parametrize("name,size", [("reel.json", (1080, 1920)), ("landscape.json", (1920, 1080)),
+                                       ("multilingual.json", (1080, 1920))])
 def test_example_renders_offline(make_settings, name, size):
     settings = make_settings()
     job = load_job_file(EXAMPLES / name, settings)
