@@ -15,6 +15,7 @@ from .visual import SceneVisual
 
 cv2.setNumThreads(1)
 
+
 class SceneFrames:
     """frame(i) -> I420 frame (see generators/yuv.py) of local frame i; close() when done."""
 

@@ -14,8 +14,8 @@ Pans run at 1:1 (zoom 1), so they take the cheap subpixel-crop route of generato
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 ROOM = 1.15  # the picture covers the frame this much larger, for zoom and pan
 

@@ -16,7 +16,8 @@ or copies it before asking for the next frame, and overlays draw on it in place.
 """
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 import cv2
 import numpy as np
