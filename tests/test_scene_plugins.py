@@ -19,6 +19,7 @@ from jobmodel import spec
 def test_the_job_model_names_what_the_renderer_knows():
     assert sorted(spec.MOTIONS) == sorted(motions.MOTIONS)
     assert sorted(spec.SCENE_TYPES) == sorted(scenes.SOURCES)
+    assert sorted(spec.CAPTION_STYLES) == sorted(overlays.CAPTION_STYLES)
 
 
 def _grey(tmp_path: Path) -> Path:
