@@ -173,6 +173,15 @@ def page(browser, server):
     return browser
 
 
+@pytest.fixture(autouse=True)
+def snap_on_failure(request, page, shots):
+    """A screenshot of the page as it was when a test failed (FAILED-<test>.png)."""
+    failed_before = request.session.testsfailed
+    yield
+    if request.session.testsfailed > failed_before:
+        print(f"screenshot: {snap(page, shots, 'FAILED-' + request.node.name)}")
+
+
 # ---------------------------------------------------------------- the tests
 def test_submitted_job_moves_live_to_finished(page, server, shots):
     sentences = ["The first scene starts the story.", "A second scene follows it.",
