@@ -77,17 +77,25 @@ def missing_glyphs(text: str, font_path: Path | str) -> set[str]:
     return {ch for ch in set(drawn) if not _never_drawn(ch) and ord(ch) not in codes}
 
 
-_candidates_lock = threading.Lock()
-_candidates: list[str] | None = None
+class _Once:
+    """A list of font paths worked out on first use (once, thread-safe); each caller gets
+    a copy. Setting `value` beforehand (tests) replaces the search."""
+
+    def __init__(self, compute):
+        self._compute = compute
+        self._lock = threading.Lock()
+        self.value: list[str] | None = None
+
+    def get(self) -> list[str]:
+        with self._lock:
+            if self.value is None:
+                self.value = self._compute()
+            return list(self.value)
 
 
 def fallback_fonts() -> list[str]:
     """Installed fonts to try after the shipped one, preferred first."""
-    global _candidates
-    with _candidates_lock:
-        if _candidates is None:
-            _candidates = _find_fonts()
-        return list(_candidates)
+    return _CANDIDATES.get()
 
 
 def _find_fonts() -> list[str]:
@@ -148,20 +156,19 @@ def package_fonts() -> list[str]:
     return found + last
 
 
-_chain_lock = threading.Lock()
-_chain: list[str] | None = None
+def _chain() -> list[str]:
+    chain = [str(SHIPPED_FONT)] + package_fonts()
+    seen = {os.path.realpath(p) for p in chain}
+    return chain + [p for p in fallback_fonts() if os.path.realpath(p) not in seen]
+
+
+_CANDIDATES = _Once(_find_fonts)   # the machine's fonts (fc-list, font folders)
+_CHAIN = _Once(_chain)
 
 
 def font_chain() -> list[str]:
     """Every font to try, first choice first: shipped, packaged, installed."""
-    global _chain
-    with _chain_lock:
-        if _chain is None:
-            chain = [str(SHIPPED_FONT)] + package_fonts()
-            seen = {os.path.realpath(p) for p in chain}
-            chain += [p for p in fallback_fonts() if os.path.realpath(p) not in seen]
-            _chain = chain
-        return list(_chain)
+    return _CHAIN.get()
 
 
 def _covers(path: str, char: str) -> bool:

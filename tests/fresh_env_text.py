@@ -10,7 +10,7 @@ import numpy as np
 
 from generators import glyphs
 
-glyphs._candidates = []          # no fonts of the machine: shipped + packaged only
+glyphs._CANDIDATES.value = []    # no fonts of the machine: shipped + packaged only
 
 from generators.frames import SceneFrames            # noqa: E402
 from generators.subtitles import Cue                 # noqa: E402

@@ -28,8 +28,8 @@ SCRIPTS = {
 @pytest.fixture
 def no_fallback(monkeypatch):
     """Only the shipped font: no packaged Noto fonts, no fonts of the machine."""
-    monkeypatch.setattr(glyphs, "_candidates", [])
-    monkeypatch.setattr(glyphs, "_chain", [str(SHIPPED_FONT)])
+    monkeypatch.setattr(glyphs._CANDIDATES, "value", [])
+    monkeypatch.setattr(glyphs._CHAIN, "value", [str(SHIPPED_FONT)])
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
@@ -94,8 +94,8 @@ def _tiny_font(path: Path, chars: str) -> Path:
 def test_fallback_font_used_when_installed(tmp_path, monkeypatch):
     font = _tiny_font(tmp_path / "tiny-cjk.ttf", "漢字日本")
     monkeypatch.setenv("PROTOVIDEO_FONTS", str(font))
-    monkeypatch.setattr(glyphs, "_candidates", None)
-    monkeypatch.setattr(glyphs, "_chain", None)
+    monkeypatch.setattr(glyphs._CANDIDATES, "value", None)
+    monkeypatch.setattr(glyphs._CHAIN, "value", None)
     monkeypatch.setattr(glyphs, "package_fonts", lambda: [])   # the machine's fonts only
     assert font_for("Title 漢字") == font.resolve()
     assert font_for("Ωμέγα") == SHIPPED_FONT           # the shipped font stays first

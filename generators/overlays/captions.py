@@ -42,6 +42,11 @@ class _Captions:
     def text(self, text: str) -> str:
         return text.upper() if self.s.uppercase else text
 
+    def now(self, cues: list[Cue], i: int) -> tuple[float, int | None]:
+        """Frame i's time and the index of the cue shown then (None: none)."""
+        t = i / self.v.fps
+        return t, cue_at(cues, t)
+
     def _place(self, key: tuple, make, scale: float = 1.0) -> Overlay:
         if key not in self._images:
             left, _, right, _ = self.area
@@ -67,8 +72,7 @@ class PhraseCaptions(_Captions):
 @caption_style("karaoke")
 class KaraokeCaptions(_Captions):
     def draw(self, frame: np.ndarray, i: int) -> None:
-        t = i / self.v.fps
-        k = cue_at(self._cues, t)
+        t, k = self.now(self._cues, i)
         if k is None:
             return
         cue = self._cues[k]
@@ -107,8 +111,7 @@ class WordCaptions(_Captions):
         self._groups = word_groups(self._cues)
 
     def draw(self, frame: np.ndarray, i: int) -> None:
-        t = i / self.v.fps
-        k = cue_at(self._groups, t)
+        t, k = self.now(self._groups, i)
         if k is None:
             return
         group = self._groups[k]
