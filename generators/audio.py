@@ -91,14 +91,20 @@ def _add_music(mix: np.ndarray, start: int, length: int, source: np.ndarray, gai
 
 
 def build_soundtrack(total_seconds: float, placements: list[Placement], music: Path | None,
-                     music_volume: float, duck_to: float = 0.3) -> np.ndarray:
-    """Mix narration at its places, then scene music and background music ducked under it."""
+                     music_volume: float, duck_to: float = 0.3, cancel=None) -> np.ndarray:
+    """Mix narration at its places, then scene music and background music ducked under it.
+    `cancel` (a threading.Event) set: InterruptedError before the next file is decoded."""
+    def check() -> None:
+        if cancel is not None and cancel.is_set():
+            raise InterruptedError("cancelled")
+
     total = int(round(total_seconds * RATE))
     mix = np.zeros((total, CHANNELS), dtype=np.float32)
     speech_spans: list[tuple[int, int]] = []
     for item in placements:
         if not item.is_speech:
             continue
+        check()
         samples = decode_audio(item.path, what="narration")
         start = int(round(item.start * RATE))
         end = min(total, start + len(samples))
@@ -108,6 +114,7 @@ def build_soundtrack(total_seconds: float, placements: list[Placement], music: P
     duck = speech_envelope(total, speech_spans)
     for item in placements:
         if not item.is_speech:
+            check()
             seconds = item.length if item.length is not None else total_seconds
             if item.is_clip:   # decoded only as far as the scene plays it; looped like its picture
                 source = decode_audio(item.path, max_seconds=seconds + 0.1, what="video",

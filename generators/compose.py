@@ -114,7 +114,7 @@ def _feed(piece: Piece, visuals: list[SceneVisual], sources: list[SceneFrames], 
           cancel) -> None:
     if piece.kind == "body":
         for i in range(piece.first, piece.last):
-            if cancel is not None and i % 30 == 0 and cancel.is_set():
+            if cancel is not None and cancel.is_set():   # every frame: a cancel stops within one
                 raise InterruptedError("cancelled")
             encoder.write(sources[0].frame(i))
     else:
@@ -123,6 +123,8 @@ def _feed(piece: Piece, visuals: list[SceneVisual], sources: list[SceneFrames], 
         n_a = visuals[piece.scenes[0]].frames
         mixed = None
         for k in range(2 * h):
+            if cancel is not None and cancel.is_set():
+                raise InterruptedError("cancelled")
             alpha = (k + 0.5) / (2 * h)
             mixed = crossfade(a.frame(n_a - h + k), b.frame(k - h), alpha, mixed)
             encoder.write(mixed)

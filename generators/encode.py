@@ -143,12 +143,26 @@ def _concat_list(pieces: list[Path], list_path: Path) -> None:
     list_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def encode_audio(wav: Path, out: Path, bitrate: str = "192k") -> None:
-    """WAV -> AAC in an MP4 audio file (the soundtrack, encoded once)."""
-    proc = subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-i", str(wav), "-c:a", "aac",
-                           "-b:a", bitrate, "-f", "mp4", str(out)], capture_output=True, check=False)
+def encode_audio(wav: Path, out: Path, bitrate: str = "192k", cancel=None) -> None:
+    """WAV -> AAC in an MP4 audio file (the soundtrack, encoded once). `cancel` (a
+    threading.Event) set while it runs: ffmpeg is stopped and InterruptedError raised."""
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-i", str(wav), "-c:a", "aac",
+           "-b:a", bitrate, "-f", "mp4", str(out)]
+    with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as proc:
+        try:
+            while True:
+                try:
+                    _, stderr = proc.communicate(timeout=0.2)
+                    break
+                except subprocess.TimeoutExpired:
+                    if cancel is not None and cancel.is_set():
+                        raise InterruptedError("cancelled") from None
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     if proc.returncode != 0:
-        raise JobFailed("encoding the soundtrack failed: " + proc.stderr.decode("utf-8", "replace")[-500:])
+        raise JobFailed("encoding the soundtrack failed: " + stderr.decode("utf-8", "replace")[-500:])
 
 
 def join_and_mux(pieces: list[Path], audio: Path, output: Path, work_dir: Path) -> None:

@@ -15,6 +15,24 @@ from .tts import get_tts_provider
 WORD_TIMING = 1  # raise when the way words are timed changes (cached speech is made again)
 
 
+def _speak_sentences(provider, sentences: list[str], voice, reference_wav, ctx):
+    """(chunks, rate, words) one sentence at a time, so that a cancelled job stops between
+    sentences instead of after the whole narration (the job API promises a stop within 5 s)."""
+    chunks: list = []
+    words: list = []
+    rate = 22050
+    for sentence in sentences:
+        ctx.check_cancelled()
+        if hasattr(provider, "synthesize_timed"):
+            part, rate, timed = provider.synthesize_timed([sentence], voice, reference_wav)
+        else:
+            part, rate = provider.synthesize_sentences([sentence], voice, reference_wav)
+            timed = [None] * len(part)
+        chunks.extend(part)
+        words.extend(timed)
+    return chunks, rate, words
+
+
 def synthesize_narration(text: str, voice, ctx, reference_wav: Path | None = None,
                          scene: int | None = None) -> Speech:
     """Speech for `text` with `voice`; sentence spans kept for subtitles."""
@@ -31,15 +49,14 @@ def synthesize_narration(text: str, voice, ctx, reference_wav: Path | None = Non
 
     def produce(tmp: Path) -> None:
         with ctx.optimizer.monitor_performance("tts_synthesis", scene):
-            if hasattr(provider, "synthesize_timed"):
-                chunks, rate, words = provider.synthesize_timed(sentences, voice, reference_wav)
-            else:
-                chunks, rate = provider.synthesize_sentences(sentences, voice, reference_wav)
-                words = [None] * len(chunks)
+            chunks, rate, words = _speak_sentences(provider, sentences, voice, reference_wav, ctx)
         if any(w is None for w in words):
             with ctx.optimizer.monitor_performance("word_alignment", scene):
-                words = [w if w is not None else align_chunk(chunk, rate, text, ctx.settings)
-                         for chunk, text, w in zip(chunks, sentences, words)]
+                aligned = []
+                for chunk, text, w in zip(chunks, sentences, words):
+                    ctx.check_cancelled()
+                    aligned.append(w if w is not None else align_chunk(chunk, rate, text, ctx.settings))
+                words = aligned
         samples, spans = join_sentences(chunks, sentences, rate, words=words)
         write_wav(tmp, samples, rate)
         made["speech"] = Speech(tmp, rate, len(samples) / rate, tuple(spans))

@@ -199,9 +199,12 @@ def _soundtrack(job: Job, sounds: list[SceneSound], counts: list[int], clips: li
 
     def produce(tmp: Path) -> None:
         with ctx.optimizer.monitor_performance("audio_mix"):
+            ctx.check_cancelled()   # a cancelled job stops here rather than mix a soundtrack
             wav = work / "soundtrack.wav"
-            write_wav_stereo(wav, build_soundtrack(total, placements, music, job.music_volume))
-            encode_audio(wav, tmp)
+            mix = build_soundtrack(total, placements, music, job.music_volume, cancel=ctx.cancel)
+            ctx.check_cancelled()
+            write_wav_stereo(wav, mix)
+            encode_audio(wav, tmp, cancel=ctx.cancel)
 
     return ctx.cache.get_or_create(key, ".m4a", produce)
 
