@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 
 import uvicorn
@@ -10,6 +11,7 @@ from protovideo.service.api.app import create_app
 from protovideo.service.api.auth import check_bind
 
 log = logging.getLogger("protovideo.api")
+API_SWITCH_INTERVAL_S = 0.001
 
 
 class ListenFailed(OSError):
@@ -55,6 +57,9 @@ class BackgroundServer:
         self.thread = threading.Thread(target=self.server.run, name="api-http", daemon=True)
 
     def start(self, timeout: float = 30.0) -> bool:
+        # render threads run Python between their C calls; a request waiting for the GIL waits
+        # up to one switch interval per hand-over (5 ms by default, several per request)
+        sys.setswitchinterval(min(sys.getswitchinterval(), API_SWITCH_INTERVAL_S))
         self.thread.start()
         waited = 0.0
         while not self.server.started and self.thread.is_alive() and waited < timeout:
