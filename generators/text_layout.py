@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from PIL import ImageDraw, ImageFont, features
 
 RAQM = features.check("raqm")   # Pillow's complex layout (needs libfribidi on the machine)
+# Without it, right-to-left text is still ordered and Arabic joined (python-bidi, arabic-reshaper);
+# Devanagari and Thai marks then stay unshaped.
 
 
 @functools.lru_cache(maxsize=128)
@@ -60,8 +62,22 @@ def _direction(run: str) -> str | None:
     return ("rtl" if rtl(run) else "ltr") if RAQM else None
 
 
+def _shown(run: str) -> str:
+    """The run as Pillow is given it. With Raqm: as written (Raqm shapes and orders it).
+    Without (no FriBiDi on the machine): Arabic letters joined by arabic-reshaper and
+    right-to-left text put in visual order by python-bidi, when they are installed."""
+    if RAQM or not any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in run):
+        return run
+    try:
+        import arabic_reshaper
+        from bidi import get_display
+    except ImportError:
+        return run
+    return get_display(arabic_reshaper.reshape(run))
+
+
 def width(text: str, size: int) -> float:
-    return sum(font(p, size).getlength(run, direction=_direction(run)) for run, p in runs(text))
+    return sum(font(p, size).getlength(_shown(run), direction=_direction(run)) for run, p in runs(text))
 
 
 def draw_line(draw: ImageDraw.ImageDraw, x: float, baseline: float, text: str, size: int, fill,
@@ -73,6 +89,7 @@ def draw_line(draw: ImageDraw.ImageDraw, x: float, baseline: float, text: str, s
     for run, path in pieces:
         face = font(path, size)
         direction = _direction(run)
-        draw.text((x, baseline), run, font=face, fill=fill, anchor="ls", stroke_width=stroke,
+        shown = _shown(run)
+        draw.text((x, baseline), shown, font=face, fill=fill, anchor="ls", stroke_width=stroke,
                   stroke_fill=stroke_fill, direction=direction)
-        x += face.getlength(run, direction=direction)
+        x += face.getlength(shown, direction=direction)
