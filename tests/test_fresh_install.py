@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,10 @@ def fresh_venv() -> Path:
                         + pip.stderr.strip().splitlines()[-1])
         pytest.fail(f"pip install -r requirements.txt failed:\n{pip.stderr[-3000:]}")
     done.write_text(digest)
+    if not os.environ.get("PROTOVIDEO_FRESH_VENV"):   # environments of older requirements go
+        for old in venv.parent.glob("venv-*"):
+            if old != venv:
+                shutil.rmtree(old, ignore_errors=True)
     return venv
 
 
