@@ -118,11 +118,16 @@ def test_invalid_job_lists_every_problem_with_its_path(api):
 
 
 def test_cancel_queued_and_running_jobs(api):
+    earlier = api.post("/v1/jobs", json=small_job(1)).json()["id"]   # its report feeds the ETA
+    assert wait_state(api, earlier, ("finished", "failed"), timeout=240)["state"] == "finished"
     long_job = small_job(40, text="This scene has a rather long sentence so that the job runs a while.")
     running = api.post("/v1/jobs", json=long_job).json()["id"]
     queued = api.post("/v1/jobs", json=small_job(1, priority="low")).json()["id"]
-    wait_for(lambda: api.get(f"/v1/jobs/{running}").json()["progress"]["done"] >= 1, timeout=240,
-             what="the long job to be running")
+    view = wait_for(lambda: (lambda v: v if v["progress"]["done"] >= 1 else None)(
+        api.get(f"/v1/jobs/{running}").json()), timeout=240, what="the long job to be running")
+    assert view["state"] == "started" and view["eta_s"] is not None and view["eta_s"] >= 0
+    assert 0 < view["progress"]["percent"] < 100
+    assert api.get(f"/v1/jobs/{queued}").json()["eta_s"] > 0   # its expected time from the reports
     # the queued one: cancelled at once
     answer = api.delete(f"/v1/jobs/{queued}")
     assert answer.status_code == 200 and answer.json()["state"] == "cancelled"

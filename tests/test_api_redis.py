@@ -7,6 +7,7 @@ answered by `serve` once the other process has rendered the video.
 """
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
@@ -60,6 +61,15 @@ def test_submit_follow_download_on_redis(cluster, tmp_path):
     assert part.status_code == 206 and part.content == whole.content[:500]
     assert cluster.get("/v1/queue").json()["source"] == "redis"
     assert cluster.get(f"/v1/jobs/{job_id}/report").status_code == 200
+    # a video rendered on a machine whose OUTPUT_DIR is not shared: where the record says it is
+    output = view["record"]["output"]
+    moved = tmp_path / "elsewhere.mp4"
+    os.replace(output, moved)
+    try:
+        away = cluster.get(f"/v1/jobs/{job_id}/video")
+        assert away.status_code == 404 and away.json()["location"] == output
+    finally:
+        os.replace(moved, output)
 
 
 def test_cancel_queued_and_running_on_redis(cluster):

@@ -37,7 +37,9 @@ def test_health_docs_and_openapi_need_no_token(api):
     assert health.status_code == 200 and health.json()["taking_jobs"] is True
     assert health.json()["memory"]["rss_mb"] > 0
     schema = requests.get(api.url + "/openapi.json", timeout=10).json()
-    assert "/v1/queue" in schema["paths"] and "/health" in schema["paths"]
+    for path in ("/v1/queue", "/health", "/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/video",
+                 "/v1/assets", "/v1/validate", "/generate", "/generate-task", "/download/{filename}"):
+        assert path in schema["paths"], path
     docs = requests.get(api.url + "/docs", timeout=10)
     assert docs.status_code == 200 and "/v1/queue" in docs.text
     assert "cdn" not in docs.text.lower() and "<script" not in docs.text.lower()
@@ -80,6 +82,16 @@ def test_oversized_body_is_refused_with_413(api):
                            timeout=30)
     assert answer.status_code == 413
     assert "limit" in answer.json()["detail"]
+
+
+def test_oversized_chunked_body_is_cut_off_with_413(api):
+    def chunks():
+        for _ in range(40):
+            yield b" " * 100_000
+    answer = requests.post(api.url + "/v1/jobs", data=chunks(),
+                           headers={"Content-Type": "application/json", "x-api-key": TOKEN}, timeout=60)
+    assert answer.status_code == 413
+    assert requests.get(api.url + "/health", timeout=10).status_code == 200
 
 
 def test_no_token_means_loopback_only(tmp_path):
