@@ -164,7 +164,7 @@ class JobSource(abc.ABC):
 
         queued  -> cancelled at once (a cancel record; no worker will take it);
         started -> the state stays `started` with `cancel_requested` True until the
-                   worker sees the request on its next heartbeat (within 2 s) and
+                   worker sees the request on its next heartbeat (at most 1.5 s later) and
                    stops: then `cancelled`, no output, never retried;
         finished/failed/cancelled -> JobNotCancellable (the API's 409);
         unknown id -> JobNotFound (the API's 404).
