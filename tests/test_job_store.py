@@ -3,6 +3,7 @@ list with filters and a cursor, cancel of queued and running jobs."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 import pytest
@@ -224,3 +225,20 @@ def test_a_failure_or_hand_back_after_a_cancel_request_ends_cancelled(store_sett
     for job_id in ("retrying", "handed-back"):
         assert source.get(job_id).state == JobState.CANCELLED
     assert worker_side.claim() is None and source.is_drained()
+
+
+def test_spool_listing_sees_a_job_submitted_right_after_the_last_listing(make_settings):
+    """The spool index reuses its scan only while no folder changed; a change seen at once."""
+    from protovideo.service.sources.spool import SpoolSource
+    source = SpoolSource(make_settings())
+    time.sleep(0.1)
+    source.submit({"id": "first", "scenes": [{"duration": 1}]})
+    assert [job.id for job in source.list_jobs()[0]] == ["first"]
+    time.sleep(0.1)   # settled: the next listing may reuse the scan
+    assert [job.id for job in source.list_jobs()[0]] == ["first"]
+    source.submit({"id": "second", "scenes": [{"duration": 1}]})
+    assert [job.id for job in source.list_jobs()[0]] == ["second", "first"]
+    assert source.get("second").state.value == "queued"
+    source.cancel("first")
+    assert source.get("first").state.value == "cancelled"
+    assert {job.id for job in source.list_jobs(state="cancelled")[0]} == {"first"}

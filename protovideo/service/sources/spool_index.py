@@ -23,6 +23,7 @@ from jobmodel.states import JobState
 CANONICAL = re.compile(r"^([0-3])-(\d+)-([A-Za-z0-9_-]{1,64})$")
 META = "_spool"
 SETTLED_NS = 50_000_000   # a folder unchanged this long (50 ms) has no change hidden in its mtime tick
+COARSE_SETTLED_NS = 2_000_000_000   # the same where mtimes are whole seconds (older file systems)
 
 # scan order follows a job's way through the folders: a job moving on between two
 # scans is seen twice (the later stage wins), never missed
@@ -100,9 +101,10 @@ class SpoolIndex:
         """The folders' mtimes (ns), or None when one of them changed too recently to trust.
 
         A folder's mtime changes with every file created, renamed or removed in it, but
-        only at the kernel clock's granularity (a few ms): a change in the same tick as
-        the last scan could leave it equal. So a scan is reused only when every folder
-        was last changed more than SETTLED_NS before that scan began.
+        only at the kernel clock's granularity (a few ms, or whole seconds on older file
+        systems): a change in the same tick as the last scan could leave it equal. So a
+        scan is reused only when every folder was last changed more than one tick (with a
+        margin) before that scan began.
         """
         now = time.time_ns()
         stamps = []
@@ -111,7 +113,8 @@ class SpoolIndex:
                 mtime = os.stat(self.dirs[folder]).st_mtime_ns
             except FileNotFoundError:
                 mtime = 0
-            if now - mtime < SETTLED_NS:
+            coarse = mtime % 1_000_000_000 == 0   # a file system keeping whole seconds only
+            if now - mtime < (COARSE_SETTLED_NS if coarse else SETTLED_NS):
                 return None
             stamps.append(mtime)
         return tuple(stamps)
