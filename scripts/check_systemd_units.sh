@@ -16,7 +16,7 @@ command -v systemd-analyze >/dev/null || { echo "systemd-analyze not found (apt-
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
 status=0
-for unit in deploy/protovideo-worker.service deploy/protovideo-worker@.service; do
+for unit in deploy/protovideo-worker.service deploy/protovideo-worker@.service deploy/protovideo-api.service; do
   name="$(basename "$unit")"
   sed 's|^ExecStart=/opt/protovideo/.venv/bin/python |ExecStart=/usr/bin/env python3 |' "$unit" > "$stage/$name"
   target="$stage/$name"
