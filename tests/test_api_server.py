@@ -118,3 +118,10 @@ def test_a_taken_port_stops_the_start_with_its_name(api, tmp_path):
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert f"127.0.0.1:{api.port}" in done.stderr and "API_PORT" in done.stderr
+
+
+def test_no_api_in_front_of_the_http_source(tmp_path):
+    env = worker_env(tmp_path, API_PORT=free_port(), JOB_SOURCE="http", JOB_API_URL="http://127.0.0.1:9/api")
+    done = subprocess.run([sys.executable, str(ROOT / "main_worker.py"), "serve"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "JOB_SOURCE=http" in done.stderr

@@ -7,12 +7,12 @@ from protovideo.runtime.logs import setup_logging
 
 
 def serve_command(args, settings) -> int:
-    from protovideo.service.api.auth import BindRefused
+    from protovideo.service.api.auth import ServeRefused
     from protovideo.service.api.server import ListenFailed, serve_forever
     setup_logging(settings)
     try:
         return serve_forever(settings)
-    except BindRefused as exc:
+    except ServeRefused as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ListenFailed as exc:
@@ -25,11 +25,11 @@ def serve_command(args, settings) -> int:
 
 def start_api_beside_worker(settings):
     """The API on a thread for `run --serve`; None (and a message) when it cannot start."""
-    from protovideo.service.api.auth import BindRefused
+    from protovideo.service.api.auth import ServeRefused
     from protovideo.service.api.server import BackgroundServer
     try:
         server = BackgroundServer(settings)
-    except BindRefused as exc:
+    except ServeRefused as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
     if not server.start():

@@ -19,7 +19,11 @@ from fastapi import HTTPException, Request
 COOKIE = "protovideo_session"
 
 
-class BindRefused(ValueError):
+class ServeRefused(ValueError):
+    """The settings do not allow serving the job API (the message names them)."""
+
+
+class BindRefused(ServeRefused):
     """API_HOST is not loopback and no API_TOKEN is set."""
 
 
@@ -34,7 +38,11 @@ def is_loopback(host: str) -> bool:
 
 
 def check_bind(settings) -> None:
-    """Refuse to listen beyond this machine without a token."""
+    """Refuse to listen beyond this machine without a token, or in front of a source that keeps no jobs."""
+    if settings.JOB_SOURCE == "http":
+        raise ServeRefused("the job API serves the spool or Redis job source; with JOB_SOURCE=http this "
+                           "worker takes its jobs from another job server (JOB_API_URL), which answers "
+                           "for them itself")
     if not settings.API_TOKEN and not is_loopback(settings.API_HOST):
         raise BindRefused(
             f"API_HOST={settings.API_HOST} is reachable from other machines but API_TOKEN is empty; "
