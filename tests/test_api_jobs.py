@@ -4,7 +4,10 @@ One server process renders every job of this file, tiny (270x480, 12 fps, 1 s sc
 """
 from __future__ import annotations
 
+import math
+import struct
 import time
+import wave
 
 import pytest
 
@@ -174,6 +177,13 @@ def test_upload_an_asset_and_use_it(api, tmp_path):
     path = answer.json()["path"]
     assert path.startswith("uploads/") and path.endswith(".png")
     assert (api.folder / "assets" / path).read_bytes() == picture.read_bytes()
+    wav = tmp_path / "tone.wav"
+    with wave.open(str(wav), "wb") as out:
+        out.setnchannels(1), out.setsampwidth(2), out.setframerate(16000)
+        out.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(i / 8))) for i in range(16000)))
+    sound = api.post("/v1/assets", files={"file": ("tone.wav", wav.read_bytes(), "audio/wav")})
+    assert sound.status_code == 201 and sound.json()["kind"] == "audio" and sound.json()["path"].endswith(".wav")
+    assert abs(sound.json()["duration_s"] - 1.0) < 0.05
     fake = api.post("/v1/assets", files={"file": ("evil.png", b"#!/bin/sh\necho not a picture\n", "image/png")})
     assert fake.status_code == 400 and "not a usable image" in fake.json()["detail"]
     job = small_job(1)

@@ -28,6 +28,9 @@ SUFFIXES = {
               "mov": ".m4a", "m4a": ".m4a", "matroska": ".mka", "webm": ".webm"},
 }
 CHUNK = 1 << 20
+HINTS = {"image": (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"),
+         "video": (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".ts"),
+         "audio": (".mp3", ".wav", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".aac", ".mka")}
 
 
 @router.post("/v1/assets", status_code=201,
@@ -80,7 +83,12 @@ def _format_key(fmt: str) -> str:
 def _check(path: Path, kind: str | None, shown: str):
     """(kind, MediaInfo) of the first kind the bytes pass as; 400 naming why when none."""
     from generators.media_check import check_asset
-    tried = [kind] if kind else list(KINDS)
+    if kind:
+        tried = [kind]
+    else:   # the name's suffix goes first (an MP3 with cover art also holds a picture stream)
+        suffix = Path(shown).suffix.lower()
+        hinted = [k for k in KINDS if suffix in HINTS[k]]
+        tried = hinted + [k for k in KINDS if k not in hinted]
     reasons = []
     for candidate in tried:
         try:
