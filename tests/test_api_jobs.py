@@ -4,6 +4,7 @@ One server process renders every job of this file, tiny (270x480, 12 fps, 1 s sc
 """
 from __future__ import annotations
 
+import json
 import math
 import struct
 import time
@@ -191,3 +192,16 @@ def test_upload_an_asset_and_use_it(api, tmp_path):
     job_id = api.post("/v1/jobs", json=job).json()["id"]
     view = wait_state(api, job_id, ("finished", "failed"), timeout=240)
     assert view["state"] == "finished", view
+
+
+def test_a_record_naming_a_file_outside_output_dir_serves_nothing(api):
+
+    record = {"id": "tampered", "status": "done", "output": "/etc/passwd", "poster": "/etc/hostname",
+              "report": "/etc/passwd", "attempts": 1, "worker": "elsewhere",
+              "started_at": "2026-01-01T00:00:00+00:00", "finished_at": "2026-01-01T00:00:01+00:00"}
+    (api.folder / "var" / "spool" / "done" / "tampered.json").write_text(json.dumps(record))
+    assert api.get("/v1/jobs/tampered").json()["state"] == "finished"
+    for tail in ("video", "poster.jpg", "report", "subtitles.vtt"):
+        answer = api.get(f"/v1/jobs/tampered/{tail}")
+        assert answer.status_code == 404, tail
+        assert "root:" not in answer.text

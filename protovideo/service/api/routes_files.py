@@ -1,8 +1,8 @@
 """A finished job's files: the video (HTTP Range for players), report, poster and captions.
 
-The files are where the job's record says (OUTPUT_DIR of the worker that rendered it).
-When that path is not on this machine (Redis source, OUTPUT_DIR not shared), the
-answer is 404 with the record's `location`, so a client knows where the file is.
+The files are where the job's record says, served only from inside this server's OUTPUT_DIR
+(reports: REPORT_DIR). When that path is not on this machine (Redis source, OUTPUT_DIR not
+shared), the answer is 404 with the record's `location`, so a client knows where the file is.
 """
 from __future__ import annotations
 
@@ -26,6 +26,21 @@ def finished_record(request: Request, job_id: str) -> dict:
         raise HTTPException(status_code=404,
                             detail=f"job {job_id} is {state}; its files are there once it is finished")
     return info.record or {}
+
+
+def servable(request: Request, path: str | None, folder: str = "OUTPUT_DIR") -> bool:
+    """True for a file that exists inside this server's OUTPUT_DIR (REPORT_DIR for reports).
+
+    A record names its files; only those under the configured folder are served, so a
+    record that names anything else (a tampered Redis, a hand-written file) serves nothing."""
+    if not path:
+        return False
+    root = request.app.state.settings.path(folder)
+    try:
+        resolved = Path(path).resolve()
+    except (OSError, RuntimeError):
+        return False
+    return resolved.is_relative_to(root) and resolved.is_file()
 
 
 def _elsewhere(what: str, location: str, record: dict) -> JSONResponse:
@@ -60,7 +75,7 @@ def _beside_output(record: dict, key: str, suffix: str) -> str | None:
 def video(request: Request, job_id: str):
     record = finished_record(request, job_id)
     output = record.get("output") or ""
-    if not output or not Path(output).is_file():
+    if not servable(request, output):
         return _elsewhere("video", output, record)
     return FileResponse(output, media_type="video/mp4", filename=Path(output).name,
                         content_disposition_type="inline")
@@ -70,7 +85,7 @@ def video(request: Request, job_id: str):
 def poster(request: Request, job_id: str):
     record = finished_record(request, job_id)
     path = _beside_output(record, "poster", ".jpg")
-    if not path or not Path(path).is_file():
+    if not servable(request, path):
         return _elsewhere("poster", path or "", record)
     return FileResponse(path, media_type="image/jpeg")
 
@@ -89,7 +104,7 @@ def subtitles_srt(request: Request, job_id: str):
 def _captions(request: Request, job_id: str, suffix: str, media_type: str):
     record = finished_record(request, job_id)
     path = _beside_output(record, "subtitles", suffix)
-    if not path or not Path(path).is_file():
+    if not servable(request, path):
         raise HTTPException(status_code=404, detail=f"job {job_id} has no {suffix} captions "
                                                     "(captions are written when there is narration)")
     return FileResponse(path, media_type=media_type)
@@ -103,7 +118,7 @@ def report(request: Request, job_id: str):
     record = info.record or {}
     listed = record.get("report") if isinstance(record.get("report"), str) else None
     path = Path(listed) if listed else request.app.state.settings.path("REPORT_DIR") / f"{job_id}.json"
-    if not path.is_file():
+    if not servable(request, str(path), "REPORT_DIR"):
         state = getattr(info.state, "value", info.state)
         raise HTTPException(status_code=404, detail=f"job {job_id} ({state}) has no report here")
     return FileResponse(path, media_type="application/json")
