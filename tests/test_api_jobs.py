@@ -195,7 +195,6 @@ def test_upload_an_asset_and_use_it(api, tmp_path):
 
 
 def test_a_record_naming_a_file_outside_output_dir_serves_nothing(api):
-
     record = {"id": "tampered", "status": "done", "output": "/etc/passwd", "poster": "/etc/hostname",
               "report": "/etc/passwd", "attempts": 1, "worker": "elsewhere",
               "started_at": "2026-01-01T00:00:00+00:00", "finished_at": "2026-01-01T00:00:01+00:00"}
