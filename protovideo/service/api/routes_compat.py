@@ -26,6 +26,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from jobmodel.spec import ID_RE
 from jobmodel.states import JobState
+from protovideo.service.api.routes_files import servable
 from protovideo.service.api.validation import decode_body, job_problems
 
 router = APIRouter()
@@ -110,7 +111,7 @@ def download(request: Request, filename: str):
     if "/" in filename or "\\" in filename or filename.startswith(".") or not filename.endswith(".mp4"):
         raise HTTPException(status_code=404, detail="File not found.")
     path = request.app.state.settings.path("OUTPUT_DIR") / filename
-    if not path.is_file():
+    if not servable(request, str(path)):
         raise HTTPException(status_code=404, detail="File not found.")
     return FileResponse(path, media_type="video/mp4", filename=filename)
 
