@@ -28,6 +28,7 @@ N_MFCC = 13
 MAX_CELLS = 40_000_000   # DTW cells (one byte each for the path); longer audio uses coarser frames
 STEP_PENALTY = 0.5       # cost of a step off the diagonal (keeps the path from wandering)
 PAUSE_KEPT_S = 0.02      # longer pauses are cut to this before warping
+DELTA_WEIGHT = 0.5       # weight of the features' slopes (onsets) in the frame distance
 MAX_STEP = 3             # the recording may run up to 3x faster than the reference locally
 
 
@@ -72,6 +73,15 @@ def mfcc(samples: np.ndarray, rate: int, hop_s: float = HOP_S) -> np.ndarray:
 def normalized(feats: np.ndarray) -> np.ndarray:
     feats = feats - feats.mean(axis=0)
     return (feats / (feats.std(axis=0) + 1e-6)).astype(np.float32)
+
+
+def with_deltas(feats: np.ndarray) -> np.ndarray:
+    """Features and their slope over +-2 frames (how the sound is changing: onsets stand out)."""
+    if DELTA_WEIGHT <= 0 or len(feats) < 5:
+        return feats
+    padded = np.pad(feats, ((2, 2), (0, 0)), mode="edge")
+    delta = (padded[4:] - padded[:-4] + 2 * (padded[3:-1] - padded[1:-3])) / 10.0
+    return np.concatenate([feats, DELTA_WEIGHT * delta / (delta.std(axis=0) + 1e-6)], axis=1).astype(np.float32)
 
 
 def voiced_frames(feats: np.ndarray, hop: float, quiet_db: float = 35.0, longest: float = PAUSE_KEPT_S) -> np.ndarray:
@@ -140,19 +150,28 @@ def align_audio(samples: np.ndarray, rate: int, ref_samples: np.ndarray, ref_rat
         hop *= 1.5
     query, reference = mfcc(samples, rate, hop), mfcc(ref_samples, ref_rate, hop)
     q_keep, r_keep = voiced_frames(query, hop), voiced_frames(reference, hop)
-    kept_path = dtw_path(normalized(query[q_keep]), normalized(reference[r_keep]))
+    kept_path = dtw_path(with_deltas(normalized(query[q_keep])), with_deltas(normalized(reference[r_keep])))
     # back to all frames: a dropped query frame (inside a long pause) is already on the
     # frame the path goes to next, so the pause counts before the word that follows it
     path = np.full(len(query), len(reference) - 1, dtype=np.int64)
     path[q_keep] = r_keep[kept_path]
     path = np.minimum.accumulate(path[::-1])[::-1]
 
+    q_dropped = np.ones(len(query), dtype=bool)
+    q_dropped[q_keep] = False
+
     def start_of(t: float) -> float:
         # the last query frame still on or before the word's first frame: a pause before the
         # word is spent standing on a quiet frame, either the gap's or the word's onset
         j = int(round(t / hop))
-        i = int(np.searchsorted(path, j, side="right")) - 1
-        return min(max(i, 0) * hop, duration)
+        i = max(int(np.searchsorted(path, j, side="right")) - 1, 0)
+        if i + 1 < len(query) and q_dropped[i + 1]:
+            # a long pause follows: nothing of the word was said before it, so the word begins
+            # where the pause ends, less what the reference has of it before that point
+            end = i + 1 + int(np.argmin(q_dropped[i + 1:])) if not q_dropped[i + 1:].all() else len(query)
+            after = path[end] if end < len(query) else len(reference)
+            i = max(i, end - max(0, int(after) - j))
+        return min(i * hop, duration)
 
     def end_of(t: float) -> float:
         i = int(np.searchsorted(path, int(round(t / hop)), side="left"))

@@ -24,7 +24,7 @@ def small_job(**top) -> dict:
     return job
 
 
-def onsets(sound: np.ndarray, rate: int = RATE, quiet_s: float = 0.12, level: float = 0.02) -> list[float]:
+def onsets(sound: np.ndarray, rate: int = RATE, quiet_s: float = 0.1, level: float = 0.02) -> list[float]:
     """Times where sound starts after at least `quiet_s` of silence (10 ms frames)."""
     hop = rate // 100
     env = np.sqrt(np.mean(sound[: len(sound) // hop * hop].reshape(-1, hop) ** 2, axis=1))
@@ -67,7 +67,7 @@ def chain(tmp_path_factory):
     scenes = small_job(id="chain", subtitles={"words_per_line": 3}, scenes=[
         {"narration_text": "Red, yellow, green. Blue, purple, orange, black.", "subtitle": True},
         {"narration_text": "Seven, twenty, hundred, elephant.", "subtitle": True, "motion": "none",
-         "voice": {"speed": 1.4}},
+         "voice": {"speed": 1.25}},
     ])
     spread = small_job(id="spread", narration_text="Apple, banana, cherry. Melon, kiwi, strawberry.",
                        scenes=[{"motion": "none"}, {"motion": "zoom_out"}])
