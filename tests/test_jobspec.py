@@ -46,6 +46,10 @@ INVALID = [
     ({"scenes": [scene()], "video": {"preset": "cinema"}}, "video.preset", "reel"),
     ({"scenes": [scene()], "music_volume": 2}, "music_volume", "between"),
     ({"scenes": [scene()], "voice": {"provider": "espeak"}}, "voice.provider", "piper"),
+    ({"scenes": [scene(voice={"speed": 9})]}, "scenes[0].voice.speed", "between"),
+    ({"scenes": [scene()], "subtitles": {"style": "fancy"}}, "subtitles.style", "karaoke"),
+    ({"scenes": [scene()], "subtitles": {"highlight_color": "shiny"}}, "subtitles.highlight_color", "color"),
+    ({"scenes": [scene()], "subtitles": {"uppercase": "yes"}}, "subtitles.uppercase", "true or false"),
     ({"scenes": [scene()], "image": {"steps": 0}}, "image.steps", "between"),
     ({"scenes": [scene(narration_text="x" * 6000)]}, "scenes[0].narration_text", "limit"),
     ({"scenes": [scene(), scene(duration=0.5)], "video": {"transition_duration": 1.0}},
@@ -123,3 +127,15 @@ def test_render_exit_code_2_names_the_field(tmp_path):
 def test_bad_setting_stops_the_command_with_its_name(tmp_path):
     proc = _render(tmp_path, {"scenes": [scene()]}, {"MEMORY_WARNING_THRESHOLD": "lots"})
     assert proc.returncode == 2 and "MEMORY_WARNING_THRESHOLD" in proc.stderr
+
+
+def test_caption_fields_scene_voice_and_a_recording_with_its_transcript(tmp_path):
+    (tmp_path / "voice.wav").write_bytes(b"RIFF")   # parsing only looks at the path
+    job = parse_job({"subtitles": {"style": "karaoke", "highlightColor": "#00ff00", "uppercase": True},
+                     "scenes": [{"narration": "voice.wav", "narration_text": "What is said.", "subtitle": True},
+                                {"narration": "voice.wav", "subtitle": True},
+                                {"narration_text": "Hi.", "voice": {"name": "deep", "speed": 1.2}}]}, tmp_path)
+    assert (job.subtitles.style, job.subtitles.highlight_color, job.subtitles.uppercase) == ("karaoke", "#00ff00", True)
+    assert job.scenes[0].narration is not None and job.scenes[0].narration_text == "What is said."
+    assert job.scenes[1].subtitle and job.scenes[1].narration_text == ""   # renders; the report says why no captions
+    assert job.scenes[2].voice.name == "deep" and job.scenes[2].voice.speed == 1.2 and job.scenes[0].voice is None
