@@ -36,10 +36,18 @@ def test_unit_is_notify_with_watchdog_and_hardened(unit):
         assert "%i" in d["Environment"][0]
 
 
+def test_api_unit_serves_the_api_hardened_without_devices():
+    d = directives(ROOT / "deploy" / "protovideo-api.service")
+    assert d["ExecStart"][0].endswith("main_worker.py serve")
+    assert d["ProtectSystem"] == ["strict"] and d["PrivateDevices"] == ["yes"] and "DeviceAllow" not in d
+    assert d["CapabilityBoundingSet"] == [""] and d["NoNewPrivileges"] == ["yes"]
+    assert "@system-service" in d["SystemCallFilter"] and d["Environment"][0].startswith("LOG_FILE=")
+
+
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed "
                     "(.ci/run installs it and runs scripts/check_systemd_units.sh itself)")
 def test_units_verify_and_score_at_most_2_5():
     result = subprocess.run(["bash", str(ROOT / "scripts" / "check_systemd_units.sh")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("ok   security") == 2
+    assert result.stdout.count("ok   security") == 3   # the two worker units and the API unit
