@@ -221,7 +221,7 @@ def align_recording(path, sentences: list[str], settings):
     duration = len(samples) / rate
     ref = reference_speech(sentences, settings)
     if ref is None:
-        return Speech(path, rate, duration, (Sentence(" ".join(sentences), 0.0, duration),))
+        return Speech(path, rate, duration, (Sentence(" ".join(sentences), 0.0, duration),), "letters")
     words = align_audio(samples, rate, *ref)
     out, k = [], 0
     for text in sentences:  # the reference words come sentence after sentence
@@ -230,4 +230,4 @@ def align_recording(path, sentences: list[str], settings):
         k += count
         if mine:
             out.append(Sentence(text, mine[0].start, max(mine[-1].end, mine[0].start), mine))
-    return Speech(path, rate, duration, tuple(out))
+    return Speech(path, rate, duration, tuple(out), "aligned")

@@ -50,16 +50,20 @@ def synthesize_narration(text: str, voice, ctx, reference_wav: Path | None = Non
     def produce(tmp: Path) -> None:
         with ctx.optimizer.monitor_performance("tts_synthesis", scene):
             chunks, rate, words = _speak_sentences(provider, sentences, voice, reference_wav, ctx)
+        timing = "speech"
         if any(w is None for w in words):
+            timing = "aligned"
             with ctx.optimizer.monitor_performance("word_alignment", scene):
                 aligned = []
                 for chunk, text, w in zip(chunks, sentences, words):
                     ctx.check_cancelled()
                     aligned.append(w if w is not None else align_chunk(chunk, rate, text, ctx.settings))
                 words = aligned
+        if any(w is None for w in words):
+            timing = "letters"   # some sentences neither the voice nor the alignment could time
         samples, spans = join_sentences(chunks, sentences, rate, words=words)
         write_wav(tmp, samples, rate)
-        made["speech"] = Speech(tmp, rate, len(samples) / rate, tuple(spans))
+        made["speech"] = Speech(tmp, rate, len(samples) / rate, tuple(spans), timing)
         # the spans are stored before the audio is published, so audio never lacks them
         ctx.cache.put_meta(key, made["speech"].to_meta())
 
@@ -71,12 +75,12 @@ def synthesize_narration(text: str, voice, ctx, reference_wav: Path | None = Non
         path = ctx.cache.get_or_create(key, ".wav", produce)
     if "speech" in made:
         speech = made["speech"]
-        return Speech(path, speech.sample_rate, speech.duration, speech.sentences)
+        return Speech(path, speech.sample_rate, speech.duration, speech.sentences, speech.word_timing)
     meta = ctx.cache.get_meta(key)
     if meta is not None:
         return Speech.from_meta(path, meta)
     duration = wav_duration(path)  # spans lost: one span over the whole speech
-    return Speech(path, 0, duration, (Sentence(" ".join(sentences), 0.0, duration),))
+    return Speech(path, 0, duration, (Sentence(" ".join(sentences), 0.0, duration),), "letters")
 
 
 def wav_duration(path: Path) -> float:

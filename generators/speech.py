@@ -35,9 +35,12 @@ class Speech:
     sample_rate: int
     duration: float
     sentences: tuple[Sentence, ...] = field(default_factory=tuple)
+    # where the words' times came from: "speech" (the voice's alignments), "aligned" (the text
+    # aligned to the audio), "letters" (letter counts), "" (no text to show)
+    word_timing: str = ""
 
     def to_meta(self) -> dict:
-        return {"sample_rate": self.sample_rate, "duration": self.duration,
+        return {"sample_rate": self.sample_rate, "duration": self.duration, "word_timing": self.word_timing,
                 "sentences": [[s.text, s.start, s.end, [[w.text, w.start, w.end] for w in s.words]]
                               for s in self.sentences]}
 
@@ -47,7 +50,8 @@ class Speech:
         for item in meta["sentences"]:
             words = tuple(Word(w, float(a), float(b)) for w, a, b in (item[3] if len(item) > 3 else ()))
             sentences.append(Sentence(item[0], float(item[1]), float(item[2]), words))
-        return cls(Path(path), int(meta["sample_rate"]), float(meta["duration"]), tuple(sentences))
+        return cls(Path(path), int(meta["sample_rate"]), float(meta["duration"]), tuple(sentences),
+                   str(meta.get("word_timing", "")))
 
     @property
     def words(self) -> list[Word]:

@@ -300,6 +300,7 @@ def test_chatterbox_speech_gets_word_times_by_alignment_at_its_speed(tmp_path, m
     finally:
         for name in [m for m in sys.modules if m == "chatterbox" or m.startswith("chatterbox.")]:
             sys.modules.pop(name, None)
+    assert result.report["timeline"][0]["word_timing"] == "aligned"
     words = vtt_words(result.output.with_suffix(".vtt"))
     truth = [LEAD + t / 1.25 for t in module.WORDS]
     assert [w for w, _ in words] == text.split() and len(truth) == len(words)

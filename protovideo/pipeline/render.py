@@ -307,7 +307,8 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
     timeline, start = [], 0
     for scene, sound, n in zip(job.scenes, sounds, counts):
         timeline.append({"index": scene.index, "start": round(start / fps, 3), "duration": round(n / fps, 3),
-                         "frames": n, "narration_s": round(sound.speech.duration, 3) if sound.speech else 0.0})
+                         "frames": n, "narration_s": round(sound.speech.duration, 3) if sound.speech else 0.0,
+                         "word_timing": sound.speech.word_timing if sound.speech else ""})
         start += n
     report, report_path = opt.finish_job(ctx.settings.path("REPORT_DIR"), {
         "cache_stats": ctx.cache.stats(), "output": str(output), "poster": str(poster),
