@@ -24,6 +24,7 @@ QUALITY = {
     "standard": ("medium", 21, "p4", 23),   # x264's own default preset
     "high": ("slow", 18, "p6", 19),
 }
+LOSSLESS = "lossless"   # not a job's level: x264 -qp 0, the benchmark's reference frames
 
 
 # frames are BT.601, limited range (generators/yuv.py); say so in the stream
@@ -45,6 +46,8 @@ class EncoderSettings:
         if self.codec == "h264_nvenc":
             return ["-c:v", "h264_nvenc", "-preset", self.preset, "-rc", "vbr", "-cq", str(self.quality),
                     "-b:v", "0", "-g", gop, "-pix_fmt", "yuv420p", "-profile:v", "high"]
+        if self.quality == 0:   # lossless (High 4:4:4 Predictive, which x264 picks itself)
+            return ["-c:v", "libx264", "-preset", self.preset, "-qp", "0", "-g", gop, "-pix_fmt", "yuv420p"]
         return ["-c:v", "libx264", "-preset", self.preset, "-crf", str(self.quality), "-g", gop,
                 "-pix_fmt", "yuv420p", "-profile:v", "high"]
 
@@ -72,6 +75,8 @@ def nvenc_available() -> bool:
 
 def encoder_for(quality: str, fps: int, width: int, height: int, prefer: str = "auto",
                 threads: int = 0) -> EncoderSettings:
+    if quality == LOSSLESS:
+        return EncoderSettings("libx264", "ultrafast", 0, fps, width, height, threads)
     x_preset, crf, nv_preset, cq = QUALITY[quality]
     if prefer == "h264_nvenc" or (prefer == "auto" and nvenc_available()):
         return EncoderSettings("h264_nvenc", nv_preset, cq, fps, width, height, threads)

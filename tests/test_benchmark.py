@@ -132,3 +132,19 @@ def test_synthetic_job_is_a_valid_job_with_the_promised_features():
     changed = synthetic_job(BenchShape(6, 160, 284, 12), "bench-x", changed_scene=3)
     differs = [i for i in range(6) if changed["scenes"][i] != data["scenes"][i]]
     assert differs == [3]
+
+
+def test_quality_table_per_level(bench):
+    """VMAF of each level against the job's lossless frames, encode CPU, size, x realtime."""
+    _, result, stderr = bench
+    quality = result["quality"]
+    rows = quality["rows"]
+    assert set(rows) == {"draft", "standard", "high", "moviepy (medium CRF 23)"}
+    for name, row in rows.items():
+        assert 0 < row["vmaf"] <= 100, (name, row)
+        assert row["cpu_s"] > 0 and row["bytes"] > 0 and row["x_realtime"] > 0, (name, row)
+    assert rows["high"]["vmaf"] > rows["draft"]["vmaf"]      # a better level looks better
+    assert rows["high"]["bytes"] > rows["draft"]["bytes"]
+    job = result["job"]
+    assert quality["frames"] == round(job["video_duration"] * job["fps"])   # the whole job, every frame once
+    assert set(quality["targets"]) and "quality (" in stderr

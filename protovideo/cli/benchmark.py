@@ -10,6 +10,10 @@ output folder under WORK_DIR (never the user's cache):
     sequential  the cold run again with MAX_WORKERS = 1 and its own empty cache
     floor       x264 alone on the cold output's frames (decoded to a raw file first, not
                 timed), with the encoder arguments the render used, right after the cold run
+    quality     the job rendered losslessly (its own frames); each quality level and the
+                straightforward moviepy render's x264 setting (medium CRF 23) encode those
+                frames: VMAF against them, encode CPU s, size, x realtime, and the ratios of
+                the levels' targets (protovideo/cli/benchmark_quality.py; BENCH_VMAF=0 skips it)
 
 This machine's speed drifts by up to 30% over minutes, so cold and floor are measured
 as BENCH_PAIRS adjacent pairs (default 3), each cold run in its own empty cache; the
@@ -132,6 +136,14 @@ def run_benchmark(shape: BenchShape, settings, log=print, pairs: int = 3) -> dic
                     runs[name] = run
             floor = floors[0]
             memory = sampler.result()
+            quality = None
+            if os.environ.get("BENCH_VMAF", "1").strip() not in ("0", "false", "no"):
+                from protovideo.cli.benchmark_quality import lossless_reference, quality_table
+                log("quality: the job rendered losslessly, then each level's x264 setting on its frames ...")
+                ref = lossless_reference(synthetic_job(shape, "benchmark-cold"), settings, root / "quality",
+                                         cache_dir=main.CACHE_DIR)   # the cold run's narration
+                quality = quality_table(ref, root / "quality" / "encodes", log=log)
+                ref.raw.unlink(missing_ok=True)
     finally:
         if os.environ.get("BENCH_KEEP", "") not in ("1", "true", "yes"):
             shutil.rmtree(root, ignore_errors=True)
@@ -156,6 +168,7 @@ def run_benchmark(shape: BenchShape, settings, log=print, pairs: int = 3) -> dic
             "parallel_speedup": _ratio(runs["sequential"]["wall_s"], cold),
         },
         "memory": memory,
+        "quality": quality,
         "kept": str(root) if root.exists() else None,
     }
     result["targets"] = {name: {"limit": limit, "value": result["ratios"][name],
@@ -202,6 +215,9 @@ def format_table(result: dict) -> str:
     ]
     for name, t in result["targets"].items():
         lines.append(f"target {name} <= {t['limit']}: {t['value']} {'met' if t['met'] else 'NOT met'}")
+    if result.get("quality"):
+        from protovideo.cli.benchmark_quality import format_quality
+        lines += ["", format_quality(result["quality"])]
     return "\n".join(lines)
 
 

@@ -1,0 +1,114 @@
+"""Search x264 settings for the quality levels by measurement (VMAF, encode CPU, size).
+
+    python benchmarks/x264_search.py [--width 540 --height 960] [--subsample 2] [--out search.json]
+
+Two jobs, each rendered once losslessly by the real pipeline (their frames are the
+reference): the `--benchmark` reel (5 scenes: stills with slow zooms and pans,
+titles, captions, crossfades) and a busier job (two video clips with fine moving
+detail, two-word captions on every scene). Every candidate encodes the same raw
+frames as the renderer's FrameEncoder would and is scored with libvmaf
+(protovideo/cli/benchmark_quality.py). Cost is the ffmpeg child's CPU seconds,
+so a loaded machine disturbs the comparison far less than wall time would.
+Prints a table per job and writes the JSON (for benchmarks/RESULTS.md).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from generators.ffmpeg import ffmpeg_exe  # noqa: E402
+from protovideo.cli import benchmark_quality as bq  # noqa: E402
+from protovideo.cli.benchmark_support import BenchShape, machine, synthetic_job  # noqa: E402
+from protovideo.runtime.settings import load_settings  # noqa: E402
+
+CANDIDATES = [  # (preset, crf, extra x264 options)
+    ("medium", 23, ()), ("medium", 21, ()), ("medium", 18, ()), ("slow", 18, ()), ("slow", 17, ()),
+    ("ultrafast", 24, ()), ("ultrafast", 26, ()), ("superfast", 22, ()), ("superfast", 24, ()),
+    ("superfast", 19, ()), ("veryfast", 26, ()),
+    ("veryfast", 17, ()), ("veryfast", 18, ()), ("veryfast", 19, ()), ("veryfast", 20, ()),
+    ("faster", 18, ()), ("faster", 19, ()), ("faster", 20, ()), ("fast", 20, ()), ("fast", 21, ()),
+    ("veryfast", 19, ("-tune", "stillimage")), ("veryfast", 19, ("-tune", "film")),
+    ("faster", 19, ("-tune", "film")), ("veryfast", 19, ("-x264-params", "ref=3:bframes=3")),
+    ("veryfast", 15, ()), ("faster", 16, ()), ("fast", 17, ()), ("medium", 16, ()),
+]
+
+
+def busy_job(folder: Path, shape: BenchShape) -> dict:
+    """Two clips with fine moving detail and two-word captions on every scene."""
+    clips = {"pattern.mp4": "testsrc2=size=640x360:rate=30:duration=4",
+             "cells.mp4": "life=size=480x640:rate=30:mold=10:ratio=0.5:death_color=#203060:life_color=#f0c040"}
+    for name, source in clips.items():
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", source, "-t", "4",
+                        "-c:v", "libx264", "-crf", "16", "-pix_fmt", "yuv420p", str(folder / name)],
+                       check=True, capture_output=True)
+    lines = ["Fast cuts and busy pictures need more bits than a slow zoom.",
+             "Every word on the screen is a sharp edge for the encoder.",
+             "Living cells flicker in a grid of tiny squares.",
+             "Still pictures rest between the busy clips."]
+    scenes = [
+        {"type": "video", "video": "pattern.mp4", "narration_text": lines[0], "subtitle": True},
+        {"promptImage": "busy still one", "narration_text": lines[3], "subtitle": True, "motion": "pan_left",
+         "text": {"content": "Busy", "position": "top", "fontsize": 96}},
+        {"type": "video", "video": "cells.mp4", "narration_text": lines[2], "subtitle": True},
+        {"promptImage": "busy still two", "narration_text": lines[1], "subtitle": True, "motion": "zoom_in"},
+    ]
+    return {"id": "busy", "video": {"width": shape.width, "height": shape.height, "fps": shape.fps,
+                                    "transition": "crossfade", "transition_duration": 0.5},
+            "subtitles": {"words_per_line": 2}, "scenes": scenes}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--width", type=int, default=540)
+    parser.add_argument("--height", type=int, default=960)
+    parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument("--subsample", type=int, default=2, help="VMAF on every n-th frame")
+    parser.add_argument("--only", default="", help="comma-separated preset:crf to measure (default all)")
+    parser.add_argument("--out", default="")
+    args = parser.parse_args()
+    shape = BenchShape(5, args.width, args.height, args.fps)
+    root = Path(tempfile.mkdtemp(prefix="x264-search-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
+    settings = load_settings({"LOG_FILE": "", "WORK_DIR": str(root / "work")}, read_files=False)
+    candidates = CANDIDATES
+    if args.only:
+        wanted = {tuple(x.split(":")) for x in args.only.split(",")}
+        candidates = [c for c in CANDIDATES if (c[0], str(c[1])) in wanted]
+    result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
+              "size": [args.width, args.height], "vmaf_subsample": args.subsample, "jobs": {}}
+    try:
+        busy_dir = root / "busy"
+        busy_dir.mkdir()
+        jobs = {"reel": (synthetic_job(shape, "reel"), None), "busy": (busy_job(busy_dir, shape), busy_dir)}
+        for job_name, (data, base) in jobs.items():
+            print(f"{job_name}: rendering the lossless reference ...", file=sys.stderr, flush=True)
+            kwargs = {"base_dir": base} if base else {}
+            ref = bq.lossless_reference(data, settings, root / job_name, **kwargs)
+            rows = []
+            for preset, crf, extra in candidates:
+                name = f"{preset} CRF {crf}" + (f" {' '.join(extra)}" if extra else "")
+                row = bq.measure(ref, bq.x264_args(preset, crf, ref.fps, extra), root / "enc", name, args.subsample)
+                rows.append(row)
+                print(f"  {job_name:<5} {name:<40} VMAF {row['vmaf']:6.2f}  {row['cpu_s']:7.2f} CPU s  "
+                      f"{row['size_mb']:7.3f} MB", file=sys.stderr, flush=True)
+            ref.raw.unlink(missing_ok=True)
+            result["jobs"][job_name] = {"frames": ref.frames, "seconds": round(ref.seconds, 2), "rows": rows}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    text = json.dumps(result, indent=2)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
