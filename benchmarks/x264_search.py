@@ -72,7 +72,10 @@ def main() -> int:
     parser.add_argument("--height", type=int, default=960)
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--subsample", type=int, default=2, help="VMAF on every n-th frame")
-    parser.add_argument("--only", default="", help="comma-separated preset:crf to measure (default all)")
+    parser.add_argument("--only", default="", help="comma-separated preset:crf to measure instead of "
+                        "the built-in list")
+    parser.add_argument("--frames", type=int, default=0, help="only the first N frames of each job")
+    parser.add_argument("--jobs", default="reel,busy", help="which jobs (reel, busy)")
     parser.add_argument("--out", default="")
     args = parser.parse_args()
     shape = BenchShape(5, args.width, args.height, args.fps)
@@ -80,8 +83,9 @@ def main() -> int:
     settings = load_settings({"LOG_FILE": "", "WORK_DIR": str(root / "work")}, read_files=False)
     candidates = CANDIDATES
     if args.only:
-        wanted = {tuple(x.split(":")) for x in args.only.split(",")}
-        candidates = [c for c in CANDIDATES if (c[0], str(c[1])) in wanted]
+        # preset:crf or preset:crf:x264-params (e.g. veryfast:21:aq-mode=0)
+        candidates = [(p[0], int(p[1]), ("-x264-params", p[2]) if len(p) > 2 else ())
+                      for p in (x.split(":", 2) for x in args.only.split(","))]
     result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
               "size": [args.width, args.height], "vmaf_subsample": args.subsample, "jobs": {}}
     try:
@@ -89,9 +93,11 @@ def main() -> int:
         busy_dir.mkdir()
         jobs = {"reel": (synthetic_job(shape, "reel"), None), "busy": (busy_job(busy_dir, shape), busy_dir)}
         for job_name, (data, base) in jobs.items():
+            if job_name not in args.jobs.split(","):
+                continue
             print(f"{job_name}: rendering the lossless reference ...", file=sys.stderr, flush=True)
             kwargs = {"base_dir": base} if base else {}
-            ref = bq.lossless_reference(data, settings, root / job_name, **kwargs)
+            ref = bq.lossless_reference(data, settings, root / job_name, max_frames=args.frames or None, **kwargs)
             rows = []
             for preset, crf, extra in candidates:
                 name = f"{preset} CRF {crf}" + (f" {' '.join(extra)}" if extra else "")

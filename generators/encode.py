@@ -40,6 +40,7 @@ class EncoderSettings:
     width: int
     height: int
     threads: int = 0   # encoder threads (0: ffmpeg decides); not part of the identity
+    params: str = ""   # extra x264 options (-x264-params), e.g. "aq-mode=0"
 
     def args(self) -> list[str]:
         gop = str(self.fps * 2)
@@ -48,12 +49,16 @@ class EncoderSettings:
                     "-b:v", "0", "-g", gop, "-pix_fmt", "yuv420p", "-profile:v", "high"]
         if self.quality == 0:   # lossless (High 4:4:4 Predictive, which x264 picks itself)
             return ["-c:v", "libx264", "-preset", self.preset, "-qp", "0", "-g", gop, "-pix_fmt", "yuv420p"]
-        return ["-c:v", "libx264", "-preset", self.preset, "-crf", str(self.quality), "-g", gop,
+        extra = ["-x264-params", self.params] if self.params else []
+        return ["-c:v", "libx264", "-preset", self.preset, "-crf", str(self.quality), *extra, "-g", gop,
                 "-pix_fmt", "yuv420p", "-profile:v", "high"]
 
     def identity(self) -> dict:
-        return {"codec": self.codec, "preset": self.preset, "q": self.quality, "fps": self.fps,
-                "size": [self.width, self.height]}
+        identity = {"codec": self.codec, "preset": self.preset, "q": self.quality, "fps": self.fps,
+                    "size": [self.width, self.height]}
+        if self.params:
+            identity["params"] = self.params
+        return identity
 
 
 @functools.lru_cache(maxsize=1)

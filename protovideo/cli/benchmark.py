@@ -13,7 +13,8 @@ output folder under WORK_DIR (never the user's cache):
     quality     the job rendered losslessly (its own frames); each quality level and the
                 straightforward moviepy render's x264 setting (medium CRF 23) encode those
                 frames: VMAF against them, encode CPU s, size, x realtime, and the ratios of
-                the levels' targets (protovideo/cli/benchmark_quality.py; BENCH_VMAF=0 skips it)
+                the levels' targets (protovideo/cli/benchmark_quality.py; BENCH_VMAF=0 skips it,
+                BENCH_VMAF_SUBSAMPLE=n scores every n-th frame only)
 
 This machine's speed drifts by up to 30% over minutes, so cold and floor are measured
 as BENCH_PAIRS adjacent pairs (default 3), each cold run in its own empty cache; the
@@ -142,7 +143,8 @@ def run_benchmark(shape: BenchShape, settings, log=print, pairs: int = 3) -> dic
                 log("quality: the job rendered losslessly, then each level's x264 setting on its frames ...")
                 ref = lossless_reference(synthetic_job(shape, "benchmark-cold"), settings, root / "quality",
                                          cache_dir=main.CACHE_DIR)   # the cold run's narration
-                quality = quality_table(ref, root / "quality" / "encodes", log=log)
+                subsample = int(os.environ.get("BENCH_VMAF_SUBSAMPLE", "1").strip() or "1")
+                quality = quality_table(ref, root / "quality" / "encodes", subsample=max(1, subsample), log=log)
                 ref.raw.unlink(missing_ok=True)
     finally:
         if os.environ.get("BENCH_KEEP", "") not in ("1", "true", "yes"):

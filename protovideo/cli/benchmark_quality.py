@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from generators.encode import QUALITY, EncoderSettings
+from generators.encode import EncoderSettings, encoder_for
 from generators.ffmpeg import ffmpeg_exe
 from protovideo.cli.benchmark_support import EXAMPLES, cpu_seconds
 
@@ -49,8 +49,8 @@ def x264_args(preset: str, crf: int, fps: int, extra: tuple[str, ...] = ()) -> l
 
 
 def level_args(level: str, fps: int) -> list[str]:
-    preset, crf = QUALITY[level][:2]
-    return EncoderSettings("libx264", preset, crf, fps, 16, 16).args()
+    """The x264 arguments a quality level renders with."""
+    return encoder_for(level, fps, 16, 16, prefer="libx264").args()
 
 
 def lossless_reference(data: dict, settings, root: Path, base_dir: Path = EXAMPLES,
@@ -116,7 +116,9 @@ def measure(ref: Reference, args: list[str], work: Path, name: str, subsample: i
     out = work / f"{name.replace(' ', '_')}.mp4"
     try:
         row = encode(ref, args, out)
+        cpu0 = os.times()
         row["vmaf"] = vmaf(ref, out, subsample=subsample)
+        row["vmaf_cpu_s"] = round(cpu_seconds(cpu0, os.times()), 2)
     finally:
         out.unlink(missing_ok=True)
     row["size_mb"] = round(row["bytes"] / 2**20, 3)
