@@ -18,6 +18,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import subprocess
 import time
 from dataclasses import dataclass
@@ -113,7 +114,7 @@ def vmaf(ref: Reference, distorted: Path, subsample: int = 1, threads: int = 2) 
 def measure(ref: Reference, args: list[str], work: Path, name: str, subsample: int = 1) -> dict:
     """Encode, score and size one setting; the encoded file is removed."""
     work.mkdir(parents=True, exist_ok=True)
-    out = work / f"{name.replace(' ', '_')}.mp4"
+    out = work / (re.sub(r"[^A-Za-z0-9_-]+", "_", name) + ".mp4")   # no ':' in a filter argument
     try:
         row = encode(ref, args, out)
         cpu0 = os.times()
