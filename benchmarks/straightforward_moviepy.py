@@ -72,7 +72,8 @@ def render_straightforward(shape: BenchShape, work: Path, settings) -> dict:
                          afx, concatenate_videoclips, vfx)
     job = parse_job(synthetic_job(shape, "straightforward"), base_dir=EXAMPLES, asset_root=EXAMPLES)
     enc = encoder_for(shape.quality, shape.fps, shape.width, shape.height, prefer="libx264")
-    params = ["-crf", str(enc.quality), "-g", str(enc.fps * 2), "-pix_fmt", "yuv420p", "-profile:v", "high"]
+    params = ["-crf", str(enc.quality), *(["-x264-params", enc.params] if enc.params else []),
+              "-g", str(enc.fps * 2), "-pix_fmt", "yuv420p", "-profile:v", "high"]
     provider = get_tts_provider("piper", settings)
     w, h, fps = shape.width, shape.height, shape.fps
     scale = min(w, h) / 1080.0
@@ -126,7 +127,7 @@ def render_straightforward(shape: BenchShape, work: Path, settings) -> dict:
     timings["final_encode"] = time.perf_counter() - t0
     total = time.perf_counter() - start_all
     return {"wall_s": round(total, 3), "steps": {k: round(v, 3) for k, v in timings.items()},
-            "video_duration": round(final.duration, 3), "encoder": {"preset": enc.preset, "crf": enc.quality}}
+            "video_duration": round(final.duration, 3), "encoder": {"preset": enc.preset, "crf": enc.quality, "params": enc.params}}
 
 
 def render_ours(shape: BenchShape, work: Path, settings, name: str = "ours") -> dict:

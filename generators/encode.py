@@ -18,11 +18,17 @@ from jobmodel.errors import JobFailed
 
 from .ffmpeg import ffmpeg_exe
 
-# video.quality -> (x264 preset, CRF); (NVENC preset, CQ)
+# video.quality -> (x264 preset, CRF, x264 params); (NVENC preset, CQ). The x264 settings were
+# chosen by measurement (benchmarks/x264_search.py, RESULTS.md "Quality levels by VMAF"):
+#   draft     ultrafast CRF 26: previews, about 9-12x less encode CPU than medium CRF 23
+#   standard  veryfast CRF 20 without adaptive quantization: the VMAF of medium CRF 23 (the
+#             straightforward render's setting) on the reel at about 30% of its encode CPU;
+#             AQ spends bits on flat gradients that VMAF does not reward
+#   high      faster CRF 16: the VMAF of the old slow CRF 18 at about 40% of its CPU
 QUALITY = {
-    "draft": ("veryfast", 26, "p1", 28),
-    "standard": ("medium", 21, "p4", 23),   # x264's own default preset
-    "high": ("slow", 18, "p6", 19),
+    "draft": ("ultrafast", 26, "", "p1", 28),
+    "standard": ("veryfast", 20, "aq-mode=0", "p4", 23),
+    "high": ("faster", 16, "", "p6", 19),
 }
 LOSSLESS = "lossless"   # not a job's level: x264 -qp 0, the benchmark's reference frames
 
@@ -82,10 +88,10 @@ def encoder_for(quality: str, fps: int, width: int, height: int, prefer: str = "
                 threads: int = 0) -> EncoderSettings:
     if quality == LOSSLESS:
         return EncoderSettings("libx264", "ultrafast", 0, fps, width, height, threads)
-    x_preset, crf, nv_preset, cq = QUALITY[quality]
+    x_preset, crf, params, nv_preset, cq = QUALITY[quality]
     if prefer == "h264_nvenc" or (prefer == "auto" and nvenc_available()):
         return EncoderSettings("h264_nvenc", nv_preset, cq, fps, width, height, threads)
-    return EncoderSettings("libx264", x_preset, crf, fps, width, height, threads)
+    return EncoderSettings("libx264", x_preset, crf, fps, width, height, threads, params)
 
 
 def encoder_slots(max_workers: int, cores: int | None = None) -> tuple[int, int]:
