@@ -19,15 +19,17 @@ from jobmodel.errors import JobFailed
 from .ffmpeg import ffmpeg_exe
 
 # video.quality -> (x264 preset, CRF, x264 params); (NVENC preset, CQ). The x264 settings were
-# chosen by measurement (benchmarks/x264_search.py, RESULTS.md "Quality levels by VMAF"):
-#   draft     ultrafast CRF 26: previews, about 9-12x less encode CPU than medium CRF 23
-#   standard  veryfast CRF 20 without adaptive quantization: the VMAF of medium CRF 23 (the
-#             straightforward render's setting) on the reel at about 30% of its encode CPU;
-#             AQ spends bits on flat gradients that VMAF does not reward
-#   high      faster CRF 16: the VMAF of the old slow CRF 18 at about 40% of its CPU
+# chosen by measurement (benchmarks/x264_search.py; RESULTS.md "Quality levels chosen by VMAF"):
+#   draft     ultrafast CRF 26: previews, about 10x less encode CPU than medium CRF 23
+#   standard  veryfast CRF 20, adaptive quantization at half strength: the VMAF of medium CRF 23
+#             (the straightforward render's setting) at about 30-35% of its encode CPU, on the
+#             reel and on a busy job (clips, captions). Without AQ (aq-mode=0) files were smaller
+#             still, but slow zooms over smooth backgrounds stalled (skipped blocks; test_render)
+#   high      faster CRF 16: near the top of VMAF for this kind of picture (about the old slow
+#             CRF 18's) at about 40% of slow CRF 18's CPU
 QUALITY = {
     "draft": ("ultrafast", 26, "", "p1", 28),
-    "standard": ("veryfast", 20, "aq-mode=0", "p4", 23),
+    "standard": ("veryfast", 20, "aq-strength=0.5", "p4", 23),
     "high": ("faster", 16, "", "p6", 19),
 }
 LOSSLESS = "lossless"   # not a job's level: x264 -qp 0, the benchmark's reference frames
