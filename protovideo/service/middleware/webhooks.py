@@ -49,7 +49,21 @@ class WebhooksMiddleware(Middleware):
     def after_job_released(self, worker: WorkerView, claimed: Any) -> None:
         self._stored.pop(claimed.id, None)
 
+    def _send_leftovers(self) -> None:
+        """Final records the source wrote while the worker saw another outcome (a job
+        cancelled while its failed attempt was being queued again): sent as they are."""
+        while self._stored:
+            _job_id, record = self._stored.popitem()
+            webhooks.job_ended(self.settings, record, record.get("job"))
+
+    def before_process_job(self, worker: WorkerView, claimed: Any) -> None:
+        self._send_leftovers()
+
+    def after_idle(self, worker: WorkerView) -> None:
+        self._send_leftovers()
+
     def after_worker_shutdown(self, worker: WorkerView) -> None:
+        self._send_leftovers()
         if self.started:
             self.started = False
             webhooks.stop_delivery()
