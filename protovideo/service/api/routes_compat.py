@@ -26,6 +26,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from jobmodel.spec import ID_RE
 from jobmodel.states import JobState
+from protovideo.runtime.secrets import redact
 from protovideo.service.api.routes_files import servable
 from protovideo.service.api.validation import decode_body, job_problems
 
@@ -95,7 +96,7 @@ def _wait_and_answer(request: Request, job_id: str, started: float) -> JSONRespo
                              "generation_time": f"{int(elapsed // 60)}m {int(elapsed % 60)}s",
                              "job_id": job_id})
     error = record.get("error") or {}
-    message = error.get("message") or state
+    message = redact(str(error.get("message") or state))   # records are scrubbed; answers too
     if error.get("type") == "JobInvalid":
         return JSONResponse(status_code=400, content={"detail": f"Invalid request: {message}", "job_id": job_id})
     if error.get("asset"):
