@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageColor, ImageDraw
 
 from . import text_layout as layout
 from .word_timing import join_words, separator, split_words
-
-FONT_DIR = Path(__file__).resolve().parent / "fonts"
-DEFAULT_FONT = FONT_DIR / "DejaVuSans-Bold.ttf"
 
 
 @dataclass(frozen=True)
@@ -47,13 +43,6 @@ class Overlay:
             mixed += pre[sl]
             mixed >>= 8
             region[:] = mixed
-
-
-def font_path_for(text: str) -> Path:
-    """The first font of the chain for the text's first run (see generators/glyphs.py)."""
-    from . import glyphs
-    found = glyphs.font_runs(text)
-    return Path(found[0][1]) if found else DEFAULT_FONT
 
 
 def clean_text(text: str) -> str:
