@@ -157,7 +157,7 @@ def place(image: Image.Image, frame_w: int, frame_h: int, position: str,
     margin = int(frame_h * margin_frac) if area is None else 0
     y = {"top": top + margin, "center": top + (bottom - top - full_h) // 2,
          "bottom": bottom - full_h - margin}[position]
-    x, y = x, y + (full_h - h) // 2   # a scaled image keeps the centre of its full-size place
+    y += (full_h - h) // 2   # a scaled image keeps the centre of its full-size place
     x, y = x // 2 * 2, y // 2 * 2
     yuv = rgb_to_i420(rgba[..., :3])
     alpha = rgba[..., 3].astype(np.float32)
