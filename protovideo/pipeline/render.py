@@ -30,13 +30,11 @@ from generators.poster import poster_path, write_poster
 from generators.speech import Speech, split_sentences
 from generators.subtitles import cues_for, shift_cues
 from generators.visual import SceneVisual, TextSpec
-from protovideo.pipeline.optimizer import PerformanceOptimizer
-from jobmodel.errors import SceneError
-from protovideo.pipeline.memory_watch import shared_watch
-
-from protovideo.pipeline.context import JobContext
-from jobmodel.errors import JobFailed, JobInvalid
+from jobmodel.errors import JobFailed, JobInvalid, SceneError
 from jobmodel.spec import Job, Scene
+from protovideo.pipeline.context import JobContext
+from protovideo.pipeline.memory_watch import shared_watch
+from protovideo.pipeline.optimizer import PerformanceOptimizer
 from protovideo.runtime.settings import Settings
 
 LEAD = 0.25   # seconds of picture before the narration starts
