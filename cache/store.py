@@ -38,6 +38,7 @@ from .disk import DiskLevel
 from .index import Entry
 from .keys import check_ext, check_key, key_kind
 from .memory import MemoryLevel
+from .meta import get_meta, put_meta
 from .scratch import ScratchFiles
 from .stats import cache_stats
 from .trouble import CACHE_TROUBLE, ProducerFailed, guarded
@@ -46,7 +47,6 @@ from .upkeep import cleanup_expired, clear_all
 log = logging.getLogger("protovideo.cache")
 
 HOUR = 3600.0
-MEMORY_META_S = 300.0  # how long the memory level trusts a meta dict before asking disk again
 
 class ArtifactCache:
     def __init__(self, root: Path, enabled: bool = True, scratch: Path | None = None, *,
@@ -301,42 +301,12 @@ class ArtifactCache:
 
     # -- meta -------------------------------------------------------------
     def get_meta(self, key: str) -> dict | None:
-        if not self.enabled:
-            return None
-        key = check_key(key)
-        cached = self.memory.get(("meta", key))
-        now = time.time()
-        if cached is not None and now < cached[0]:
-            return dict(cached[1])
-        if not self.usable:
-            return None
-        try:
-            meta = self.disk.index.get_meta(key, now, self.default_ttl_s)
-            if meta is None and self.redis is not None:
-                meta = self.redis.get_meta(key)
-                if meta is not None:
-                    self.disk.index.put_meta(key, meta, now, None)
-        except CACHE_TROUBLE as exc:
-            self._give_up("reading cached details", exc)
-            return None
-        if meta is not None:
-            self.memory.put(("meta", key), (now + min(self.default_ttl_s, MEMORY_META_S), meta))
-        return dict(meta) if meta is not None else None
+        """The meta dict stored under key, or None (memory, then disk, then Redis)."""
+        return get_meta(self, key)
 
     def put_meta(self, key: str, meta: dict, *, ttl_hours: float | None = None) -> None:
         """Store a small JSON-able dict under key (safe to call inside produce)."""
-        if not self.enabled:
-            return
-        key = check_key(key)
-        ttl_s = self._ttl_s(ttl_hours)
-        meta = dict(meta)
-        now = time.time()
-        if self.usable:
-            self._safely("storing cached details",
-                         lambda: self.disk.index.put_meta(key, meta, now, ttl_s))
-        self.memory.put(("meta", key), (now + min(ttl_s or self.default_ttl_s, MEMORY_META_S), meta))
-        if self.redis is not None:
-            self.redis.put_meta(key, meta, now, ttl_s)
+        put_meta(self, key, meta, ttl_hours)
 
     # -- upkeep -----------------------------------------------------------
     def invalidate(self, key: str) -> bool:
