@@ -231,8 +231,7 @@ SCENE_FIELDS = {
     "type": (), "image": ("image_url", "imageUrl"), "image_prompt": ("promptImage", "prompt_image"),
     "video": ("video_url", "videoUrl"), "narration": ("narration_url", "narrationUrl"),
     "narration_text": ("narrationText",), "duration": (), "text": (), "subtitle": ("subtitles",),
-    "motion": (), "music": ("music_url",), "scene_id": ("sceneId",), "volume": (),
-    "motion": (), "music": ("music_url",), "scene_id": ("sceneId",), "voice": (),
+    "motion": (), "music": ("music_url",), "scene_id": ("sceneId",), "volume": (), "voice": (),
 }
 
 
