@@ -186,12 +186,11 @@ def _video_spec(obj: Any, path: str) -> VideoSpec:
     if width * height > LIMITS.max_frame_pixels:
         problem(JobInvalid(f.where("width"), f"{width}x{height} is larger than the limit of "
                          f"{LIMITS.max_frame_pixels} pixels"))
+    fps = f.get("fps", number(1, 60, integer=True), 30)
+    transition = f.get("transition", one_of("crossfade", "cut", "none", "fade"), "crossfade")
     return VideoSpec(
-        width=width, height=height,
-        fps=f.get("fps", number(1, 60, integer=True), 30),
-        transition={"none": "cut", "fade": "crossfade"}.get(
-            f.get("transition", one_of("crossfade", "cut", "none", "fade"), "crossfade"),
-            f.get("transition", one_of("crossfade", "cut", "none", "fade"), "crossfade")),
+        width=width, height=height, fps=fps,
+        transition={"none": "cut", "fade": "crossfade"}.get(transition, transition),
         transition_duration=f.get("transition_duration", number(0, 2), 0.5),
         quality=f.get("quality", one_of(*QUALITIES), "standard"),
     )
