@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from protovideo.runtime.secrets import SecretFilter
+from protovideo.runtime.secrets import STANDARD_ATTRS, SecretFilter
 from protovideo.runtime.settings import SettingsError
 
 PERF_LOGGER = "protovideo.perf"
@@ -34,9 +34,6 @@ BACKUP_COUNT = 5
 _MARK = "_protovideo_handler"
 _lock = threading.Lock()
 _configured: tuple | None = None
-
-# LogRecord attributes that are not "extra" fields
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -52,7 +49,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
+            if key not in STANDARD_ATTRS and not key.startswith("_"):
                 entry[key] = value if _jsonable(value) else repr(value)
         if record.exc_info or record.exc_text:
             # exc_text first: SecretFilter leaves the redacted traceback there

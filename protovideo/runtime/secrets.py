@@ -26,6 +26,9 @@ SECRET_NAME = re.compile(r"(API_KEY|_KEY$|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIA
 # settings that are not secret although the pattern would say so
 NOT_SECRET = {"REDIS_KEY_PREFIX"}
 
+# LogRecord attributes that are not "extra" fields (also used by logs.JsonFormatter)
+STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
 _lock = threading.Lock()
 _values: set[str] = set()
 _pattern: re.Pattern | None = None
@@ -142,9 +145,6 @@ class SecretFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         for key, value in list(vars(record).items()):
-            if key not in _STANDARD and isinstance(value, (str, dict, list, tuple)):
+            if key not in STANDARD_ATTRS and isinstance(value, (str, dict, list, tuple)):
                 setattr(record, key, scrub(value))
         return True
-
-
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
