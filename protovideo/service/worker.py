@@ -222,7 +222,7 @@ class Worker:
             self.counts["retried"] += 1
 
     def _cancelled(self, claimed: ClaimedJob, started_at: str) -> None:
-        job = claimed.data if claimed.data is not None else claimed.raw
+        job = claimed.job_data()
         record = cancel_record(claimed.id, "started", claimed.attempts, job, worker=self.name,
                                started_at=started_at)
         self.source.record_cancelled(claimed, record)

@@ -200,7 +200,7 @@ class JobSource(abc.ABC):
         """The failure record of SPEC: id, status, error, attempts, job (the raw job
         when it could not be decoded, so nothing the submitter sent is lost); known
         secrets are redacted."""
-        job = claimed.data if claimed.data is not None else claimed.raw
+        job = claimed.job_data()
         return scrub({"id": claimed.id, "status": JobState.FAILED.value, "error": error,
                       "attempts": claimed.attempts, "job": job})   # no secret in a record
 

@@ -155,7 +155,7 @@ class RedisSource(RedisStore, JobSource):
         """A retry or hand-back of a job whose cancel was requested ends it as cancelled."""
         if self.r.hget(self._job_key(claimed.id), "cancel_requested") != "1":
             return False
-        job = claimed.data if claimed.data is not None else claimed.raw
+        job = claimed.job_data()
         self.record_cancelled(claimed, cancel_record(claimed.id, "started", claimed.attempts, job,
                                                      worker=self.worker_name))
         return True

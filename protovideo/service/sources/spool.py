@@ -240,7 +240,7 @@ class SpoolSource(SpoolStore, JobSource):
         if not path.exists():
             raise LeaseLost(f"job {claimed.id}: the lease ran out and the job was queued again")
         if self._processing(claimed, ".cancel").exists():   # cancelled meanwhile: no retry
-            job = claimed.data if claimed.data is not None else claimed.raw
+            job = claimed.job_data()
             self.record_cancelled(claimed, cancel_record(claimed.id, "started", claimed.attempts,
                                                          job, worker=self.worker_name))
             return
