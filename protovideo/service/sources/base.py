@@ -43,14 +43,13 @@ from typing import Any, Callable
 
 from jobmodel.errors import JobInvalid
 from jobmodel.jobfile import decode_job_bytes
+from jobmodel.spec import PRIORITIES   # highest first
 from jobmodel.states import JobState
 from protovideo.runtime.secrets import scrub
 from protovideo.service.sources.store import (BadCursor, JobInfo, JobNotCancellable,  # noqa: F401
                                               JobNotFound, SubmitResult)
 
 log = logging.getLogger("protovideo.sources")
-
-PRIORITIES = ("critical", "high", "normal", "low")   # highest first
 
 
 class LeaseLost(RuntimeError):
