@@ -29,7 +29,7 @@ from jobmodel.states import JobState
 from protovideo.service.sources.base import cancel_record, priority_of
 from protovideo.service.sources.store import (JobInfo, JobNotCancellable, JobNotFound, SubmitResult,
                                               check_list_args, decode_cursor, encode_cursor,
-                                              progress_view)
+                                              progress_view, us_to_iso)
 
 RECORD_TTL = 30 * 24 * 3600   # ended jobs are kept 30 days
 KEY_TTL = 24 * 3600           # an Idempotency-Key is remembered this long
@@ -218,7 +218,7 @@ class RedisStore:
             if idempotency_key else ""
         got_id, created, state = self._submit_script(keys=[], args=[
             self.prefix, job_id, json.dumps(data), str(Path(base_dir).resolve()) if base_dir else "",
-            priority, datetime_iso(us), us, key])
+            priority, us_to_iso(us), us, key])
         return SubmitResult(str(got_id), bool(int(created)), JobState(state))
 
     # ------------------------------------------------------------ get / list
@@ -336,9 +336,3 @@ class RedisStore:
         elif before != JobState.STARTED:
             raise JobNotCancellable(job_id, JobState(before))
         return info
-
-
-def datetime_iso(us: int) -> str:
-    from datetime import datetime, timezone
-    return datetime.fromtimestamp(us / 1e6, timezone.utc).isoformat(timespec="microseconds")
-

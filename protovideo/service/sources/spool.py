@@ -36,8 +36,9 @@ from protovideo.service.sources.base import (PRIORITIES, ClaimedJob, JobSource, 
                                              cancel_record, decode_raw_job, default_worker_name,
                                              now_iso, priority_of, write_json_atomic)
 from protovideo.service.sources.spool_index import (CANONICAL, META, SpoolIndex, clean_id, job_files,
-                                                    submitted_us_of_stem, us_to_iso)
+                                                    submitted_us_of_stem)
 from protovideo.service.sources.spool_store import FINAL_FOLDERS, SpoolStore
+from protovideo.service.sources.store import us_to_iso
 
 log = logging.getLogger("protovideo.spool")
 

@@ -44,10 +44,6 @@ class Entry:
     path: str
 
 
-def us_to_iso(us: int) -> str:
-    return datetime.fromtimestamp(us / 1e6, timezone.utc).isoformat(timespec="microseconds")
-
-
 def iso_to_us(text) -> int | None:
     try:
         stamp = datetime.fromisoformat(str(text))

@@ -21,10 +21,10 @@ from typing import Any
 from jobmodel.spec import ID_RE
 from jobmodel.states import JobState
 from protovideo.service.sources.base import PRIORITIES, cancel_record, now_iso, priority_of, write_json_atomic
-from protovideo.service.sources.spool_index import CANONICAL, META, clean_id, submitted_us_of_stem, us_to_iso
+from protovideo.service.sources.spool_index import CANONICAL, META, clean_id, submitted_us_of_stem
 from protovideo.service.sources.store import (JobInfo, JobNotCancellable, JobNotFound, Page, SubmitResult,
                                               check_list_args, decode_cursor, encode_cursor,
-                                              progress_view)
+                                              progress_view, us_to_iso)
 
 log = logging.getLogger("protovideo.spool")
 

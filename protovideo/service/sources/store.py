@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from jobmodel.spec import PRIORITIES
@@ -94,6 +95,11 @@ class SubmitResult:
     id: str
     created: bool
     state: JobState
+
+
+def us_to_iso(us: int) -> str:
+    """ISO 8601 UTC (microseconds) of a time in microseconds since the epoch."""
+    return datetime.fromtimestamp(us / 1e6, timezone.utc).isoformat(timespec="microseconds")
 
 
 def encode_cursor(sort_key: int, job_id: str) -> str:
