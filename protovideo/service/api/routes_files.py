@@ -11,16 +11,14 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 
-from jobmodel.spec import ID_RE
 from jobmodel.states import JobState
+from protovideo.service.api.routes_jobs import job_or_404
 
 router = APIRouter()
 
 
 def finished_record(request: Request, job_id: str) -> dict:
-    info = request.app.state.store.get(job_id) if ID_RE.match(job_id) else None
-    if info is None:
-        raise HTTPException(status_code=404, detail=f"no job {job_id!r} on record")
+    info = job_or_404(request, job_id)
     state = getattr(info.state, "value", info.state)
     if state != JobState.FINISHED.value:
         raise HTTPException(status_code=404,
@@ -112,9 +110,7 @@ def _captions(request: Request, job_id: str, suffix: str, media_type: str):
 
 @router.get("/v1/jobs/{job_id}/report", summary="The job's performance report (JSON)")
 def report(request: Request, job_id: str):
-    info = request.app.state.store.get(job_id) if ID_RE.match(job_id) else None
-    if info is None:
-        raise HTTPException(status_code=404, detail=f"no job {job_id!r} on record")
+    info = job_or_404(request, job_id)
     record = info.record or {}
     listed = record.get("report") if isinstance(record.get("report"), str) else None
     path = Path(listed) if listed else request.app.state.settings.path("REPORT_DIR") / f"{job_id}.json"
