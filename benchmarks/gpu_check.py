@@ -63,7 +63,7 @@ def time_pipeline(model_dir: Path, device_setting: str, steps: int, size: int, b
     _sync(device)
     warm_s = time.perf_counter() - started
     again = provider.generate(requests[:1])[0]
-    deterministic = list(again.getdata()) == list(images[0].getdata())
+    deterministic = again.tobytes() == images[0].tobytes()
     result = {"device": device, "dtype": dtype, "load_s": round(load_s, 3),
               "first_image_s": round(first_s, 3), "batch": batch,
               "batch_s": round(warm_s, 3), "images_per_s": round(batch / warm_s, 2),
@@ -85,28 +85,61 @@ def ffmpeg_check(seconds: float) -> dict:
                              timeout=60).stdout
     nvenc = sorted({line.split()[1] for line in listing.splitlines()
                     if "nvenc" in line and len(line.split()) > 1})
-    result = {"ffmpeg": exe, "nvenc_encoders": nvenc, "cores": os.cpu_count()}
+    result = {"ffmpeg": exe, "nvenc_encoders": nvenc, "cores": os.cpu_count(),
+              "nvml_encoder_capacity": nvml_encoder_capacity()}
     result["x264"] = _encode(exe, ["-c:v", "libx264", "-preset", "veryfast", "-threads", "0"], seconds)
     if "h264_nvenc" in nvenc:
         result["h264_nvenc"] = _encode(exe, ["-c:v", "h264_nvenc", "-preset", "p4"], seconds)
     return result
 
 
+def nvml_encoder_capacity() -> dict | str:
+    """What the driver (NVML) says of the first GPU's H.264/HEVC encoder, as a percentage.
+
+    Not proof of an encoder: an H200 answers 100 while opening an NVENC session on it fails
+    with "unsupported device" (no NVENC engine). Only the encode below settles it."""
+    try:
+        import pynvml
+        pynvml.nvmlInit()
+    except Exception as exc:   # no nvidia-ml-py, no driver
+        return f"unavailable ({type(exc).__name__})"
+    handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+    found = {}
+    for name in ("H264", "HEVC", "AV1"):
+        query = getattr(pynvml, f"NVML_ENCODER_QUERY_{name}", None)
+        if query is None:
+            continue
+        try:
+            found[name] = pynvml.nvmlDeviceGetEncoderCapacity(handle, query)
+        except pynvml.NVMLError as exc:
+            found[name] = str(exc)
+    return found
+
+
 def _encode(exe: str, codec: list[str], seconds: float) -> dict:
     """Encode `seconds` of a 1080x1920 30 fps test pattern; the wall time and speed."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "check.mp4"
-        cmd = [exe, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+        cmd = [exe, "-hide_banner", "-loglevel", "verbose", "-y", "-f", "lavfi", "-i",
                f"testsrc2=size=1080x1920:rate=30:duration={seconds}", *codec,
                "-pix_fmt", "yuv420p", str(out)]
         started = time.perf_counter()
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         wall = time.perf_counter() - started
         if done.returncode != 0:
-            last = [line for line in done.stderr.strip().splitlines() if line.strip()][-2:]
-            return {"ok": False, "error": " / ".join(last)[-300:] or f"exit {done.returncode}"}
+            return {"ok": False, "error": _encoder_error(done.stderr) or f"exit {done.returncode}"}
         return {"ok": True, "seconds_of_video": seconds, "wall_s": round(wall, 3),
                 "realtime_x": round(seconds / wall, 2), "bytes": out.stat().st_size}
+
+
+def _encoder_error(stderr: str) -> str:
+    """The lines that say why an encoder would not open (the driver's API version, an unsupported
+    device), not ffmpeg's generic "Terminating thread" lines that follow them."""
+    lines = [line.split("] ", 1)[-1].strip() for line in stderr.splitlines() if line.strip()]
+    telling = [line for line in lines
+               if any(key in line for key in ("Driver", "driver", "OpenEncodeSession", "No capable",
+                                              "Cannot load", "not support", "Error while opening"))]
+    return " / ".join(dict.fromkeys(telling or lines[-2:]))[-400:]
 
 
 def run_checks(steps: int, size: int, batch: int, encode_seconds: float) -> dict:
@@ -136,7 +169,8 @@ def as_markdown(report: dict, args) -> str:
                      f"{p['first_image_s']} s, batch {p['batch_s']} s ({p['images_per_s']} images/s), "
                      f"deterministic: {p['deterministic']}")
     f = report["ffmpeg"]
-    lines.append(f"- ffmpeg NVENC encoders: {', '.join(f['nvenc_encoders']) or 'none'}")
+    lines.append(f"- ffmpeg NVENC encoders: {', '.join(f['nvenc_encoders']) or 'none'}; "
+                 f"NVML encoder capacity: {f.get('nvml_encoder_capacity')}")
     for codec in ("x264", "h264_nvenc"):
         if codec in f:
             e = f[codec]

@@ -71,7 +71,11 @@ class EncoderSettings:
 
 @functools.lru_cache(maxsize=1)
 def nvenc_available() -> bool:
-    """ffmpeg has h264_nvenc and an NVIDIA GPU is present (H100/H200 have no NVENC)."""
+    """ffmpeg has h264_nvenc and a test encode on the GPU works.
+
+    Listing the encoder is not enough: on the lent H200 (2026-11-30) ffmpeg lists h264_nvenc and NVML
+    reports an encoder capacity of 100, yet opening a session fails (no NVENC engine; and the
+    shipped ffmpeg 9 needs driver >= 610). Then the worker encodes with x264."""
     if shutil.which("nvidia-smi") is None:
         return False
     try:
