@@ -147,6 +147,7 @@ class PieceQueue:
         self.visuals: list[SceneVisual] = []
         self._futures: dict[Piece, Future] = {}
         self._md5s: dict[Path, str] = {}
+        self.keys: dict[Piece, str] = {}   # each rendered piece's cache key (the joined file's key is made of them)
         self._bodies_done = 0
         self._count_lock = threading.Lock()
         # `workers` pieces are fed at once; one more thread lets a piece's encoder drain
@@ -192,6 +193,7 @@ class PieceQueue:
         try:
             ctx.check_cancelled()
             key = piece_key(piece, self.visuals, self.enc, self._md5s)
+            self.keys[piece] = key
             step = "render_scene" if piece.kind == "body" else "render_transition"
 
             def produce(tmp: Path) -> None:

@@ -6,10 +6,14 @@
                                                                video scenes' own sound ducked under it)
         -> join by stream copy + AAC mux -> OUTPUT_DIR/<name>.mp4 (atomic) + REPORT_DIR/<id>.json
         -> poster: a frame of the first scene -> OUTPUT_DIR/<name>.jpg (atomic)
+
+The joined MP4 and the poster are cached too, keyed by the pieces' keys and the soundtrack, so
+a job rendered again only copies two files out of the cache.
 """
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -207,6 +211,44 @@ def _soundtrack(job: Job, sounds: list[SceneSound], counts: list[int], clips: li
     return ctx.cache.get_or_create(key, ".m4a", produce)
 
 
+def _publish(pieces: list, paths: list[Path], keys: dict, soundtrack: Path, output: Path,
+             poster_at: float, work: Path, ctx: JobContext) -> Path:
+    """The joined MP4 at `output` and its poster beside it, both through the cache.
+
+    The joined file is keyed by its pieces' keys and the soundtrack's bytes, the poster by the
+    joined file's key and its time: a job rendered again copies both out of the cache instead
+    of joining and decoding again."""
+    opt = ctx.optimizer
+    joined_key = make_key("joined", pieces=[keys[p] for p in pieces], soundtrack=file_md5(soundtrack))
+
+    def join(tmp: Path) -> None:
+        with opt.monitor_performance("mux"):
+            join_and_mux(paths, soundtrack, tmp, work)
+
+    joined = ctx.cache.get_or_create(joined_key, ".mp4", join)
+    poster_key = make_key("poster", joined=joined_key, at=round(poster_at, 4))
+
+    def frame(tmp: Path) -> None:
+        with opt.monitor_performance("poster"):
+            write_poster(joined, at_seconds=poster_at, poster=tmp)
+
+    poster = ctx.cache.get_or_create(poster_key, ".jpg", frame)
+    copy_atomically(joined, output)
+    return copy_atomically(poster, poster_path(output))
+
+
+def copy_atomically(source: Path, target: Path) -> Path:
+    """Copy `source` to `target` through a hidden partial file, so `target` only ever holds a whole file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.stem}.{os.getpid()}.partial{target.suffix}")
+    try:
+        shutil.copyfile(source, partial)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
 def _unwrap(exc: SceneError) -> Exception:
     inner = exc.error
     if isinstance(inner, JobInvalid):
@@ -296,10 +338,7 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
         queue.close()
     soundtrack = audio_future.result()
     ctx.check_cancelled()
-    with opt.monitor_performance("mux"):
-        join_and_mux(paths, soundtrack, output, work)
-    with opt.monitor_performance("poster"):
-        poster = write_poster(output, at_seconds=counts[0] / fps / 2, poster=poster_path(output))
+    poster = _publish(pieces, paths, queue.keys, soundtrack, output, counts[0] / fps / 2, work, ctx)
     subtitles = _sidecars(job, sounds, counts, output)
     duration = total_seconds(counts, fps)
     timeline, start = [], 0
