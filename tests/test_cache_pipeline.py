@@ -46,11 +46,20 @@ def test_second_render_makes_no_tts_or_image_calls(settings, tmp_path):
     assert stats["misses"] == 0 and stats["hit_rate"] == 1.0
     assert "tts_synthesis" not in steps
     assert second.output.read_bytes()[4:8] == b"ftyp"
+    # the joined MP4 and its poster come out of the cache: no join, no decode, the same bytes
+    assert "mux" in kinds(first)[1] and "poster" in kinds(first)[1]
+    assert "mux" not in steps and "poster" not in steps
+    assert stats["by_kind"]["joined"] == {"hits": 1, "misses": 0, "hit_rate": 1.0}
+    assert stats["by_kind"]["poster"] == {"hits": 1, "misses": 0, "hit_rate": 1.0}
+    assert second.output != first.output and second.output.read_bytes() == first.output.read_bytes()
+    assert second.poster.read_bytes()[:2] == b"\xff\xd8" and second.poster.read_bytes() == first.poster.read_bytes()
 
     third = render_job(job("twice-c", tmp_path, first_line="Hello again."), make_context(settings))
-    stats, _steps = kinds(third)
+    stats, steps = kinds(third)
     assert stats["by_kind"]["tts"] == {"hits": 1, "misses": 1, "hit_rate": 0.5}
     assert stats["by_kind"]["image"]["misses"] == 0
+    assert stats["by_kind"]["joined"]["misses"] == 1 and "mux" in steps   # new narration: joined again
+    assert third.output.read_bytes() != first.output.read_bytes()
 
 
 def test_damaged_cached_narration_is_made_again_and_the_job_succeeds(settings, tmp_path):
