@@ -13,7 +13,7 @@ def job_title(data: Any) -> str:
     scenes = data.get("scenes")
     first = scenes[0] if isinstance(scenes, list) and scenes else None
     text = first.get("text") if isinstance(first, dict) else None
-    content = text.get("content") if isinstance(text, dict) else None
+    content = text.get("content") if isinstance(text, dict) else text   # or the "text": "Title" shorthand
     if isinstance(content, str) and content.strip():
         return content.strip()[:MAX_CHARS]
     name = data.get("output_filename")
