@@ -150,6 +150,23 @@ def test_expired_lease_is_claimed_again_with_attempts_raised(spool_settings):
     assert again.id == "orphan" and again.attempts == 2
 
 
+def test_half_written_files_of_a_killed_worker_are_swept_after_a_lease(spool_settings):
+    # a worker killed inside write_json_atomic leaves `.<name>.tmp-<hex>` in processing/
+    settings = spool_settings(LEASE_SECONDS=30)
+    source = SpoolSource(settings)
+    processing = settings.path("SPOOL_DIR") / "processing"
+    processing.mkdir(parents=True, exist_ok=True)
+    stale = processing / ".0-1-gone~abc.state.tmp-1234abcd"
+    fresh = processing / ".0-2-busy~def.state.tmp-5678abcd"
+    for path in (stale, fresh):
+        path.write_text('{"id": ')
+    old = time.time() - 60
+    os.utime(stale, (old, old))
+    source.reclaim_expired()
+    assert not stale.exists()             # older than a lease: its writer is gone
+    assert fresh.exists()                 # may still be being written
+
+
 def test_heartbeats_keep_the_lease(spool_settings):
     settings = spool_settings(LEASE_SECONDS=0.4)
     SpoolSource(settings).submit(tiny_job("held"))

@@ -113,7 +113,20 @@ class SpoolSource(SpoolStore, JobSource):
             Path(entry.path[:-5] + ".state").unlink(missing_ok=True)
             log.warning("lease of %s ran out (worker gone); queued again", stem)
             count += 1
+        self._sweep_stale_temporaries(deadline)
         return count
+
+    def _sweep_stale_temporaries(self, deadline: float) -> None:
+        """Remove processing/'s hidden half-written files (`.<name>.tmp-*`, from write_json_atomic)
+        older than a lease: a worker killed mid-write leaves one, and no one else would remove it."""
+        with os.scandir(self.dirs["processing"]) as entries:
+            for entry in entries:
+                if entry.name.startswith(".") and ".tmp-" in entry.name:
+                    try:
+                        if entry.stat().st_mtime < deadline:
+                            os.unlink(entry.path)
+                    except FileNotFoundError:
+                        pass
 
     def _candidates(self) -> list[os.DirEntry]:
         now = time.time()
