@@ -59,8 +59,10 @@ def test_floor_ratio_and_parallel_speedup(bench):
     _, result, _ = bench
     floor = result["floor"]
     assert floor["seconds"] > 0
-    # the floor encodes exactly the frames of the cold output
+    # the floor encodes exactly the frames of the cold output (rendered again losslessly),
+    # and the earlier floor on its decoded frames is kept beside it
     assert floor["frames"] == round(result["runs"]["cold"]["video_duration"] * 12)
+    assert floor["decoded"]["frames"] == floor["frames"] and floor["decoded"]["cpu_s"] > 0
     assert "-preset" in floor["encoder_args"]
     ratios = result["ratios"]
     pairs = result["pairs"]   # BENCH_PAIRS=2: two cold runs, each followed by its floor
@@ -68,6 +70,7 @@ def test_floor_ratio_and_parallel_speedup(bench):
     assert pairs[0]["cold_s"] == result["runs"]["cold"]["wall_s"] and pairs[0]["floor_s"] == floor["seconds"]
     for pair in pairs:
         assert pair["ratio"] == pytest.approx(pair["cold_s"] / pair["floor_s"], rel=1e-3)
+        assert pair["ratio_decoded_cpu"] == pytest.approx(pair["cold_cpu_s"] / pair["floor_decoded_cpu_s"], rel=1e-3)
     assert ratios["cold_over_floor"] == pytest.approx(statistics.median(p["ratio"] for p in pairs), rel=1e-3)
     assert ratios["parallel_speedup"] == pytest.approx(
         result["runs"]["sequential"]["wall_s"] / result["runs"]["cold"]["wall_s"], rel=1e-3)

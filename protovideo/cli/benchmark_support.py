@@ -128,6 +128,7 @@ class RssSampler:
         self.window = {"self": 0.0, "children": 0.0}   # peaks since reset()
         self.biggest_child: tuple[float, str] = (0.0, "")   # (MB, command line head) of the largest child seen
         self.samples = 0
+        self.own_cpu_s = 0.0   # CPU seconds this sampler's thread has used (listing children reads /proc)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
 
@@ -161,7 +162,9 @@ class RssSampler:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
+            start = time.thread_time()
             self.sample()
+            self.own_cpu_s += time.thread_time() - start
 
     def reset(self) -> None:
         """Start a new window (the overall peaks are kept)."""
@@ -194,6 +197,11 @@ def cpu_seconds(before: os.times_result, after: os.times_result) -> float:
     return sum(getattr(after, f) - getattr(before, f) for f in ("user", "system", "children_user", "children_system"))
 
 
+def children_cpu_seconds(before: os.times_result, after: os.times_result) -> float:
+    """CPU seconds of the finished children alone (a timed ffmpeg), without this process's threads."""
+    return sum(getattr(after, f) - getattr(before, f) for f in ("children_user", "children_system"))
+
+
 def encoder_input_format(enc: EncoderSettings, work: Path) -> str:
     """The raw pixel format the renderer's FrameEncoder pipes into ffmpeg (read from its command)."""
     from generators.encode import FrameEncoder
@@ -211,26 +219,40 @@ def x264_floor(video: Path, enc: EncoderSettings, work: Path) -> dict:
 
     The frames are decoded to a raw file first (not timed), in the pixel format the
     renderer pipes (rgb24 or yuv420p); the timed encode uses the same codec
-    arguments and threads as the renderer's FrameEncoder.
+    arguments and threads as the renderer's FrameEncoder. The raw file is removed after.
+
+    The decoded frames of a lossy video are not the frames the renderer made: its encode
+    smoothed them (most of the backgrounds' fine grain is gone), and x264 needs about a
+    fifth less for them. `--benchmark` times its floor on the job's lossless render
+    instead (time_x264) and keeps this one for comparison.
     """
     work.mkdir(parents=True, exist_ok=True)
     pix_fmt = encoder_input_format(enc, work)
-    bytes_per_frame = enc.width * enc.height * (3 if pix_fmt == "rgb24" else 1.5)
     raw = work / "floor-frames.raw"
-    out = work / "floor.mp4"
     try:
         subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-i", str(video), "-map", "0:v:0",
-                        "-f", "rawvideo", "-pix_fmt", pix_fmt, str(raw)], check=True, capture_output=True)
-        frames = int(raw.stat().st_size // bytes_per_frame)
-        cmd = [ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-f", "rawvideo", "-pix_fmt", pix_fmt,
-               "-s", f"{enc.width}x{enc.height}", "-r", str(enc.fps), "-i", str(raw), "-an",
-               *enc.args(), "-threads", "0", "-f", "mp4", str(out)]
+                        "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", pix_fmt, str(raw)],
+                       check=True, capture_output=True)
+        return time_x264(raw, pix_fmt, enc, work)
+    finally:
+        raw.unlink(missing_ok=True)
+
+
+def time_x264(raw: Path, pix_fmt: str, enc: EncoderSettings, work: Path) -> dict:
+    """Wall and CPU seconds of ffmpeg encoding the raw frames in `raw` with `enc` (threads 0, as the
+    renderer's one encoder), read from a file."""
+    bytes_per_frame = enc.width * enc.height * (3 if pix_fmt == "rgb24" else 1.5)
+    out = work / "floor.mp4"
+    frames = int(raw.stat().st_size // bytes_per_frame)
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-f", "rawvideo", "-pix_fmt", pix_fmt,
+           "-s", f"{enc.width}x{enc.height}", "-r", str(enc.fps), "-i", str(raw), "-an",
+           *enc.args(), "-threads", "0", "-f", "mp4", str(out)]
+    try:
         cpu0, start = os.times(), time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
         seconds = time.perf_counter() - start
-        cpu = cpu_seconds(cpu0, os.times())
+        cpu = children_cpu_seconds(cpu0, os.times())   # not the RSS sampler's thread
     finally:
-        raw.unlink(missing_ok=True)
         out.unlink(missing_ok=True)
     return {"seconds": round(seconds, 3), "cpu_s": round(cpu, 3), "frames": frames, "input": f"rawvideo {pix_fmt} from a file",
             "encoder_args": enc.args(), "fps_encoded": round(frames / seconds, 1) if seconds else None}
