@@ -26,8 +26,9 @@ def default_voice_path() -> Path:
 class PiperProvider:
     name = "piper"
 
-    def __init__(self, voice_path: str = "", voices_dir: str = ""):
+    def __init__(self, voice_path: str = "", voices_dir: str = "", threads: int = 1):
         self.voice_path = Path(voice_path) if voice_path else None
+        self.threads = max(1, int(threads))   # onnxruntime intra-op threads of a synthesis
         self.voices_dir = Path(voices_dir).expanduser() if voices_dir else None
         self._download_lock = threading.Lock()
 
@@ -86,7 +87,7 @@ class PiperProvider:
             raise ProviderUnavailable("voice.provider 'piper' needs the piper-tts package "
                                       "(pip install piper-tts)", field="voice.provider") from None
         voice = PiperVoice.load(str(path), config_path=str(voice_config(path) or f"{path}.json"))
-        return _without_spinning(voice, path, aligned=aligned_model(path))
+        return _without_spinning(voice, path, aligned=aligned_model(path), threads=self.threads)
 
     def synthesize_sentences(self, sentences: list[str], voice, reference_wav=None):
         chunks, rate, _ = self.synthesize_timed(sentences, voice, reference_wav)
@@ -150,10 +151,12 @@ def aligned_model(path: Path) -> bytes | None:
     return model.SerializeToString()
 
 
-def _without_spinning(voice, path: Path, aligned: bytes | None = None):
+def _without_spinning(voice, path: Path, aligned: bytes | None = None, threads: int = 1):
     """Give the voice an onnxruntime session that is a good neighbour to the encoder.
 
-    Narration runs beside the video encoder: idle inference threads sleep instead of
+    Narration runs beside the video encoder: `threads` intra-op threads (PIPER_THREADS,
+    default 1: x264 keeps the other cores busy, and one thread spends less CPU on the
+    same speech than two), idle inference threads sleep instead of
     spinning (which would take CPU from x264 between sentences), and onnxruntime's
     memory arena shrinks after each sentence (it would otherwise keep ~200 MB for the
     life of the worker; turning the arena off instead costs a third of the speed).
@@ -163,6 +166,8 @@ def _without_spinning(voice, path: Path, aligned: bytes | None = None):
         return voice
     import onnxruntime
     options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     voice.session = _ShrinkingSession(onnxruntime.InferenceSession(
@@ -190,4 +195,4 @@ def create_provider(settings) -> PiperProvider:
     if settings is None:
         return PiperProvider()
     voices = str(settings.path("PIPER_VOICES_DIR")) if getattr(settings, "PIPER_VOICES_DIR", "") else ""
-    return PiperProvider(getattr(settings, "PIPER_VOICE", ""), voices)
+    return PiperProvider(getattr(settings, "PIPER_VOICE", ""), voices, getattr(settings, "PIPER_THREADS", 1))

