@@ -214,3 +214,53 @@ def test_colours_come_out_of_the_video_as_they_went_in(tmp_path):
     for band, colour in ((slice(20, 140), (255, 255, 255)), (slice(180, 300), (255, 0, 0)),
                          (slice(340, 460), (0, 0, 0))):
         assert np.abs(decoded[band, 20:250] - colour).max() <= 8, (colour, decoded[band, 20:250].mean(axis=(0, 1)))
+
+
+def test_pieces_of_a_scene_share_its_picture_and_a_rewritten_picture_is_read_again(tmp_path):
+    from generators.scenes.still import StillSource, forget_pictures
+    forget_pictures()
+    path = marked_picture(tmp_path)
+    body = SceneVisual(width=270, height=480, fps=12, frames=25, motion="zoom_in", picture=path)
+    fade = SceneVisual(width=270, height=480, fps=12, frames=8, motion="zoom_in", picture=path)
+    a, b = StillSource(body), StillSource(fade)     # a scene's body and one of its crossfades
+    assert all(p is q for p, q in zip(a.planes, b.planes))
+    small = StillSource(SceneVisual(width=136, height=240, fps=12, frames=8, motion="none", picture=path))
+    assert small.planes[0] is not a.planes[0] and small.planes[0].width < a.planes[0].width
+    # the same path with another picture in it (cache entries are replaced, never edited): read again
+    Image.new("RGB", (PICTURE_W + 2, PICTURE_H), (255, 0, 0)).save(path)
+    red = StillSource(body)
+    assert red.planes[0] is not a.planes[0]
+    assert abs(int(np.median(red.planes[0].pixels)) - 82) <= 1   # BT.601 limited-range luma of pure red
+    forget_pictures()
+    assert StillSource(body).planes[0] is not red.planes[0]
+
+
+def test_shared_planes_load_once_for_waiting_threads_and_keep_no_failure():
+    from generators.scenes.still import forget_pictures, shared_planes
+    forget_pictures()
+    started, release, calls = threading.Event(), threading.Event(), []
+
+    def slow_load():
+        calls.append(1)
+        started.set()
+        release.wait(5)
+        return ("y", "u", "v")
+
+    results = []
+    first = threading.Thread(target=lambda: results.append(shared_planes(("pic", 1), slow_load)))
+    first.start()
+    started.wait(5)
+    second = threading.Thread(target=lambda: results.append(shared_planes(("pic", 1), slow_load)))
+    second.start()
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert results == [("y", "u", "v")] * 2 and len(calls) == 1
+
+    def broken():
+        raise OSError("unreadable picture")
+
+    with pytest.raises(OSError):
+        shared_planes(("pic", 2), broken)
+    assert shared_planes(("pic", 2), lambda: ("again",)) == ("again",)   # the failure was not kept
+    forget_pictures()

@@ -5,9 +5,16 @@ frame is then one scale-and-shift per plane (generators/warp.py: a subpixel crop
 pans, an exact-scale resize for zooms, an affine warp where neither is exact), never a
 resize of the full picture, into one frame buffer reused for every frame. A scene
 whose camera does not move is made once and copied.
+
+A scene's picture is wanted by up to three pieces (its body and the crossfades on
+either side), often at the same time on different threads: the scaled planes of the
+last few pictures are shared (`shared_planes`), so each is decoded, scaled and
+converted once. The planes are only read. The renderer forgets them after each job.
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -22,14 +29,68 @@ from ..yuv import even, new_frame, planes, rgb_to_i420
 from . import cover, scene_kind
 
 
+KEEP = 4   # pictures whose planes stay shared: a body, its two crossfades and the next body's picture
+
+
+class _Loading:
+    def __init__(self):
+        self.done = threading.Event()
+        self.planes: tuple[Plane, Plane, Plane] | None = None
+
+
+_shared: OrderedDict[tuple, _Loading] = OrderedDict()
+_shared_lock = threading.Lock()
+
+
+def shared_planes(key: tuple, load) -> tuple[Plane, Plane, Plane]:
+    """load() once per key among the last KEEP keys; a second caller while the first is
+    loading waits for its result (and loads on its own if that failed)."""
+    with _shared_lock:
+        entry = _shared.get(key)
+        mine = entry is None
+        if mine:
+            entry = _shared[key] = _Loading()
+            while len(_shared) > KEEP:
+                _shared.popitem(last=False)
+        else:
+            _shared.move_to_end(key)
+    if not mine:
+        entry.done.wait()
+        return entry.planes if entry.planes is not None else load()
+    try:
+        entry.planes = load()
+    finally:
+        if entry.planes is None:   # failed: not kept, a waiter tries itself and gets its own error
+            with _shared_lock:
+                if _shared.get(key) is entry:
+                    del _shared[key]
+        entry.done.set()
+    return entry.planes
+
+
+def forget_pictures() -> None:
+    """Drop the shared planes (sources still open keep theirs)."""
+    with _shared_lock:
+        _shared.clear()
+
+
 @scene_kind("image")
 class StillSource:
     def __init__(self, visual: SceneVisual):
         self.v = visual
-        self.planes = self._load(visual.picture)
+        self.planes = self._shared_load(visual.picture)
         self._out = new_frame(visual.width, visual.height)
         self._fixed: np.ndarray | None = None      # the one frame of a camera that does not move
         self._still = len({self.camera(i) for i in range(visual.frames)}) == 1
+
+    def _shared_load(self, path: Path | None) -> tuple[Plane, Plane, Plane]:
+        v = self.v
+        try:
+            st = Path(path).stat()
+        except (OSError, TypeError):
+            return self._load(path)   # its error names the scene
+        key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns, v.width, v.height)
+        return shared_planes(key, lambda: self._load(path))
 
     def _load(self, path: Path | None) -> tuple[Plane, Plane, Plane]:
         v = self.v

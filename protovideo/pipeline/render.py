@@ -31,6 +31,7 @@ from generators.narration import recorded_narration, synthesize_narration
 from generators.sidecars import write_sidecars
 from generators.pictures import PictureBoard
 from generators.poster import poster_path, write_poster
+from generators.scenes.still import forget_pictures
 from generators.speech import Speech, split_sentences
 from generators.subtitles import cues_for, shift_cues
 from generators.visual import SceneVisual, TextSpec
@@ -289,6 +290,7 @@ def render_job(job: Job, ctx: JobContext, output_path: Path | None = None) -> Re
                 raise _unwrap(exc) from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        forget_pictures()        # the planes of the last pictures, shared by a scene's pieces
         ctx.cache.close()        # drops scratch files handed out while the cache is off
         opt.optimize_memory()    # freed frames and pictures go back to the system between jobs
 
