@@ -1,6 +1,14 @@
 """Search x264 settings for the quality levels by measurement (VMAF, encode CPU, size).
 
     python benchmarks/x264_search.py [--width 540 --height 960] [--subsample 2] [--out search.json]
+        [--only veryfast:20:aq-strength=0.5,faster:16] [--candidate "slow 12 -tune film"]
+        [--ref-dir /dev/shm/refs]   # keep each job's lossless frames there and reuse them
+
+The first row of every job is `lossless` (x264 -qp 0: the reference frames themselves,
+so its VMAF is the ceiling of the metric on that job: VMAF of the reference against
+itself). VMAF vmaf_v0.6.1 does not reach 100 on identical frames when there is
+little motion, so a level cannot be "1 point above" another one that is within
+1 point of this ceiling.
 
 Two jobs, each rendered once losslessly by the real pipeline (their frames are the
 reference): the `--benchmark` reel (5 scenes: stills with slow zooms and pans,
@@ -66,6 +74,28 @@ def busy_job(folder: Path, shape: BenchShape) -> dict:
             "subtitles": {"words_per_line": 2}, "scenes": scenes}
 
 
+def _reference(args, job_name: str, data: dict, settings, root: Path, kwargs: dict) -> bq.Reference:
+    """The job's lossless frames: rendered now, or read back from --ref-dir (same size, frames)."""
+    tag = f"{job_name}-{args.width}x{args.height}-{args.fps}-{args.frames or 'all'}"
+    if args.ref_dir:
+        folder = Path(args.ref_dir)
+        meta = folder / f"{tag}.json"
+        if meta.exists():
+            info = json.loads(meta.read_text())
+            raw = folder / f"{tag}.yuv"
+            print(f"{job_name}: reusing the lossless reference {raw}", file=sys.stderr, flush=True)
+            return bq.Reference(raw, info["width"], info["height"], info["fps"], info["frames"])
+    print(f"{job_name}: rendering the lossless reference ...", file=sys.stderr, flush=True)
+    ref = bq.lossless_reference(data, settings, root / job_name, max_frames=args.frames or None, **kwargs)
+    if args.ref_dir:
+        folder.mkdir(parents=True, exist_ok=True)
+        kept = folder / f"{tag}.yuv"
+        shutil.move(str(ref.raw), kept)
+        ref = bq.Reference(kept, ref.width, ref.height, ref.fps, ref.frames)
+        meta.write_text(json.dumps({"width": ref.width, "height": ref.height, "fps": ref.fps, "frames": ref.frames}))
+    return ref
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--width", type=int, default=540)
@@ -74,6 +104,12 @@ def main() -> int:
     parser.add_argument("--subsample", type=int, default=2, help="VMAF on every n-th frame")
     parser.add_argument("--only", default="", help="comma-separated preset:crf to measure instead of "
                         "the built-in list")
+    parser.add_argument("--candidate", action="append", default=[], help="'preset crf [ffmpeg args ...]', "
+                        "e.g. 'slow 12 -tune film' or 'faster 14 -x264-params aq-mode=3:psy-rd=1.0,0.15' "
+                        "(repeatable; added to --only or to the built-in list)")
+    parser.add_argument("--ref-dir", default="", help="keep each job's lossless reference frames here and "
+                        "reuse them (same frames for every run: Piper draws its timing at random)")
+    parser.add_argument("--no-lossless", action="store_true", help="leave out the lossless (ceiling) row")
     parser.add_argument("--frames", type=int, default=0, help="only the first N frames of each job")
     parser.add_argument("--jobs", default="reel,busy", help="which jobs (reel, busy)")
     parser.add_argument("--out", default="")
@@ -86,6 +122,9 @@ def main() -> int:
         # preset:crf or preset:crf:x264-params (e.g. veryfast:21:aq-mode=0)
         candidates = [(p[0], int(p[1]), ("-x264-params", p[2]) if len(p) > 2 else ())
                       for p in (x.split(":", 2) for x in args.only.split(","))]
+    if args.candidate:
+        given = [(c.split()[0], int(c.split()[1]), tuple(c.split()[2:])) for c in args.candidate]
+        candidates = (candidates if args.only else []) + given
     result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
               "size": [args.width, args.height], "vmaf_subsample": args.subsample, "jobs": {}}
     try:
@@ -95,17 +134,19 @@ def main() -> int:
         for job_name, (data, base) in jobs.items():
             if job_name not in args.jobs.split(","):
                 continue
-            print(f"{job_name}: rendering the lossless reference ...", file=sys.stderr, flush=True)
             kwargs = {"base_dir": base} if base else {}
-            ref = bq.lossless_reference(data, settings, root / job_name, max_frames=args.frames or None, **kwargs)
+            ref = _reference(args, job_name, data, settings, root, kwargs)
             rows = []
-            for preset, crf, extra in candidates:
-                name = f"{preset} CRF {crf}" + (f" {' '.join(extra)}" if extra else "")
-                row = bq.measure(ref, bq.x264_args(preset, crf, ref.fps, extra), root / "enc", name, args.subsample)
+            plan = [] if args.no_lossless else [("lossless (x264 -qp 0, the ceiling)", bq.lossless_args(ref.fps))]
+            plan += [(f"{preset} CRF {crf}" + (f" {' '.join(extra)}" if extra else ""),
+                      bq.x264_args(preset, crf, ref.fps, extra)) for preset, crf, extra in candidates]
+            for name, x264 in plan:
+                row = bq.measure(ref, x264, root / "enc", name, args.subsample)
                 rows.append(row)
                 print(f"  {job_name:<5} {name:<40} VMAF {row['vmaf']:6.2f}  {row['cpu_s']:7.2f} CPU s  "
                       f"{row['size_mb']:7.3f} MB", file=sys.stderr, flush=True)
-            ref.raw.unlink(missing_ok=True)
+            if not args.ref_dir:
+                ref.raw.unlink(missing_ok=True)
             result["jobs"][job_name] = {"frames": ref.frames, "seconds": round(ref.seconds, 2), "rows": rows}
     finally:
         shutil.rmtree(root, ignore_errors=True)

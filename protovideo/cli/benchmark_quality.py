@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from generators.encode import EncoderSettings, encoder_for
+from generators.encode import LOSSLESS, EncoderSettings, encoder_for
 from generators.ffmpeg import ffmpeg_exe
 from protovideo.cli.benchmark_support import EXAMPLES, cpu_seconds
 
@@ -47,6 +47,11 @@ class Reference:
 def x264_args(preset: str, crf: int, fps: int, extra: tuple[str, ...] = ()) -> list[str]:
     """The renderer's x264 arguments for a preset and CRF (EncoderSettings.args), plus extras."""
     return [*EncoderSettings("libx264", preset, crf, fps, 16, 16).args(), *extra]
+
+
+def lossless_args(fps: int) -> list[str]:
+    """x264 -qp 0: the reference frames themselves; its VMAF is the metric's ceiling on the job."""
+    return encoder_for(LOSSLESS, fps, 16, 16, prefer="libx264").args()
 
 
 def level_args(level: str, fps: int) -> list[str]:
