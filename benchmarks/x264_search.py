@@ -47,6 +47,18 @@ CANDIDATES = [  # (preset, crf, extra x264 options)
     ("veryfast", 19, ("-tune", "stillimage")), ("veryfast", 19, ("-tune", "film")),
     ("faster", 19, ("-tune", "film")), ("veryfast", 19, ("-x264-params", "ref=3:bframes=3")),
     ("veryfast", 15, ()), ("faster", 16, ()), ("fast", 17, ()), ("medium", 16, ()),
+    # toward the ceiling (high): lower CRF, slower presets, tunes, psy, AQ mode 3, a longer GOP
+    ("faster", 12, ()), ("faster", 10, ()), ("medium", 12, ()), ("slow", 12, ()), ("veryslow", 12, ()),
+    ("faster", 12, ("-tune", "film")), ("faster", 12, ("-tune", "grain")), ("faster", 12, ("-tune", "stillimage")),
+    ("faster", 12, ("-tune", "psnr")), ("faster", 12, ("-tune", "ssim")), ("faster", 10, ("-tune", "stillimage")),
+    ("faster", 12, ("-x264-params", "psy=0")), ("faster", 12, ("-x264-params", "psy-rd=1.0,0.15")),
+    ("faster", 12, ("-x264-params", "aq-mode=3")), ("faster", 12, ("-x264-params", "keyint=300")),
+    # around standard: knobs that move the reel (slow stills) and the busy job (clips) apart
+    ("veryfast", 20, ("-x264-params", "aq-strength=0.5")), ("veryfast", 21, ("-x264-params", "aq-strength=0.5")),
+    ("veryfast", 20, ("-x264-params", "aq-strength=0.5:rc-lookahead=30")),
+    ("veryfast", 20, ("-x264-params", "aq-strength=0.5:subme=1")),
+    ("veryfast", 20, ("-x264-params", "aq-strength=0.5:deadzone-inter=30")),
+    ("veryfast", 20, ("-x264-params", "aq-strength=0.5:no-mbtree=1")),
 ]
 
 

@@ -142,7 +142,12 @@ def test_quality_table_per_level(bench):
     _, result, stderr = bench
     quality = result["quality"]
     rows = quality["rows"]
-    assert set(rows) == {"draft", "standard", "high", "moviepy (medium CRF 23)"}
+    assert set(rows) == {"lossless (x264 -qp 0)", "draft", "standard", "high", "moviepy (medium CRF 23)"}
+    # the reference itself: nothing scores above it (VMAF is not strictly monotone: a near-lossless
+    # encode has been seen 0.01 above it)
+    ceiling = rows["lossless (x264 -qp 0)"]["vmaf"]
+    assert all(ceiling >= row["vmaf"] - 0.1 for row in rows.values())
+    assert 0 < quality["ours_output_vmaf"] <= ceiling + 0.1
     for name, row in rows.items():
         assert 0 < row["vmaf"] <= 100, (name, row)
         assert row["cpu_s"] > 0 and row["bytes"] > 0 and row["x_realtime"] > 0, (name, row)
@@ -151,3 +156,30 @@ def test_quality_table_per_level(bench):
     job = result["job"]
     assert quality["frames"] == round(job["video_duration"] * job["fps"])   # the whole job, every frame once
     assert set(quality["targets"]) and "quality (" in stderr
+
+
+def test_straightforward_moviepy_render_timed_and_scored(bench):
+    """The same job the plain moviepy way at medium CRF 23: wall and CPU s, VMAF against its own
+    lossless frames, and the whole-render speed-up of our cold render over it."""
+    _, result, stderr = bench
+    c = result["straightforward"]
+    m, ours, cold = c["moviepy"], c["ours"], result["runs"]["cold"]
+    assert m["encoder"] == {"preset": "medium", "crf": 23, "params": ""}
+    assert m["wall_s"] > 0 and m["cpu_s"] > 0 and m["bytes"] > 0
+    assert m["frames"] == round(m["video_duration"] * result["job"]["fps"])   # every frame of its output scored
+    assert 30 < m["vmaf"] <= 100
+    assert ours["wall_s"] == cold["wall_s"] and ours["vmaf"] == result["quality"]["ours_output_vmaf"]
+    assert c["speedup_wall"] == pytest.approx(m["wall_s"] / cold["wall_s"], rel=1e-3)
+    assert c["speedup_cpu"] == pytest.approx(m["cpu_s"] / cold["cpu_s"], rel=1e-3)
+    assert c["vmaf_ours_minus_moviepy"] == pytest.approx(ours["vmaf"] - m["vmaf"], abs=0.011)
+    assert "straightforward moviepy render" in stderr
+
+
+def test_moviepy_comparison_can_be_switched_off(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "main_worker.py"), "--benchmark", "--scenes=1", "--json"],
+                          cwd=tmp_path, env=_env(tmp_path, BENCH_PAIRS="1", BENCH_MOVIEPY="0"),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    assert result["straightforward"] is None and result["quality"]["rows"]
+    assert "straightforward moviepy render" not in proc.stderr

@@ -18,7 +18,14 @@ output folder under WORK_DIR (never the user's cache):
                 straightforward moviepy render's x264 setting (medium CRF 23) encode those
                 frames: VMAF against them, encode CPU s, size, x realtime, and the ratios of
                 the levels' targets (protovideo/cli/benchmark_quality.py; BENCH_VMAF=0 skips it,
-                BENCH_VMAF_SUBSAMPLE=n scores every n-th frame only)
+                BENCH_VMAF_SUBSAMPLE=n scores every n-th frame only); the lossless row is the
+                reference itself: VMAF's ceiling on this job
+    moviepy     the straightforward moviepy render of the same job at its own x264 setting
+                (medium CRF 23), timed (wall and CPU s) in a process of its own, then rendered
+                again losslessly with the same narration: its VMAF is against those frames;
+                ours is the cold render's output against our lossless frames; the whole-render
+                speed-up at their VMAFs (protovideo/cli/benchmark_moviepy.py; BENCH_MOVIEPY=0
+                skips it: it takes 5-10x the cold run)
 
 This machine's speed drifts by up to 30% over minutes, so cold and floor are measured
 as BENCH_PAIRS adjacent pairs (default 3), each cold run in its own empty cache; the
@@ -87,6 +94,25 @@ def _private_settings(settings, root: Path, name: str, workers: int):
 
 def _ratio(a, b):
     return round(a / b, 4) if a is not None and b else None
+
+
+def _switch(name: str) -> bool:
+    """An on/off environment setting, on unless 0, false or no."""
+    return os.environ.get(name, "1").strip().lower() not in ("0", "false", "no")
+
+
+def straightforward_comparison(moviepy: dict, cold: dict, ours_vmaf: float) -> dict:
+    """Whole-render speed-up of our cold render over the straightforward moviepy render, each
+    with its own VMAF (against its own lossless frames): equal where ours is within 0.3 below."""
+    difference = round(ours_vmaf - moviepy["vmaf"], 2)
+    return {
+        "moviepy": moviepy,
+        "ours": {"wall_s": cold["wall_s"], "cpu_s": cold["cpu_s"], "vmaf": ours_vmaf, "encoder": cold.get("encoder")},
+        "vmaf_ours_minus_moviepy": difference,
+        "equal_vmaf": difference >= -0.3,
+        "speedup_wall": _ratio(moviepy["wall_s"], cold["wall_s"]),
+        "speedup_cpu": _ratio(moviepy["cpu_s"], cold["cpu_s"]),
+    }
 
 
 def pairs_from_env(environ=None) -> int:
@@ -167,15 +193,23 @@ def run_benchmark(shape: BenchShape, settings, log=print, pairs: int = 3) -> dic
                     runs[name] = run
             floor = floors[0]
             memory = sampler.result()
-            quality = None
-            if os.environ.get("BENCH_VMAF", "1").strip() not in ("0", "false", "no"):
-                from protovideo.cli.benchmark_quality import lossless_reference, quality_table
+            quality = straightforward = None
+            if _switch("BENCH_VMAF"):
+                from protovideo.cli.benchmark_moviepy import compare
+                from protovideo.cli.benchmark_quality import lossless_reference, quality_table, vmaf
                 log("quality: the job rendered losslessly, then each level's x264 setting on its frames ...")
                 ref = lossless_reference(synthetic_job(shape, "benchmark-cold"), settings, root / "quality",
                                          cache_dir=main.CACHE_DIR)   # the cold run's narration
                 subsample = int(os.environ.get("BENCH_VMAF_SUBSAMPLE", "1").strip() or "1")
                 quality = quality_table(ref, root / "quality" / "encodes", subsample=max(1, subsample), log=log)
+                # the warm run's output: the cold run's pieces (same narration as the reference), joined
+                quality["ours_output_vmaf"] = vmaf(ref, Path(runs["warm"]["output"]), subsample=max(1, subsample))
                 ref.raw.unlink(missing_ok=True)
+                if _switch("BENCH_MOVIEPY"):
+                    log("the straightforward moviepy render (medium CRF 23), timed, then losslessly for its VMAF ...")
+                    straightforward = straightforward_comparison(
+                        compare(shape, root / "moviepy", subsample=max(1, subsample)), runs["cold"],
+                        quality["ours_output_vmaf"])
     finally:
         if os.environ.get("BENCH_KEEP", "") not in ("1", "true", "yes"):
             shutil.rmtree(root, ignore_errors=True)
@@ -202,6 +236,7 @@ def run_benchmark(shape: BenchShape, settings, log=print, pairs: int = 3) -> dic
         },
         "memory": memory,
         "quality": quality,
+        "straightforward": straightforward,
         "kept": str(root) if root.exists() else None,
     }
     result["targets"] = {name: {"limit": limit, "value": result["ratios"][name],
@@ -252,7 +287,17 @@ def format_table(result: dict) -> str:
         lines.append(f"target {name} <= {t['limit']}: {t['value']} {'met' if t['met'] else 'NOT met'}")
     if result.get("quality"):
         from protovideo.cli.benchmark_quality import format_quality
-        lines += ["", format_quality(result["quality"])]
+        lines += ["", format_quality(result["quality"]),
+                  f"our output (the cold render's pieces, joined): VMAF {result['quality']['ours_output_vmaf']:.2f}"]
+    if result.get("straightforward"):
+        c = result["straightforward"]
+        m, o = c["moviepy"], c["ours"]
+        lines += [f"straightforward moviepy render (medium CRF 23): {m['wall_s']:.1f} s wall, {m['cpu_s']:.1f} s CPU, "
+                  f"VMAF {m['vmaf']:.2f} (against its own lossless frames)",
+                  f"ours (cold, {o['encoder']}): {o['wall_s']:.1f} s wall, {o['cpu_s']:.1f} s CPU, VMAF {o['vmaf']:.2f}",
+                  f"speed-up over the straightforward render: {c['speedup_wall']}x wall, {c['speedup_cpu']}x CPU, "
+                  f"VMAF ours - moviepy {c['vmaf_ours_minus_moviepy']:+.2f} "
+                  f"({'equal quality' if c['equal_vmaf'] else 'NOT equal quality'})"]
     return "\n".join(lines)
 
 
