@@ -141,7 +141,7 @@ def render_straightforward(shape: BenchShape, work: Path, settings, enc: Encoder
 def measure_straightforward(shape: BenchShape, work: Path, settings, subsample: int = 1) -> dict:
     """Warm up, render timed at moviepy's own setting (medium CRF 23), render again losslessly with
     the same narration, and score the timed output's VMAF against those lossless frames."""
-    from protovideo.cli.benchmark_quality import reference_from_video, vmaf
+    from protovideo.cli.benchmark_quality import frame_count, reference_from_video, vmaf
     provider = get_tts_provider("piper", settings)
     tiny = BenchShape(1, 64, 64, 4, shape.quality)   # imports, model load and first calls, untimed
     (work / "warmup").mkdir(parents=True)
@@ -157,7 +157,8 @@ def measure_straightforward(shape: BenchShape, work: Path, settings, subsample: 
     reference = render_straightforward(shape, work / "lossless", settings, lossless, narrations, provider)
     ref = reference_from_video(Path(reference["output"]), work / "reference.yuv", shape.width, shape.height,
                                shape.fps)
-    result["frames"] = ref.frames
+    result["frames"] = frame_count(Path(result["output"]))
+    result["reference_frames"] = ref.frames   # the same number: the two renders' frames align one to one
     result["vmaf"] = vmaf(ref, Path(result["output"]), subsample=subsample)
     result["bytes"] = Path(result["output"]).stat().st_size
     ref.raw.unlink(missing_ok=True)

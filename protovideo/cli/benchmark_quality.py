@@ -93,6 +93,13 @@ def _raw_input(ref: Reference) -> list[str]:
             "-r", str(ref.fps), "-i", str(ref.raw)]
 
 
+def frame_count(video: Path) -> int:
+    """Frames in the video's first video stream, decoded and counted (one framecrc line each)."""
+    out = subprocess.run([ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(video), "-map", "0:v:0",
+                          "-fps_mode", "passthrough", "-f", "framecrc", "-"], check=True, capture_output=True, text=True)
+    return sum(1 for line in out.stdout.splitlines() if line and not line.startswith("#"))
+
+
 def encode(ref: Reference, args: list[str], out: Path) -> dict:
     """Encode the reference frames with `args` (threads as the renderer's one encoder)."""
     cmd = [ffmpeg_exe(), "-v", "error", "-y", "-nostdin", *_raw_input(ref), "-an", *args,
