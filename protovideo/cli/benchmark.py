@@ -295,7 +295,7 @@ def format_table(result: dict) -> str:
         lines += [f"straightforward moviepy render (medium CRF 23): {m['wall_s']:.1f} s wall, {m['cpu_s']:.1f} s CPU, "
                   f"VMAF {m['vmaf']:.2f} (against its own lossless frames)",
                   f"ours (cold, {o['encoder']}): {o['wall_s']:.1f} s wall, {o['cpu_s']:.1f} s CPU, VMAF {o['vmaf']:.2f}",
-                  f"speed-up over the straightforward render: {c['speedup_wall']}x wall, {c['speedup_cpu']}x CPU, "
+                  f"speed-up over the straightforward render: {c['speedup_wall']:.2f}x wall, {c['speedup_cpu']:.2f}x CPU, "
                   f"VMAF ours - moviepy {c['vmaf_ours_minus_moviepy']:+.2f} "
                   f"({'equal quality' if c['equal_vmaf'] else 'NOT equal quality'})"]
     return "\n".join(lines)
