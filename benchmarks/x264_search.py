@@ -127,8 +127,6 @@ def main() -> int:
     parser.add_argument("--out", default="")
     args = parser.parse_args()
     shape = BenchShape(5, args.width, args.height, args.fps)
-    root = Path(tempfile.mkdtemp(prefix="x264-search-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
-    settings = load_settings({"LOG_FILE": "", "WORK_DIR": str(root / "work")}, read_files=False)
     candidates = CANDIDATES
     if args.only:
         # preset:crf or preset:crf:x264-params (e.g. veryfast:21:aq-mode=0)
@@ -137,6 +135,8 @@ def main() -> int:
     if args.candidate:
         given = [(c.split()[0], int(c.split()[1]), tuple(c.split()[2:])) for c in args.candidate]
         candidates = (candidates if args.only else []) + given
+    root = Path(tempfile.mkdtemp(prefix="x264-search-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
+    settings = load_settings({"LOG_FILE": "", "WORK_DIR": str(root / "work")}, read_files=False)
     result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
               "size": [args.width, args.height], "vmaf_subsample": args.subsample, "jobs": {}}
     try:
