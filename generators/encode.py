@@ -27,15 +27,15 @@ from .ffmpeg import ffmpeg_exe
 #             subme=1 and 30 frames of lookahead (25-31% of medium's CPU at its VMAF), files were
 #             smaller or cheaper, but slow zooms over smooth backgrounds stalled (skipped blocks;
 #             test_render's frames under motion)
-#   high      faster CRF 12 with x264's stillimage tune (AQ 1.2, deblock -3:-3, psy-rd 2.0:0.7,
-#             written out as params): within 0.2 VMAF of the lossless ceiling on both jobs. VMAF
-#             does not reach 100 on identical frames where little moves (98.0 on the reel at
-#             1080x1920), so high is 0.6-1.1 above standard, not everywhere the 1 point asked;
-#             files are 3.5x (busy job) to 26x (reel) medium CRF 23's, at 0.8-1.4x its encode CPU
+#   high      faster CRF 14 with x264's stillimage tune (AQ 1.2, deblock -3:-3, psy-rd 2.0:0.7,
+#             written out as params): within about 0.25 VMAF of the lossless ceiling on both jobs.
+#             VMAF does not reach 100 on identical frames where little moves (98.0 on the reel at
+#             1080x1920), so high is 0.6-1.1 above standard, not everywhere the 1 point asked.
+#             CRF 12 was 0.06 VMAF higher for files 1.4x as large (26x medium CRF 23's on the reel)
 QUALITY = {
     "draft": ("ultrafast", 26, "", "p1", 28),
     "standard": ("veryfast", 20, "aq-strength=0.5", "p4", 23),
-    "high": ("faster", 12, "aq-strength=1.2:deblock=-3,-3:psy-rd=2.0,0.7", "p6", 19),
+    "high": ("faster", 14, "aq-strength=1.2:deblock=-3,-3:psy-rd=2.0,0.7", "p6", 19),
 }
 LOSSLESS = "lossless"   # not a job's level: x264 -qp 0, the benchmark's reference frames
 

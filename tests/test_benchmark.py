@@ -75,6 +75,14 @@ def test_floor_ratio_and_parallel_speedup(bench):
     assert ratios["parallel_speedup"] == pytest.approx(
         result["runs"]["sequential"]["wall_s"] / result["runs"]["cold"]["wall_s"], rel=1e-3)
     assert set(result["targets"]) == {"cold_over_floor", "warm_over_cold", "changed_over_cold"}
+    assert result["targets"]["cold_over_floor"]["limit"] == 1.2   # a small job: issue 16's 540x960 limit
+
+
+def test_cold_floor_limit_follows_issue_16():
+    from protovideo.cli.benchmark import cold_floor_limit
+    assert cold_floor_limit(1080, 1920) == 1.1 and cold_floor_limit(1920, 1080) == 1.1
+    assert cold_floor_limit(2160, 3840) == 1.1
+    assert cold_floor_limit(540, 960) == 1.2 and cold_floor_limit(720, 1280) == 1.2
 
 
 def test_warm_run_is_all_cache_hits(bench):

@@ -53,11 +53,17 @@ from protovideo.cli.benchmark_support import (EXAMPLES, BenchShape, RssSampler, 
                                 time_x264, x264_floor)
 
 RUNS = ("cold", "warm", "changed", "sequential")
-TARGETS = {  # from the issue; measured in one run
-    "cold_over_floor": 1.3,     # at most
-    "warm_over_cold": 0.05,     # at most
-    "changed_over_cold": 0.40,  # at most
+TARGETS = {  # from the issues; measured in one run; each an upper limit
+    "cold_over_floor": 1.1,     # issue 16: at 1080x1920 and larger (cold_floor_limit)
+    "warm_over_cold": 0.05,
+    "changed_over_cold": 0.40,
 }
+
+
+def cold_floor_limit(width: int, height: int) -> float:
+    """Issue 16: a cold render within 1.1x of its level's x264 floor at 1080x1920, 1.2x at 540x960
+    (smaller frames: the same per-job costs weigh more); sizes between count as the smaller."""
+    return TARGETS["cold_over_floor"] if width * height >= 1080 * 1920 else 1.2
 
 
 def _render(data: dict, settings, sampler: RssSampler) -> dict:
@@ -239,9 +245,10 @@ def run_benchmark(shape: BenchShape, settings, log=print, pairs: int = 3) -> dic
         "straightforward": straightforward,
         "kept": str(root) if root.exists() else None,
     }
+    limits = dict(TARGETS, cold_over_floor=cold_floor_limit(shape.width, shape.height))
     result["targets"] = {name: {"limit": limit, "value": result["ratios"][name],
                                 "met": result["ratios"][name] is not None and result["ratios"][name] <= limit}
-                         for name, limit in TARGETS.items()}
+                         for name, limit in limits.items()}
     return result
 
 
