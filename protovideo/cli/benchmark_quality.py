@@ -113,9 +113,10 @@ def encode(ref: Reference, args: list[str], out: Path) -> dict:
             "x_realtime_cpu": round(ref.seconds / cpu, 2) if cpu else None}
 
 
-def vmaf(ref: Reference, distorted: Path, subsample: int = 1, threads: int = 2) -> float:
+def vmaf(ref: Reference, distorted: Path, subsample: int = 1, threads: int = 0) -> float:
     """Mean VMAF (vmaf_v0.6.1) of `distorted` against the reference frames."""
     log = distorted.with_suffix(".vmaf.json")
+    threads = threads or min(16, os.cpu_count() or 2)   # every core (the score does not depend on it)
     # frames are paired by their index, not their timestamps: a file joined by stream copy (our
     # output) has non-monotonic timestamps at the joins, and pairing by them put frames of the
     # last pieces beside their neighbours (VMAF 35-75 there; the mean 0.4-1.6 too low)
