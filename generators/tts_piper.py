@@ -155,8 +155,8 @@ def _without_spinning(voice, path: Path, aligned: bytes | None = None, threads: 
     """Give the voice an onnxruntime session that is a good neighbour to the encoder.
 
     Narration runs beside the video encoder: `threads` intra-op threads (PIPER_THREADS,
-    default 1: x264 keeps the other cores busy, and one thread spends less CPU on the
-    same speech than two), idle inference threads sleep instead of
+    auto_threads by default: 1 on small machines, where x264 keeps the other cores busy and
+    one thread spends less CPU on the same speech than two), idle inference threads sleep instead of
     spinning (which would take CPU from x264 between sentences), and onnxruntime's
     memory arena shrinks after each sentence (it would otherwise keep ~200 MB for the
     life of the worker; turning the arena off instead costs a third of the speed).
@@ -195,4 +195,14 @@ def create_provider(settings) -> PiperProvider:
     if settings is None:
         return PiperProvider()
     voices = str(settings.path("PIPER_VOICES_DIR")) if getattr(settings, "PIPER_VOICES_DIR", "") else ""
-    return PiperProvider(getattr(settings, "PIPER_VOICE", ""), voices, getattr(settings, "PIPER_THREADS", 1))
+    threads = getattr(settings, "PIPER_THREADS", 0) or auto_threads(os.cpu_count() or 1)
+    return PiperProvider(getattr(settings, "PIPER_VOICE", ""), voices, threads)
+
+
+def auto_threads(cores: int) -> int:
+    """PIPER_THREADS=auto. Narration is on a job's critical path (a scene's pieces wait for its
+    length, the soundtrack for all of it) and runs beside x264. On 2 cores one thread spends
+    the least CPU (2.0 s against 2.2 s with two for the benchmark's speech) and the encoder has
+    the other; on a 16-core machine one thread made narration 2.1 s instead of 1.0 s with
+    onnxruntime's default, and the whole cold render waited for it (RESULTS.md, 2026-11-30)."""
+    return 1 if cores <= 4 else min(8, cores // 4)

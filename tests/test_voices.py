@@ -120,11 +120,14 @@ def test_missing_voice_is_downloaded_with_piper_downloader(make_settings, tmp_pa
     assert not (folder / "en_GB-alan-low.onnx").exists()   # never half a voice
 
 
-@pytest.mark.parametrize("setting, threads", [(None, 1), ("3", 3)])
-def test_piper_threads_setting_reaches_the_onnxruntime_session(make_settings, setting, threads):
-    """PIPER_THREADS (default 1: narration runs beside x264) is the voice session's intra-op thread count,
-    and the voice still speaks with it."""
+@pytest.mark.parametrize("setting, cores, threads", [(None, 2, 1), ("auto", 4, 1), (None, 16, 4), ("auto", 64, 8),
+                                                    ("3", 2, 3), ("3", 16, 3)])
+def test_piper_threads_setting_reaches_the_onnxruntime_session(make_settings, monkeypatch, setting, cores, threads):
+    """PIPER_THREADS (default auto: 1 thread on up to 4 cores, where narration runs beside x264;
+    a quarter of the cores, at most 8, on bigger machines) is the voice session's intra-op thread
+    count, and the voice still speaks with it."""
     from generators.tts_piper import create_provider
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
     overrides = {"PIPER_THREADS": setting} if setting else {}
     provider = create_provider(make_settings(**overrides))
     voice = provider._load(_shipped())

