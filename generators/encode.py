@@ -208,20 +208,14 @@ def encode_audio(wav: Path, out: Path, bitrate: str = "192k", cancel=None) -> No
 
 
 def join_and_mux(pieces: list[Path], audio: Path, output: Path, work_dir: Path) -> None:
-    """Join video pieces and add the AAC soundtrack, both by stream copy; write `output` atomically."""
+    """Join video pieces and add the AAC soundtrack, both by stream copy, into `output`: a
+    scratch path the cache hands out (render.py's _publish), which the cache publishes atomically."""
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
     list_path = Path(work_dir) / "pieces.txt"
     _concat_list(pieces, list_path)
-    partial = output.with_name(f".{output.stem}.{os.getpid()}.partial.mp4")
     cmd = [ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-f", "concat", "-safe", "0", "-i", str(list_path),
            "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "copy",
-           "-movflags", "+faststart", "-f", "mp4", str(partial)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, check=False)
-        if proc.returncode != 0:
-            raise JobFailed("joining the video failed: " + proc.stderr.decode("utf-8", "replace")[-500:])
-        os.replace(partial, output)  # the final path only ever holds a whole file
-    finally:
-        if partial.exists():
-            partial.unlink()
+           "-movflags", "+faststart", "-f", "mp4", str(output)]
+    proc = subprocess.run(cmd, capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise JobFailed("joining the video failed: " + proc.stderr.decode("utf-8", "replace")[-500:])

@@ -1,12 +1,12 @@
 """The poster frame: one JPEG of the finished video, from its first scene, beside the MP4.
 
 Decoded with the shipped ffmpeg (argument list, no shell) at the middle of the
-first scene, at the video's own size, written to a hidden file and renamed into
-place, so `<name>.jpg` only ever holds a whole picture.
+first scene, at the video's own size, into a file the cache hands out; the cache
+publishes it and the renderer copies it into place atomically, so `<name>.jpg` only
+ever holds a whole picture.
 """
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -19,20 +19,15 @@ def poster_path(video: Path) -> Path:
     return Path(video).with_suffix(".jpg")
 
 
-def write_poster(video: Path, at_seconds: float, poster: Path | None = None, quality: int = 3) -> Path:
+def write_poster(video: Path, at_seconds: float, poster: Path, quality: int = 3) -> Path:
     """Write the frame shown at `at_seconds` of `video` as a JPEG (ffmpeg -q:v `quality`,
-    2 best .. 31); return its path."""
-    poster = Path(poster) if poster else poster_path(video)
-    partial = poster.with_name(f".{poster.stem}.{os.getpid()}.partial.jpg")
+    2 best .. 31) into `poster`, a scratch path the cache hands out (render.py's _publish),
+    which the cache publishes atomically; return it."""
+    poster = Path(poster)
     cmd = [ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-ss", f"{max(0.0, at_seconds):.3f}",
            "-i", str(video), "-frames:v", "1", "-an", "-sn", "-q:v", str(quality),
-           "-pix_fmt", "yuvj420p", "-f", "image2", "-c:v", "mjpeg", str(partial)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, check=False, timeout=120)
-        if proc.returncode != 0 or not partial.is_file() or partial.stat().st_size == 0:
-            raise JobFailed("writing the poster frame failed: "
-                            + proc.stderr.decode("utf-8", "replace")[-500:])
-        os.replace(partial, poster)
-    finally:
-        partial.unlink(missing_ok=True)
+           "-pix_fmt", "yuvj420p", "-f", "image2", "-c:v", "mjpeg", str(poster)]
+    proc = subprocess.run(cmd, capture_output=True, check=False, timeout=120)
+    if proc.returncode != 0 or not poster.is_file() or poster.stat().st_size == 0:
+        raise JobFailed("writing the poster frame failed: " + proc.stderr.decode("utf-8", "replace")[-500:])
     return poster
