@@ -180,8 +180,8 @@ def _sidecars(job: Job, sounds: list[SceneSound], counts: list[int], output: Pat
 
 
 def _soundtrack(job: Job, sounds: list[SceneSound], counts: list[int], clips: list[Path | None],
-                music: Path | None, work: Path, ctx: JobContext) -> Path:
-    """The job's AAC soundtrack, cached by everything in it (a re-render only copies it)."""
+                music: Path | None, work: Path, ctx: JobContext) -> tuple[Path, str]:
+    """The job's AAC soundtrack, cached by everything in it (a re-render only copies it), and its key."""
     fps = job.video.fps
     placements, start = [], 0
     for scene, sound, n, clip in zip(job.scenes, sounds, counts, clips):
@@ -209,18 +209,18 @@ def _soundtrack(job: Job, sounds: list[SceneSound], counts: list[int], clips: li
             write_wav_stereo(wav, mix)
             encode_audio(wav, tmp, cancel=ctx.cancel)
 
-    return ctx.cache.get_or_create(key, ".m4a", produce)
+    return ctx.cache.get_or_create(key, ".m4a", produce), key
 
 
-def _publish(pieces: list, paths: list[Path], keys: dict, soundtrack: Path, output: Path,
+def _publish(pieces: list, paths: list[Path], keys: dict, soundtrack: tuple[Path, str], output: Path,
              poster_at: float, work: Path, ctx: JobContext) -> Path:
     """The joined MP4 at `output` and its poster beside it, both through the cache.
 
-    The joined file is keyed by its pieces' keys and the soundtrack's bytes, the poster by the
+    The joined file is keyed by its pieces' keys and the soundtrack's, the poster by the
     joined file's key and its time: a job rendered again copies both out of the cache instead
     of joining and decoding again."""
-    opt = ctx.optimizer
-    joined_key = make_key("joined", pieces=[keys[p] for p in pieces], soundtrack=file_md5(soundtrack))
+    opt, (soundtrack, soundtrack_key) = ctx.optimizer, soundtrack
+    joined_key = make_key("joined", pieces=[keys[p] for p in pieces], soundtrack=soundtrack_key)
 
     def join(tmp: Path) -> None:
         with opt.monitor_performance("mux"):
