@@ -149,7 +149,7 @@ def main() -> int:
             kwargs = {"base_dir": base} if base else {}
             ref = _reference(args, job_name, data, settings, root, kwargs)
             rows = []
-            plan = [] if args.no_lossless else [("lossless (x264 -qp 0, the ceiling)", bq.lossless_args(ref.fps))]
+            plan = [] if args.no_lossless else [("lossless (x264 -qp 0, the ceiling)", bq.level_args(bq.LOSSLESS, ref.fps))]
             plan += [(f"{preset} CRF {crf}" + (f" {' '.join(extra)}" if extra else ""),
                       bq.x264_args(preset, crf, ref.fps, extra)) for preset, crf, extra in candidates]
             for name, x264 in plan:

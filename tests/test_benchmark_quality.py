@@ -41,7 +41,7 @@ def test_a_bad_encode_scores_lower_than_a_good_one(reference, tmp_path):
 def test_lossless_row_is_the_reference_itself_and_the_ceiling(reference, tmp_path):
     """x264 -qp 0 gives back the very frames: decoded, they equal the reference byte for byte,
     and no lossy setting scores above it."""
-    args = bq.lossless_args(FPS)
+    args = bq.level_args(bq.LOSSLESS, FPS)
     assert args[args.index("-qp") + 1] == "0"
     out = tmp_path / "lossless.mp4"
     bq.encode(reference, args, out)

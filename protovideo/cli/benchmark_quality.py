@@ -20,13 +20,12 @@ import logging
 import os
 import re
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from generators.encode import LOSSLESS, EncoderSettings, encoder_for
 from generators.ffmpeg import ffmpeg_exe
-from protovideo.cli.benchmark_support import EXAMPLES, cpu_seconds
+from protovideo.cli.benchmark_support import EXAMPLES, cpu_seconds, timed_encode
 
 MOVIEPY_ARGS = ("medium", 23)   # moviepy's write_videofile: libx264, preset medium, x264's default CRF
 
@@ -49,13 +48,9 @@ def x264_args(preset: str, crf: int, fps: int, extra: tuple[str, ...] = ()) -> l
     return [*EncoderSettings("libx264", preset, crf, fps, 16, 16).args(), *extra]
 
 
-def lossless_args(fps: int) -> list[str]:
-    """x264 -qp 0: the reference frames themselves; its VMAF is the metric's ceiling on the job."""
-    return encoder_for(LOSSLESS, fps, 16, 16, prefer="libx264").args()
-
-
 def level_args(level: str, fps: int) -> list[str]:
-    """The x264 arguments a quality level renders with."""
+    """The x264 arguments a quality level renders with; for LOSSLESS, x264 -qp 0: the reference
+    frames themselves, whose VMAF is the metric's ceiling on the job."""
     return encoder_for(level, fps, 16, 16, prefer="libx264").args()
 
 
@@ -102,12 +97,7 @@ def frame_count(video: Path) -> int:
 
 def encode(ref: Reference, args: list[str], out: Path) -> dict:
     """Encode the reference frames with `args` (threads as the renderer's one encoder)."""
-    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-nostdin", *_raw_input(ref), "-an", *args,
-           "-threads", "0", "-f", "mp4", str(out)]
-    cpu0, start = os.times(), time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True)
-    wall = time.perf_counter() - start
-    cpu = cpu_seconds(cpu0, os.times())
+    wall, cpu = timed_encode(ref.raw, "yuv420p", ref.width, ref.height, ref.fps, args, out)
     return {"cpu_s": round(cpu, 3), "wall_s": round(wall, 3), "bytes": out.stat().st_size,
             "x_realtime": round(ref.seconds / wall, 2) if wall else None,
             "x_realtime_cpu": round(ref.seconds / cpu, 2) if cpu else None}
@@ -162,7 +152,7 @@ def quality_table(ref: Reference, work: Path, subsample: int = 1, log=print) -> 
     less than 100 where there is little motion. `high` can be 1 point above `standard` only
     where standard sits at least 1 point below this ceiling."""
     rows = {}
-    plan = [(LOSSLESS_ROW, lossless_args(ref.fps))]
+    plan = [(LOSSLESS_ROW, level_args(LOSSLESS, ref.fps))]
     plan += [(level, level_args(level, ref.fps)) for level in ("draft", "standard", "high")]
     plan.append((MOVIEPY_ROW, x264_args(*MOVIEPY_ARGS, ref.fps)))
     for name, args in plan:

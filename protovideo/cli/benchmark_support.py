@@ -238,20 +238,26 @@ def x264_floor(video: Path, enc: EncoderSettings, work: Path) -> dict:
         raw.unlink(missing_ok=True)
 
 
+def timed_encode(raw: Path, pix_fmt: str, width: int, height: int, fps: int, args: list[str],
+                 out: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of ffmpeg encoding the raw frames in `raw` (read from a file) into
+    `out` with `args` and `-threads 0`, as the renderer's one encoder. CPU: ffmpeg's alone, not
+    this process's threads (the RSS sampler's among them)."""
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-f", "rawvideo", "-pix_fmt", pix_fmt,
+           "-s", f"{width}x{height}", "-r", str(fps), "-i", str(raw), "-an",
+           *args, "-threads", "0", "-f", "mp4", str(out)]
+    cpu0, start = os.times(), time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    return time.perf_counter() - start, children_cpu_seconds(cpu0, os.times())
+
+
 def time_x264(raw: Path, pix_fmt: str, enc: EncoderSettings, work: Path) -> dict:
-    """Wall and CPU seconds of ffmpeg encoding the raw frames in `raw` with `enc` (threads 0, as the
-    renderer's one encoder), read from a file."""
+    """The floor: timed_encode of the raw frames in `raw` with `enc`; the output is not kept."""
     bytes_per_frame = enc.width * enc.height * (3 if pix_fmt == "rgb24" else 1.5)
     out = work / "floor.mp4"
     frames = int(raw.stat().st_size // bytes_per_frame)
-    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-f", "rawvideo", "-pix_fmt", pix_fmt,
-           "-s", f"{enc.width}x{enc.height}", "-r", str(enc.fps), "-i", str(raw), "-an",
-           *enc.args(), "-threads", "0", "-f", "mp4", str(out)]
     try:
-        cpu0, start = os.times(), time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True)
-        seconds = time.perf_counter() - start
-        cpu = children_cpu_seconds(cpu0, os.times())   # not the RSS sampler's thread
+        seconds, cpu = timed_encode(raw, pix_fmt, enc.width, enc.height, enc.fps, enc.args(), out)
     finally:
         out.unlink(missing_ok=True)
     return {"seconds": round(seconds, 3), "cpu_s": round(cpu, 3), "frames": frames, "input": f"rawvideo {pix_fmt} from a file",
