@@ -139,12 +139,12 @@ def _pair(cold: dict, floor: dict, decoded: dict) -> dict:
 
 def frames_floor(data: dict, settings, cold_cache: str, enc, work: Path) -> dict:
     """x264 alone on exactly the frames a cold run encoded: the job rendered again losslessly
-    from a copy of that run's cache (its narration, so its scene lengths), decoded to raw."""
+    with that run's cache (its narration, so its scene lengths), decoded to raw. The lossless
+    pieces stay in that cache (other keys than the run's own), so the quality table's reference,
+    made later from the first cold run's cache, only decodes them."""
     from protovideo.cli.benchmark_quality import lossless_reference
-    cache = work / "cache"
-    shutil.copytree(cold_cache, cache)
     try:
-        ref = lossless_reference(data, settings, work, cache_dir=str(cache))
+        ref = lossless_reference(data, settings, work, cache_dir=cold_cache)
         try:
             return time_x264(ref.raw, "yuv420p", enc, work)
         finally:
