@@ -5,7 +5,7 @@
     cache.get_meta(key) / cache.put_meta(key, {...})
     cache.stats() -> {"hits", "misses", "hit_rate", ...}
 
-Lookups go memory (verified records) -> disk (size + MD5 checked) -> Redis -> produce.
+Lookups go memory (verified records) -> disk (size + SHA-256 checked) -> Redis -> produce.
 A key is made by one thread in one process at a time (a file lock per key); the others
 wait and then find the entry. Lifetimes: CACHE_MAX_AGE hours by default, `ttl_hours=`
 per entry when it is made, `max_age_hours=` per lookup (an older entry is made again).
@@ -135,7 +135,7 @@ class ArtifactCache:
         now = time.time()
         problem = self._problem(entry, ext, max_age_s, now)
         if not problem:
-            return self.disk.path(key, ext)
+            return self.disk.path(entry)
         if repair:
             counters = {}
             if problem in ("missing", "size", "checksum"):
@@ -162,12 +162,12 @@ class ArtifactCache:
             return None
         with self.disk.temp_file(key, ext) as tmp:
             tmp.write_bytes(item.data)
-            self.disk.publish(key, ext, item.kind or kind, tmp, item.ttl_s, created=item.created,
-                              md5=item.md5)
+            entry = self.disk.publish(key, ext, item.kind or kind, tmp, item.ttl_s,
+                                      created=item.created, digest=item.digest)
         meta = self.redis.get_meta(key)
         if meta is not None:
             self.disk.index.put_meta(key, meta, item.created, item.ttl_s)
-        return self.disk.path(key, ext)
+        return self.disk.path(entry)
 
     def _hit(self, key: str, kind: str, level: str) -> None:
         names = self._count("hits", kind, level)
@@ -233,9 +233,9 @@ class ArtifactCache:
                     self._give_up(f"storing {kind} artifact {key}", exc)
                     return self.scratch_files.adopt(tmp, kind, ext)
             if self.redis is not None:
-                self.redis.store(key, ext, kind, self.disk.path(key, ext), entry.md5,
+                self.redis.store(key, ext, kind, self.disk.path(entry), entry.digest,
                                  entry.created, ttl_s)
-        return self.disk.path(key, ext)
+        return self.disk.path(entry)
 
     def get(self, key: str, ext: str, *, max_age_hours: float | None = None) -> Path | None:
         """The cached file for key, or None (counted as a miss); never produces."""
@@ -281,13 +281,13 @@ class ArtifactCache:
                 self.disk.remove_key(key)
                 entry = self.disk.write(key, ext, kind, copy, ttl_s)
                 if self.redis is not None:
-                    self.redis.store(key, ext, kind, self.disk.path(key, ext), entry.md5,
+                    self.redis.store(key, ext, kind, self.disk.path(entry), entry.digest,
                                      entry.created, ttl_s)
         except CACHE_TROUBLE as exc:
             self._give_up(f"storing {kind} artifact {key}", exc)
             return source
         self._safely("keeping the size limit", lambda: self._enforce_limit(keep={key}))
-        return self.disk.path(key, ext)
+        return self.disk.path(entry)
 
     def contains(self, key: str, ext: str) -> bool:
         """True when a servable entry is on disk (not counted, not touched)."""
