@@ -18,8 +18,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-NETWORK_ERRORS = ("Could not find a version", "No matching distribution", "NewConnectionError",
-                  "Temporary failure in name resolution", "Network is unreachable", "ConnectTimeout")
+# pip could not connect at all (it says so in its retry warnings). "No matching distribution"
+# alone is not one: a pin that does not exist says that too, and must fail, not skip.
+NETWORK_ERRORS = ("NewConnectionError", "Temporary failure in name resolution", "Network is unreachable",
+                  "ConnectTimeout", "ProxyError")
 
 
 def fresh_venv() -> Path:
