@@ -1,6 +1,7 @@
 """The Redis level against a real Redis server: artifacts shared between two machines."""
 from __future__ import annotations
 
+import hashlib
 import uuid
 from pathlib import Path
 
@@ -78,6 +79,26 @@ def test_damaged_shared_copy_is_dropped_and_made_again(tmp_path, redis_url, pref
     assert second.get_or_create(key, ".png", made).read_bytes() == b"GOOD" * 100
     assert made.calls == 1
     assert client.hget(prefix + "a:" + key, "size") == b"400"  # the fresh copy was shared again
+
+
+def test_a_bit_flipped_shared_copy_is_not_served(tmp_path, redis_url, prefix, caplog):
+    """Same size, one bit changed: only its SHA-256 can tell, and it does."""
+    first, second = (machine(tmp_path, n, redis_url, prefix) for n in ("one", "two"))
+    key = make_key("piece", scene=2)
+    data = bytes(range(256)) * 16
+    first.get_or_create(key, ".mp4", Producer(data))
+    client = redis.Redis.from_url(redis_url)
+    shared = client.hgetall(prefix + "a:" + key)
+    assert shared[b"digest"].decode() == hashlib.sha256(data).hexdigest()
+    flipped = bytearray(shared[b"data"])
+    flipped[1000] ^= 0x01
+    client.hset(prefix + "a:" + key, "data", bytes(flipped))
+    made = Producer(data)
+    path = second.get_or_create(key, ".mp4", made)
+    assert made.calls == 1 and path.read_bytes() == data
+    assert "damaged Redis entry" in caplog.text
+    assert second.stats()["by_level"] == {}          # nothing was served from Redis
+    assert client.hget(prefix + "a:" + key, "data") == data   # the fresh copy was shared again
 
 
 def test_redis_entry_expires_with_the_entry_lifetime(tmp_path, redis_url, prefix):
