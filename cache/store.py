@@ -17,12 +17,14 @@ WORK_DIR/uncached every time. The caller owns those files: delete them with
 `cache.release(path)` (a no-op for cached files) or all at once with `cache.close()`;
 `cleanup_expired()` also removes scratch files left behind by dead processes.
 
-Cache trouble never fails a job. The index repairs itself (lock contention waited out,
-a damaged index replaced: cache/index_health.py); when the disk level still cannot be
-used (a read-only or full disk, a folder without permission) the cache object logs one
-warning and carries on like CACHE_ENABLED=false for the rest of its life (one job):
-artifacts are made into scratch files. A full disk during a cache write leaves no entry:
-the temp file is dropped, or handed to the job as a scratch file when it is complete.
+Cache trouble never fails a job. A damaged object (wrong size or SHA-256) is a miss:
+dropped with a warning, counted as `corrupt`, made again. The index repairs itself (lock
+contention waited out, a damaged index replaced: cache/index_repair.py); when the disk
+level still cannot be used (a read-only or full disk, a folder without permission) the
+cache object logs one warning and carries on like CACHE_ENABLED=false for the rest of its
+life (one job): artifacts are made into scratch files. A full disk during a cache write
+leaves no entry: the temp file is dropped, or handed to the job as a scratch file when it
+is complete.
 """
 from __future__ import annotations
 
