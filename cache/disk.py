@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .index import Entry, Index
-from .integrity import check_file, file_digest, forget, object_name, remember
+from .integrity import DigestMismatch, check_file, file_digest, forget, object_name, remember
 from .locks import LockBusy, file_lock
 from .memory import MemoryLevel
 
@@ -86,7 +86,7 @@ class DiskLevel:
             raise RuntimeError(f"cache: the producer of {kind} artifact {key} wrote an empty file")
         found = file_digest(tmp)
         if digest is not None and found != digest:
-            raise RuntimeError(f"cache: {kind} artifact {key} does not match its checksum")
+            raise DigestMismatch(f"the copy of {kind} artifact {key} does not match its digest")
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         now = time.time()

@@ -38,6 +38,10 @@ _NAME = re.compile(r"^(?P<key>[A-Za-z0-9_-]{1,128})\.(?P<digest>[0-9a-f]{64})(?P
 clock: Callable[[], float] = time.monotonic   # tests move it to pass REVERIFY_S
 
 
+class DigestMismatch(RuntimeError):
+    """A copy of an object (from the Redis level) does not hash to the digest it came with."""
+
+
 def file_digest(path: Path, chunk: int = 1 << 20) -> str:
     """SHA-256 hex digest of a file's bytes."""
     digest = hashlib.sha256()

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .integrity import bytes_digest
+from .integrity import DigestMismatch, bytes_digest
 
 DEFAULT_PREFIX = "protovideo:cache:v2:"   # v2: SHA-256 digests (v1 held MD5s)
 
@@ -186,6 +186,31 @@ class RedisLevel:
             self._client.close()
         except self._errors:
             pass
+
+
+def copy_down(redis: RedisLevel, disk, key: str, ext: str, kind: str, max_age_s: float | None,
+              default_ttl_s: float) -> Path | None:
+    """A shared artifact copied to the disk level (its key lock held) and its path; None when
+    Redis lacks it, it is too old, or its copy on disk does not hash to its digest."""
+    item = redis.fetch(key)
+    if item is None or item.ext != ext:
+        return None
+    now = time.time()
+    lifetime = item.ttl_s if item.ttl_s is not None else default_ttl_s
+    if now >= item.created + lifetime or (max_age_s is not None and now - item.created > max_age_s):
+        return None
+    with disk.temp_file(key, ext) as tmp:
+        tmp.write_bytes(item.data)
+        try:
+            entry = disk.publish(key, ext, item.kind or kind, tmp, item.ttl_s,
+                                 created=item.created, digest=item.digest)
+        except DigestMismatch as exc:   # the bytes were damaged on their way to the disk
+            redis.log.warning("cache: %s; making it again", exc)
+            return None
+    meta = redis.get_meta(key)
+    if meta is not None:
+        disk.index.put_meta(key, meta, item.created, item.ttl_s)
+    return disk.path(entry)
 
 
 def _redact(url: str) -> str:

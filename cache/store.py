@@ -41,6 +41,7 @@ from .index import Entry
 from .keys import check_ext, check_key, key_kind
 from .memory import MemoryLevel
 from .meta import get_meta, put_meta
+from .redis_level import copy_down
 from .scratch import ScratchFiles
 from .stats import cache_stats
 from .trouble import CACHE_TROUBLE, ProducerFailed, guarded
@@ -155,21 +156,7 @@ class ArtifactCache:
         """Copy a shared artifact down to disk (key lock held); None when Redis lacks it."""
         if self.redis is None:
             return None
-        item = self.redis.fetch(key)
-        if item is None or item.ext != ext:
-            return None
-        now = time.time()
-        lifetime = item.ttl_s if item.ttl_s is not None else self.default_ttl_s
-        if now >= item.created + lifetime or (max_age_s is not None and now - item.created > max_age_s):
-            return None
-        with self.disk.temp_file(key, ext) as tmp:
-            tmp.write_bytes(item.data)
-            entry = self.disk.publish(key, ext, item.kind or kind, tmp, item.ttl_s,
-                                      created=item.created, digest=item.digest)
-        meta = self.redis.get_meta(key)
-        if meta is not None:
-            self.disk.index.put_meta(key, meta, item.created, item.ttl_s)
-        return self.disk.path(entry)
+        return copy_down(self.redis, self.disk, key, ext, kind, max_age_s, self.default_ttl_s)
 
     def _hit(self, key: str, kind: str, level: str) -> None:
         names = self._count("hits", kind, level)

@@ -1,6 +1,7 @@
 """The Redis level against a real Redis server: artifacts shared between two machines."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from pathlib import Path
@@ -99,6 +100,26 @@ def test_a_bit_flipped_shared_copy_is_not_served(tmp_path, redis_url, prefix, ca
     assert "damaged Redis entry" in caplog.text
     assert second.stats()["by_level"] == {}          # nothing was served from Redis
     assert client.hget(prefix + "a:" + key, "data") == data   # the fresh copy was shared again
+
+
+def test_a_shared_copy_damaged_on_its_way_to_the_disk_is_made_again(tmp_path, redis_url, prefix,
+                                                                     monkeypatch, caplog):
+    """Redis handed back whole bytes, but what reached the disk does not hash to their digest."""
+    first, second = (machine(tmp_path, n, redis_url, prefix) for n in ("one", "two"))
+    key = make_key("tts", text="torn on the way")
+    data = b"RIFF" * 500
+    first.get_or_create(key, ".wav", Producer(data))
+    real_fetch = type(second.redis).fetch
+
+    def torn(self, name):
+        item = real_fetch(self, name)
+        return dataclasses.replace(item, data=item.data[:-10]) if item is not None else None
+
+    monkeypatch.setattr(type(second.redis), "fetch", torn)
+    made = Producer(data)
+    assert second.get_or_create(key, ".wav", made).read_bytes() == data
+    assert made.calls == 1 and "does not match its digest" in caplog.text
+    assert "unavailable" not in second.stats()
 
 
 def test_redis_entry_expires_with_the_entry_lifetime(tmp_path, redis_url, prefix):
