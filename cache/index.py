@@ -16,7 +16,8 @@ existing entries; a per-entry override is stored in seconds.
 
 Every query goes through _call: lock contention is retried and a damaged index is
 replaced by a fresh one into which the intact objects are adopted back
-(cache/index_health.py), then the query runs again.
+(cache/index_health.py recognizes the damage, cache/index_repair.py adopts), then the
+query runs again.
 """
 from __future__ import annotations
 
@@ -134,8 +135,8 @@ class Index:
             aside = move_aside(self.path)
             self.repairs += 1
             log.warning("cache: index %s is damaged (%s); moved it aside to %s and started a "
-                        "fresh one (cached files are re-indexed, the rest made again)",
-                        self.path, exc, aside.name)
+                        "fresh one (cached files whose bytes match their digest are taken back, "
+                        "the rest made again)", self.path, exc, aside.name)
             conn = open_connection(self.path, check=False)
             try:
                 adopted, damaged, later = adopt_objects(conn, aside, self.objects, self.temp_prefix)
