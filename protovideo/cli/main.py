@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 
+from protovideo import __version__
 from protovideo.runtime.settings import SettingsError, load_settings
 
 COMMANDS = {
@@ -21,11 +22,12 @@ COMMANDS = {
     "list": "protovideo.cli.jobs:list_command",
     "cancel": "protovideo.cli.jobs:cancel_command",
     "validate": "protovideo.cli.jobs:validate_command",
+    "mcp": "protovideo.cli.mcp_server:mcp_command",
 }
 
 
 # Commands that only read or queue: they never create WORK_DIR (or any other folder).
-NO_SCRATCH = {"status", "cache", "list", "cancel", "validate", "submit"}
+NO_SCRATCH = {"status", "cache", "list", "cancel", "validate", "submit", "mcp"}
 
 
 def add_flag(parser: argparse.ArgumentParser, flag: str, help: str) -> None:  # noqa: A002
@@ -36,7 +38,9 @@ def add_flag(parser: argparse.ArgumentParser, flag: str, help: str) -> None:  # 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="main_worker.py", description="ProtoVideo worker")
+    # prog: how it was called, `main_worker.py` or the console script `protovideo`
+    parser = argparse.ArgumentParser(description="ProtoVideo worker")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--benchmark", action="store_true", help="run the offline benchmark")
     parser.add_argument("--scenes", type=int, default=5, help="scenes in the benchmark job")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -68,15 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="every problem of a job file at once (exit 2 if any)")
     validate.add_argument("job", help="job JSON file")
     add_flag(validate, "--json", "machine-readable output")
+    sub.add_parser("mcp", help="an MCP server on stdio: agents validate, submit, watch and fetch jobs "
+                              "through the job API")
     cache = sub.add_parser("cache", help="artifact cache statistics and upkeep")
     cache.add_argument("action", choices=["stats", "cleanup", "clear"])
     add_flag(cache, "--json", "machine-readable output")
     return parser
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; `argv` defaults to sys.argv[1:] (the console script calls main())."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     command = "benchmark" if args.benchmark else (args.command or "run")
     try:
         settings = load_settings()

@@ -25,11 +25,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
 import logging
-import os
 import re
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +36,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from cache import ArtifactCache
 from jobmodel.errors import SceneError
+from jobmodel.files import write_json_atomic
 from protovideo.pipeline.memory_watch import OK, MemorySample, MemoryWatch, shared_watch
 from protovideo.pipeline.metrics import Metrics, shared_metrics
 
@@ -309,16 +307,7 @@ class PerformanceOptimizer:
         report_dir = Path(report_dir)
         report_dir.mkdir(parents=True, exist_ok=True)
         path = report_dir / f"{self.task_id}.json"
-        fd, tmp = tempfile.mkstemp(dir=report_dir, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(report, fh, indent=2, default=str)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_json_atomic(path, report, indent=2, default=str)
         cache = report["cache_stats"]
         perf_log.info("PERF job=%s total=%.3fs peak_rss_mb=%.1f cache_hit_rate=%.4f",
                       self.task_id, report["total_time"], report["peak_rss_mb"], cache["hit_rate"],
