@@ -28,6 +28,7 @@ from generators.encode import encode_audio, encoder_for, encoder_slots, join_and
 from generators.glyphs import check_job_text
 from generators.motions import ROOM
 from generators.narration import recorded_narration, synthesize_narration
+from generators.overlays.title import title_note
 from generators.sidecars import write_sidecars
 from generators.pictures import PictureBoard
 from generators.poster import poster_path, write_poster
@@ -318,6 +319,7 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
             sounds: list[SceneSound] = []
             counts: list[int] = []
             clips: list[Path | None] = []
+            layout_notes: list[str] = []
             for scene, future in zip(job.scenes, futures):
                 try:
                     sound = future.result()
@@ -329,7 +331,9 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
                 counts.append(_scene_frames(scene, sound, fps))
                 picture, video = board.get(scene.index)
                 clips.append(video)
-                queue.add_scene(_visual(job, scene, sound, picture, video, counts[-1]))
+                visual = _visual(job, scene, sound, picture, video, counts[-1])
+                layout_notes.append(title_note(visual))   # a title made smaller to fit, or cut
+                queue.add_scene(visual)
         music = None
         if job.music is not None:
             with opt.monitor_performance("fetch_assets"):
@@ -353,6 +357,6 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
         "cache_stats": ctx.cache.stats(), "output": str(output), "poster": str(poster),
         "video_duration": round(duration, 3),
         "timeline": timeline, "encoder": encoder.identity(), "pieces": len(pieces),
-        "subtitles": [str(p) for p in subtitles], "notes": [s.note for s in sounds if s.note]})
+        "subtitles": [str(p) for p in subtitles], "notes": [n for n in [s.note for s in sounds] + layout_notes if n]})
     ctx.report_progress(n_scenes, n_scenes, "done")
     return RenderResult(output, duration, report, report_path, poster, subtitles)
