@@ -74,6 +74,12 @@ def test_version_is_the_package_version_and_the_checkout_says_the_same(installed
                                "import importlib.metadata as m; print(m.version('protovideo-worker'))"],
                               capture_output=True, text=True, env=installed["env"], cwd=installed["cwd"])
     assert metadata.stdout.strip() == __version__
+    usage = run(installed, "--help")
+    for command in ("render", "run", "serve", "submit", "validate", "mcp"):   # main_worker.py's commands
+        assert command in usage.stdout
+    import_mcp = subprocess.run([str(installed["venv"] / "bin" / "python"), "-c", "import mcp.server.mcpserver"],
+                                capture_output=True, text=True, env=installed["env"], cwd=installed["cwd"])
+    assert import_mcp.returncode == 0, import_mcp.stderr   # `protovideo mcp`'s SDK came with the package
 
 
 def test_every_file_of_the_packages_is_installed(installed):
