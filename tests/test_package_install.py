@@ -109,6 +109,7 @@ def test_the_console_script_renders_the_example_from_another_folder(installed):
     for name in ("example_reel.jpg", "example_reel.srt", "example_reel.vtt"):
         assert (installed["cwd"] / "var" / "output" / name).stat().st_size > 0
     assert (installed["cwd"] / "var" / "reports" / "example-reel.json").is_file()
+    assert "PERF job=example-reel" in (installed["cwd"] / "worker.log").read_text()   # ./worker.log there too
     # nothing written beside the job file or into the installed source copy
     assert not (installed["source"] / "var").exists()
     assert not (installed["source"] / "examples" / "var").exists()
