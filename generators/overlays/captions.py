@@ -55,8 +55,9 @@ class _Captions:
         return self.area[2] - self.area[0]
 
     def sizes(self) -> list[BlockSize]:
-        """The full size of every image this style shows (each style says how it draws)."""
-        raise NotImplementedError
+        """The full size of every image this style shows. A style that draws otherwise than a
+        boxed line per cue says so by its own `sizes`; this is the boxed line's."""
+        return [text_block_size(self.text(c.text), self.s.font_size, self.width, box=True) for c in self._cues]
 
     def close(self) -> None:
         self._images.clear()
@@ -64,9 +65,6 @@ class _Captions:
 
 @caption_style("phrase")
 class PhraseCaptions(_Captions):
-    def sizes(self) -> list[BlockSize]:
-        return [text_block_size(self.text(c.text), self.s.font_size, self.width, box=True) for c in self._cues]
-
     def draw(self, frame: np.ndarray, i: int) -> None:
         k = cue_at(self._cues, i / self.v.fps)
         if k is not None:
@@ -147,6 +145,8 @@ def caption_band(visual: SceneVisual) -> tuple[int, int] | None:
     layer = captions(visual)
     if layer is None:
         return None
+    if not isinstance(layer, _Captions):   # a style of a plug-in that measures nothing: as phrase
+        layer = PhraseCaptions(visual)
     tallest = max((size.height for size in layer.sizes()), default=0)
     _, top, _, bottom = layer.area
     position = visual.subtitle_style.position
