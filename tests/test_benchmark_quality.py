@@ -1,4 +1,4 @@
-"""The benchmark's picture-quality measure (protovideo/cli/benchmark_quality.py) on a tiny clip,
+"""The benchmark's picture-quality measure (benchmarks/benchmark_quality.py) on a tiny clip,
 with the real ffmpeg and libvmaf: the lossless row is the ceiling, a bad encode scores lower."""
 from __future__ import annotations
 

@@ -9,11 +9,14 @@ import difflib
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Mapping, get_type_hints
+from typing import TYPE_CHECKING, Any, Callable, Mapping, get_type_hints
 
 from dotenv import dotenv_values
 
 from protovideo.runtime import secrets
+
+if TYPE_CHECKING:
+    from cache.config import CacheConfig
 
 
 class SettingsError(ValueError):
@@ -163,6 +166,7 @@ SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "ASSET_ROOT": (_text, "./assets", "folder that relative asset paths of queued jobs resolve against"),
     "ALLOW_PRIVATE_URLS": (_bool, "false", "allow asset URLs on loopback/private/link-local hosts"),
     "MAX_DOWNLOAD_MB": (_positive_float, "200", "largest asset download, MB"),
+    "EXTRA_FONTS": (_text, "", "font files (glob patterns, separated by : or ; on Windows) tried for titles and captions after the shipped and packaged fonts, before the machine's others"),
     "METRICS_PORT": (_port, "0", "Prometheus metrics and health endpoint port; 0 = off; a port already taken stops the start"),
     "METRICS_HOST": (_text, "127.0.0.1", "address the metrics endpoint binds (0.0.0.0 = every interface)"),
     "API_HOST": (_text, "127.0.0.1", "address of the job API (`serve`, `run --serve`); anything but loopback needs API_TOKEN"),
@@ -220,6 +224,18 @@ class Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
         return Settings(**values)
+
+    def cache_config(self) -> "CacheConfig":
+        """What the artifact cache is told: CACHE_DIR, CACHE_ENABLED, CACHE_MAX_AGE,
+        CACHE_MAX_SIZE_MB, JOB_TIMEOUT (entries that young are never evicted), the Redis level
+        only with CACHE_REDIS=on (REDIS_URL alone may be there just for the job source);
+        scratch files under WORK_DIR/uncached."""
+        from cache.config import CacheConfig
+        return CacheConfig(root=self.path("CACHE_DIR"), enabled=self.CACHE_ENABLED,
+                           scratch=self.path("WORK_DIR") / "uncached",
+                           max_age_hours=self.CACHE_MAX_AGE, max_size_mb=self.CACHE_MAX_SIZE_MB,
+                           protect_recent_s=self.JOB_TIMEOUT,
+                           redis_url=self.REDIS_URL if self.CACHE_REDIS else "")
 
 
 def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = None,
