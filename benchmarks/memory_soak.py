@@ -76,6 +76,7 @@ class RssAfterJob(Middleware):
 
 def soak(jobs: int, shape: BenchShape, root: Path, settings) -> dict:
     from protovideo.service.sources import open_source
+    from protovideo.pipeline.runtime import Runtime
     from protovideo.service.worker import Worker, default_middleware
     folder = root / "soak"
     soak_settings = settings.replace(
@@ -87,7 +88,8 @@ def soak(jobs: int, shape: BenchShape, root: Path, settings) -> dict:
         source.submit(synthetic_job(shape, f"soak-{n:02d}", variant=str(n)), base_dir=EXAMPLES)
     meter = RssAfterJob()
     before = round(meter.proc.memory_info().rss / 2**20, 1)
-    worker = Worker(soak_settings, source, middleware=default_middleware(soak_settings) + [meter], once=True)
+    runtime = Runtime.create(soak_settings)
+    worker = Worker(runtime, source, middleware=default_middleware(runtime) + [meter], once=True)
     start = time.perf_counter()
     worker.run(install_signals=False)
     wall = time.perf_counter() - start

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from generators.ffmpeg import ffmpeg_exe  # noqa: E402
-from protovideo.cli import benchmark_quality as bq  # noqa: E402
+from benchmarks import benchmark_quality as bq  # noqa: E402
 from benchmarks.benchmark_support import BenchShape, machine, synthetic_job  # noqa: E402
 from protovideo.runtime.settings import load_settings  # noqa: E402
 
