@@ -35,6 +35,7 @@ from typing import Any, Callable
 import psutil
 
 from generators import models
+from protovideo.pipeline.installed import Installed
 from protovideo.runtime.malloc_tuning import trim
 from protovideo.runtime.settings import Settings
 
@@ -250,8 +251,13 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-_installed: MemoryWatch | None = None   # the installed runtime's (Runtime.install sets it)
-_installed_lock = threading.Lock()
+def _default_watch() -> MemoryWatch:
+    from protovideo.runtime.settings import load_settings
+    return MemoryWatch(MemoryConfig.from_settings(load_settings({}, read_files=False)),
+                       models=models.MODELS)
+
+
+INSTALLED: Installed[MemoryWatch] = Installed(_default_watch)   # Runtime.install sets it
 
 
 def shared_watch(settings: Any = None) -> MemoryWatch:
@@ -259,25 +265,4 @@ def shared_watch(settings: Any = None) -> MemoryWatch:
     handed the runtime: the job API's routes. `settings` is ignored: thresholds are set once,
     when the runtime is made. With no runtime installed (an API a test made), a watch of the
     default thresholds, kept."""
-    global _installed
-    with _installed_lock:
-        if _installed is None:
-            from protovideo.runtime.settings import load_settings
-            _installed = MemoryWatch(MemoryConfig.from_settings(load_settings({}, read_files=False)),
-                                     models=models.MODELS)
-        return _installed
-
-
-def install(watch: MemoryWatch) -> None:
-    """Make `watch` the one shared_watch() gives (Runtime.install)."""
-    global _installed
-    with _installed_lock:
-        _installed = watch
-
-
-def uninstall(watch: MemoryWatch) -> None:
-    """None installed any more, if `watch` was (Runtime.close)."""
-    global _installed
-    with _installed_lock:
-        if _installed is watch:
-            _installed = None
+    return INSTALLED.get()

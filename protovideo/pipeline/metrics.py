@@ -19,6 +19,7 @@ from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, Pro
                                generate_latest)
 
 from jobmodel.states import Outcome
+from protovideo.pipeline.installed import Installed
 
 
 log = logging.getLogger("protovideo.pipeline.metrics")
@@ -139,31 +140,15 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-_installed: Metrics | None = None   # the installed runtime's (Runtime.install sets it)
-_installed_lock = threading.Lock()
+def _default_metrics() -> Metrics:
+    from protovideo.pipeline.memory_watch import shared_watch
+    return Metrics(shared_watch())
+
+
+INSTALLED: Installed[Metrics] = Installed(_default_metrics)   # Runtime.install sets it
 
 
 def shared_metrics() -> Metrics:
     """The installed runtime's metrics (protovideo.pipeline.runtime), for code not yet handed
     the runtime: the job API's routes. With no runtime installed, metrics over shared_watch()."""
-    global _installed
-    with _installed_lock:
-        if _installed is None:
-            from protovideo.pipeline.memory_watch import shared_watch
-            _installed = Metrics(shared_watch())
-        return _installed
-
-
-def install(metrics: Metrics) -> None:
-    """Make `metrics` the one shared_metrics() gives (Runtime.install)."""
-    global _installed
-    with _installed_lock:
-        _installed = metrics
-
-
-def uninstall(metrics: Metrics) -> None:
-    """None installed any more, if `metrics` was (Runtime.close)."""
-    global _installed
-    with _installed_lock:
-        if _installed is metrics:
-            _installed = None
+    return INSTALLED.get()

@@ -65,8 +65,8 @@ class Runtime:
     def install(self) -> "Runtime":
         """Make this the process's runtime for the code not yet handed it (the job API's
         routes: shared_watch(), shared_metrics()). The entry point does, once."""
-        memory_watch_module.install(self.memory)
-        metrics_module.install(self.metrics)
+        memory_watch_module.INSTALLED.install(self.memory)
+        metrics_module.INSTALLED.install(self.metrics)
         return self
 
     def close(self) -> None:
@@ -76,5 +76,5 @@ class Runtime:
             setattr(self, name, None)
             if started is not None:
                 started.stop()
-        memory_watch_module.uninstall(self.memory)
-        metrics_module.uninstall(self.metrics)
+        memory_watch_module.INSTALLED.uninstall(self.memory)
+        metrics_module.INSTALLED.uninstall(self.metrics)
