@@ -7,7 +7,6 @@ import importlib
 import os
 import sys
 import tempfile
-
 from typing import Callable
 
 from protovideo.pipeline.runtime import Runtime

@@ -10,7 +10,8 @@
 The settings give what a job leaves out: the picture and voice providers (IMAGE_PROVIDER,
 TTS_PROVIDER), ASSET_ROOT (where relative paths of queued jobs resolve and may lie) and the
 network policy for a callback_url (ALLOW_PRIVATE_URLS, generators.netpolicy). Relative paths
-resolve against `base_dir`: a job file's folder, else ASSET_ROOT.
+resolve against `base_dir`: a job file's folder, else ASSET_ROOT (an empty ASSET_ROOT: the
+current folder, and no folder beside the job's own).
 """
 from __future__ import annotations
 
@@ -28,13 +29,14 @@ CALLBACK_NAMES = ("callback_url", *TOP_FIELDS["callback_url"])   # the names the
 
 class JobChecker:
     def __init__(self, settings: Any):
-        self.asset_root = settings.path("ASSET_ROOT")
+        self.base_dir = settings.path("ASSET_ROOT")   # the folder of jobs that come without one
+        self.asset_root = self.base_dir if str(settings.ASSET_ROOT).strip() else None
         self.image_provider = settings.IMAGE_PROVIDER
         self.voice_provider = settings.TTS_PROVIDER
         self.allow_private = bool(settings.ALLOW_PRIVATE_URLS)
 
     def _defaults(self, base_dir: Path | str | None) -> dict[str, Any]:
-        return {"base_dir": base_dir or self.asset_root, "asset_root": self.asset_root,
+        return {"base_dir": base_dir or self.base_dir, "asset_root": self.asset_root,
                 "default_image_provider": self.image_provider,
                 "default_voice_provider": self.voice_provider}
 
