@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from protovideo.runtime.malloc_tuning import tune  # noqa: E402
 
-tune()  # before any thread exists: see protovideo/malloc_tuning.py
+tune()  # before any thread exists: see protovideo/runtime/malloc_tuning.py
 
 from protovideo.cli.main import main  # noqa: E402
 

@@ -4,7 +4,7 @@
     python benchmarks/cache_integrity.py [--scenes 5] [--width 1080] [--height 1920] [--fps 30]
         [--rounds 5] [--baseline /path/to/a/checkout/before] [--json OUT]
 
-The benchmark job (protovideo/cli/benchmark_support.py) is rendered once cold into a private
+The benchmark job (benchmarks/benchmark_support.py) is rendered once cold into a private
 cache, then again and again warm: every narration, picture, piece, the soundtrack, the joined
 MP4 and the poster come out of the cache. Each warm render runs in a fresh process, so each
 object it serves is hashed in full once (the worst case: a long-running worker hashes an
@@ -40,8 +40,12 @@ def child(tree: Path, folder: Path, variant: str, shape: list[int]) -> None:
     sys.path.insert(0, str(tree))
     sys.path.insert(0, str(tree / "tests"))
     from folders import folder_env
-    from jobmodel.spec import parse_job
-    from protovideo.cli.benchmark_support import EXAMPLES, BenchShape, synthetic_job
+    try:
+        from benchmarks.benchmark_support import EXAMPLES, BenchShape, synthetic_job
+        from protovideo.pipeline.jobcheck import JobChecker
+    except ImportError:   # a --baseline tree from before the benchmark moved to benchmarks/
+        from protovideo.cli.benchmark_support import EXAMPLES, BenchShape, synthetic_job
+        JobChecker = None
     from protovideo.pipeline.render import make_context, render_job
     from protovideo.runtime.settings import load_settings
     import cache.disk as disk
@@ -64,7 +68,12 @@ def child(tree: Path, folder: Path, variant: str, shape: list[int]) -> None:
             "" if path.stat().st_size == size else "size")
     env = {**folder_env(folder), "MAX_WORKERS": str(os.cpu_count() or 2)}
     settings = load_settings(env, cwd=folder, read_files=False)
-    job = parse_job(synthetic_job(BenchShape(*shape), "integrity"), base_dir=EXAMPLES)
+    data = synthetic_job(BenchShape(*shape), "integrity")
+    if JobChecker is not None:
+        job = JobChecker(settings).parse(data, EXAMPLES)
+    else:
+        from jobmodel.spec import parse_job
+        job = parse_job(data, base_dir=EXAMPLES)
     before, start = os.times(), time.perf_counter()
     result = render_job(job, make_context(settings))
     wall, after = time.perf_counter() - start, os.times()

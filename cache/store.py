@@ -1,6 +1,6 @@
 """ArtifactCache: the memory, disk and optional Redis levels behind one small interface.
 
-    cache = open_cache(settings)
+    cache = open_cache(config)                        # a CacheConfig (cache/config.py)
     path = cache.get_or_create(key, ".wav", produce)  # produce(tmp_path) writes the file
     cache.get_meta(key) / cache.put_meta(key, {...})
     cache.stats() -> {"hits", "misses", "hit_rate", ...}
@@ -36,6 +36,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable
 
+from .config import CacheConfig
 from .disk import DiskLevel
 from .index import Entry
 from .keys import check_ext, check_key, key_kind
@@ -53,10 +54,10 @@ HOUR = 3600.0
 
 class ArtifactCache:
     def __init__(self, root: Path, enabled: bool = True, scratch: Path | None = None, *,
-                 max_age_hours: float = 168.0, max_size_mb: float | None = None,
+                 max_age_hours: float, max_size_mb: float | None = None,
                  redis_url: str = "", redis_prefix: str | None = None,
                  redis_max_item_mb: float = 32.0, memory_items: int = 4096,
-                 protect_recent_s: float = 1800.0):
+                 protect_recent_s: float):
         self.root = Path(root)
         self.enabled = bool(enabled)
         self.scratch = Path(scratch or Path(tempfile.gettempdir()) / "protovideo-uncached")
@@ -374,13 +375,11 @@ class ArtifactCache:
 
 
 
-def open_cache(settings) -> ArtifactCache:
-    """The cache the settings describe (CACHE_DIR, CACHE_ENABLED, CACHE_MAX_AGE,
-    CACHE_MAX_SIZE_MB; the Redis level only with CACHE_REDIS=on, REDIS_URL alone may be
-    there just for the job source); scratch files go under WORK_DIR/uncached."""
-    return ArtifactCache(settings.path("CACHE_DIR"), enabled=settings.CACHE_ENABLED,
-                         scratch=settings.path("WORK_DIR") / "uncached",
-                         max_age_hours=settings.CACHE_MAX_AGE,
-                         max_size_mb=settings.CACHE_MAX_SIZE_MB,
-                         redis_url=settings.REDIS_URL if getattr(settings, "CACHE_REDIS", False) else "",
-                         protect_recent_s=settings.JOB_TIMEOUT)
+def open_cache(config: CacheConfig) -> ArtifactCache:
+    """The cache a CacheConfig describes (the Redis level only with a redis_url). Settings are
+    taken too, through their cache_config(), for callers not yet handed the runtime's config."""
+    if not isinstance(config, CacheConfig):
+        config = config.cache_config()
+    return ArtifactCache(config.root, enabled=config.enabled, scratch=config.scratch,
+                         max_age_hours=config.max_age_hours, max_size_mb=config.max_size_mb,
+                         redis_url=config.redis_url, protect_recent_s=config.protect_recent_s)

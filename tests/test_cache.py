@@ -47,6 +47,7 @@ class Producer:
 
 def new_cache(tmp_path, **kw) -> ArtifactCache:
     kw.setdefault("protect_recent_s", 0)
+    kw.setdefault("max_age_hours", 168)
     return ArtifactCache(tmp_path / "cache", scratch=tmp_path / "work" / "uncached", **kw)
 
 

@@ -26,7 +26,7 @@ CTX = multiprocessing.get_context("fork")
 
 
 def new_cache(root: Path) -> ArtifactCache:
-    return ArtifactCache(root, scratch=root.parent / "scratch", protect_recent_s=0)
+    return ArtifactCache(root, scratch=root.parent / "scratch", max_age_hours=168, protect_recent_s=0)
 
 
 def fill(root: Path, n: int = 30) -> list[str]:

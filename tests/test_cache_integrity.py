@@ -31,7 +31,7 @@ class Producer:
 
 
 def new_cache(root: Path) -> ArtifactCache:
-    return ArtifactCache(root, scratch=root.parent / "scratch", protect_recent_s=0)
+    return ArtifactCache(root, scratch=root.parent / "scratch", max_age_hours=168, protect_recent_s=0)
 
 
 def sha256(data: bytes) -> str:

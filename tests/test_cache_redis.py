@@ -34,6 +34,7 @@ def prefix(redis_url):
 
 def machine(tmp_path, name, redis_url, prefix, **kw) -> ArtifactCache:
     """A cache with its own folder (as on another machine) sharing one Redis level."""
+    kw.setdefault("max_age_hours", 168)
     return ArtifactCache(tmp_path / name / "cache", scratch=tmp_path / name / "scratch",
                          redis_url=redis_url, redis_prefix=prefix, protect_recent_s=0, **kw)
 

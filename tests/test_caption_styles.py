@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from media import frames
-from jobmodel.spec import parse_job
+from job_parsing import parse_job
 from protovideo.pipeline.render import make_context, render_job
 from test_captions_timing import vtt_words
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from media import audio, edge_density, ffprobe, frames, rms, streams
-from jobmodel.spec import parse_job
+from job_parsing import parse_job
 from protovideo.pipeline.render import make_context, render_job
 
 ROOT = Path(__file__).resolve().parent.parent

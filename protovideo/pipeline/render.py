@@ -39,8 +39,8 @@ from generators.visual import SceneVisual, TextSpec
 from jobmodel.errors import JobFailed, JobInvalid, SceneError
 from jobmodel.spec import Job, Scene
 from protovideo.pipeline.context import JobContext
-from protovideo.pipeline.memory_watch import shared_watch
 from protovideo.pipeline.optimizer import PerformanceOptimizer
+from protovideo.pipeline.runtime import Runtime
 from protovideo.runtime.settings import Settings
 
 LEAD = 0.25   # seconds of picture before the narration starts
@@ -65,13 +65,18 @@ class SceneSound:
     note: str = ""            # what the report should say about this scene's narration
 
 
-def make_context(settings: Settings, log: logging.Logger | None = None, progress=None,
+def make_context(runtime: Runtime | Settings, log: logging.Logger | None = None, progress=None,
                  cancel: threading.Event | None = None) -> JobContext:
+    """One job's context in `runtime` (the process's; bare Settings get a runtime of their own):
+    its optimizer writes the runtime's metrics and obeys its memory watch; its cache is opened
+    from the runtime's CacheConfig."""
+    runtime = Runtime.of(runtime)
+    settings = runtime.settings
     optimizer = PerformanceOptimizer(settings.CACHE_DIR, settings.MAX_WORKERS,
-                                     memory_watch=shared_watch(settings))  # thresholds from settings
-    cache = open_cache(settings)
+                                     memory_watch=runtime.memory, metrics=runtime.metrics)
+    cache = open_cache(runtime.cache)
     optimizer.attach_cache(cache)  # the memory watch may drop its memory level when critical
-    return JobContext(settings=settings, cache=cache, optimizer=optimizer,
+    return JobContext(runtime=runtime, settings=settings, cache=cache, optimizer=optimizer,
                       log=log or logging.getLogger("protovideo.pipeline.render"), progress=progress,
                       cancel=cancel or threading.Event())
 
