@@ -86,10 +86,11 @@ def test_the_reference_names_every_field_and_alias():
 
 def test_the_reference_examples_are_valid_jobs():
     from jobmodel.validate import validate_job
+    from job_parsing import PROVIDERS
     text = (ROOT / "docs" / "JOB_FORMAT.md").read_text(encoding="utf-8")
     blocks = re.findall(r"^```json\n(.*?)^```", text, flags=re.S | re.M)
     assert len(blocks) >= 4
     for block in blocks:
-        problems = validate_job(json.loads(block), base_dir=ROOT / "examples")
+        problems = validate_job(json.loads(block), base_dir=ROOT / "examples", **PROVIDERS)
         # the examples that name files of their own (clips/harbour.mp4) are valid but for those
         assert all("not found" in p["message"] for p in problems), problems
