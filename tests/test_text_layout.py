@@ -132,7 +132,7 @@ def test_title_and_captions_never_overlap(picture, aspect, title_at, caption_at,
 
 
 def test_a_title_made_smaller_to_fit_is_noted_in_the_report(make_settings, tmp_path, picture):
-    from jobmodel.spec import parse_job
+    from job_parsing import parse_job
     from protovideo.pipeline.render import make_context, render_job
     long_title = " ".join(["Extraordinarily"] * 3 + ["long title words"] * 12)
     job = parse_job({"id": "shrink", "video": {"width": 270, "height": 480, "fps": 12},
