@@ -22,9 +22,10 @@ from pathlib import Path
 
 from cache import make_key, open_cache
 from cache.keys import file_md5
-from generators.audio import Placement, build_soundtrack, write_wav_stereo
+from generators.audio import Placement, build_soundtrack
 from generators.compose import PieceQueue, scratch_dir, total_seconds
-from generators.encode import encode_audio, encoder_for, encoder_slots, join_and_mux
+from generators.encode import encoder_for, encoder_slots, join_and_mux
+from generators.loudness import encode_normalized
 from generators.glyphs import check_job_text
 from generators.motions import ROOM
 from generators.narration import recorded_narration, synthesize_narration
@@ -40,6 +41,7 @@ from jobmodel.spec import Job, Scene
 from protovideo.pipeline.context import JobContext
 from protovideo.pipeline.memory_watch import shared_watch
 from protovideo.pipeline.optimizer import PerformanceOptimizer
+from protovideo.pipeline.outputs import check_platform_length, loudness_target, video_kbps_cap
 from protovideo.runtime.settings import Settings
 
 LEAD = 0.25   # seconds of picture before the narration starts
@@ -180,8 +182,9 @@ def _sidecars(job: Job, sounds: list[SceneSound], counts: list[int], output: Pat
 
 
 def _soundtrack(job: Job, sounds: list[SceneSound], counts: list[int], clips: list[Path | None],
-                music: Path | None, work: Path, ctx: JobContext) -> tuple[Path, str]:
-    """The job's AAC soundtrack, cached by everything in it (a re-render only copies it), and its key."""
+                music: Path | None, work: Path, ctx: JobContext) -> tuple[Path, str, dict]:
+    """The job's AAC soundtrack, cached by everything in it and its loudness target (a re-render
+    only copies it), its key, and what normalizing it measured and did (empty when cached)."""
     fps = job.video.fps
     placements, start = [], 0
     for scene, sound, n, clip in zip(job.scenes, sounds, counts, clips):
@@ -195,7 +198,9 @@ def _soundtrack(job: Job, sounds: list[SceneSound], counts: list[int], clips: li
                                         is_speech=False, is_clip=True))
         start += n
     total = total_seconds(counts, fps)
-    key = make_key("soundtrack", total=round(total, 4), volume=job.music_volume,
+    target = loudness_target(job, ctx.settings)
+    loudness: dict = {}
+    key = make_key("soundtrack", total=round(total, 4), volume=job.music_volume, loudness=target.identity(),
                    music=file_md5(music) if music else None,
                    placements=[[file_md5(p.path), round(p.start, 4), p.gain, p.length, p.is_speech,
                                 p.is_clip] for p in placements])
@@ -203,13 +208,12 @@ def _soundtrack(job: Job, sounds: list[SceneSound], counts: list[int], clips: li
     def produce(tmp: Path) -> None:
         with ctx.optimizer.monitor_performance("audio_mix"):
             ctx.check_cancelled()   # a cancelled job stops here rather than mix a soundtrack
-            wav = work / "soundtrack.wav"
             mix = build_soundtrack(total, placements, music, job.music_volume, cancel=ctx.cancel)
             ctx.check_cancelled()
-            write_wav_stereo(wav, mix)
-            encode_audio(wav, tmp, cancel=ctx.cancel)
+        with ctx.optimizer.monitor_performance("loudness"):   # the whole mix to the target, then AAC
+            loudness.update(encode_normalized(mix, tmp, target, cancel=ctx.cancel))
 
-    return ctx.cache.get_or_create(key, ".m4a", produce), key
+    return ctx.cache.get_or_create(key, ".aac", produce), key, loudness
 
 
 def _publish(pieces: list, paths: list[Path], keys: dict, soundtrack: tuple[Path, str], output: Path,
@@ -219,7 +223,7 @@ def _publish(pieces: list, paths: list[Path], keys: dict, soundtrack: tuple[Path
     The joined file is keyed by its pieces' keys and the soundtrack's, the poster by the
     joined file's key and its time: a job rendered again copies both out of the cache instead
     of joining and decoding again."""
-    opt, (soundtrack, soundtrack_key) = ctx.optimizer, soundtrack
+    opt, (soundtrack, soundtrack_key, _loudness) = ctx.optimizer, soundtrack
     joined_key = make_key("joined", pieces=[keys[p] for p in pieces], soundtrack=soundtrack_key)
 
     def join(tmp: Path) -> None:
@@ -307,7 +311,8 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
     texts = _scene_texts(job)
     fps, v = job.video.fps, job.video
     slots, threads = encoder_slots(opt.effective_max_workers)
-    encoder = encoder_for(v.quality, fps, v.width, v.height, threads=threads)
+    encoder = encoder_for(v.quality, fps, v.width, v.height, threads=threads,
+                          max_kbps=video_kbps_cap(job))   # a platform's bitrate cap (video.platform)
     queue = PieceQueue(ctx, encoder, v.transition, v.transition_duration, slots, scenes=n_scenes)
     try:
         # narration in scene order on one thread (a voice model runs one text at a time);
@@ -330,6 +335,7 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
                 picture, video = board.get(scene.index)
                 clips.append(video)
                 queue.add_scene(_visual(job, scene, sound, picture, video, counts[-1]))
+        check_platform_length(job, total_seconds(counts, fps))   # its length known: refused by name
         music = None
         if job.music is not None:
             with opt.monitor_performance("fetch_assets"):
@@ -353,6 +359,7 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
         "cache_stats": ctx.cache.stats(), "output": str(output), "poster": str(poster),
         "video_duration": round(duration, 3),
         "timeline": timeline, "encoder": encoder.identity(), "pieces": len(pieces),
-        "subtitles": [str(p) for p in subtitles], "notes": [s.note for s in sounds if s.note]})
+        "subtitles": [str(p) for p in subtitles], "notes": [s.note for s in sounds if s.note],
+        "loudness": soundtrack[2] or {"cached": True}})   # the normalization's figures (soundtrack step)
     ctx.report_progress(n_scenes, n_scenes, "done")
     return RenderResult(output, duration, report, report_path, poster, subtitles)
