@@ -2,10 +2,15 @@
 caps on the encoder, and the length the platform takes (SPEC "Outputs", `audio`, `video.platform`)."""
 from __future__ import annotations
 
+from cache import make_key
 from generators.encode import AUDIO_BITRATE
 from generators.loudness import LoudnessTarget
+from jobmodel.errors import QCFailed
 from jobmodel.platforms import PLATFORMS, check_length
 from jobmodel.spec import Job
+from protovideo.pipeline.qc import QCPlan, ScenePlan, check_output, summary
+
+EASED = 0.15   # share of a still scene at each end where its smoothstep camera move is slow
 
 
 def loudness_target(job: Job, settings) -> LoudnessTarget:
@@ -33,3 +38,43 @@ def check_platform_length(job: Job, seconds: float) -> None:
     platform = PLATFORMS.get(job.video.platform)
     if platform is not None:
         check_length(platform, seconds)
+
+
+def qc_plan(job: Job, counts: list[int], narration_s: list[float], lead: float,
+            target: LoudnessTarget) -> QCPlan:
+    """What the job planned, scene by scene, for QC to compare the file with: where the picture
+    moves (a camera move, a clip), where narration is heard, the loudness target, the bitrate cap."""
+    fps, scenes, start = job.video.fps, [], 0
+    for scene, n, speech in zip(job.scenes, counts, narration_s):
+        a, b = start / fps, (start + n) / fps
+        clip = scene.type == "video"
+        motion = "clip" if clip else "camera" if scene.motion != "none" else "none"
+        scenes.append(ScenePlan(index=scene.index, start=a, end=b, motion=motion,
+                                ramp=0.0 if clip else EASED * (b - a),
+                                speech=(a + lead, min(b, a + lead + speech)) if speech > 0 else None))
+        start += n
+    sound = bool(job.music) or any(sec > 0 for sec in narration_s) or any(
+        s.music or (s.type == "video" and s.volume > 0) for s in job.scenes)
+    return QCPlan(fps=fps, duration=start / fps, scenes=tuple(scenes), loudness=target.integrated, sound=sound,
+                  true_peak=target.true_peak, max_video_kbps=video_kbps_cap(job))
+
+
+def quality_gate(joined, joined_key: str, plan: QCPlan, ctx) -> dict | None:
+    """QC of the joined file (settings.QC: off -> None). The result is kept with the joined file's
+    key, so a job rendered again is not checked again. QC=fail and a problem: QCFailed."""
+    mode = ctx.settings.QC
+    if mode == "off":
+        return None
+    key = make_key("qc", joined=joined_key, plan=plan.identity())
+    qc = ctx.cache.get_meta(key)
+    if qc is None:
+        ctx.report_progress(len(plan.scenes), len(plan.scenes), "QC")
+        with ctx.optimizer.monitor_performance("qc"):
+            qc = check_output(joined, plan, mode)
+        ctx.cache.put_meta(key, qc)
+    qc = {**qc, "mode": mode}
+    if not qc["passed"]:
+        ctx.log.warning("job %s: %s", ctx.optimizer.task_id, summary(qc))
+        if mode == "fail":
+            raise QCFailed(summary(qc), qc)
+    return qc

@@ -41,7 +41,9 @@ from jobmodel.spec import Job, Scene
 from protovideo.pipeline.context import JobContext
 from protovideo.pipeline.memory_watch import shared_watch
 from protovideo.pipeline.optimizer import PerformanceOptimizer
-from protovideo.pipeline.outputs import check_platform_length, loudness_target, video_kbps_cap
+from protovideo.pipeline.provenance import describe, place_video, write_manifest
+from protovideo.pipeline.outputs import (check_platform_length, loudness_target, qc_plan, quality_gate,
+                                         video_kbps_cap)
 from protovideo.runtime.settings import Settings
 
 LEAD = 0.25   # seconds of picture before the narration starts
@@ -57,6 +59,8 @@ class RenderResult:
     report_path: Path
     poster: Path | None = None   # OUTPUT_DIR/<name>.jpg, a frame of the first scene
     subtitles: tuple[Path, ...] = ()   # <name>.srt and <name>.vtt beside the output
+    qc: dict | None = None       # the output's check (protovideo/pipeline/qc.py); None: QC=off
+    manifest: Path | None = None  # <name>.manifest.json beside the output (provenance.py)
 
 
 @dataclass(frozen=True)
@@ -216,8 +220,9 @@ def _soundtrack(job: Job, sounds: list[SceneSound], counts: list[int], clips: li
     return ctx.cache.get_or_create(key, ".aac", produce), key, loudness
 
 
-def _publish(pieces: list, paths: list[Path], keys: dict, soundtrack: tuple[Path, str], output: Path,
-             poster_at: float, work: Path, ctx: JobContext) -> Path:
+def _publish(pieces: list, paths: list[Path], keys: dict, soundtrack: tuple[Path, str, dict], output: Path,
+             poster_at: float, work: Path, ctx: JobContext, gate=None,
+             place=None) -> tuple[Path, dict | None]:
     """The joined MP4 at `output` and its poster beside it, both through the cache.
 
     The joined file is keyed by its pieces' keys and the soundtrack's, the poster by the
@@ -231,6 +236,7 @@ def _publish(pieces: list, paths: list[Path], keys: dict, soundtrack: tuple[Path
             join_and_mux(paths, soundtrack, tmp, work)
 
     joined = ctx.cache.get_or_create(joined_key, ".mp4", join)
+    qc = gate(joined, joined_key) if gate else None   # QC: before anything is published
     poster_key = make_key("poster", joined=joined_key, at=round(poster_at, 4))
 
     def frame(tmp: Path) -> None:
@@ -238,8 +244,8 @@ def _publish(pieces: list, paths: list[Path], keys: dict, soundtrack: tuple[Path
             write_poster(joined, at_seconds=poster_at, poster=tmp)
 
     poster = ctx.cache.get_or_create(poster_key, ".jpg", frame)
-    copy_atomically(joined, output)
-    return copy_atomically(poster, poster_path(output))
+    (place or copy_atomically)(joined, output)   # place: signed with Content Credentials, or copied
+    return copy_atomically(poster, poster_path(output)), qc
 
 
 def copy_atomically(source: Path, target: Path) -> Path:
@@ -346,7 +352,14 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
         queue.close()
     soundtrack = audio_future.result()
     ctx.check_cancelled()
-    poster = _publish(pieces, paths, queue.keys, soundtrack, output, counts[0] / fps / 2, work, ctx)
+    plan = qc_plan(job, counts, [s.speech.duration if s.speech else 0.0 for s in sounds], LEAD,
+                   loudness_target(job, ctx.settings))
+    with opt.monitor_performance("provenance"):   # inputs, models, voices, fonts and settings
+        manifest = describe(job, ctx, fetch, encoder.identity(), loudness_target(job, ctx.settings).identity())
+    poster, qc = _publish(pieces, paths, queue.keys, soundtrack, output, counts[0] / fps / 2, work, ctx,
+                          gate=lambda joined, key: quality_gate(joined, key, plan, ctx),
+                          place=lambda joined, out: place_video(joined, out, manifest, ctx.settings, copy_atomically))
+    manifest_file = write_manifest(output, manifest, qc)
     subtitles = _sidecars(job, sounds, counts, output)
     duration = total_seconds(counts, fps)
     timeline, start = [], 0
@@ -360,6 +373,7 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
         "video_duration": round(duration, 3),
         "timeline": timeline, "encoder": encoder.identity(), "pieces": len(pieces),
         "subtitles": [str(p) for p in subtitles], "notes": [s.note for s in sounds if s.note],
-        "loudness": soundtrack[2] or {"cached": True}})   # the normalization's figures (soundtrack step)
+        "loudness": soundtrack[2] or {"cached": True},   # the normalization's figures (soundtrack step)
+        "qc": qc, "manifest": str(manifest_file)})
     ctx.report_progress(n_scenes, n_scenes, "done")
-    return RenderResult(output, duration, report, report_path, poster, subtitles)
+    return RenderResult(output, duration, report, report_path, poster, subtitles, qc, manifest_file)

@@ -307,6 +307,12 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     if bool(values["C2PA_CERT"]) != bool(values["C2PA_KEY"]):
         missing = "C2PA_KEY" if values["C2PA_CERT"] else "C2PA_CERT"
         raise SettingsError(missing, "C2PA_CERT and C2PA_KEY are set together (or neither)")
+    if values["C2PA_CERT"]:   # a certificate or key that cannot sign stops the start, by name
+        from generators.credentials import CredentialsError, load_signer
+        try:
+            load_signer(values["C2PA_CERT"], values["C2PA_KEY"])
+        except CredentialsError as exc:
+            raise SettingsError(exc.setting, str(exc)) from None
     settings = Settings(**values)
     secrets.register_from_settings(settings, env)
     return settings
