@@ -6,8 +6,9 @@ saying which parts were made by AI (IPTC digital source types).
 
 The manifest's `c2pa.actions.v2` assertion opens with `c2pa.created` for the whole video
 (compositeWithTrainedAlgorithmicMedia when any part is AI-made, else composite), then one
-action per part (`c2pa.placed`) with the part's own digital source type and a description
-naming it (e.g. "scenes[0] picture: diffusers stabilityai/sd-turbo"). The c2pa library writes
+`c2pa.edited` action per part with the part's own digital source type and a description naming
+it (e.g. "scenes[0] picture: diffusers stabilityai/sd-turbo"); the same list is the assertion
+`org.protovideo.parts`. The c2pa library writes
 the manifest as a `uuid` box before `moov` and keeps the file's boxes otherwise as they were.
 """
 from __future__ import annotations
@@ -107,10 +108,12 @@ def manifest_definition(parts: list[Part], title: str, version: str = "") -> dic
     actions = [{"action": "c2pa.created", "digitalSourceType": COMPOSITE_AI if ai else COMPOSITE,
                 "softwareAgent": {"name": "protovideo", "version": version or "unknown"},
                 "description": "video composed by the ProtoVideo worker"}]
-    actions += [{"action": "c2pa.placed", "digitalSourceType": p.source_type,
+    actions += [{"action": "c2pa.edited", "digitalSourceType": p.source_type,
                  "description": f"{p.what}: {p.made_by}"} for p in parts]
+    listed = [{"part": p.what, "made_by": p.made_by, "digitalSourceType": p.source_type} for p in parts]
     return {"claim_generator_info": [{"name": "protovideo", "version": version or "unknown"}],
-            "title": title, "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": actions}}]}
+            "title": title, "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": actions}},
+                                           {"label": "org.protovideo.parts", "data": {"parts": listed}}]}
 
 
 def sign_stream(source, target, mime: str, signer: Signer, parts: list[Part], title: str,

@@ -6,9 +6,9 @@ come from (read 2026-12-01; docs/OUTPUTS.md has the same table):
 
 - youtube: YouTube Help "Recommended upload encoding settings" (support.google.com/youtube/answer/1722171):
   MP4 without edit lists, moov first, AAC-LC 48 kHz, H.264 High, closed GOP, no bitrate limit; uploads
-  up to 12 hours (answer/71673, verified accounts). No published loudness target: YouTube turns loud
+  up to 12 hours ("Upload videos longer than 15 minutes", verified accounts). No published loudness target: YouTube turns loud
   videos down to about -14 LUFS (measured by others; its "stats for nerds" shows the "content loudness").
-- shorts: YouTube Help "Upload YouTube Shorts" (answer/10059070): square or vertical, up to 3 minutes.
+- shorts: YouTube Help "Upload YouTube Shorts": square or vertical, up to 3 minutes (since 15 October 2024).
 - tiktok: TikTok for Developers, Content Posting API "Media transfer guide", video restrictions:
   23-60 fps, each side 360-4096 pixels, at most 10 minutes (creators may be allowed less).
 - reels: Instagram Platform, Graph API "IG User Media" reel specifications: MP4/MOV without edit lists,
