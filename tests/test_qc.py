@@ -107,3 +107,19 @@ def test_slow_zoom_over_a_smooth_picture_is_no_freeze(make_settings, tmp_path):
         {"image": "sky.png", "duration": 4.0, "motion": "none"}]}
     result = render(data, tmp_path, make_settings(QC="fail"))
     assert result.qc["passed"], result.qc["problems"]
+
+
+def test_a_camera_move_that_never_shows_is_caught_and_motion_none_is_not(tmp_path):
+    still = tmp_path / "still.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=180x320:rate=10:duration=0.1",
+                    "-f", "lavfi", "-i", "sine=frequency=300:duration=6.1:sample_rate=48000",
+                    "-vf", "tpad=stop_mode=clone:stop_duration=6", "-c:v", "libx264", "-g", "20", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2", str(still)],
+                   check=True)
+
+    def qc_as(motion: str) -> dict:
+        plan = QCPlan(fps=10, duration=6.1, scenes=(ScenePlan(0, 0.0, 6.1, motion=motion, ramp=0.9),))
+        return check_output(still, plan, "warn")
+    (frozen,) = problems(qc_as("camera"), "frozen")
+    assert "camera move does not show" in frozen["message"]
+    assert not problems(qc_as("none"), "frozen")
+    assert not problems(qc_as("clip"), "black")

@@ -53,10 +53,13 @@ def qc_plan(job: Job, counts: list[int], narration_s: list[float], lead: float,
                                 ramp=0.0 if clip else EASED * (b - a),
                                 speech=(a + lead, min(b, a + lead + speech)) if speech > 0 else None))
         start += n
+    # a transition through black (the catalogue's fade_black) is dark by design around each cut
+    dips = tuple((b - job.video.transition_duration, b + job.video.transition_duration)
+                 for b in (sc.end for sc in scenes[:-1])) if "black" in job.video.transition else ()
     sound = bool(job.music) or any(sec > 0 for sec in narration_s) or any(
         s.music or (s.type == "video" and s.volume > 0) for s in job.scenes)
     return QCPlan(fps=fps, duration=start / fps, scenes=tuple(scenes), loudness=target.integrated, sound=sound,
-                  true_peak=target.true_peak, max_video_kbps=video_kbps_cap(job))
+                  true_peak=target.true_peak, max_video_kbps=video_kbps_cap(job), black_ok=dips)
 
 
 def quality_gate(joined, joined_key: str, plan: QCPlan, ctx) -> dict | None:

@@ -55,6 +55,7 @@ class QCPlan:
     sound: bool = True                # the job has narration, music or clip sound to hear
     true_peak: float = -1.5
     max_video_kbps: int = 0           # a platform's cap; 0: none
+    black_ok: tuple[tuple[float, float], ...] = ()   # spans meant to be dark (a fade through black)
 
     def identity(self) -> dict:
         return {"version": QC_VERSION, **asdict(self)}
@@ -191,6 +192,8 @@ def judge(findings: Findings, plan: QCPlan) -> list[dict]:
         add("decode", f"{f.get('frames_decoded')} of {f.get('frames')} frames decoded"
             + (f": {findings.errors[0][:200]}" if findings.errors else ""))
     for a, b in findings.black:
+        if any(s - frame <= a and b <= e + frame for s, e in plan.black_ok):
+            continue
         for scene in _overlapping(plan, a, b, BLACK_S):
             if not scene.may_be_black:
                 add("black", f"scenes[{scene.index}]: black picture from {a:.2f} s to {b:.2f} s",

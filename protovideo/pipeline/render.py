@@ -25,8 +25,8 @@ from cache.keys import file_md5
 from generators.audio import Placement, build_soundtrack
 from generators.compose import PieceQueue, scratch_dir, total_seconds
 from generators.encode import encoder_for, encoder_slots, join_and_mux
-from generators.loudness import encode_normalized
 from generators.glyphs import check_job_text
+from generators.loudness import encode_normalized
 from generators.motions import ROOM
 from generators.narration import recorded_narration, synthesize_narration
 from generators.sidecars import write_sidecars
@@ -41,9 +41,9 @@ from jobmodel.spec import Job, Scene
 from protovideo.pipeline.context import JobContext
 from protovideo.pipeline.memory_watch import shared_watch
 from protovideo.pipeline.optimizer import PerformanceOptimizer
-from protovideo.pipeline.provenance import describe, place_video, write_manifest
 from protovideo.pipeline.outputs import (check_platform_length, loudness_target, qc_plan, quality_gate,
                                          video_kbps_cap)
+from protovideo.pipeline.provenance import describe, place_video, write_manifest
 from protovideo.runtime.settings import Settings
 
 LEAD = 0.25   # seconds of picture before the narration starts
