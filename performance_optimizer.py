@@ -3,7 +3,7 @@
 The implementation is protovideo/pipeline/optimizer.py (layer 3, the pipeline):
 step timing, memory per step, scene fan-out and the per-job report.
 
-    opt = PerformanceOptimizer(cache_dir, max_workers)
+    opt = PerformanceOptimizer(cache_dir, max_workers, memory_watch=runtime.memory)
     opt.start_performance_monitoring(job.id)
     with opt.monitor_performance("tts", scene=i): ...
     results = opt.parallel_process_scenes(render_scene, scenes)

@@ -32,7 +32,7 @@ from protovideo.runtime.malloc_tuning import tune  # noqa: E402
 
 tune()  # as main_worker.py does before any thread exists
 
-from protovideo.cli.benchmark_support import (EXAMPLES, BenchShape, RssSampler, add_shape_arguments,  # noqa: E402
+from benchmarks.benchmark_support import (EXAMPLES, BenchShape, RssSampler, add_shape_arguments,  # noqa: E402
                                           emit_json, machine, synthetic_job)
 from protovideo.service.middleware import Middleware  # noqa: E402
 from protovideo.runtime.settings import load_settings  # noqa: E402
@@ -42,7 +42,7 @@ FLAT_TARGET_MB = 50
 
 
 def big_job(shape: BenchShape, root: Path, settings) -> dict:
-    from protovideo.cli.benchmark import _private_settings, _render
+    from benchmarks.offline import _private_settings, _render
     with RssSampler() as sampler:
         run = _render(synthetic_job(shape, "soak-big"), _private_settings(settings, root, "big", max(2, os.cpu_count() or 1)),
                       sampler)
@@ -76,6 +76,7 @@ class RssAfterJob(Middleware):
 
 def soak(jobs: int, shape: BenchShape, root: Path, settings) -> dict:
     from protovideo.service.sources import open_source
+    from protovideo.pipeline.runtime import Runtime
     from protovideo.service.worker import Worker, default_middleware
     folder = root / "soak"
     soak_settings = settings.replace(
@@ -87,7 +88,8 @@ def soak(jobs: int, shape: BenchShape, root: Path, settings) -> dict:
         source.submit(synthetic_job(shape, f"soak-{n:02d}", variant=str(n)), base_dir=EXAMPLES)
     meter = RssAfterJob()
     before = round(meter.proc.memory_info().rss / 2**20, 1)
-    worker = Worker(soak_settings, source, middleware=default_middleware(soak_settings) + [meter], once=True)
+    runtime = Runtime.create(soak_settings)
+    worker = Worker(runtime, source, middleware=default_middleware(runtime) + [meter], once=True)
     start = time.perf_counter()
     worker.run(install_signals=False)
     wall = time.perf_counter() - start

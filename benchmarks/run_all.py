@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from protovideo.cli.benchmark_support import add_shape_arguments  # noqa: E402
+from benchmarks.benchmark_support import add_shape_arguments  # noqa: E402
 
 
 def _run(cmd: list[str], env: dict, label: str) -> dict:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The benchmark job rendered the straightforward way, as the original worker did, next to ours.
 
-Straightforward (moviepy 2.x; protovideo/cli/benchmark_moviepy.py, which `--benchmark`
+Straightforward (moviepy 2.x; benchmarks/benchmark_moviepy.py, which `--benchmark`
 also runs, there at moviepy's own x264 setting and scored by VMAF): per scene an
 ImageClip of the background with a per-frame resize zoom, a PIL-rasterized title and
 subtitle lines as ImageClips, the Piper narration as an AudioFileClip; each scene
@@ -37,15 +37,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from generators.tts import get_tts_provider  # noqa: E402
-from jobmodel.spec import parse_job  # noqa: E402
-from protovideo.cli.benchmark_moviepy import synthesize_narration, render_straightforward  # noqa: E402
-from protovideo.cli.benchmark_support import (EXAMPLES, BenchShape, RssSampler, add_shape_arguments,  # noqa: E402
+from protovideo.pipeline.jobcheck import JobChecker  # noqa: E402
+from benchmarks.benchmark_moviepy import synthesize_narration, render_straightforward  # noqa: E402
+from benchmarks.benchmark_support import (EXAMPLES, BenchShape, RssSampler, add_shape_arguments,  # noqa: E402
                                               emit_json, machine, synthetic_job)
 from protovideo.runtime.settings import load_settings  # noqa: E402
 
 
 def render_ours(shape: BenchShape, work: Path, settings, name: str = "ours") -> dict:
-    from protovideo.cli.benchmark import _private_settings, _render
+    from benchmarks.offline import _private_settings, _render
     with RssSampler() as sampler:
         run = _render(synthetic_job(shape, f"{name}-cold"), _private_settings(settings, work, name,
                                                                                max(2, os.cpu_count() or 1)), sampler)
@@ -68,7 +68,7 @@ def main(argv=None) -> int:
     work = Path(tempfile.mkdtemp(prefix="straightforward-", dir=base))
     try:
         provider = get_tts_provider("piper", settings)   # load Piper once, for both renders
-        job = parse_job(synthetic_job(BenchShape(1, 64, 64, 4)), base_dir=EXAMPLES, asset_root=EXAMPLES)
+        job = JobChecker(settings).parse(synthetic_job(BenchShape(1, 64, 64, 4)), EXAMPLES)
         synthesize_narration(provider, job, "Warm up.", work / "warmup.wav")
         tiny = BenchShape(1, 64, 64, 4, shape.quality)   # imports and first calls, out of the timings
         (work / "warmup").mkdir()

@@ -15,7 +15,7 @@ reference): the `--benchmark` reel (5 scenes: stills with slow zooms and pans,
 titles, captions, crossfades) and a busier job (two video clips with fine moving
 detail, two-word captions on every scene). Every candidate encodes the same raw
 frames as the renderer's FrameEncoder would and is scored with libvmaf
-(protovideo/cli/benchmark_quality.py). Cost is the ffmpeg child's CPU seconds,
+(benchmarks/benchmark_quality.py). Cost is the ffmpeg child's CPU seconds,
 so a loaded machine disturbs the comparison far less than wall time would.
 Prints a table per job and writes the JSON (for benchmarks/RESULTS.md).
 """
@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from generators.ffmpeg import ffmpeg_exe  # noqa: E402
-from protovideo.cli import benchmark_quality as bq  # noqa: E402
-from protovideo.cli.benchmark_support import BenchShape, machine, synthetic_job  # noqa: E402
+from benchmarks import benchmark_quality as bq  # noqa: E402
+from benchmarks.benchmark_support import BenchShape, machine, synthetic_job  # noqa: E402
 from protovideo.runtime.settings import load_settings  # noqa: E402
 
 CANDIDATES = [  # (preset, crf, extra x264 options)

@@ -1,14 +1,15 @@
 """Disk level: artifact files under CACHE_DIR with an SQLite index, safe for many processes.
 
 Layout of CACHE_DIR:
-    index.sqlite            entries, meta and counters (see cache/index.py)
-    objects/ab/<key><ext>   artifact files (ab = first two characters of the key)
-    objects/ab/.tmp-*       files being written; renamed into place when complete
-    locks/<key>.lock        held while a key is being made or removed
+    index.sqlite                     entries, meta and counters (see cache/index.py)
+    objects/ab/<key>.<sha256><ext>   artifact files (ab = first two characters of the key)
+    objects/ab/.tmp-*                files being written; renamed into place when complete
+    locks/<key>.lock                 held while a key is being made or removed
 
-A file is published by os.replace of a complete temp file, then indexed with its
-size and MD5; readers check both, so a truncated, corrupt or missing file is a
-miss (and is dropped under the key's lock by the cache), never a torn read.
+A file is hashed, then published by os.replace of the complete temp file under a name
+that holds its SHA-256, then indexed with its size and digest; readers check both
+(cache/integrity.py), so a truncated, bit-flipped or missing file is a miss (dropped
+under the key's lock by the cache and made again), never a torn or damaged read.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .index import Entry, Index
-from .keys import file_md5
+from .integrity import DigestMismatch, check_file, file_digest, forget, object_name, remember
 from .locks import LockBusy, file_lock
 from .memory import MemoryLevel
 
@@ -39,8 +40,12 @@ class DiskLevel:
         self.memory = memory
 
     # -- paths and locks --------------------------------------------------
-    def path(self, key: str, ext: str) -> Path:
-        return self.objects / key[:2] / f"{key}{ext}"
+    def folder(self, key: str) -> Path:
+        return self.objects / key[:2]
+
+    def path(self, entry: Entry) -> Path:
+        """Where an entry's file is: its name holds its key, digest and extension."""
+        return self.folder(entry.key) / object_name(entry.key, entry.digest, entry.ext)
 
     def key_lock(self, key: str, blocking: bool = True):
         return file_lock(self.locks / f"{key}.lock", blocking=blocking)
@@ -53,31 +58,15 @@ class DiskLevel:
         return self.index.lookup(key)
 
     def verify(self, entry: Entry) -> str:
-        """'' when the entry's file is complete, else why not ('missing', 'size', 'checksum')."""
-        path = self.path(entry.key, entry.ext)
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            return "missing"
-        if st.st_size != entry.size:
-            return "size"
-        stamp = (st.st_ino, st.st_size, st.st_mtime_ns, entry.md5)
-        if self.memory.get(("verified", entry.key)) == stamp:
-            return ""  # this process already checksummed this very file
-        try:
-            digest = file_md5(path)
-        except FileNotFoundError:
-            return "missing"
-        if digest != entry.md5:
-            return "checksum"
-        self.memory.put(("verified", entry.key), stamp)
-        return ""
+        """'' when the entry's file is whole (its size and SHA-256), else why not
+        ('missing', 'size', 'checksum')."""
+        return check_file(self.memory, entry.key, self.path(entry), entry.size, entry.digest)
 
     # -- writing ----------------------------------------------------------
     @contextlib.contextmanager
     def temp_file(self, key: str, ext: str) -> Iterator[Path]:
         """A temp path next to the final file (same filesystem); removed unless published."""
-        folder = self.path(key, ext).parent
+        folder = self.folder(key)
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(suffix=ext, dir=folder, prefix=TEMP_PREFIX)
         os.close(fd)
@@ -88,21 +77,22 @@ class DiskLevel:
                 os.unlink(tmp)
 
     def publish(self, key: str, ext: str, kind: str, tmp: Path, ttl_s: float | None,
-                created: float | None = None, md5: str | None = None,
+                created: float | None = None, digest: str | None = None,
                 counters: dict[str, int] | None = None) -> Entry:
-        """Move a complete temp file into place and index it (caller holds the key lock)."""
+        """Hash a complete temp file, move it into place and index it (caller holds the key
+        lock); `digest`: what the bytes must hash to (a copy from another level)."""
         size = os.path.getsize(tmp)
         if size == 0:
             raise RuntimeError(f"cache: the producer of {kind} artifact {key} wrote an empty file")
-        digest = file_md5(tmp)
-        if md5 is not None and digest != md5:
-            raise RuntimeError(f"cache: {kind} artifact {key} does not match its checksum")
+        found = file_digest(tmp)
+        if digest is not None and found != digest:
+            raise DigestMismatch(f"the copy of {kind} artifact {key} does not match its digest")
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
-        final = self.path(key, ext)
-        os.replace(tmp, final)
         now = time.time()
-        entry = Entry(key, ext, kind, size, digest, created or now, ttl_s, now)
+        entry = Entry(key, ext, kind, size, found, created or now, ttl_s, now)
+        final = self.path(entry)
+        os.replace(tmp, final)
         try:
             self.index.insert(entry, counters)
         except BaseException:
@@ -111,9 +101,7 @@ class DiskLevel:
             with contextlib.suppress(OSError):
                 os.replace(final, tmp)
             raise
-        with contextlib.suppress(FileNotFoundError):  # a concurrent `cache clear` may have won
-            st = os.stat(final)
-            self.memory.put(("verified", key), (st.st_ino, st.st_size, st.st_mtime_ns, digest))
+        remember(self.memory, key, final, found)
         return entry
 
     def write(self, key: str, ext: str, kind: str, produce: Callable[[Path], None],
@@ -127,10 +115,10 @@ class DiskLevel:
     # -- removing ---------------------------------------------------------
     def remove(self, entry: Entry, counters: dict[str, int] | None = None) -> None:
         """Drop the row (if still this entry) and its file (caller holds the key lock)."""
-        self.index.delete(entry.key, entry.md5)
-        self.memory.drop(("verified", entry.key))
+        self.index.delete(entry.key, entry.digest)
+        forget(self.memory, entry.key)
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path(entry.key, entry.ext))
+            os.unlink(self.path(entry))
         if counters:
             self.index.count(counters)
 
@@ -141,8 +129,8 @@ class DiskLevel:
         if entry is not None:
             self.remove(entry)
             removed = True
-        folder = self.objects / key[:2]
-        if folder.is_dir():
+        folder = self.folder(key)
+        if folder.is_dir():   # <key>.<digest><ext>, and <key><ext> of the layout before digests
             for stray in [*folder.glob(f"{key}.*"), folder / key]:
                 with contextlib.suppress(FileNotFoundError):
                     stray.unlink()
@@ -154,7 +142,7 @@ class DiskLevel:
         try:
             with self.key_lock(entry.key, blocking=False):
                 current = self.index.lookup(entry.key)
-                if current is None or current.md5 != entry.md5:
+                if current is None or current.digest != entry.digest:
                     return False
                 self.remove(current, counters)
                 return True
@@ -192,7 +180,7 @@ class DiskLevel:
         (older than temp_older_than_s: younger ones may be in the making); returns how many."""
         removed = 0
         now = time.time()
-        indexed = {(e.key, e.ext) for e in self.index.entries()}
+        indexed = {self.path(e).name for e in self.index.entries()}
         for folder in self.objects.iterdir() if self.objects.is_dir() else ():
             if not folder.is_dir():
                 continue
@@ -205,10 +193,8 @@ class DiskLevel:
                     continue
                 if age < (temp_older_than_s if is_temp else older_than_s):
                     continue  # maybe being written or just published
-                if not is_temp:
-                    key, dot, ext = name.partition(".")
-                    if (key, dot + ext) in indexed:
-                        continue
+                if not is_temp and name in indexed:
+                    continue
                 with contextlib.suppress(FileNotFoundError):
                     file.unlink()
                     removed += 1

@@ -1,9 +1,12 @@
 """The disk level's index: one SQLite database (WAL) shared by every process on the folder.
 
-Tables:
-  entries(key, ext, kind, size, md5, created, ttl_s, atime)  one row per artifact file
-  meta(key, data, created, ttl_s)                            small JSON dictionaries
-  counters(name, value)                                      hits, misses, ... (persist)
+Tables (PRAGMA user_version = index_health.SCHEMA_VERSION):
+  entries(key, ext, kind, size, digest, created, ttl_s, atime)  one row per artifact file
+  meta(key, data, digest, created, ttl_s)                       small JSON dictionaries
+  counters(name, value)                                         hits, misses, ... (persist)
+
+`digest` is the SHA-256 of the object's bytes (also in its file name, cache/integrity.py)
+or of the meta's JSON text: a meta row whose text does not match is not served.
 
 SQLite rather than diskcache's key-value API because the cache needs ordered
 queries over its own files (least recently used first, total size, expired rows)
@@ -12,7 +15,9 @@ in one transaction with the counters. ttl_s NULL means "the default lifetime"
 existing entries; a per-entry override is stored in seconds.
 
 Every query goes through _call: lock contention is retried and a damaged index is
-replaced by a fresh one (cache/index_health.py), then the query runs again.
+replaced by a fresh one into which the intact objects are adopted back
+(cache/index_health.py recognizes the damage, cache/index_repair.py adopts), then the
+query runs again.
 """
 from __future__ import annotations
 
@@ -26,13 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, TypeVar
 
-from .index_health import (ADOPT_MAX_BYTES, ADOPT_MAX_S, adoptable_objects, is_damage,
-                           move_aside, open_connection, retry_locked, salvage)
-from .keys import file_md5
+from .index_health import is_damage, open_connection, retry_locked
+from .index_repair import adopt_objects, move_aside
+from .integrity import bytes_digest
 from .locks import file_lock
 
 log = logging.getLogger("protovideo.cache")
 T = TypeVar("T")
+COLUMNS = "key, ext, kind, size, digest, created, ttl_s, atime"
 _CHECKED: set[str] = set()   # index files quick_check'ed by this process
 _CHECKED_LOCK = threading.Lock()
 INODE_RECHECK_S = 5.0        # how often a connection looks whether a repair replaced the file
@@ -43,7 +49,7 @@ class Entry:
     ext: str
     kind: str
     size: int
-    md5: str
+    digest: str           # SHA-256 of the file's bytes
     created: float
     ttl_s: float | None
     atime: float
@@ -129,45 +135,17 @@ class Index:
             aside = move_aside(self.path)
             self.repairs += 1
             log.warning("cache: index %s is damaged (%s); moved it aside to %s and started a "
-                        "fresh one (cached files are re-indexed, the rest made again)",
-                        self.path, exc, aside.name)
+                        "fresh one (cached files whose bytes match their digest are taken back, "
+                        "the rest made again)", self.path, exc, aside.name)
             conn = open_connection(self.path, check=False)
             try:
-                adopted = self._adopt(conn, aside)
+                adopted, damaged, later = adopt_objects(conn, aside, self.objects, self.temp_prefix)
             finally:
                 conn.close()
-            log.warning("cache: the fresh index %s holds %d intact cached files", self.path, adopted)
-
-    def _adopt(self, conn: sqlite3.Connection, damaged: Path) -> int:
-        """Index the object files still there: with their old row where it can be read
-        from the damaged index and the size matches (MD5 checked at first use as always),
-        else measured now (within a budget); readable meta and counters come along."""
-        if self.objects is None:
-            return 0
-        rows, meta, counters = salvage(damaged)
-        adopted, hashed, deadline = 0, 0, time.monotonic() + ADOPT_MAX_S
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for key, ext, file, size in adoptable_objects(self.objects, self.temp_prefix):
-                row = rows.get(key)
-                if row is None or row[1] != ext or row[3] != size:
-                    if hashed + size > ADOPT_MAX_BYTES or time.monotonic() > deadline:
-                        continue   # not cheap any more: made again when a job needs it
-                    hashed += size
-                    try:
-                        mtime = file.stat().st_mtime
-                        row = (key, ext, "adopted", size, file_md5(file), mtime, None, mtime)
-                    except OSError:
-                        continue
-                conn.execute("INSERT OR IGNORE INTO entries VALUES (?,?,?,?,?,?,?,?)", row)
-                adopted += 1
-            conn.executemany("INSERT OR IGNORE INTO meta VALUES (?,?,?,?)", meta)
-            conn.executemany("INSERT OR IGNORE INTO counters VALUES (?,?)", counters)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return adopted
+            log.warning("cache: the fresh index %s holds %d cached files whose bytes match their "
+                        "digest%s; %d damaged files were dropped (made again when a job needs them)",
+                        self.path, adopted,
+                        f" and {later} to be checked when first used" if later else "", damaged)
 
     def _run(self, sql: str, args: Iterable = ()) -> list[tuple]:
         args = tuple(args)
@@ -202,13 +180,12 @@ class Index:
         return Entry(*row) if row else None
 
     def lookup(self, key: str) -> Entry | None:
-        rows = self._run("SELECT key, ext, kind, size, md5, created, ttl_s, atime "
-                         "FROM entries WHERE key=?", (key,))
+        rows = self._run(f"SELECT {COLUMNS} FROM entries WHERE key=?", (key,))
         return self._entry(rows[0] if rows else None)
 
     def insert(self, entry: Entry, counters: dict[str, int] | None = None) -> None:
         statements = [("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?)",
-                       (entry.key, entry.ext, entry.kind, entry.size, entry.md5,
+                       (entry.key, entry.ext, entry.kind, entry.size, entry.digest,
                         entry.created, entry.ttl_s, entry.atime))]
         statements += self._counter_statements(counters or {})
         self._transaction(statements)
@@ -219,21 +196,21 @@ class Index:
         statements += self._counter_statements(counters or {})
         self._transaction(statements)
 
-    def delete(self, key: str, md5: str | None = None) -> bool:
-        """Remove a row (only if it still has `md5`, when given); True when removed."""
-        if md5 is None:
+    def delete(self, key: str, digest: str | None = None) -> bool:
+        """Remove a row (only if it still has `digest`, when given); True when removed."""
+        if digest is None:
             return self._rowcount("DELETE FROM entries WHERE key=?", (key,)) > 0
-        return self._rowcount("DELETE FROM entries WHERE key=? AND md5=?", (key, md5)) > 0
+        return self._rowcount("DELETE FROM entries WHERE key=? AND digest=?", (key, digest)) > 0
 
     def entries(self, order_by_atime: bool = False) -> list[Entry]:
-        sql = "SELECT key, ext, kind, size, md5, created, ttl_s, atime FROM entries"
+        sql = f"SELECT {COLUMNS} FROM entries"
         if order_by_atime:
             sql += " ORDER BY atime ASC, created ASC"
         return [Entry(*row) for row in self._run(sql)]
 
     def expired(self, now: float, default_ttl_s: float) -> list[Entry]:
-        rows = self._run("SELECT key, ext, kind, size, md5, created, ttl_s, atime FROM entries "
-                         "WHERE created + COALESCE(ttl_s, ?) <= ?", (default_ttl_s, now))
+        rows = self._run(f"SELECT {COLUMNS} FROM entries WHERE created + COALESCE(ttl_s, ?) <= ?",
+                         (default_ttl_s, now))
         return [Entry(*row) for row in rows]
 
     def totals(self) -> tuple[int, int]:
@@ -243,19 +220,24 @@ class Index:
 
     # -- meta -------------------------------------------------------------
     def get_meta(self, key: str, now: float, default_ttl_s: float) -> dict | None:
-        rows = self._run("SELECT data FROM meta WHERE key=? AND created + COALESCE(ttl_s, ?) > ?",
+        rows = self._run("SELECT data, digest FROM meta WHERE key=? AND created + COALESCE(ttl_s, ?) > ?",
                          (key, default_ttl_s, now))
         if not rows:
             return None
+        text, digest = rows[0]
+        if not isinstance(text, str) or bytes_digest(text.encode()) != digest:
+            log.warning("cache: the details stored with %s are damaged; they are made again", key)
+            return None
         try:
-            value = json.loads(rows[0][0])
+            value = json.loads(text)
         except ValueError:
             return None
         return value if isinstance(value, dict) else None
 
     def put_meta(self, key: str, data: dict, now: float, ttl_s: float | None) -> None:
-        self._run("INSERT OR REPLACE INTO meta VALUES (?,?,?,?)",
-                  (key, json.dumps(data, sort_keys=True), now, ttl_s))
+        text = json.dumps(data, sort_keys=True)
+        self._run("INSERT OR REPLACE INTO meta VALUES (?,?,?,?,?)",
+                  (key, text, bytes_digest(text.encode()), now, ttl_s))
 
     def delete_meta(self, key: str) -> bool:
         return self._rowcount("DELETE FROM meta WHERE key=?", (key,)) > 0

@@ -1,28 +1,28 @@
-"""Keeping the cache index usable: lock contention waited out, a damaged index replaced.
+"""Keeping the cache index usable: lock contention waited out, the schema, damage recognized.
 
-The index is derived data (every entry names a file under objects/ with its size and MD5),
-so no fault in it may fail a job:
+The index is derived data (every entry names a file under objects/ whose name holds its
+SHA-256), so no fault in it may fail a job:
 
 - Lock contention between processes ("database is locked" / "busy", also while the
   index is opened: the WAL switch, the schema, a WAL recovery after a killed process) is
-  retried with growing, jittered pauses for up to LOCK_PATIENCE_S, on top of SQLite's own
-  busy timeout.
+  retried with the shared backoff (jobmodel/backoff.py) for up to LOCK_PATIENCE_S, on top
+  of SQLite's own busy timeout.
 - A damaged index (SQLITE_CORRUPT "database disk image is malformed", SQLITE_NOTADB
   "file is not a database", or a failed `PRAGMA quick_check` at the first open in a
-  process) is moved aside to index.sqlite.damaged-<time> under a lock (one process
-  repairs, the others find the fresh index), a fresh index is started, and intact
-  objects are adopted back (size and MD5 measured anew) up to ADOPT_MAX_BYTES.
+  process) is recognized here (`is_damage`) and replaced by cache/index_repair.py.
+- An index of an older layout (PRAGMA user_version below SCHEMA_VERSION: objects named
+  without their digest) is upgraded at its first open: its entries and meta are dropped
+  (their files are swept as strays), its counters kept.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import random
 import sqlite3
 import time
 from pathlib import Path
 from typing import Callable, TypeVar
+
+from jobmodel.backoff import Backoff
 
 log = logging.getLogger("protovideo.cache")
 
@@ -30,17 +30,17 @@ T = TypeVar("T")
 
 BUSY_TIMEOUT_S = 30.0      # SQLite's own wait for a lock, per statement
 LOCK_PATIENCE_S = 120.0    # and how long this module keeps trying after SQLite gave up
-ADOPT_MAX_BYTES = 2 << 30  # object bytes hashed anew after a repair (rows not salvaged); the rest re-made
-ADOPT_MAX_S = 20.0
-KEEP_DAMAGED = 2           # damaged index copies kept for a post-mortem
+LOCK_BACKOFF = Backoff(base=0.02, cap=1.0)
 
+SCHEMA_VERSION = 2         # 2: objects named <key>.<sha256><ext>, digests in entries and meta
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     key TEXT PRIMARY KEY, ext TEXT NOT NULL, kind TEXT NOT NULL, size INTEGER NOT NULL,
-    md5 TEXT NOT NULL, created REAL NOT NULL, ttl_s REAL, atime REAL NOT NULL);
+    digest TEXT NOT NULL, created REAL NOT NULL, ttl_s REAL, atime REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS entries_atime ON entries(atime);
 CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY, data TEXT NOT NULL, created REAL NOT NULL, ttl_s REAL);
+    key TEXT PRIMARY KEY, data TEXT NOT NULL, digest TEXT NOT NULL, created REAL NOT NULL,
+    ttl_s REAL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 TABLES = {"entries", "meta", "counters"}
@@ -74,23 +74,46 @@ def is_damage(exc: BaseException) -> bool:
 def retry_locked(op: Callable[[], T], what: str, patience_s: float = LOCK_PATIENCE_S) -> T:
     """op(), again after a pause while it fails with a lock error, for up to patience_s."""
     deadline = time.monotonic() + patience_s
-    pause, warned = 0.02, False
+    attempt, warned = 0, False
     while True:
         try:
             return op()
         except sqlite3.OperationalError as exc:
             if not is_lock_error(exc) or time.monotonic() >= deadline:
                 raise
-            if not warned and pause >= 0.5:
+            attempt += 1
+            if not warned and LOCK_BACKOFF.ceiling(attempt) >= 0.5:
                 log.info("cache: index busy (%s: %s); waiting for the other workers", what, exc)
                 warned = True
-            time.sleep(pause * (0.5 + random.random()))
-            pause = min(pause * 2, 1.0)
+            time.sleep(LOCK_BACKOFF.delay(attempt))
 
 
 def _has_schema(conn: sqlite3.Connection) -> bool:
+    if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+        return False
     names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     return TABLES <= names
+
+
+def _make_schema(conn: sqlite3.Connection) -> None:
+    """Create the tables, or upgrade an index of an older layout (one process does it)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if version < SCHEMA_VERSION and names & {"entries", "meta"}:
+            log.info("cache: upgrading the index to layout %d; files cached before are made "
+                     "again when needed", SCHEMA_VERSION)
+            conn.execute("DROP TABLE IF EXISTS entries")
+            conn.execute("DROP TABLE IF EXISTS meta")
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version={max(version, SCHEMA_VERSION)}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def open_connection(path: Path, check: bool) -> sqlite3.Connection:
@@ -115,70 +138,10 @@ def open_connection(path: Path, check: bool) -> sqlite3.Connection:
                 conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             if not _has_schema(conn):
-                conn.executescript(SCHEMA)
+                _make_schema(conn)
             return conn
         except BaseException:
             conn.close()
             raise
 
     return retry_locked(connect, f"opening {path}")
-
-
-def move_aside(path: Path) -> Path:
-    """Rename a damaged index (and its -wal/-shm) out of the way; returns the new name."""
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    target = path.with_name(f"{path.name}.damaged-{stamp}-{os.getpid()}")
-    for suffix in ("", "-wal", "-shm"):
-        with contextlib.suppress(FileNotFoundError):
-            os.replace(f"{path}{suffix}", f"{target}{suffix}")
-    old = sorted(path.parent.glob(f"{path.name}.damaged-*"), key=lambda p: p.stat().st_mtime)
-    for stale in old[:-KEEP_DAMAGED * 3]:   # each copy has up to three files
-        with contextlib.suppress(OSError):
-            stale.unlink()
-    return target
-
-
-def adoptable_objects(objects: Path, temp_prefix: str):
-    """(key, ext, path, size) of every published object file, newest first."""
-    found = []
-    for folder in objects.iterdir() if objects.is_dir() else ():
-        if not folder.is_dir():
-            continue
-        for file in folder.iterdir():
-            if file.name.startswith(temp_prefix) or not file.is_file():
-                continue
-            key, dot, ext = file.name.partition(".")
-            with contextlib.suppress(FileNotFoundError):
-                st = file.stat()
-                if st.st_size > 0 and key[:2] == folder.name:
-                    found.append((st.st_mtime, key, dot + ext, file, st.st_size))
-    found.sort(reverse=True)
-    return [(key, ext, file, size) for _mtime, key, ext, file, size in found]
-
-
-def salvage(damaged: Path) -> tuple[dict[str, tuple], list[tuple], list[tuple]]:
-    """What can still be read from a damaged index: entries by key, meta rows, counters.
-
-    Each table is read on its own and row by row stops at the first error, so a torn
-    page costs the rows behind it, not the rest.
-    """
-    entries: dict[str, tuple] = {}
-    meta: list[tuple] = []
-    counters: list[tuple] = []
-    try:
-        conn = sqlite3.connect(f"file:{damaged}?mode=ro", uri=True, timeout=1)
-    except sqlite3.Error:
-        return entries, meta, counters
-    try:
-        for sql, sink in (("SELECT key, ext, kind, size, md5, created, ttl_s, atime FROM entries",
-                           lambda row: entries.__setitem__(row[0], row)),
-                          ("SELECT key, data, created, ttl_s FROM meta", meta.append),
-                          ("SELECT name, value FROM counters", counters.append)):
-            try:
-                for row in conn.execute(sql):
-                    sink(row)
-            except sqlite3.Error:
-                continue
-    finally:
-        conn.close()
-    return entries, meta, counters

@@ -1,14 +1,14 @@
 """Optional Redis level: artifacts and meta shared between machines (REDIS_URL).
 
-Each artifact is one hash `<prefix>a:<key>` with fields ext, kind, size, md5, created,
-ttl_s and data (the bytes), expiring with the entry's lifetime; meta is a JSON string
-at `<prefix>m:<key>`. Artifacts larger than `max_item_bytes` stay local. Everything
-read back is checked against its size and MD5. A Redis outage never fails a job: the
+Each artifact is one hash `<prefix>a:<key>` with fields ext, kind, size, digest (SHA-256 of
+the bytes), created, ttl_s and data (the bytes), expiring with the entry's lifetime; meta is
+a JSON string at `<prefix>m:<key>`. Artifacts larger than `max_item_bytes` stay local. Bytes
+read back are checked against their size and digest before they are served (a damaged entry
+is deleted and made again), and once more when the disk level publishes them. A Redis outage never fails a job: the
 level logs once, switches itself off for `retry_after_s` and the disk level carries on.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -16,14 +16,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_PREFIX = "protovideo:cache:v1:"
+from .integrity import DigestMismatch, bytes_digest
+
+DEFAULT_PREFIX = "protovideo:cache:v2:"   # v2: SHA-256 digests (v1 held MD5s)
 
 
 @dataclass(frozen=True)
 class RemoteArtifact:
     ext: str
     kind: str
-    md5: str
+    digest: str
     created: float
     ttl_s: float | None
     data: bytes
@@ -77,12 +79,12 @@ class RedisLevel:
             return None
         try:
             data = raw[b"data"]
-            md5 = raw[b"md5"].decode()
+            digest = raw[b"digest"].decode()
             ttl_text = raw.get(b"ttl_s", b"").decode()
-            item = RemoteArtifact(raw[b"ext"].decode(), raw.get(b"kind", b"other").decode(), md5,
+            item = RemoteArtifact(raw[b"ext"].decode(), raw.get(b"kind", b"other").decode(), digest,
                                   float(raw[b"created"]), float(ttl_text) if ttl_text else None,
                                   data)
-            complete = (len(data) == int(raw[b"size"]) and hashlib.md5(data).hexdigest() == md5)
+            complete = len(data) == int(raw[b"size"]) and bytes_digest(data) == digest
         except (KeyError, ValueError, UnicodeDecodeError):
             complete = False
         if not complete:
@@ -91,7 +93,7 @@ class RedisLevel:
             return None
         return item
 
-    def store(self, key: str, ext: str, kind: str, path: Path, md5: str, created: float,
+    def store(self, key: str, ext: str, kind: str, path: Path, digest: str, created: float,
               ttl_s: float | None) -> bool:
         """Copy an artifact file up; False when too large, expired or Redis is down."""
         if not self.available:
@@ -101,10 +103,10 @@ class RedisLevel:
         if size > self.max_item_bytes or seconds <= 0:
             return False
         data = path.read_bytes()
-        if hashlib.md5(data).hexdigest() != md5:
+        if bytes_digest(data) != digest:
             return False  # the file changed under us; do not share it
         name = self.prefix + "a:" + key
-        fields = {"ext": ext, "kind": kind, "size": len(data), "md5": md5,
+        fields = {"ext": ext, "kind": kind, "size": len(data), "digest": digest,
                   "created": repr(created), "ttl_s": "" if ttl_s is None else repr(ttl_s),
                   "data": data}
         try:
@@ -184,6 +186,31 @@ class RedisLevel:
             self._client.close()
         except self._errors:
             pass
+
+
+def copy_down(redis: RedisLevel, disk, key: str, ext: str, kind: str, max_age_s: float | None,
+              default_ttl_s: float) -> Path | None:
+    """A shared artifact copied to the disk level (its key lock held) and its path; None when
+    Redis lacks it, it is too old, or its copy on disk does not hash to its digest."""
+    item = redis.fetch(key)
+    if item is None or item.ext != ext:
+        return None
+    now = time.time()
+    lifetime = item.ttl_s if item.ttl_s is not None else default_ttl_s
+    if now >= item.created + lifetime or (max_age_s is not None and now - item.created > max_age_s):
+        return None
+    with disk.temp_file(key, ext) as tmp:
+        tmp.write_bytes(item.data)
+        try:
+            entry = disk.publish(key, ext, item.kind or kind, tmp, item.ttl_s,
+                                 created=item.created, digest=item.digest)
+        except DigestMismatch as exc:   # the bytes were damaged on their way to the disk
+            redis.log.warning("cache: %s; making it again", exc)
+            return None
+    meta = redis.get_meta(key)
+    if meta is not None:
+        disk.index.put_meta(key, meta, item.created, item.ttl_s)
+    return disk.path(entry)
 
 
 def _redact(url: str) -> str:

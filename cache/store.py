@@ -1,11 +1,11 @@
 """ArtifactCache: the memory, disk and optional Redis levels behind one small interface.
 
-    cache = open_cache(settings)
+    cache = open_cache(config)                        # a CacheConfig (cache/config.py)
     path = cache.get_or_create(key, ".wav", produce)  # produce(tmp_path) writes the file
     cache.get_meta(key) / cache.put_meta(key, {...})
     cache.stats() -> {"hits", "misses", "hit_rate", ...}
 
-Lookups go memory (verified records) -> disk (size + MD5 checked) -> Redis -> produce.
+Lookups go memory (verified records) -> disk (size + SHA-256 checked) -> Redis -> produce.
 A key is made by one thread in one process at a time (a file lock per key); the others
 wait and then find the entry. Lifetimes: CACHE_MAX_AGE hours by default, `ttl_hours=`
 per entry when it is made, `max_age_hours=` per lookup (an older entry is made again).
@@ -17,12 +17,14 @@ WORK_DIR/uncached every time. The caller owns those files: delete them with
 `cache.release(path)` (a no-op for cached files) or all at once with `cache.close()`;
 `cleanup_expired()` also removes scratch files left behind by dead processes.
 
-Cache trouble never fails a job. The index repairs itself (lock contention waited out,
-a damaged index replaced: cache/index_health.py); when the disk level still cannot be
-used (a read-only or full disk, a folder without permission) the cache object logs one
-warning and carries on like CACHE_ENABLED=false for the rest of its life (one job):
-artifacts are made into scratch files. A full disk during a cache write leaves no entry:
-the temp file is dropped, or handed to the job as a scratch file when it is complete.
+Cache trouble never fails a job. A damaged object (wrong size or SHA-256) is a miss:
+dropped with a warning, counted as `corrupt`, made again. The index repairs itself (lock
+contention waited out, a damaged index replaced: cache/index_repair.py); when the disk
+level still cannot be used (a read-only or full disk, a folder without permission) the
+cache object logs one warning and carries on like CACHE_ENABLED=false for the rest of its
+life (one job): artifacts are made into scratch files. A full disk during a cache write
+leaves no entry: the temp file is dropped, or handed to the job as a scratch file when it
+is complete.
 """
 from __future__ import annotations
 
@@ -34,11 +36,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable
 
+from .config import CacheConfig
 from .disk import DiskLevel
 from .index import Entry
 from .keys import check_ext, check_key, key_kind
 from .memory import MemoryLevel
 from .meta import get_meta, put_meta
+from .redis_level import copy_down
 from .scratch import ScratchFiles
 from .stats import cache_stats
 from .trouble import CACHE_TROUBLE, ProducerFailed, guarded
@@ -50,10 +54,10 @@ HOUR = 3600.0
 
 class ArtifactCache:
     def __init__(self, root: Path, enabled: bool = True, scratch: Path | None = None, *,
-                 max_age_hours: float = 168.0, max_size_mb: float | None = None,
+                 max_age_hours: float, max_size_mb: float | None = None,
                  redis_url: str = "", redis_prefix: str | None = None,
                  redis_max_item_mb: float = 32.0, memory_items: int = 4096,
-                 protect_recent_s: float = 1800.0):
+                 protect_recent_s: float):
         self.root = Path(root)
         self.enabled = bool(enabled)
         self.scratch = Path(scratch or Path(tempfile.gettempdir()) / "protovideo-uncached")
@@ -135,7 +139,7 @@ class ArtifactCache:
         now = time.time()
         problem = self._problem(entry, ext, max_age_s, now)
         if not problem:
-            return self.disk.path(key, ext)
+            return self.disk.path(entry)
         if repair:
             counters = {}
             if problem in ("missing", "size", "checksum"):
@@ -153,21 +157,7 @@ class ArtifactCache:
         """Copy a shared artifact down to disk (key lock held); None when Redis lacks it."""
         if self.redis is None:
             return None
-        item = self.redis.fetch(key)
-        if item is None or item.ext != ext:
-            return None
-        now = time.time()
-        lifetime = item.ttl_s if item.ttl_s is not None else self.default_ttl_s
-        if now >= item.created + lifetime or (max_age_s is not None and now - item.created > max_age_s):
-            return None
-        with self.disk.temp_file(key, ext) as tmp:
-            tmp.write_bytes(item.data)
-            self.disk.publish(key, ext, item.kind or kind, tmp, item.ttl_s, created=item.created,
-                              md5=item.md5)
-        meta = self.redis.get_meta(key)
-        if meta is not None:
-            self.disk.index.put_meta(key, meta, item.created, item.ttl_s)
-        return self.disk.path(key, ext)
+        return copy_down(self.redis, self.disk, key, ext, kind, max_age_s, self.default_ttl_s)
 
     def _hit(self, key: str, kind: str, level: str) -> None:
         names = self._count("hits", kind, level)
@@ -233,9 +223,9 @@ class ArtifactCache:
                     self._give_up(f"storing {kind} artifact {key}", exc)
                     return self.scratch_files.adopt(tmp, kind, ext)
             if self.redis is not None:
-                self.redis.store(key, ext, kind, self.disk.path(key, ext), entry.md5,
+                self.redis.store(key, ext, kind, self.disk.path(entry), entry.digest,
                                  entry.created, ttl_s)
-        return self.disk.path(key, ext)
+        return self.disk.path(entry)
 
     def get(self, key: str, ext: str, *, max_age_hours: float | None = None) -> Path | None:
         """The cached file for key, or None (counted as a miss); never produces."""
@@ -281,13 +271,13 @@ class ArtifactCache:
                 self.disk.remove_key(key)
                 entry = self.disk.write(key, ext, kind, copy, ttl_s)
                 if self.redis is not None:
-                    self.redis.store(key, ext, kind, self.disk.path(key, ext), entry.md5,
+                    self.redis.store(key, ext, kind, self.disk.path(entry), entry.digest,
                                      entry.created, ttl_s)
         except CACHE_TROUBLE as exc:
             self._give_up(f"storing {kind} artifact {key}", exc)
             return source
         self._safely("keeping the size limit", lambda: self._enforce_limit(keep={key}))
-        return self.disk.path(key, ext)
+        return self.disk.path(entry)
 
     def contains(self, key: str, ext: str) -> bool:
         """True when a servable entry is on disk (not counted, not touched)."""
@@ -385,13 +375,11 @@ class ArtifactCache:
 
 
 
-def open_cache(settings) -> ArtifactCache:
-    """The cache the settings describe (CACHE_DIR, CACHE_ENABLED, CACHE_MAX_AGE,
-    CACHE_MAX_SIZE_MB; the Redis level only with CACHE_REDIS=on, REDIS_URL alone may be
-    there just for the job source); scratch files go under WORK_DIR/uncached."""
-    return ArtifactCache(settings.path("CACHE_DIR"), enabled=settings.CACHE_ENABLED,
-                         scratch=settings.path("WORK_DIR") / "uncached",
-                         max_age_hours=settings.CACHE_MAX_AGE,
-                         max_size_mb=settings.CACHE_MAX_SIZE_MB,
-                         redis_url=settings.REDIS_URL if getattr(settings, "CACHE_REDIS", False) else "",
-                         protect_recent_s=settings.JOB_TIMEOUT)
+def open_cache(config: CacheConfig) -> ArtifactCache:
+    """The cache a CacheConfig describes (the Redis level only with a redis_url). Settings are
+    taken too, through their cache_config(), for callers not yet handed the runtime's config."""
+    if not isinstance(config, CacheConfig):
+        config = config.cache_config()
+    return ArtifactCache(config.root, enabled=config.enabled, scratch=config.scratch,
+                         max_age_hours=config.max_age_hours, max_size_mb=config.max_size_mb,
+                         redis_url=config.redis_url, protect_recent_s=config.protect_recent_s)

@@ -28,7 +28,7 @@ from .frames import SceneFrames, crossfade
 from .visual import SceneVisual
 
 
-RENDERER_VERSION = 4  # bump when frames for the same inputs would come out differently
+RENDERER_VERSION = 5  # bump when frames for the same inputs would come out differently (5: safe area per aspect, titles kept off captions, bidi per paragraph)
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,9 @@
 
 - local paths: re-checked at fetch time (symlinks resolved) to lie inside the
   job's folder or ASSET_ROOT, then checked by their bytes;
-- URLs: http/https only; every address the host resolves to must be public
-  unless ALLOW_PRIVATE_URLS (loopback, private, link-local - the cloud metadata
-  address 169.254.169.254 among them -, multicast, reserved are refused). The
-  connection itself goes through a guard that resolves, checks and connects to
-  the checked address, so DNS that changes its answer cannot slip past.
+- URLs: http/https only; every address the host resolves to must pass the
+  network policy (generators.netpolicy: public addresses only unless
+  ALLOW_PRIVATE_URLS), and the connection goes through its guarded session.
   Redirects are followed by hand (at most MAX_REDIRECTS), each hop checked
   again. Connect/read timeouts and an overall deadline; MAX_DOWNLOAD_MB is
   enforced while streaming (the partial file is deleted). Connection errors,
@@ -19,26 +17,22 @@
 """
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import socket
 import tempfile
-import threading
 import time
 from pathlib import Path, PurePosixPath
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from jobmodel.backoff import Backoff
 from jobmodel.errors import JobFailed, TransientError
 from jobmodel.refs import inside
 
 from .media_check import check_asset, scene_of
+from .netpolicy import RefusedAddress, http_session, resolve_checked
 
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 30.0
@@ -48,122 +42,12 @@ ATTEMPTS = 3                # tries for transient failures
 BACKOFF_BASE_S = 1.0        # jobmodel.backoff: ~0.5-1 s, ~1-2 s, ... or the Retry-After
 BACKOFF_MAX_S = 30.0
 CHUNK = 64 * 1024
-USER_AGENT = "ProtoVideo-worker/1"
 SUFFIXES = {
     "image": (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"),
     "audio": (".mp3", ".wav", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".aac", ".mka", ".webm"),
     "video": (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".ts", ".gif"),
 }
 DEFAULT_SUFFIX = {"image": ".img", "audio": ".audio", "video": ".video"}
-
-
-class RefusedAddress(Exception):
-    """A URL host that resolves to an address the worker must not reach."""
-
-
-# ---------------------------------------------------------------- addresses
-def address_problem(ip_text: str) -> str | None:
-    """Why this IP must not be reached, or None when it is a public address."""
-    ip = ipaddress.ip_address(ip_text.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address):
-        mapped = ip.ipv4_mapped or ip.sixtofour
-        if mapped is not None:
-            return address_problem(str(mapped))
-        if ip.teredo:
-            return "a Teredo tunnel address"
-    checks = (("loopback", ip.is_loopback), ("unspecified", ip.is_unspecified),
-              ("link-local (cloud metadata)", ip.is_link_local), ("multicast", ip.is_multicast),
-              ("reserved", ip.is_reserved), ("private", ip.is_private))
-    for name, hit in checks:
-        if hit:
-            return f"a {name} address"
-    if not ip.is_global:
-        return "not a public address"
-    return None
-
-
-def resolve_checked(host: str, port: int, allow_private: bool) -> list[tuple[int, str]]:
-    """(family, ip) for every address of host; RefusedAddress when any is not allowed."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise socket.gaierror(exc.errno, f"cannot resolve host {host!r}: {exc.strerror}") from None
-    except (UnicodeError, ValueError) as exc:
-        raise socket.gaierror(socket.EAI_NONAME, f"cannot resolve host {host!r}: {exc}") from None
-    addresses = list(dict.fromkeys((info[0], info[4][0]) for info in infos))
-    if not allow_private:
-        for _family, ip in addresses:
-            problem = address_problem(ip)
-            if problem:
-                raise RefusedAddress(f"host {host!r} resolves to {ip}, {problem}; such URLs are "
-                                     "refused (ALLOW_PRIVATE_URLS is off)")
-    return addresses
-
-
-class _GuardedHTTPConnection(HTTPConnection):
-    """Connects only to addresses it has checked itself (no DNS rebinding gap)."""
-
-    def _new_conn(self) -> socket.socket:
-        from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-        addresses = resolve_checked(self._dns_host, self.port, allow_private=False)
-        last: OSError | None = None
-        for family, ip in addresses:
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            try:
-                for option in self.socket_options or ():
-                    sock.setsockopt(*option)
-                if isinstance(self.timeout, (int, float)):
-                    sock.settimeout(self.timeout)
-                if self.source_address:
-                    sock.bind(self.source_address)
-                sock.connect((ip, self.port))
-                return sock
-            except socket.timeout as exc:
-                sock.close()
-                raise ConnectTimeoutError(self, f"Connection to {self.host} timed out") from exc
-            except OSError as exc:
-                sock.close()
-                last = exc
-        raise NewConnectionError(self, f"Failed to establish a new connection: {last}")
-
-
-class _GuardedHTTPSConnection(_GuardedHTTPConnection, HTTPSConnection):
-    pass
-
-
-class _GuardedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _GuardedHTTPConnection
-
-
-class _GuardedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _GuardedHTTPSConnection
-
-
-class _GuardedAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool,
-                                                   "https": _GuardedHTTPSPool}
-
-
-_sessions: dict[bool, requests.Session] = {}
-_sessions_lock = threading.Lock()
-
-
-def http_session(allow_private: bool) -> requests.Session:
-    """The process's pooled session (guarded unless private URLs are allowed)."""
-    with _sessions_lock:
-        session = _sessions.get(allow_private)
-        if session is None:
-            session = requests.Session()
-            session.trust_env = False  # no proxies or .netrc from the environment
-            session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
-            if not allow_private:
-                adapter = _GuardedAdapter(pool_connections=8, pool_maxsize=16, max_retries=0)
-                session.mount("http://", adapter)
-                session.mount("https://", adapter)
-            _sessions[allow_private] = session
-        return session
 
 
 # ---------------------------------------------------------------- fetch

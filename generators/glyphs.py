@@ -5,7 +5,8 @@ font (DejaVu Sans Bold: Latin, Greek, Cyrillic, Arabic, Hebrew basics), then the
 open-licensed Noto fonts that requirements.txt installs from PyPI (manimgx-fonts:
 Noto Sans for Arabic, Hebrew, Devanagari, Thai and other scripts, Noto Emoji, Noto
 Sans Symbols; noto-cjk-sans-jp-bold: Noto Sans CJK Bold for Chinese, Japanese and
-Korean), then fonts installed on the machine (fc-list or the usual folders). When no
+Korean), then fonts installed on the machine (the EXTRA_FONTS setting's files first,
+handed over by the runtime through use_extra_fonts; then fc-list or the usual folders). When no
 font has a character, `require_font` refuses the text with a reason that names the
 field and the characters.
 
@@ -98,10 +99,23 @@ def fallback_fonts() -> list[str]:
     return _CANDIDATES.get()
 
 
+_extra_patterns: tuple[str, ...] = ()   # EXTRA_FONTS, from the runtime (use_extra_fonts)
+
+
+def use_extra_fonts(patterns: str) -> None:
+    """Try these font files (glob patterns separated by os.pathsep; the EXTRA_FONTS setting)
+    before the machine's others. The font lists are worked out again if they changed."""
+    global _extra_patterns
+    wanted = tuple(p for p in (patterns or "").split(os.pathsep) if p)
+    if wanted != _extra_patterns:
+        _extra_patterns = wanted
+        _CANDIDATES.value = None
+        _CHAIN.value = None
+
+
 def _find_fonts() -> list[str]:
     found: list[str] = []
-    extra = os.environ.get("PROTOVIDEO_FONTS", "")  # os.pathsep-separated font files
-    for pattern in [p for p in extra.split(os.pathsep) if p] + list(FALLBACK_PATTERNS):
+    for pattern in list(_extra_patterns) + list(FALLBACK_PATTERNS):
         found.extend(sorted(glob.glob(pattern)))
     found.extend(_fc_list())
     seen: set[str] = set()

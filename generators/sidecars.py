@@ -1,10 +1,11 @@
 """Subtitle files beside the video: `<name>.srt` (caption lines) and `<name>.vtt` (lines with
-the time of every word as WebVTT cue timestamps, `<00:00:01.200>`), written atomically."""
+the time of every word as WebVTT cue timestamps, `<00:00:01.200>`), written atomically
+(0666 less the umask, like the video)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
+
+from jobmodel.files import write_atomic
 
 from .subtitles import Cue
 from .word_timing import separator
@@ -54,21 +55,10 @@ def vtt_text(cues: list[Cue]) -> str:
     return "\n".join(out)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_sidecars(video: Path, cues: list[Cue]) -> list[Path]:
     """`<video stem>.srt` and `.vtt` beside `video`; returns their paths."""
     video = Path(video)
     srt, vtt = video.with_suffix(".srt"), video.with_suffix(".vtt")
-    _write_atomic(srt, srt_text(cues))
-    _write_atomic(vtt, vtt_text(cues))
+    write_atomic(srt, srt_text(cues))
+    write_atomic(vtt, vtt_text(cues))
     return [srt, vtt]

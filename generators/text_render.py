@@ -51,14 +51,14 @@ def clean_text(text: str) -> str:
     return "".join(ch for ch in text if ch == "\n" or unicodedata.category(ch)[0] != "C")
 
 
-def wrap_words(words: list[str], size: int, max_width: int) -> list[list[int]]:
+def wrap_words(words: list[str], size: int, max_width: int, base_rtl: bool | None = None) -> list[list[int]]:
     """Word indices per line: as many words as fit in max_width (a longer word alone)."""
     lines: list[list[int]] = []
     line: list[int] = []
     text = ""
     for i, word in enumerate(words):
         candidate = text + separator(text, word) + word
-        if line and layout.width(candidate, size) > max_width:
+        if line and layout.width(candidate, size, base_rtl) > max_width:
             lines.append(line)
             line, text = [i], word
         else:
@@ -69,21 +69,47 @@ def wrap_words(words: list[str], size: int, max_width: int) -> list[list[int]]:
     return lines
 
 
-def wrap_lines(text: str, size: int, max_width: int) -> list[str]:
-    lines: list[str] = []
+def paragraph_lines(text: str, size: int, max_width: int) -> list[tuple[str, bool]]:
+    """The lines of `text` wrapped to max_width, each with its paragraph's direction (True:
+    right to left, from the paragraph's first strong character): a paragraph is a piece of
+    text between line breaks, and every line wrapped from it keeps its direction."""
+    lines: list[tuple[str, bool]] = []
     for paragraph in text.split("\n"):
         words = split_words(paragraph)
-        for idx in wrap_words(words, size, max_width):
-            lines.append(join_words([words[i] for i in idx]))
-    return [ln for ln in lines if ln.strip()] or [""]
+        base = layout.rtl(paragraph)
+        for idx in wrap_words(words, size, max_width, base):
+            lines.append((join_words([words[i] for i in idx]), base))
+    return [ln for ln in lines if ln[0].strip()] or [("", False)]
+
+
+def wrap_lines(text: str, size: int, max_width: int) -> list[str]:
+    return [line for line, _ in paragraph_lines(text, size, max_width)]
 
 
 def render_text_block(text: str, font_size: int, color: str, max_width: int,
                       stroke_color: str = "black", box: bool = False) -> Image.Image:
-    """Wrapped, centered, outlined text as a tight RGBA image."""
-    text = clean_text(text)
-    lines = wrap_lines(text, max(6, int(font_size)), max_width)
-    return _draw_block([[(ln, color)] for ln in lines], font_size, stroke_color, box)
+    """Wrapped, centered, outlined text as a tight RGBA image at most max_width wide (but
+    for a word longer than that)."""
+    lines = paragraph_lines(clean_text(text), max(6, int(font_size)), text_room(max_width, font_size, box))
+    return render_lines(lines, font_size, color, stroke_color, box)
+
+
+def render_lines(lines: list[tuple[str, bool]], font_size: int, color: str, stroke_color: str = "black",
+                 box: bool = False) -> Image.Image:
+    """Lines already wrapped (text, right to left), centered and outlined, as a tight RGBA image."""
+    return _draw_block([([(ln, color)], base) for ln, base in lines], font_size, stroke_color, box)
+
+
+def text_block_size(text: str, font_size: int, max_width: int, box: bool = False) -> "BlockSize":
+    """The measures of render_text_block(text, font_size, ..., max_width, box=box), without drawing."""
+    room = text_room(max_width, font_size, box)
+    return block_size(paragraph_lines(clean_text(text), max(6, int(font_size)), room), font_size, box)
+
+
+def caption_lines(words: list[str], font_size: int, max_width: int) -> list[tuple[list[int], bool]]:
+    """Word indices per line of a caption of `words` (one paragraph) and its direction."""
+    base = layout.rtl(join_words(words))
+    return [(idx, base) for idx in wrap_words(words, max(6, int(font_size)), max_width, base)]
 
 
 def render_caption(words: list[str], font_size: int, color: str, max_width: int,
@@ -92,49 +118,78 @@ def render_caption(words: list[str], font_size: int, color: str, max_width: int,
     """A caption line of `words`, wrapped and centered; word `highlight` (an index) in
     `highlight_color`, the others in `color`."""
     words = [clean_text(w) for w in words]
-    size = max(6, int(font_size))
     block = []
-    for idx in wrap_words(words, size, max_width):
+    for idx, base in caption_lines(words, font_size, text_room(max_width, font_size, box)):
         pieces, text = [], ""
         for i in idx:
             sep = separator(text, words[i])
             text += sep + words[i]
             pieces.append((sep + words[i], highlight_color if i == highlight else color))
-        block.append(pieces)
+        block.append((pieces, base))
     return _draw_block(block, font_size, stroke_color, box)
 
 
-def _draw_block(lines: list[list[tuple[str, str]]], font_size: int, stroke_color: str,
-                box: bool) -> Image.Image:
-    """Lines of coloured pieces, each line centered, as a tight RGBA image."""
+def caption_size(words: list[str], font_size: int, max_width: int, box: bool = True) -> "BlockSize":
+    """The measures of render_caption(words, font_size, ..., max_width, box=box), without drawing."""
+    words = [clean_text(w) for w in words]
+    room = text_room(max_width, font_size, box)
+    lines = [(join_words([words[i] for i in idx]), base) for idx, base in caption_lines(words, font_size, room)]
+    return block_size(lines, font_size, box)
+
+
+@dataclass(frozen=True)
+class BlockSize:
+    """The measures of a block of lines as _draw_block draws it."""
+    width: int
+    height: int
+    line_widths: tuple[int, ...]
+    line_height: int
+    ascent: int
+    pad: int
+    stroke: int
+
+
+def _pad(font_size: int, box: bool) -> int:
+    """The margin around a block's text: its outline, and the box's padding."""
+    size = max(6, int(font_size))
+    return max(1, size // 14) * 2 + (size // 3 if box else 0)
+
+
+def text_room(max_width: int, font_size: int, box: bool) -> int:
+    """How wide a line of text may be in a block at most max_width wide."""
+    return max(1, int(max_width) - 2 * _pad(font_size, box))
+
+
+def block_size(lines: list[tuple[str, bool]], font_size: int, box: bool) -> BlockSize:
+    """Width and height of the image _draw_block makes of `lines` (text, right to left), without drawing."""
     size = max(6, int(font_size))
     stroke = max(1, size // 14)
-    texts = ["".join(t for t, _ in line) for line in lines]
-    m = layout.metrics("".join(texts), size)
+    m = layout.metrics("".join(t for t, _ in lines), size)
     line_h = m.ascent + m.descent + max(2, size // 6)
-    widths = [int(layout.width(t, size)) + 1 for t in texts]
-    pad = stroke * 2 + (size // 3 if box else 0)
-    width = max(widths + [1]) + 2 * pad
-    height = line_h * len(lines) + 2 * pad
-    image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    widths = tuple(int(layout.width(t, size, base)) + 1 for t, base in lines)
+    pad = _pad(size, box)
+    return BlockSize(max(widths + (1,)) + 2 * pad, line_h * len(lines) + 2 * pad, widths, line_h,
+                     m.ascent, pad, stroke)
+
+
+def _draw_block(lines: list[tuple[list[tuple[str, str]], bool]], font_size: int, stroke_color: str,
+                box: bool) -> Image.Image:
+    """Lines of coloured pieces, each with its paragraph's direction, each line centered, as a
+    tight RGBA image."""
+    size = max(6, int(font_size))
+    texts = ["".join(t for t, _ in line) for line, _ in lines]
+    measure = block_size([(t, base) for t, (_, base) in zip(texts, lines)], size, box)
+    image = Image.new("RGBA", (measure.width, measure.height), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
     if box:
-        draw.rounded_rectangle([0, 0, width - 1, height - 1], radius=size // 3, fill=(0, 0, 0, 130))
+        draw.rounded_rectangle([0, 0, measure.width - 1, measure.height - 1], radius=size // 3,
+                               fill=(0, 0, 0, 130))
     outline = ImageColor.getrgb(stroke_color)
-    for n, (line, text, w) in enumerate(zip(lines, texts, widths)):
-        baseline = pad + n * line_h + m.ascent
-        left = (width - w) / 2
-        # the whole line in its first colour (outline and shaping across words), then every
-        # piece of another colour drawn again over itself, where it sits in the line
-        layout.draw_line(draw, left, baseline, text, size, ImageColor.getrgb(line[0][1]), stroke, outline)
-        before = ""
-        for piece, colour in line:
-            if colour != line[0][1]:
-                core = piece.lstrip(" ")
-                offset = layout.width(before + piece[:len(piece) - len(core)], size)
-                x = left + (w - 1 - offset - layout.width(core, size) if layout.rtl(text) else offset)
-                layout.draw_line(draw, x, baseline, core, size, ImageColor.getrgb(colour), stroke, outline)
-            before += piece
+    for n, ((line, base), text, w) in enumerate(zip(lines, texts, measure.line_widths)):
+        baseline = measure.pad + n * measure.line_height + measure.ascent
+        colours = [ImageColor.getrgb(colour) for piece, colour in line for _ in piece]
+        layout.draw_line(draw, (measure.width - w) / 2, baseline, text, size, colours[0] if colours else None,
+                         measure.stroke, outline, base_rtl=base, colours=colours)
     return image
 
 

@@ -8,9 +8,10 @@ The delay doubles with each failed attempt (base * 2**(attempt-1)) up to `cap`;
 the top `jitter` fraction of it is drawn at random so that workers that failed
 together do not all come back in step. Users: the Retries middleware (a job
 tried again), the worker (a job source that is down), the HTTP job source (an
-unreachable API, an outcome not delivered), downloads (generators.fetch) and the
-OpenAI image provider. It lives beside the errors in the job model because
-generators and the service both need it and generators may not import the service.
+unreachable API, an outcome not delivered), downloads (generators.fetch), the
+OpenAI image provider and the cache index's lock retries (cache/index_health.py).
+It lives beside the errors in the job model because the cache, generators and the
+service all need it and the lower layers may not import the upper ones.
 """
 from __future__ import annotations
 

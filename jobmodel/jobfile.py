@@ -1,4 +1,4 @@
-"""Reading a job from a file or bytes: size and nesting limits, then parse_job."""
+"""Reading a job from a file or bytes: size, encoding and nesting limits."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from jobmodel.errors import JobInvalid
-from jobmodel.spec import Job, parse_job
 from jobmodel.limits import LIMITS
 
 
@@ -47,14 +46,12 @@ def _no_constant(name: str) -> Any:
     raise JobInvalid("$", f"not valid JSON: {name} is not a number")
 
 
-def load_job_file(path: Path | str, settings, base_dir: Path | str | None = None) -> Job:
-    """Read and check a job file; relative asset paths resolve against its folder."""
+def read_job_file(path: Path | str) -> Any:
+    """A job file's JSON (decode_job_bytes' limits); JobInvalid when it cannot be read.
+    Checking it is the job checker's (protovideo.pipeline.jobcheck.JobChecker.read)."""
     file = Path(path)
     try:
         data = file.read_bytes()
     except OSError as exc:
         raise JobInvalid("$", f"cannot read job file {file}: {exc.strerror}") from None
-    return parse_job(decode_job_bytes(data), base_dir=base_dir or file.resolve().parent,
-                     asset_root=settings.ASSET_ROOT if settings else None,
-                     default_image_provider=settings.IMAGE_PROVIDER if settings else "simple",
-                     default_voice_provider=settings.TTS_PROVIDER if settings else "piper")
+    return decode_job_bytes(data)

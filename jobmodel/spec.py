@@ -147,11 +147,11 @@ def _even_size(value: Any, path: str) -> int:
 
 
 # ---------------------------------------------------------------- objects
-def _voice(obj: Any, path: str) -> VoiceSpec:
+def _voice(obj: Any, path: str, default_provider: str) -> VoiceSpec:
     f = Fields(obj, path, {"provider": (), "name": ("voice",), "speed": (),
                             "exaggeration": (), "cfg_weight": ("cfgWeight",)})
     return VoiceSpec(
-        provider=f.get("provider", one_of("piper", "chatterbox"), "piper"),
+        provider=f.get("provider", one_of("piper", "chatterbox"), default_provider),
         name=f.get("name", string(200), ""),
         speed=f.get("speed", number(0.5, 2.0), 1.0),
         exaggeration=f.get("exaggeration", number(0.0, 2.0), 0.5),
@@ -267,7 +267,8 @@ SCENE_FIELDS = {
 }
 
 
-def _scene(obj: Any, index: int, refs: Callable[[Any, str, str], AssetRef]) -> Scene:
+def _scene(obj: Any, index: int, refs: Callable[[Any, str, str], AssetRef],
+           default_voice_provider: str) -> Scene:
     path = f"scenes[{index}]"
     f = Fields(obj, path, SCENE_FIELDS)
     kind = f.get("type", one_of(*SCENE_TYPES), "image")
@@ -285,7 +286,7 @@ def _scene(obj: Any, index: int, refs: Callable[[Any, str, str], AssetRef]) -> S
         music=f.get("music", lambda v, p: refs(v, p, "audio")),
         scene_id=f.get("scene_id", string(128), ""),
         volume=f.get("volume", number(0, 2), 1.0),
-        voice=f.get("voice", _voice),
+        voice=f.get("voice", lambda v, p: _voice(v, p, default_voice_provider)),
     )
     if kind == "video" and scene.video is None:
         problem(JobInvalid(f.at("video"), "a video scene needs a 'video' URL or path"))
@@ -318,8 +319,8 @@ def safe_output_filename(value: str, path: str) -> str:
     return stem + ".mp4"
 
 
-def parse_job(data: Any, base_dir: Path | str = ".", asset_root: Path | str | None = None,
-              default_image_provider: str = "simple", default_voice_provider: str = "piper") -> Job:
+def parse_job(data: Any, base_dir: Path | str = ".", asset_root: Path | str | None = None, *,
+              default_image_provider: str, default_voice_provider: str) -> Job:
     """Check decoded job JSON and return a Job; raise JobInvalid naming the field."""
     base = Path(base_dir).resolve()
     roots = [base] + ([Path(asset_root).resolve()] if asset_root else [])
@@ -347,15 +348,16 @@ def parse_job(data: Any, base_dir: Path | str = ".", asset_root: Path | str | No
         problem(JobInvalid("scenes", f"must hold 1 to {LIMITS.max_scenes} scenes, got {len(raw_scenes)}"))
         raw_scenes = raw_scenes[:LIMITS.max_scenes]
     voice_obj = f.values.get("voice", (None, None))[1]
-    voice = attempt(_voice, voice_obj, f.where("voice"), default=None) if voice_obj is not None \
-        else None
+    voice = attempt(_voice, voice_obj, f.where("voice"), default_voice_provider, default=None) \
+        if voice_obj is not None else None
     voice = voice or VoiceSpec(provider=default_voice_provider)
     image_obj = f.values.get("image", (None, None))[1]
     image = attempt(_image_spec, image_obj, f.where("image"), default_image_provider, default=None) \
         if image_obj is not None else None
     image = image or ImageSpec(provider=default_image_provider)
     video = f.get("video", _video_spec, VideoSpec())
-    scenes = tuple(scene for scene in (attempt(_scene, obj, i, refs) for i, obj in enumerate(raw_scenes))
+    scenes = tuple(scene for scene in (attempt(_scene, obj, i, refs, default_voice_provider)
+                                       for i, obj in enumerate(raw_scenes))
                    if scene is not None)
     narration_text = f.get("narration_text", string(LIMITS.max_job_narration_chars), "")
     job = Job(

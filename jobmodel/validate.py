@@ -9,9 +9,8 @@ from jobmodel.problems import collecting, problem, unique
 from jobmodel.spec import parse_job
 
 
-def validate_job(data: Any, base_dir: Path | str = ".", asset_root: Path | str | None = None,
-                 default_image_provider: str = "simple",
-                 default_voice_provider: str = "piper") -> list[dict]:
+def validate_job(data: Any, base_dir: Path | str = ".", asset_root: Path | str | None = None, *,
+                 default_image_provider: str, default_voice_provider: str) -> list[dict]:
     """[] for a valid job, else [{"field": JSON path, "message": ...}, ...] for every problem,
     in the order they appear. Same checks as parse_job (which stops at the first)."""
     with collecting() as found:

@@ -23,7 +23,8 @@ python3 -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 # architecture rules (.importlinter): layers, a leaf job model, no cycles
 lint-imports --no-cache
 set +e
-python3 -m pytest -q -p no:cacheprovider "$@"
+# -rs: every skipped test is listed with its reason
+python3 -m pytest -q -p no:cacheprovider -rs "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

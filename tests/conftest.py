@@ -19,6 +19,11 @@ from folders import folder_env  # noqa: E402
 from protovideo.runtime.settings import load_settings  # noqa: E402
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "stand_in(text): the chatterbox.tts stand-in module's text "
+                            "(tests/test_chatterbox_tts.py)")
+
+
 @pytest.fixture
 def make_settings(tmp_path):
     """Settings with every folder inside tmp_path; keyword overrides by setting name."""

@@ -1,6 +1,6 @@
 """Helpers for the daemon tests: a fast fake render, worker settings/env, subprocess workers.
 
-Run as a script, this file is main_worker.py with the fake render swapped in,
+Run as a script, this file is main_worker.py with the fake render in its runtime,
 so that multi-process tests about queue semantics need not encode videos:
 
     python tests/daemon_helpers.py run [--once]
@@ -30,8 +30,9 @@ from jobmodel.errors import JobFailed, TransientError  # noqa: E402
 
 
 # ---------------------------------------------------------------- fake render
-def fake_make_context(settings, log=None, progress=None, cancel=None):
-    return SimpleNamespace(settings=settings, log=log, progress=progress, cancel=cancel)
+def fake_make_context(runtime, log=None, progress=None, cancel=None):
+    return SimpleNamespace(runtime=runtime, settings=runtime.settings, log=log, progress=progress,
+                           cancel=cancel)
 
 
 def fake_render(job, ctx, output_path=None):
@@ -59,10 +60,10 @@ def fake_render(job, ctx, output_path=None):
                            report_path=None)
 
 
-def install_fake_render() -> None:
-    import protovideo.service.worker as worker_module
-    worker_module.DEFAULT_RENDER = fake_render
-    worker_module.DEFAULT_MAKE_CONTEXT = fake_make_context
+def fake_runtime(settings, **parts):
+    """The process's runtime, rendering with the fake render."""
+    from protovideo.pipeline.runtime import Runtime
+    return Runtime.create(settings, render=fake_render, make_context=fake_make_context, **parts)
 
 
 def ledger(tmp_path: Path) -> list[str]:
@@ -127,9 +128,8 @@ def read_json(path: Path):
 
 
 if __name__ == "__main__":
-    install_fake_render()
     from protovideo.cli.main import main
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(sys.argv[1:], make_runtime=fake_runtime))
 
 
 # ---------------------------------------------------------------- a job API server for tests

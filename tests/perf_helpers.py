@@ -8,9 +8,7 @@ import time
 
 import pytest
 
-from protovideo.pipeline import memory_watch as memory_watch_module
-from protovideo.pipeline import metrics as metrics_module
-from protovideo.service import metrics_server as metrics_server_module
+from protovideo.pipeline.memory_watch import MemoryConfig
 from protovideo.runtime.logs import teardown_logging
 
 STEP_LINE = re.compile(r"PERF job=(?P<job>\S+) step=(?P<step>\S+) duration=(?P<duration>\d+\.\d+)s "
@@ -19,16 +17,22 @@ TOTAL_LINE = re.compile(r"PERF job=(?P<job>\S+) total=(?P<total>\d+\.\d+)s "
                         r"peak_rss_mb=(?P<peak>\d+\.\d+) cache_hit_rate=(?P<rate>[01]\.\d+)")
 
 
+HUGE = 10**7  # MB: far above any real RSS
+
+
+def thresholds(warning: float = HUGE, critical: float = HUGE, gpu_warning: float = HUGE,
+               gpu_critical: float = HUGE) -> MemoryConfig:
+    """A memory watch's config, MB (HUGE: a line no test process crosses)."""
+    return MemoryConfig(warning, critical, gpu_warning, gpu_critical)
+
+
 @pytest.fixture
-def fresh_process_state(monkeypatch):
-    """A new process-wide memory watch and metrics for this test; logging handlers removed after."""
-    monkeypatch.setattr(memory_watch_module, "_SHARED", None)
-    monkeypatch.setattr(metrics_module, "_SHARED", None)
+def fresh_process_state():
+    """Logging as it was before the test: handlers the test set up removed after it."""
     root = logging.getLogger()
     level = root.level
     perf_level = logging.getLogger("protovideo.perf").level
     yield
-    metrics_server_module.stop_metrics_server()
     teardown_logging()
     root.setLevel(level)
     logging.getLogger("protovideo.perf").setLevel(perf_level)

@@ -32,9 +32,38 @@ def test_bad_settings_are_refused():
         Backoff(base=1.0, cap=5.0, jitter=1.5)
 
 
+def _grows_its_own_delay(node) -> bool:
+    """`2 ** <variable>`, or a variable doubled in place (`pause *= 2`, `pause = min(pause * 2, cap)`)."""
+    import ast
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+        return (isinstance(node.left, ast.Constant) and node.left.value == 2
+                and not isinstance(node.right, ast.Constant))
+    if isinstance(node, ast.AugAssign):
+        return isinstance(node.op, ast.Mult) and isinstance(node.value, ast.Constant) and node.value.value == 2
+    if isinstance(node, ast.Assign) and len(node.targets) == 1:
+        target = ast.unparse(node.targets[0])
+        for sub in ast.walk(node.value):
+            if isinstance(sub, ast.BinOp) and isinstance(sub.op, ast.Mult):
+                sides = (sub.left, sub.right)
+                if any(isinstance(s, ast.Constant) and s.value == 2 for s in sides) and \
+                        any(ast.unparse(s) == target for s in sides):
+                    return True
+    return False
+
+
+def test_the_check_below_sees_each_way_of_growing_a_delay():
+    import ast
+    for code in ("d = base * 2 ** attempt", "pause *= 2", "pause = min(pause * 2, 1.0)",
+                 "self.wait = 2 * self.wait"):
+        assert any(_grows_its_own_delay(n) for n in ast.walk(ast.parse(code))), code
+    for code in ("size = 2 ** 20", "half = width * 2", "pause = LOCK_BACKOFF.delay(attempt)"):
+        assert not any(_grows_its_own_delay(n) for n in ast.walk(ast.parse(code))), code
+
+
 def test_every_retry_site_uses_the_shared_rule():
     """No module computes its own exponential delay: outside jobmodel/backoff.py there is
-    no `2 ** <variable>` in the code (constants such as 2**20 are sizes, not delays)."""
+    no `2 ** <variable>` in the code (constants such as 2**20 are sizes, not delays) and no
+    variable doubled in place (`pause = min(pause * 2, cap)`)."""
     import ast
     import pathlib
     root = pathlib.Path(__file__).resolve().parents[1]
@@ -44,8 +73,6 @@ def test_every_retry_site_uses_the_shared_rule():
             if path.name == "backoff.py":
                 continue
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) and \
-                        isinstance(node.left, ast.Constant) and node.left.value == 2 and \
-                        not isinstance(node.right, ast.Constant):
+                if _grows_its_own_delay(node):
                     offenders.append(f"{path.relative_to(root)}:{node.lineno}")
     assert offenders == []

@@ -14,9 +14,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from protovideo.cli.benchmark_support import BenchShape, synthetic_job  # noqa: E402
-from jobmodel.spec import parse_job  # noqa: E402
-from protovideo.cli.benchmark_support import EXAMPLES  # noqa: E402
+from benchmarks.benchmark_support import BenchShape, synthetic_job  # noqa: E402
+from job_parsing import parse_job  # noqa: E402
+from benchmarks.benchmark_support import EXAMPLES  # noqa: E402
 
 
 def _env(tmp_path: Path, **extra) -> dict:
@@ -79,7 +79,7 @@ def test_floor_ratio_and_parallel_speedup(bench):
 
 
 def test_cold_floor_limit_follows_issue_16():
-    from protovideo.cli.benchmark import cold_floor_limit
+    from benchmarks.offline import cold_floor_limit
     assert cold_floor_limit(1080, 1920) == 1.1 and cold_floor_limit(1920, 1080) == 1.1
     assert cold_floor_limit(2160, 3840) == 1.1
     assert cold_floor_limit(540, 960) == 1.2 and cold_floor_limit(720, 1280) == 1.2

@@ -1,4 +1,4 @@
-"""The benchmark's picture-quality measure (protovideo/cli/benchmark_quality.py) on a tiny clip,
+"""The benchmark's picture-quality measure (benchmarks/benchmark_quality.py) on a tiny clip,
 with the real ffmpeg and libvmaf: the lossless row is the ceiling, a bad encode scores lower."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from generators.ffmpeg import ffmpeg_exe  # noqa: E402
-from protovideo.cli import benchmark_quality as bq  # noqa: E402
+from benchmarks import benchmark_quality as bq  # noqa: E402
 
 W, H, FPS, FRAMES = 192, 108, 12, 24
 

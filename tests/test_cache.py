@@ -47,6 +47,7 @@ class Producer:
 
 def new_cache(tmp_path, **kw) -> ArtifactCache:
     kw.setdefault("protect_recent_s", 0)
+    kw.setdefault("max_age_hours", 168)
     return ArtifactCache(tmp_path / "cache", scratch=tmp_path / "work" / "uncached", **kw)
 
 
@@ -114,15 +115,18 @@ def test_threads_make_one_key_once(tmp_path):
     cache = new_cache(tmp_path)
     key = make_key("tts", text="shared")
     calls = []
+    together = threading.Barrier(6)   # all six ask at once; whoever comes second waits or hits
 
-    def slow(tmp: Path) -> None:
+    def produce(tmp: Path) -> None:
         calls.append(1)
-        time.sleep(0.05)
         tmp.write_bytes(b"A" * 5000)
 
+    def ask() -> None:
+        together.wait(timeout=60)
+        results.append(cache.get_or_create(key, ".wav", produce))
+
     results: list[Path] = []
-    threads = [threading.Thread(target=lambda: results.append(cache.get_or_create(key, ".wav", slow)))
-               for _ in range(6)]
+    threads = [threading.Thread(target=ask) for _ in range(6)]
     for t in threads:
         t.start()
     for t in threads:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import hashlib
 import json
 import multiprocessing
 import os
@@ -19,12 +20,13 @@ import cache.index as index_module
 import cache.index_health as health
 from cache import ArtifactCache, make_key
 from daemon_helpers import ROOT, tiny_job, worker_env
+from media import ffprobe
 
 CTX = multiprocessing.get_context("fork")
 
 
 def new_cache(root: Path) -> ArtifactCache:
-    return ArtifactCache(root, scratch=root.parent / "scratch", protect_recent_s=0)
+    return ArtifactCache(root, scratch=root.parent / "scratch", max_age_hours=168, protect_recent_s=0)
 
 
 def fill(root: Path, n: int = 30) -> list[str]:
@@ -104,11 +106,11 @@ def test_four_worker_processes_render_on_one_fresh_cache_folder(tmp_path):
 
 
 # ---------------------------------------------------------------- lock contention
-def _hold_exclusive(path: str, ready, seconds: float) -> None:
+def _hold_exclusive(path: str, ready, release) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("BEGIN EXCLUSIVE")
     ready.set()
-    time.sleep(seconds)
+    release.wait(120)          # until the cache has retried once (120 s only bounds a hang)
     conn.execute("COMMIT")
     conn.close()
 
@@ -119,14 +121,22 @@ def test_a_locked_index_is_waited_out_beyond_sqlites_busy_timeout(tmp_path, monk
     index = root / "index.sqlite"
     sqlite3.connect(index).execute("CREATE TABLE early (x)")   # rollback journal: readers blocked
     monkeypatch.setattr(health, "BUSY_TIMEOUT_S", 0.1)         # SQLite gives up at once...
-    ready = CTX.Event()
-    holder = CTX.Process(target=_hold_exclusive, args=(str(index), ready, 1.5))
+    ready, release = CTX.Event(), CTX.Event()
+    real_sleep = time.sleep
+
+    def pause(seconds: float) -> None:                         # ...and the cache's own retry pauses:
+        release.set()                                          # the lock ends during the first one
+        real_sleep(seconds)
+
+    monkeypatch.setattr(health.time, "sleep", pause)
+    holder = CTX.Process(target=_hold_exclusive, args=(str(index), ready, release))
     holder.start()
-    assert ready.wait(30)
-    cache = new_cache(root)                                    # ...the open (WAL switch, schema) waits
+    assert ready.wait(60)
+    cache = new_cache(root)                                    # the open (WAL switch, schema) waits
     key = make_key("tts", text="after the lock")
     assert cache.get_or_create(key, ".wav", lambda tmp: tmp.write_bytes(b"ok")).read_bytes() == b"ok"
-    holder.join(30)
+    holder.join(60)
+    assert release.is_set()                                    # it did meet the lock and retry
     assert cache.stats()["entries"] == 1 and "unavailable" not in cache.stats()
 
 
@@ -209,6 +219,84 @@ def test_a_render_succeeds_on_a_damaged_index_and_the_cache_works_again(tmp_path
     stats = subprocess.run([sys.executable, str(ROOT / "main_worker.py"), "cache", "stats", "--json"],
                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert stats.returncode == 0 and json.loads(stats.stdout)["entries"] > 0
+
+
+# ---------------------------------------------------------------- every cached file damaged
+def damage_every_file(root: Path) -> dict[Path, bytes]:
+    """Truncate or flip one bit of (in turn) every non-empty file under root: the objects and,
+    when there, the index and its WAL. Returns the damaged bytes by path."""
+    damaged = {}
+    files = sorted(f for f in root.rglob("*") if f.is_file() and f.stat().st_size > 0)
+    for n, file in enumerate(files):
+        data = bytearray(file.read_bytes())
+        if n % 2:
+            data[len(data) // 2] ^= 0x10
+        else:
+            del data[len(data) // 2:]
+        file.write_bytes(bytes(data))
+        damaged[file] = bytes(data)
+    return damaged
+
+
+def named_digest(file: Path) -> str:
+    return file.name.split(".")[1]
+
+
+@pytest.mark.parametrize("index_too", [True, False], ids=["objects-and-index", "objects-only"])
+def test_every_cached_object_damaged_the_same_job_renders_again_and_its_objects_are_made_again(
+        tmp_path, index_too):
+    """The issue's case: after every cache file (and the index) was truncated or bit-flipped, a
+    render of the same job succeeds with the same duration, serving nothing damaged: every object
+    it used was made again and hashes to the digest it is indexed under."""
+    env = worker_env(tmp_path)
+    job = {"id": "healing-all",
+           "video": {"width": 270, "height": 480, "fps": 12, "transition": "cut", "quality": "draft"},
+           "scenes": [{"narration_text": "The cache tore.", "promptImage": "a red kite", "duration": 3},
+                      {"narration_text": "It heals itself.", "promptImage": "a blue sea", "duration": 3}]}
+    (tmp_path / "job.json").write_text(json.dumps(job))
+
+    def render(n: int) -> tuple[float, dict]:
+        result = subprocess.run([sys.executable, str(ROOT / "main_worker.py"), "render", "job.json",
+                                 "-o", f"out{n}.mp4", "--quiet"], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr
+        report = json.loads(Path(result.stderr.split("report: ")[1].split()[0]).read_text())
+        return float(ffprobe(tmp_path / f"out{n}.mp4")["format"]["duration"]), report
+
+    first_duration, _ = render(1)
+    root = Path(env["CACHE_DIR"])
+    objects = sorted((root / "objects").rglob("*.*"))
+    assert {f.suffix for f in objects} >= {".wav", ".png", ".mp4", ".m4a", ".jpg"}
+    damaged = damage_every_file(root if index_too else root / "objects")
+    assert len(damaged) == len(objects) + index_too
+
+    second_duration, report = render(2)
+    assert abs(second_duration - first_duration) < 1e-3 and abs(second_duration - 6.0) < 1 / 12
+    stats = report["cache_stats"]
+    assert stats["hits"] == 0                       # everything was damaged: nothing could be served
+    assert stats["by_kind"]["tts"]["misses"] == 2 and stats["by_kind"]["image"]["misses"] == 2
+    log = (tmp_path / "worker.log").read_text()
+    assert "is damaged" in log
+    whole = []
+    for file in (root / "objects").rglob("*.*"):
+        digest = hashlib.sha256(file.read_bytes()).hexdigest()
+        if digest == named_digest(file):
+            whole.append(file)
+        else:                                       # left by a key the job no longer asks for
+            assert not index_too and damaged[file] == file.read_bytes(), file
+    assert len(whole) == stats["misses"]            # each miss made one whole object, named by its bytes
+    conn = sqlite3.connect(root / "index.sqlite")
+    indexed = {key: (size, digest) for key, size, digest in conn.execute("SELECT key, size, digest FROM entries")}
+    conn.close()
+    for file in whole:
+        assert indexed[file.name.split(".")[0]] == (file.stat().st_size, named_digest(file))
+    if index_too:
+        assert len(indexed) == len(whole)
+        for file in damaged:
+            if file.parent.parent.name == "objects":
+                assert file.name in log             # each damaged object named in a warning
+    else:
+        assert stats["corrupt"] >= 4                # found as they were served: narration, pictures
 
 
 # ---------------------------------------------------------------- a cache that cannot be used

@@ -2,11 +2,12 @@
 makes only that narration again; a damaged entry is made again and the job still succeeds."""
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
 
-from jobmodel.spec import parse_job
+from job_parsing import parse_job
 from protovideo.pipeline.render import make_context, render_job
 
 HUGE = 10**7
@@ -72,7 +73,10 @@ def test_damaged_cached_narration_is_made_again_and_the_job_succeeds(settings, t
     stats, _steps = kinds(result)
     assert stats["corrupt"] == 2 and stats["by_kind"]["tts"]["misses"] == 2
     assert result.output.stat().st_size > 1000
-    assert all(w.stat().st_size > 1000 for w in wavs)
+    remade = sorted((settings.path("CACHE_DIR") / "objects").rglob("*.wav"))
+    assert len(remade) == 2 and all(w.stat().st_size > 1000 for w in remade)
+    # each file is named by the SHA-256 of its bytes: the truncated ones are gone
+    assert all(w.name.split(".")[1] == hashlib.sha256(w.read_bytes()).hexdigest() for w in remade)
 
 
 def test_render_with_cache_disabled_leaves_no_scratch_files(make_settings, tmp_path):

@@ -15,7 +15,8 @@ KEY = make_key("video", scene=1, text="shared piece")
 
 
 def _cache(root: str) -> ArtifactCache:
-    return ArtifactCache(Path(root), scratch=Path(root).parent / "scratch", protect_recent_s=0)
+    return ArtifactCache(Path(root), scratch=Path(root).parent / "scratch", max_age_hours=168,
+                         protect_recent_s=0)
 
 
 def _make_same_key(root: str, log: str, barrier, results) -> None:

@@ -1,6 +1,8 @@
 """The Redis level against a real Redis server: artifacts shared between two machines."""
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import uuid
 from pathlib import Path
 
@@ -32,6 +34,7 @@ def prefix(redis_url):
 
 def machine(tmp_path, name, redis_url, prefix, **kw) -> ArtifactCache:
     """A cache with its own folder (as on another machine) sharing one Redis level."""
+    kw.setdefault("max_age_hours", 168)
     return ArtifactCache(tmp_path / name / "cache", scratch=tmp_path / name / "scratch",
                          redis_url=redis_url, redis_prefix=prefix, protect_recent_s=0, **kw)
 
@@ -78,6 +81,46 @@ def test_damaged_shared_copy_is_dropped_and_made_again(tmp_path, redis_url, pref
     assert second.get_or_create(key, ".png", made).read_bytes() == b"GOOD" * 100
     assert made.calls == 1
     assert client.hget(prefix + "a:" + key, "size") == b"400"  # the fresh copy was shared again
+
+
+def test_a_bit_flipped_shared_copy_is_not_served(tmp_path, redis_url, prefix, caplog):
+    """Same size, one bit changed: only its SHA-256 can tell, and it does."""
+    first, second = (machine(tmp_path, n, redis_url, prefix) for n in ("one", "two"))
+    key = make_key("piece", scene=2)
+    data = bytes(range(256)) * 16
+    first.get_or_create(key, ".mp4", Producer(data))
+    client = redis.Redis.from_url(redis_url)
+    shared = client.hgetall(prefix + "a:" + key)
+    assert shared[b"digest"].decode() == hashlib.sha256(data).hexdigest()
+    flipped = bytearray(shared[b"data"])
+    flipped[1000] ^= 0x01
+    client.hset(prefix + "a:" + key, "data", bytes(flipped))
+    made = Producer(data)
+    path = second.get_or_create(key, ".mp4", made)
+    assert made.calls == 1 and path.read_bytes() == data
+    assert "damaged Redis entry" in caplog.text
+    assert second.stats()["by_level"] == {}          # nothing was served from Redis
+    assert client.hget(prefix + "a:" + key, "data") == data   # the fresh copy was shared again
+
+
+def test_a_shared_copy_damaged_on_its_way_to_the_disk_is_made_again(tmp_path, redis_url, prefix,
+                                                                     monkeypatch, caplog):
+    """Redis handed back whole bytes, but what reached the disk does not hash to their digest."""
+    first, second = (machine(tmp_path, n, redis_url, prefix) for n in ("one", "two"))
+    key = make_key("tts", text="torn on the way")
+    data = b"RIFF" * 500
+    first.get_or_create(key, ".wav", Producer(data))
+    real_fetch = type(second.redis).fetch
+
+    def torn(self, name):
+        item = real_fetch(self, name)
+        return dataclasses.replace(item, data=item.data[:-10]) if item is not None else None
+
+    monkeypatch.setattr(type(second.redis), "fetch", torn)
+    made = Producer(data)
+    assert second.get_or_create(key, ".wav", made).read_bytes() == data
+    assert made.calls == 1 and "does not match its digest" in caplog.text
+    assert "unavailable" not in second.stats()
 
 
 def test_redis_entry_expires_with_the_entry_lifetime(tmp_path, redis_url, prefix):

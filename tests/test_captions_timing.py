@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from media import audio, edge_density, frames
-from jobmodel.spec import parse_job
+from job_parsing import parse_job
 from protovideo.pipeline.render import LEAD, make_context, render_job
 
 W, H, FPS = 270, 480, 12

@@ -64,12 +64,14 @@ class ChatterboxTTS:
 
 
 @pytest.fixture
-def stand_in(tmp_path, monkeypatch):
-    """A `chatterbox` package on sys.path whose tts module records every call."""
+def stand_in(tmp_path, monkeypatch, request):
+    """A `chatterbox` package on sys.path whose tts module records every call (its text:
+    STAND_IN, or the one a test names with @pytest.mark.stand_in(text))."""
+    marker = request.node.get_closest_marker("stand_in")
     root = tmp_path / "site"
     (root / "chatterbox").mkdir(parents=True)
     (root / "chatterbox" / "__init__.py").write_text("")
-    (root / "chatterbox" / "tts.py").write_text(textwrap.dedent(STAND_IN))
+    (root / "chatterbox" / "tts.py").write_text(textwrap.dedent(marker.args[0] if marker else STAND_IN))
     for name in [m for m in sys.modules if m == "chatterbox" or m.startswith("chatterbox.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.syspath_prepend(str(root))
@@ -280,7 +282,7 @@ class ChatterboxTTS:
 def test_chatterbox_speech_gets_word_times_by_alignment_at_its_speed(tmp_path, monkeypatch, make_settings):
     """Chatterbox gives no word times: its speech (here Piper at 0.83x, then voice.speed 1.25 by
     time-stretch) is aligned to the text; caption word starts within 150 ms of the truth."""
-    from jobmodel.spec import parse_job
+    from job_parsing import parse_job
     from protovideo.pipeline.render import LEAD, make_context, render_job
     from test_captions_timing import vtt_words
     root = tmp_path / "site"
@@ -306,3 +308,40 @@ def test_chatterbox_speech_gets_word_times_by_alignment_at_its_speed(tmp_path, m
     assert [w for w, _ in words] == text.split() and len(truth) == len(words)
     errors = [abs(t - want) for (_, t), want in zip(words, truth)]
     assert max(errors) <= 0.150, " ".join(f"{w}={e:.3f}" for (w, _), e in zip(words, errors))
+
+
+# a sine at the pace of speech (60 ms a character), long enough to be aligned to its text
+PACED_STAND_IN = STAND_IN.replace("n = int(self.sr * 0.002 * len(text))", "n = int(self.sr * 0.06 * len(text))")
+
+
+@pytest.mark.stand_in(PACED_STAND_IN)
+def test_tts_provider_chatterbox_is_the_default_of_a_voice_object_and_a_scene_voice(stand_in,
+                                                                                    make_settings):
+    """TTS_PROVIDER=chatterbox: a job whose `voice` object (and a scene's own `voice`) names no
+    provider is spoken by Chatterbox, as a job without any voice is; a named provider still wins."""
+    from protovideo.pipeline.jobcheck import JobChecker
+    from protovideo.pipeline.render import make_context, render_job
+    from protovideo.pipeline.runtime import Runtime
+    settings = make_settings(TTS_PROVIDER="chatterbox", TTS_DEVICE="cpu")
+    data = {"id": "cb-default", "video": {"width": 160, "height": 284, "fps": 12, "transition": "cut"},
+            "voice": {"speed": 1.0, "exaggeration": 0.7},
+            "scenes": [{"narration_text": "The job's own voice.", "motion": "none"},
+                       {"narration_text": "A voice of this scene.", "motion": "none",
+                        "voice": {"exaggeration": 0.9, "cfg_weight": 0.2}}]}
+    job = JobChecker(settings).parse(data)
+    assert job.voice.provider == "chatterbox" and job.scenes[1].voice.provider == "chatterbox"
+    runtime = Runtime.create(settings)
+    for key in runtime.models.loaded():   # a model of another test's stand-in: not this one's
+        if key[:2] == ("tts", "chatterbox"):
+            runtime.models.unload(key)
+    result = render_job(job, make_context(runtime))
+    generated = [(c[1], c[3], c[4]) for c in _generated(stand_in)]
+    assert generated == [("The job's own voice.", 0.7, 0.5), ("A voice of this scene.", 0.9, 0.2)]
+    assert result.output.is_file()
+    assert result.duration_s >= 0.06 * len("A voice of this scene.")   # the scenes last as long as the speech
+    named = {**data, "voice": {"provider": "piper"},
+             "scenes": [{**data["scenes"][1], "voice": {"provider": "piper"}}]}
+    piper = JobChecker(settings).parse(named)
+    assert piper.voice.provider == "piper" and piper.scenes[0].voice.provider == "piper"
+    stock = JobChecker(make_settings()).parse(data)   # TTS_PROVIDER's default: piper
+    assert stock.voice.provider == "piper" and stock.scenes[1].voice.provider == "piper"

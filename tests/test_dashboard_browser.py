@@ -259,8 +259,7 @@ def test_finished_job_plays_with_captions_and_timeline(page, server, shots):
 
 def test_finished_job_shows_its_captions_as_a_track(page, server):
     links = server.job("dash-live")["links"]
-    if "subtitles_vtt" not in links:
-        pytest.skip("the renderer wrote no WebVTT captions beside the video of a narrated job")
+    assert "subtitles_vtt" in links, "the renderer wrote no WebVTT captions beside the video of a narrated job"
     track = page.find_element(By.CSS_SELECTOR, "#player track")
     assert track.get_attribute("kind") == "captions"
     cues = wait(page, lambda d: d.execute_script(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from media import edge_density, ffprobe, frames
-from jobmodel.jobfile import load_job_file
+from protovideo.pipeline.jobcheck import JobChecker
 from protovideo.pipeline.render import make_context, render_job
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -17,7 +17,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
                                        ("multilingual.json", (1080, 1920))])
 def test_example_renders_offline(make_settings, name, size):
     settings = make_settings()
-    job = load_job_file(EXAMPLES / name, settings)
+    job = JobChecker(settings).read(EXAMPLES / name)
     assert (job.video.width, job.video.height) == size
     small = dataclasses.replace(job.video, width=size[0] // 6 // 2 * 2, height=size[1] // 6 // 2 * 2, fps=10)
     job = dataclasses.replace(job, video=small)

@@ -1,4 +1,4 @@
-"""generators.fetch: refused addresses, redirects, size limits, retries, timeouts, byte checks.
+"""generators.fetch and its network policy (generators.netpolicy): refused addresses, redirects, size limits, retries, timeouts, byte checks.
 
 A listener on 127.0.0.1 stands for a private host (it must never be reached
 while ALLOW_PRIVATE_URLS is off); a second one on 127.0.0.2 plays a public
@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from generators import fetch
-from generators.fetch import address_problem, fetch_asset
+from generators import fetch, netpolicy
+from generators.fetch import fetch_asset
+from generators.netpolicy import address_problem
 from hostile_helpers import Listener, gzip_bomb, png_bytes
 from jobmodel.errors import JobFailed, TransientError
 from jobmodel.refs import AssetRef, parse_asset_ref
@@ -29,8 +30,8 @@ def private():
 @pytest.fixture
 def public(monkeypatch):
     """A listener whose address (127.0.0.2) the guard treats as public."""
-    real = fetch.address_problem
-    monkeypatch.setattr(fetch, "address_problem",
+    real = netpolicy.address_problem
+    monkeypatch.setattr(netpolicy, "address_problem",
                         lambda ip: None if ip == "127.0.0.2" else real(ip))
     with Listener("127.0.0.2") as server:
         yield server
@@ -213,8 +214,8 @@ def test_read_timeout_is_transient(public, make_settings, monkeypatch):
 
 
 def test_connection_refused_is_transient(make_settings, monkeypatch):
-    real = fetch.address_problem
-    monkeypatch.setattr(fetch, "address_problem", lambda ip: None if ip == "127.0.0.3" else real(ip))
+    real = netpolicy.address_problem
+    monkeypatch.setattr(netpolicy, "address_problem", lambda ip: None if ip == "127.0.0.3" else real(ip))
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.3", 0))
         port = sock.getsockname()[1]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from pathlib import Path
 
 import cv2
@@ -143,16 +142,31 @@ def test_vertical_pans_move_the_picture_down_or_up_in_the_video(tmp_path, motion
     assert (steps > 0).all(), ys        # every frame a little further, in one direction
 
 
+class WatchedCondition(threading.Condition):
+    """A Condition that tells when a waiter has gone to sleep on it (and how many times)."""
+
+    def __init__(self):
+        super().__init__()
+        self.sleeps = threading.Semaphore(0)
+
+    def wait(self, timeout=None):
+        self.sleeps.release()           # called with the lock held, just before sleeping
+        return super().wait(timeout)
+
+
 def test_picture_board_hands_over_each_scene_as_it_comes():
     board = PictureBoard()
+    board._cond = watched = WatchedCondition()
     got = []
     reader = threading.Thread(target=lambda: got.append(board.get(1)))
     reader.start()
-    time.sleep(0.05)
+    assert watched.sleeps.acquire(timeout=60)   # the reader is asleep in get(1) (60 s bounds a hang)
     assert not got                      # waiting for scene 1
     board.put(0, Path("a.png"), None)
+    assert watched.sleeps.acquire(timeout=60)   # woke for scene 0 and went back to sleep
+    assert not got                      # still waiting for scene 1
     board.put(1, Path("b.png"), None)
-    reader.join(timeout=5)
+    reader.join(timeout=60)
     assert got == [(Path("b.png"), None)]
     board.end()
     assert board.get(2) == (None, None)

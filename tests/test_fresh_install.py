@@ -18,8 +18,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-NETWORK_ERRORS = ("Could not find a version", "No matching distribution", "NewConnectionError",
-                  "Temporary failure in name resolution", "Network is unreachable", "ConnectTimeout")
+# pip could not connect at all (it says so in its retry warnings). "No matching distribution"
+# alone is not one: a pin that does not exist says that too, and must fail, not skip.
+NETWORK_ERRORS = ("NewConnectionError", "Temporary failure in name resolution", "Network is unreachable",
+                  "ConnectTimeout", "ProxyError")
 
 
 def fresh_venv() -> Path:
@@ -66,14 +68,17 @@ H = 640
 def test_title_has_ink_where_the_title_is(drawn, name):
     title = drawn["title"][name]
     assert title["ink"] > 1500, title                 # drawn, not a few stray pixels
-    assert H * 0.3 < title["top"] and title["bottom"] < H * 0.7, title   # a centred title
+    # a centred title: about the middle of the 9:16 safe area (rows 15% to 65%)
+    assert H * 0.15 <= title["top"] and title["bottom"] <= H * 0.65, title
+    assert abs((title["top"] + title["bottom"]) / 2 - H * 0.4) < H * 0.05, title
 
 
 @pytest.mark.parametrize("name", LANGUAGES)
 def test_caption_has_ink_in_the_caption_area_and_its_first_word_lit(drawn, name):
     caption = drawn["caption"][name]
     assert caption["ink"] > 3000, caption
-    assert caption["top"] > H * 0.6 and caption["bottom"] < H * 0.85, caption   # bottom, inside the safe area
+    # bottom of the 9:16 safe area: above the bottom 35% the platforms' text and buttons cover
+    assert caption["top"] > H * 0.3 and caption["bottom"] <= H * 0.65, caption
     assert caption["lit"] > 50, caption               # karaoke: the first word in the highlight colour
 
 

@@ -7,7 +7,7 @@ import sys
 
 from daemon_helpers import ROOT, read_json, tiny_job, worker_env
 from media import ffprobe
-from jobmodel.spec import parse_job
+from job_parsing import parse_job
 from protovideo.pipeline.render import make_context, render_job
 from tiny_models import tiny_sd_pipeline  # noqa: F401  (session fixture)
 

@@ -1,6 +1,6 @@
 """The corpus of bad and odd jobs (tests/bad_jobs/), run three ways:
 
-1. in-process: load_job_file + fetch_asset of every asset + the font check,
+1. in-process: JobChecker.read + fetch_asset of every asset + the font check,
    i.e. everything the pipeline does before it renders;
 2. `python main_worker.py render JOB.json -o OUT.mp4` in a subprocess: exit
    code 2 (invalid) or 1 (failed) with a message naming the field, or 0 and a
@@ -26,7 +26,7 @@ import pytest
 from hostile_helpers import (ROOT, Listener, corpus_jobs, expectations, install_corpus,
                              repo_tree, tree, worker_env)
 from jobmodel.errors import JobFailed, JobInvalid
-from jobmodel.jobfile import load_job_file
+from protovideo.pipeline.jobcheck import JobChecker
 
 EXPECTED = expectations()
 NAMES = [p.name for p in corpus_jobs()] + ["gen_json_too_big.json"]
@@ -73,7 +73,7 @@ def outcome_in_process(path: Path, settings, cache) -> tuple[int, str | None, st
     from generators.fetch import fetch_asset
     from generators.glyphs import check_job_text
     try:
-        job = load_job_file(path, settings)
+        job = JobChecker(settings).read(path)
         for ref in assets_of(job):
             fetch_asset(ref, settings, cache)
         check_job_text(job)

@@ -9,7 +9,8 @@ import pytest
 
 from hostile_helpers import png_bytes
 from jobmodel.errors import JobInvalid
-from jobmodel.spec import parse_job, safe_output_filename
+from jobmodel.spec import safe_output_filename
+from job_parsing import parse_job
 from jobmodel.refs import parse_asset_ref
 
 

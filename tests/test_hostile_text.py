@@ -11,7 +11,7 @@ import pytest
 from generators import glyphs
 from generators.glyphs import SHIPPED_FONT, check_job_text, font_for, missing_glyphs, require_font
 from jobmodel.errors import JobInvalid
-from jobmodel.spec import parse_job
+from job_parsing import parse_job
 
 SCRIPTS = {
     "accents": "Ça été déjà vu — Øre, Straße, naïve, Ångström, façade",
@@ -91,12 +91,14 @@ def _tiny_font(path: Path, chars: str) -> Path:
     return path
 
 
-def test_fallback_font_used_when_installed(tmp_path, monkeypatch):
+def test_fallback_font_used_when_installed(tmp_path, monkeypatch, make_settings):
+    from protovideo.pipeline.runtime import Runtime
     font = _tiny_font(tmp_path / "tiny-cjk.ttf", "漢字日本")
-    monkeypatch.setenv("PROTOVIDEO_FONTS", str(font))
     monkeypatch.setattr(glyphs._CANDIDATES, "value", None)
     monkeypatch.setattr(glyphs._CHAIN, "value", None)
     monkeypatch.setattr(glyphs, "package_fonts", lambda: [])   # the machine's fonts only
+    monkeypatch.setattr(glyphs, "_extra_patterns", ())
+    Runtime.create(make_settings(EXTRA_FONTS=str(font)))      # the setting reaches the font chain
     assert font_for("Title 漢字") == font.resolve()
     assert font_for("Ωμέγα") == SHIPPED_FONT           # the shipped font stays first
     assert font_for("漢字 Ωμέγα") is None               # no single font has both

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from jobmodel.errors import JobInvalid
 from jobmodel.jobfile import decode_job_bytes
-from jobmodel.spec import SCENE_FIELDS, TOP_FIELDS, Job, parse_job, safe_output_filename
+from jobmodel.spec import SCENE_FIELDS, TOP_FIELDS, Job, safe_output_filename
+from job_parsing import parse_job
 
 FOLDER = Path(__file__).resolve().parent / "bad_jobs"   # a real folder with files in it
 COMMON = settings(max_examples=300, deadline=None,

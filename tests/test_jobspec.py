@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from jobmodel.errors import JobInvalid
-from jobmodel.spec import parse_job
+from job_parsing import parse_job
 from protovideo.pipeline.render import spread_narration
 from protovideo.runtime.settings import SettingsError, load_settings
 

@@ -9,7 +9,7 @@ from protovideo.runtime import logs
 from protovideo.runtime.logs import setup_logging
 from protovideo.pipeline.memory_watch import MemoryWatch
 
-from perf_helpers import STEP_LINE, fresh_process_state, perf_lines  # noqa: F401 - fixture
+from perf_helpers import STEP_LINE, fresh_process_state, perf_lines, thresholds  # noqa: F401 - fixture
 
 HUGE = 10**7
 
@@ -40,7 +40,7 @@ def test_log_level_warning_hides_info_but_keeps_perf_lines(make_settings, fresh_
     setup_logging(settings, console=False)
     logging.getLogger("protovideo.test").info("chatty detail")
     logging.getLogger("protovideo.test").warning("something odd")
-    optimizer = PerformanceOptimizer(None, 1, memory_watch=MemoryWatch(HUGE, HUGE, HUGE, HUGE))
+    optimizer = PerformanceOptimizer(None, 1, memory_watch=MemoryWatch(thresholds()))
     optimizer.start_performance_monitoring("job-quiet")
     optimizer.record_step("tts", 0.5, scene=0)
     text = settings.path("LOG_FILE").read_text()
@@ -54,7 +54,7 @@ def test_log_level_warning_hides_info_but_keeps_perf_lines(make_settings, fresh_
 def test_json_format_gives_one_object_per_line_with_perf_fields(make_settings, fresh_process_state):
     settings = make_settings(LOG_FORMAT="json")
     setup_logging(settings, console=False)
-    optimizer = PerformanceOptimizer(None, 1, memory_watch=MemoryWatch(HUGE, HUGE, HUGE, HUGE))
+    optimizer = PerformanceOptimizer(None, 1, memory_watch=MemoryWatch(thresholds()))
     optimizer.start_performance_monitoring("job-json")
     optimizer.record_step("encode", 1.25)
     logging.getLogger("protovideo.test").error("naïve 日本語 \"quoted\"", extra={"job": "job-json"})

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from meters import at_loudness, decoded, integrated_lufs, loudness_of, speech_like, write_wav
-from jobmodel.jobfile import load_job_file
-from jobmodel.spec import parse_job
+from protovideo.pipeline.jobcheck import JobChecker
+from job_parsing import parse_job
 from protovideo.pipeline.render import make_context, render_job
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -39,7 +39,7 @@ def assert_at(path: Path, target: float, peak_limit: float = -1.5) -> None:
 
 def test_readme_reel_comes_out_at_minus_14(make_settings):
     settings = make_settings()
-    job = load_job_file(EXAMPLES / "reel.json", settings)
+    job = JobChecker(settings).read(EXAMPLES / "reel.json")
     job = dataclasses.replace(job, video=dataclasses.replace(job.video, width=W, height=H, fps=FPS))
     result = render_job(job, make_context(settings))
     assert_at(result.output, -14.0)

@@ -1,4 +1,5 @@
-"""Memory watch: thresholds from settings, pause claiming while critical, recover under warning."""
+"""Memory watch: thresholds from settings (one watch per runtime), pause claiming while critical,
+recover under warning."""
 from __future__ import annotations
 
 import logging
@@ -12,28 +13,47 @@ import performance_optimizer
 from performance_optimizer import PerformanceOptimizer
 from protovideo.service.middleware import default_middleware as worker_middleware
 from protovideo.service.middleware.memory import MemoryWatchMiddleware
-from protovideo.pipeline.memory_watch import (CRITICAL, OK, WARNING, MemoryWatch,
-                                     process_rss_mb, shared_watch)
+from protovideo.pipeline.memory_watch import (CRITICAL, OK, WARNING, MemoryConfig, MemoryWatch,
+                                              process_rss_mb, shared_watch)
+from protovideo.pipeline.render import make_context
+from protovideo.pipeline.runtime import Runtime
 from protovideo.service.middleware import Middleware
 from protovideo.service.sources.spool import SpoolSource
 from protovideo.service.worker import Worker
 
-from perf_helpers import fresh_process_state  # noqa: F401 - fixture
-
-HUGE = 10**7  # MB: far above any real RSS
+from perf_helpers import HUGE, fresh_process_state, thresholds  # noqa: F401 - fixture
 
 
 def watch_from(make_settings, warning, critical, **kw):
-    return MemoryWatch(**kw).configure(make_settings(MEMORY_WARNING_THRESHOLD=warning,
-                                                     MEMORY_CRITICAL_THRESHOLD=critical))
+    """A watch of real RSS with these RSS thresholds (MB), taken from settings as a runtime does."""
+    settings = make_settings(MEMORY_WARNING_THRESHOLD=warning, MEMORY_CRITICAL_THRESHOLD=critical)
+    return MemoryWatch(MemoryConfig.from_settings(settings), **kw)
 
 
 def test_thresholds_come_from_settings(make_settings):
     settings = make_settings(MEMORY_WARNING_THRESHOLD=111, MEMORY_CRITICAL_THRESHOLD=222,
                              GPU_MEMORY_WARNING_THRESHOLD=333, GPU_MEMORY_CRITICAL_THRESHOLD=444)
-    watch = MemoryWatch().configure(settings)
+    watch = Runtime.create(settings).memory
     assert (watch.warning_mb, watch.critical_mb) == (111, 222)
     assert (watch.gpu_warning_mb, watch.gpu_critical_mb) == (333, 444)
+
+
+def test_passing_other_settings_reconfigures_no_runtimes_watch(make_settings):
+    """Before: any caller that passed settings (a job's context, the middleware list, the API)
+    set the thresholds of the one process-wide watch. Now each runtime's are set once."""
+    runtime = Runtime.create(make_settings(MEMORY_WARNING_THRESHOLD=111, MEMORY_CRITICAL_THRESHOLD=222))
+    other = make_settings(MEMORY_WARNING_THRESHOLD=5000, MEMORY_CRITICAL_THRESHOLD=9000)
+    ctx = make_context(other)                     # a job of other settings: a runtime of its own
+    worker_middleware(Runtime.create(other))
+    runtime.install()
+    try:
+        assert shared_watch(other) is runtime.memory   # the API's door: settings are not applied
+    finally:
+        runtime.close()
+    ctx.cache.close()
+    assert (runtime.memory.warning_mb, runtime.memory.critical_mb) == (111, 222)
+    assert ctx.optimizer.memory_watch is not runtime.memory
+    assert ctx.optimizer.memory_watch.warning_mb == 5000
 
 
 def test_levels_follow_real_rss(make_settings):
@@ -54,31 +74,36 @@ def test_warning_logs_and_collects_without_pausing(make_settings, caplog):
 
 
 def test_low_critical_threshold_pauses_claiming_and_recovers(make_settings, fresh_process_state):
-    # the daemon's path: worker_middleware(settings) configures the process-wide watch
-    settings = make_settings(MEMORY_WARNING_THRESHOLD=1, MEMORY_CRITICAL_THRESHOLD=1)
-    middleware = worker_middleware(settings)
+    # the daemon's path: the runtime's watch (thresholds 100/200 MB) behind the default middleware;
+    # the measured RSS is handed in, so memory can rise and fall
+    rss = {"mb": 250.0}
+    settings = make_settings(MEMORY_WARNING_THRESHOLD=100, MEMORY_CRITICAL_THRESHOLD=200)
+    watch = MemoryWatch(MemoryConfig.from_settings(settings), rss_fn=lambda: rss["mb"])
+    runtime = Runtime.create(settings, memory=watch)
+    middleware = worker_middleware(runtime)
     assert all(isinstance(m, Middleware) for m in middleware)
-    worker = Worker(settings, SpoolSource(settings), middleware=middleware)
-    watch = shared_watch()
+    worker = Worker(runtime, SpoolSource(settings), middleware=middleware)
     assert not all(m.can_claim(worker) for m in middleware)
     assert watch.level == CRITICAL and watch.paused
-    # scene parallelism of every optimizer (one per job) is lowered while critical
-    assert PerformanceOptimizer(None, 4).effective_max_workers == 1
+    # scene parallelism of every job's optimizer is lowered while critical
+    ctx = make_context(runtime)
+    assert ctx.optimizer.effective_max_workers == 1
 
     # memory between the lines after a critical spell: still paused (hysteresis)
-    shared_watch(make_settings(MEMORY_WARNING_THRESHOLD=1, MEMORY_CRITICAL_THRESHOLD=HUGE))
+    rss["mb"] = 150.0
     assert not all(m.can_claim(worker) for m in middleware)
     assert watch.level == WARNING and watch.paused
 
     # back under the warning line: claiming and parallelism come back
-    shared_watch(make_settings(MEMORY_WARNING_THRESHOLD=HUGE, MEMORY_CRITICAL_THRESHOLD=HUGE))
+    rss["mb"] = 50.0
     assert all(m.can_claim(worker) for m in middleware)
     assert watch.level == OK and not watch.paused
-    assert PerformanceOptimizer(None, 4).effective_max_workers == 4
+    assert ctx.optimizer.effective_max_workers == settings.MAX_WORKERS
+    assert PerformanceOptimizer(None, 4, memory_watch=watch).effective_max_workers == 4
+    ctx.cache.close()
 
 
-def test_critical_frees_caches_and_unloads_the_idle_model_of_the_real_registry(make_settings,
-                                                                              monkeypatch):
+def test_critical_frees_caches_and_unloads_the_idle_model_of_the_runtimes_registry(make_settings):
     import generators.models as models
 
     class MemoryLevelLike:
@@ -88,11 +113,11 @@ def test_critical_frees_caches_and_unloads_the_idle_model_of_the_real_registry(m
         def clear(self):
             self.items.clear()
 
-    registry = models.ModelRegistry()
-    monkeypatch.setattr(models, "MODELS", registry)   # the process registry, fresh for the test
+    registry = models.ModelRegistry()   # the runtime's model registry, fresh for the test
     registry.get(("test", "idle", "cpu", "fp32"), lambda: bytearray(1024))
     level = MemoryLevelLike()
-    watch = watch_from(make_settings, 1, 1)
+    watch = Runtime.create(make_settings(MEMORY_WARNING_THRESHOLD=1, MEMORY_CRITICAL_THRESHOLD=1),
+                           models=registry).memory
     watch.add_cache_hook(level.clear)
     with registry.use(("test", "busy", "cpu", "fp32"), lambda: bytearray(1024)):
         assert watch.check() == CRITICAL
@@ -131,9 +156,10 @@ def test_repeated_critical_halves_parallelism_down_to_one(make_settings):
 
 def test_gpu_memory_counts_against_gpu_thresholds(make_settings):
     gpu = {"mb": 100.0}
-    watch = MemoryWatch(gpu_fn=lambda: gpu["mb"]).configure(make_settings(
+    watch = MemoryWatch(MemoryConfig.from_settings(make_settings(
         MEMORY_WARNING_THRESHOLD=HUGE, MEMORY_CRITICAL_THRESHOLD=HUGE,
-        GPU_MEMORY_WARNING_THRESHOLD=1000, GPU_MEMORY_CRITICAL_THRESHOLD=2000))
+        GPU_MEMORY_WARNING_THRESHOLD=1000, GPU_MEMORY_CRITICAL_THRESHOLD=2000)),
+        gpu_fn=lambda: gpu["mb"])
     assert watch.check() == OK
     gpu["mb"] = 1500.0
     assert watch.check() == WARNING
@@ -146,7 +172,8 @@ def test_gpu_memory_counts_against_gpu_thresholds(make_settings):
 
 def test_gpu_probe_never_imports_torch():
     code = ("import sys; from protovideo.pipeline.memory_watch import MemoryWatch, torch_gpu_mb; "
-            "w = MemoryWatch(); w.check(); assert torch_gpu_mb() is None; "
+            "from protovideo.pipeline.memory_watch import MemoryConfig; "
+            "w = MemoryWatch(MemoryConfig(1e7, 1e7, 1e7, 1e7)); w.check(); assert torch_gpu_mb() is None; "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=performance_optimizer.__file__.rsplit("/", 1)[0])
 
@@ -176,11 +203,12 @@ def test_parallel_scenes_run_one_at_a_time_while_critical(make_settings):
     assert relaxed.parallel_process_scenes(lambda i: barrier.wait() is not None, range(2)) == [True, True]
 
 
-def test_middleware_hooks_recheck_memory(make_settings):
-    watch = watch_from(make_settings, 1, 1)
+def test_middleware_hooks_recheck_memory():
+    rss = {"mb": 500.0}
+    watch = MemoryWatch(thresholds(100, 200), rss_fn=lambda: rss["mb"])
     middleware = MemoryWatchMiddleware(watch)
     middleware.after_idle(None)
     assert watch.paused
-    watch.configure(make_settings(MEMORY_WARNING_THRESHOLD=HUGE, MEMORY_CRITICAL_THRESHOLD=HUGE))
+    rss["mb"] = 50.0
     middleware.after_process_job(None, None, None)
     assert not watch.paused

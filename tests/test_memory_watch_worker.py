@@ -1,4 +1,5 @@
-"""Through the real Worker: a low critical threshold pauses claiming; raising it resumes.
+"""Through the real Worker: memory over the critical line pauses claiming; under the warning
+line claiming resumes.
 
 The job is a real tiny render (pipeline, Piper, ffmpeg); the metrics endpoint
 follows along: not taking jobs while paused, the job counted once it is done.
@@ -11,16 +12,16 @@ import time
 
 import requests
 
+from protovideo.pipeline.memory_watch import MemoryConfig, MemoryWatch
+from protovideo.pipeline.runtime import Runtime
 from protovideo.runtime.logs import setup_logging
-from protovideo.pipeline.memory_watch import shared_watch
+from protovideo.service.metrics_server import serve_metrics
 from protovideo.service.middleware import Middleware
 from protovideo.service.sources.spool import SpoolSource
 from protovideo.service.middleware import default_middleware
 from protovideo.service.worker import Worker
 
 from perf_helpers import free_port, fresh_process_state, perf_lines  # noqa: F401 - fixture
-
-HUGE = 10**7
 
 
 class CountClaimChecks(Middleware):
@@ -44,15 +45,19 @@ def wait_for(condition, what, timeout=120.0):
 def test_worker_pauses_claiming_while_memory_is_critical_and_recovers(make_settings,
                                                                       fresh_process_state):
     port = free_port()
-    settings = make_settings(MEMORY_WARNING_THRESHOLD=1, MEMORY_CRITICAL_THRESHOLD=1,
+    settings = make_settings(MEMORY_WARNING_THRESHOLD=100, MEMORY_CRITICAL_THRESHOLD=200,
                              POLL_INTERVAL=0.05, METRICS_PORT=port)
+    rss = {"mb": 250.0}    # what the watch measures: over the critical line
+    runtime = Runtime.create(settings, memory=MemoryWatch(MemoryConfig.from_settings(settings),
+                                                          rss_fn=lambda: rss["mb"]))
     setup_logging(settings, console=False)   # as `run` does
+    serve_metrics(runtime)                   # as `run` does
     source = SpoolSource(settings, worker_name="test-memory")
     source.submit({"id": "waits", "video": {"width": 160, "height": 284, "fps": 12},
                    "scenes": [{"duration": 1, "text": {"content": "One"}},
                               {"duration": 1, "text": {"content": "Two"}}]})
     counter = CountClaimChecks()
-    worker = Worker(settings, source, middleware=default_middleware(settings) + [counter],
+    worker = Worker(runtime, source, middleware=default_middleware(runtime) + [counter],
                     name="test-memory")
     thread = threading.Thread(target=worker.run, kwargs={"install_signals": False}, daemon=True)
     thread.start()
@@ -63,11 +68,7 @@ def test_worker_pauses_claiming_while_memory_is_critical_and_recovers(make_setti
         assert health.status_code == 503 and health.json()["taking_jobs"] is False
         assert health.json()["memory"]["level"] == "critical"
 
-        # memory "drops": thresholds far above the real RSS
-        # (make_context configures the shared watch from the worker's settings, so both change)
-        raised = settings.replace(MEMORY_WARNING_THRESHOLD=HUGE, MEMORY_CRITICAL_THRESHOLD=HUGE)
-        worker.settings = raised
-        shared_watch(raised)
+        rss["mb"] = 50.0   # memory drops under the warning line
         wait_for(lambda: source.status("waits")["state"] == "finished", "the job to finish")
         record = source.status("waits")["record"]
         assert record["status"] == "done"
@@ -85,5 +86,6 @@ def test_worker_pauses_claiming_while_memory_is_critical_and_recovers(make_setti
     finally:
         worker.request_stop()
         thread.join(timeout=60)
+        runtime.close()
     assert not thread.is_alive()
     assert worker.counts["done"] == 1

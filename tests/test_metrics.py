@@ -7,16 +7,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from daemon_helpers import fake_make_context, fake_render, tiny_job
 from performance_optimizer import PerformanceOptimizer
-from protovideo.pipeline.memory_watch import MemoryWatch, shared_watch
-from protovideo.pipeline.metrics import Metrics, shared_metrics
-from protovideo.service.metrics_server import start_metrics_server, stop_metrics_server
-from protovideo.service.middleware import Middleware, MetricsMiddleware, default_middleware
+from protovideo.pipeline.memory_watch import MemoryWatch
+from protovideo.pipeline.metrics import Metrics
+from protovideo.pipeline.runtime import Runtime
+from protovideo.service.metrics_server import MetricsServer, serve_metrics
+from protovideo.service.middleware import Middleware, default_middleware
 from protovideo.service.sources.spool import SpoolSource
 from protovideo.service.worker import Worker
 
-from perf_helpers import fake_job, free_port, fresh_process_state  # noqa: F401,F811 - fixture
-
-HUGE = 10**7
+from perf_helpers import HUGE, fake_job, free_port, fresh_process_state, thresholds  # noqa: F401,F811
 
 
 def samples(text: str) -> dict[tuple, float]:
@@ -62,8 +61,13 @@ def test_one_daemon_job_counts_once_in_the_job_duration(make_settings, fresh_pro
     source.submit({"id": "counted-once", "video": {"width": 270, "height": 480, "fps": 12},
                    "scenes": [{"duration": 1, "motion": "none"}]})
     probe = MetricsProbe(port)
-    worker = Worker(settings, source, middleware=[probe, *default_middleware(settings)], once=True)
-    assert worker.run(install_signals=False) == 0
+    runtime = Runtime.create(settings)
+    serve_metrics(runtime)   # as `run` does
+    worker = Worker(runtime, source, middleware=[probe, *default_middleware(runtime)], once=True)
+    try:
+        assert worker.run(install_signals=False) == 0
+    finally:
+        runtime.close()
     assert source.status("counted-once")["state"] == "finished"
     got = probe.seen[("end", "counted-once")]
     assert got[("protovideo_job_duration_seconds_count", ())] == 1
@@ -74,8 +78,10 @@ def test_one_daemon_job_counts_once_in_the_job_duration(make_settings, fresh_pro
 
 
 def render_with_steps(job, ctx, output_path=None):
-    """The fake render, after a job's worth of optimizer steps and cache counts."""
-    optimizer = PerformanceOptimizer(ctx.settings.path("CACHE_DIR"), 2)
+    """The fake render, after a job's worth of optimizer steps and cache counts (into the
+    runtime's metrics, as a real job's optimizer writes them)."""
+    optimizer = PerformanceOptimizer(ctx.settings.path("CACHE_DIR"), 2,
+                                     memory_watch=ctx.runtime.memory, metrics=ctx.runtime.metrics)
     fake_job(optimizer, job.id, scenes=len(job.scenes), pause=0.0)
     optimizer.finish_job(ctx.settings.path("REPORT_DIR"), {"cache_stats": {"hits": 2, "misses": 5}})
     return fake_render(job, ctx, output_path)
@@ -89,8 +95,9 @@ def test_endpoint_serves_counters_after_jobs(make_settings, fresh_process_state)
     source.submit({"id": "bad", "scenes": [{"motion": "none"}]})        # invalid: no duration
     source.submit(tiny_job("transient-1"), priority="low")             # TransientError
     probe = MetricsProbe(port)
-    worker = Worker(settings, source, render=render_with_steps, make_context=fake_make_context,
-                    middleware=[probe, *default_middleware(settings)], once=True)
+    runtime = Runtime.create(settings, render=render_with_steps, make_context=fake_make_context)
+    serve_metrics(runtime)
+    worker = Worker(runtime, source, middleware=[probe, *default_middleware(runtime)], once=True)
     server_seen: dict = {}
 
     class Health(Middleware):    # last in the list: its after-hook runs before metrics' end
@@ -101,7 +108,10 @@ def test_endpoint_serves_counters_after_jobs(make_settings, fresh_process_state)
                 server_seen["nope"] = requests.get(f"http://127.0.0.1:{port}/nope", timeout=10)
 
     worker.middleware.append(Health())
-    assert worker.run(install_signals=False) == 0
+    try:
+        assert worker.run(install_signals=False) == 0
+    finally:
+        runtime.close()
 
     first = probe.seen[("start", "ok")]       # depth read when the worker started
     assert first[("protovideo_queue_depth", (("priority", "all"),))] == 3
@@ -136,46 +146,58 @@ def test_endpoint_serves_counters_after_jobs(make_settings, fresh_process_state)
     assert body["jobs"]["done"] == 1 and body["jobs"]["invalid"] == 1
     assert body["memory"]["level"] == "ok"
     assert server_seen["nope"].status_code == 404
-    # the server went away with the worker
+    # the server went away with the runtime
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{port}/health", timeout=2)
 
 
-def test_health_says_not_taking_jobs_while_memory_is_critical(make_settings, fresh_process_state):
-    server = start_metrics_server(port=0, host="127.0.0.1")
-    watch = shared_watch(make_settings(MEMORY_WARNING_THRESHOLD=1, MEMORY_CRITICAL_THRESHOLD=1))
-    watch.check()
-    response = requests.get(f"{server.url}/health", timeout=10)
-    assert response.status_code == 503
-    assert response.json()["taking_jobs"] is False
-    assert response.json()["memory"]["paused"] is True
-    assert samples(requests.get(f"{server.url}/metrics", timeout=10).text)[
-        ("protovideo_memory_paused", ())] == 1
+def test_health_says_not_taking_jobs_while_memory_is_critical():
+    rss = {"mb": 500.0}
+    watch = MemoryWatch(thresholds(100, 200), rss_fn=lambda: rss["mb"])
+    server = MetricsServer(Metrics(watch), 0, "127.0.0.1")   # port 0: a free one
+    try:
+        watch.check()
+        response = requests.get(f"{server.url}/health", timeout=10)
+        assert response.status_code == 503
+        assert response.json()["taking_jobs"] is False
+        assert response.json()["memory"]["paused"] is True
+        assert samples(requests.get(f"{server.url}/metrics", timeout=10).text)[
+            ("protovideo_memory_paused", ())] == 1
 
-    shared_watch(make_settings(MEMORY_WARNING_THRESHOLD=HUGE, MEMORY_CRITICAL_THRESHOLD=HUGE)).check()
-    response = requests.get(f"{server.url}/health", timeout=10)
-    assert response.status_code == 200 and response.json()["taking_jobs"] is True
-
-
-def test_port_zero_in_settings_means_off(make_settings, fresh_process_state):
-    assert start_metrics_server(make_settings(METRICS_PORT=0)) is None
-    settings = make_settings(METRICS_PORT=0)
-    middleware = MetricsMiddleware(shared_metrics(), settings)
-    worker = Worker(settings, SpoolSource(settings), middleware=[middleware])
-    middleware.before_worker_boot(worker)
-    assert middleware.server is None
-    middleware.after_worker_shutdown(worker)
+        rss["mb"] = 50.0
+        watch.check()
+        response = requests.get(f"{server.url}/health", timeout=10)
+        assert response.status_code == 200 and response.json()["taking_jobs"] is True
+    finally:
+        server.stop()
 
 
-def test_start_is_idempotent(fresh_process_state):
-    first = start_metrics_server(port=0, host="127.0.0.1")
-    assert start_metrics_server(port=0, host="127.0.0.1") is first
-    stop_metrics_server()
-    stop_metrics_server()
+def test_port_zero_in_settings_means_off(make_settings):
+    runtime = Runtime.create(make_settings(METRICS_PORT=0))
+    assert serve_metrics(runtime) is None and runtime.metrics_server is None
+    runtime.close()
+
+
+def test_served_once_per_runtime_and_stopped_with_it(make_settings):
+    """The endpoint has one start (serve_metrics, by the entry point) and one stop (the
+    runtime's close); the middleware neither starts nor stops it."""
+    port = free_port()
+    runtime = Runtime.create(make_settings(METRICS_PORT=port))
+    first = serve_metrics(runtime)
+    assert serve_metrics(runtime) is first and first.port == port
+    worker = Worker(runtime, SpoolSource(runtime.settings), middleware=default_middleware(runtime))
+    for m in worker.middleware:
+        m.before_worker_boot(worker)
+        m.after_worker_shutdown(worker)
+    assert requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).status_code == 200
+    runtime.close()
+    runtime.close()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
 
 
 def test_separate_metrics_instances_do_not_clash():
-    a, b = Metrics(MemoryWatch(HUGE, HUGE)), Metrics(MemoryWatch(HUGE, HUGE))
+    a, b = Metrics(MemoryWatch(thresholds())), Metrics(MemoryWatch(thresholds()))
     a.job_finished("done")
     assert samples(a.exposition().decode())[("protovideo_jobs_total", (("outcome", "done"),))] == 1
     assert samples(b.exposition().decode())[("protovideo_jobs_total", (("outcome", "done"),))] == 0

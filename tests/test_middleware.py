@@ -90,8 +90,8 @@ def test_a_failing_hook_does_not_stop_the_others_or_the_job(make_settings):
 
 
 def test_the_default_list_metrics_outermost_retries_innermost(make_settings, fresh_process_state):
-    settings = make_settings()
-    kinds = [type(m) for m in default_middleware(settings)]
+    from protovideo.pipeline.runtime import Runtime
+    kinds = [type(m) for m in default_middleware(Runtime.create(make_settings()))]
     assert kinds == [MetricsMiddleware, WebhooksMiddleware, MemoryWatchMiddleware, TimeLimit, Retries]
 
 

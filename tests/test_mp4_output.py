@@ -14,7 +14,7 @@ import pytest
 from meters import write_wav
 from mp4boxes import box, boxes, descriptors
 from generators.ffmpeg import ffmpeg_exe
-from jobmodel.spec import parse_job
+from job_parsing import parse_job
 from protovideo.pipeline.render import make_context, render_job
 
 W, H, FPS = 270, 480, 30

@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from daemon_helpers import ROOT, start_worker, stop, tiny_job, wait_for, worker_env
+from perf_helpers import free_port
 
 HELPER = Path(__file__).resolve().parent / "daemon_helpers.py"
 
@@ -83,16 +84,19 @@ def test_status_says_which_spool_it_read_and_top_level_json_works(tmp_path):
 
 # ---------------------------------------------------------------- metrics endpoint
 def test_metrics_endpoint_binds_loopback_and_serves_process_metrics(tmp_path):
+    from protovideo.pipeline.runtime import Runtime
     from protovideo.runtime.settings import load_settings
-    from protovideo.service.metrics_server import start_metrics_server, stop_metrics_server
-    settings = load_settings(worker_env(tmp_path, METRICS_PORT="1"), read_files=False)
+    from protovideo.service.metrics_server import serve_metrics
+    port = free_port()
+    settings = load_settings(worker_env(tmp_path, METRICS_PORT=str(port)), read_files=False)
     assert settings.METRICS_HOST == "127.0.0.1"
-    server = start_metrics_server(settings, port=0)
+    runtime = Runtime.create(settings)
+    server = serve_metrics(runtime)
     try:
-        assert server.host == "127.0.0.1"
+        assert server.host == "127.0.0.1" and server.port == port
         body = urllib.request.urlopen(f"{server.url}/metrics", timeout=10).read().decode()
     finally:
-        stop_metrics_server()
+        runtime.close()
     assert "process_resident_memory_bytes" in body and "process_cpu_seconds_total" in body
     assert "protovideo_jobs_total" in body
 

@@ -13,14 +13,12 @@ from protovideo.runtime.logs import setup_logging
 from protovideo.pipeline.memory_watch import CRITICAL, WARNING, MemoryWatch
 
 from perf_helpers import (STEP_LINE, TOTAL_LINE, fake_job,  # noqa: F401 - fixture
-                          fresh_process_state, perf_lines)
-
-HUGE = 10**7
+                          fresh_process_state, perf_lines, thresholds)
 
 
 @pytest.fixture
 def relaxed_watch():
-    return MemoryWatch(HUGE, HUGE, HUGE, HUGE)
+    return MemoryWatch(thresholds())
 
 
 def test_report_has_every_step_and_scene_with_plausible_numbers(make_settings, relaxed_watch):
@@ -222,10 +220,16 @@ def test_critical_optimize_memory_drops_the_attached_caches_memory_level(make_se
     assert optimizer.effective_max_workers == 1        # scene parallelism lowered
 
 
-def test_default_optimizer_shares_the_process_wide_watch(fresh_process_state):
-    from protovideo.pipeline.memory_watch import shared_watch
-    a, b = PerformanceOptimizer("/tmp/c", 2), PerformanceOptimizer("/tmp/c", 2)
-    assert a.memory_watch is b.memory_watch is shared_watch()
+def test_the_jobs_of_one_runtime_share_its_watch_and_metrics(make_settings):
+    from protovideo.pipeline.render import make_context
+    from protovideo.pipeline.runtime import Runtime
+    runtime, other = Runtime.create(make_settings()), Runtime.create(make_settings())
+    a, b, c = make_context(runtime), make_context(runtime), make_context(other)
+    assert a.optimizer.memory_watch is b.optimizer.memory_watch is runtime.memory
+    assert a.optimizer.metrics is b.optimizer.metrics is runtime.metrics
+    assert c.optimizer.memory_watch is other.memory and other.memory is not runtime.memory
+    for ctx in (a, b, c):
+        ctx.cache.close()
 
 
 def test_picture_assets_are_fetched_side_by_side_through_parallel_process_scenes(relaxed_watch):
@@ -233,7 +237,7 @@ def test_picture_assets_are_fetched_side_by_side_through_parallel_process_scenes
     two fetches must run at once (the barrier needs both), a failed scene is reported
     with its own index after the others were handed over."""
     from generators.pictures import make_pictures
-    from jobmodel.spec import parse_job
+    from job_parsing import parse_job
 
     job = parse_job({"id": "assets", "video": {"width": 270, "height": 480, "fps": 12},
                      "scenes": [{"duration": 1, "image": f"https://example.com/{i}.png"}

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from jobmodel.spec import parse_job
+from job_parsing import parse_job
 from protovideo.runtime.logs import setup_logging
 from protovideo.pipeline.render import make_context, render_job
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from jobmodel.errors import JobInvalid
-from jobmodel.spec import parse_job
+from job_parsing import parse_job
+from job_parsing import PROVIDERS
 from jobmodel.validate import validate_job
 from generators.encode import encoder_for
 from protovideo.pipeline.outputs import loudness_target, video_kbps_cap
@@ -49,7 +50,7 @@ def test_limits_refused_naming_the_field(video, field, words):
 
 def test_length_limits_at_parse_and_once_the_narration_is_known(make_settings, tmp_path):
     data = {"video": {"platform": "shorts"}, "scenes": [{"duration": 100.0}, {"duration": 90.0}]}
-    problems = validate_job(data, tmp_path)
+    problems = validate_job(data, tmp_path, **PROVIDERS)
     assert [(p["field"], "180 s" in p["message"]) for p in problems] == [("video.platform", True)]
     short = {"id": "brief", "video": {"platform": "tiktok", "width": 360, "height": 640, "fps": 24},
              "scenes": [{"duration": 1.0, "motion": "none"}]}

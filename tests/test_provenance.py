@@ -18,7 +18,7 @@ from PIL import Image
 from meters import speech_like, write_wav
 from mp4boxes import boxes
 from generators.ffmpeg import ffmpeg_exe
-from jobmodel.spec import parse_job
+from job_parsing import parse_job
 from protovideo.pipeline.render import make_context, render_job
 from protovideo.runtime.settings import SettingsError
 

@@ -12,8 +12,8 @@ from PIL import Image
 from meters import speech_like, write_wav
 from generators.ffmpeg import ffmpeg_exe
 from jobmodel.errors import QCFailed
-from jobmodel.jobfile import load_job_file
-from jobmodel.spec import parse_job
+from protovideo.pipeline.jobcheck import JobChecker
+from job_parsing import parse_job
 from protovideo.pipeline.qc import QCPlan, ScenePlan, check_output
 from protovideo.pipeline.render import make_context, render_job
 
@@ -88,7 +88,7 @@ def test_sound_shorter_than_the_picture_is_caught(tmp_path):
 @pytest.mark.parametrize("name", ["reel.json", "landscape.json", "multilingual.json"])
 def test_readme_examples_pass_with_no_false_alarm(make_settings, name):
     settings = make_settings()
-    job = load_job_file(EXAMPLES / name, settings)
+    job = JobChecker(settings).read(EXAMPLES / name)
     small = dataclasses.replace(job.video, width=job.video.width // 6 // 2 * 2,
                                 height=job.video.height // 6 // 2 * 2, fps=FPS)
     result = render_job(dataclasses.replace(job, video=small), make_context(settings))

@@ -1,7 +1,7 @@
 """A render tells its progress on one scale: scenes rendered of the job's scenes, never backwards."""
 from __future__ import annotations
 
-from jobmodel.spec import parse_job
+from job_parsing import parse_job
 from protovideo.pipeline.render import make_context, render_job
 
 

@@ -42,10 +42,11 @@ def test_title_and_captions_are_drawn_over_the_scene_while_they_show(tmp_path):
                                     cues=(Cue("spoken words", 0.5, 1.0),), subtitle_style=style))
     changed = {i: np.abs(_luma(scene, i) - bare) > 20 for i in (2, 8, 20)}
     scene.close()
-    top, bottom = slice(0, 160), slice(320, 480)
+    # 9:16 safe area: the title below the top 15%, the caption above the bottom 35% (rows 72..312)
+    top, bottom = slice(0, 160), slice(220, 320)
     for i, mask in changed.items():
         assert mask[top].sum() > 200, f"no title in frame {i}"
-        assert not mask[160:320].any()
+        assert not mask[160:220].any() and not mask[320:].any()
     assert changed[8][bottom].sum() > 200                     # 0.67 s: the cue is spoken
     assert not changed[2][bottom].any() and not changed[20][bottom].any()   # 0.17 s and 1.67 s: no caption
 

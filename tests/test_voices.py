@@ -12,7 +12,7 @@ import pytest
 
 from media import audio
 from jobmodel.errors import JobFailed
-from jobmodel.spec import parse_job
+from job_parsing import parse_job
 from protovideo.pipeline.render import make_context, render_job
 
 W, H, FPS = 270, 480, 12

@@ -18,7 +18,7 @@ import redis
 from daemon_helpers import ROOT, ledger, read_json, start_worker, stop, tiny_job, wait_for, worker_env
 from jobmodel.errors import JobInvalid
 from media import ffprobe, streams
-from jobmodel.spec import parse_job
+from job_parsing import parse_job
 from protovideo.runtime.settings import SettingsError, load_settings
 from protovideo.service.sources.spool import SpoolSource
 from protovideo.service.webhook_outbox import open_outbox

@@ -4,31 +4,26 @@
     karaoke  the line stays; the word being said turns `highlight_color` at its time
     word     one or two words at a time, popping in (a few frames growing to full size)
 
-Every style keeps its text inside the caption safe area: out of the bottom SAFE_BOTTOM
-and right SAFE_RIGHT of the frame, where 9:16 players put their buttons and captions,
-and `uppercase` draws it in capitals. Each image is rasterized the first time it shows
-and only blended after that.
+Every style keeps its text inside the caption safe area of the frame's aspect
+(generators/safe_area.py: in 9:16 clear of the players' buttons and text, in 16:9 the broadcast
+graphics-safe area), and `uppercase` draws it in capitals. Each image is rasterized the first
+time it shows and only blended after that. `caption_band(visual)` is the band of rows the
+scene's captions may cover, worked out from every image's size without drawing one: the title
+keeps out of it (generators/overlays/title.py).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..subtitles import Cue, cue_at, word_at
-from ..text_render import Overlay, place, render_caption, render_text_block
+from ..safe_area import safe_area
+from ..text_render import (BlockSize, Overlay, caption_size, place, render_caption,
+                            render_text_block, text_block_size)
 from ..visual import SceneVisual
 from ..word_timing import Word, join_words
 from . import CAPTION_STYLES, caption_style, overlay
 
-SAFE_BOTTOM = 0.15   # share of the frame's height kept free at the bottom
-SAFE_RIGHT = 0.12    # share of its width kept free at the right
-SAFE_SIDE = 0.05     # and at the left and the top
 POP_SCALES = (0.7, 0.85, 0.95)   # the first frames of a popping word, then full size
-
-
-def safe_area(width: int, height: int) -> tuple[int, int, int, int]:
-    """(left, top, right, bottom) of the region captions stay inside."""
-    return (int(width * SAFE_SIDE), int(height * SAFE_SIDE),
-            int(width * (1 - SAFE_RIGHT)), int(height * (1 - SAFE_BOTTOM)))
 
 
 class _Captions:
@@ -54,6 +49,16 @@ class _Captions:
                                       area=self.area, scale=scale)
         return self._images[key]
 
+    @property
+    def width(self) -> int:
+        """The width captions wrap to: the safe area's."""
+        return self.area[2] - self.area[0]
+
+    def sizes(self) -> list[BlockSize]:
+        """The full size of every image this style shows. A style that draws otherwise than a
+        boxed line per cue says so by its own `sizes`; this is the boxed line's."""
+        return [text_block_size(self.text(c.text), self.s.font_size, self.width, box=True) for c in self._cues]
+
     def close(self) -> None:
         self._images.clear()
 
@@ -71,6 +76,12 @@ class PhraseCaptions(_Captions):
 
 @caption_style("karaoke")
 class KaraokeCaptions(_Captions):
+    def words(self, cue: Cue) -> list[str]:
+        return [self.text(w.text) for w in cue.words] or [self.text(cue.text)]
+
+    def sizes(self) -> list[BlockSize]:
+        return [caption_size(self.words(c), self.s.font_size, self.width, box=True) for c in self._cues]
+
     def draw(self, frame: np.ndarray, i: int) -> None:
         t, k = self.now(self._cues, i)
         if k is None:
@@ -79,7 +90,7 @@ class KaraokeCaptions(_Captions):
         spoken = word_at(cue, t)
         if spoken is not None and t >= cue.words[spoken].end and spoken == len(cue.words) - 1:
             spoken = None   # the line stays a moment after its last word, unlit
-        words = [self.text(w.text) for w in cue.words] or [self.text(cue.text)]
+        words = self.words(cue)
         s = self.s
         self._place(("karaoke", k, spoken), lambda width: render_caption(
             words, s.font_size, s.color, width, s.stroke_color, box=True, highlight=spoken,
@@ -110,6 +121,10 @@ class WordCaptions(_Captions):
         super().__init__(visual)
         self._groups = word_groups(self._cues)
 
+    def sizes(self) -> list[BlockSize]:
+        return [text_block_size(self.text(g.text), int(self.s.font_size * 1.25), self.width, box=False)
+                for g in self._groups]
+
     def draw(self, frame: np.ndarray, i: int) -> None:
         t, k = self.now(self._groups, i)
         if k is None:
@@ -122,6 +137,25 @@ class WordCaptions(_Captions):
         self._place(("word", k, step), lambda width: render_text_block(
             text, int(s.font_size * 1.25), s.color, width, s.stroke_color, box=False),
             scale=scale).blend_onto(frame, self.v.width, self.v.height)
+
+
+def caption_band(visual: SceneVisual) -> tuple[int, int] | None:
+    """(top, bottom) rows the scene's captions may cover (None: no captions): the tallest of
+    its images, where the style's position puts it inside the safe area."""
+    layer = captions(visual)
+    if layer is None:
+        return None
+    if not isinstance(layer, _Captions):   # a style of a plug-in that measures nothing: as phrase
+        layer = PhraseCaptions(visual)
+    tallest = max((size.height for size in layer.sizes()), default=0)
+    _, top, _, bottom = layer.area
+    position = visual.subtitle_style.position
+    if position == "top":
+        return top, top + tallest
+    if position == "bottom":
+        return bottom - tallest - 1, bottom   # place() rounds y down to an even row
+    middle = top + (bottom - top - tallest) // 2
+    return middle - 1, middle + tallest
 
 
 @overlay("captions", z=20)

@@ -8,43 +8,43 @@ import sys
 from pathlib import Path
 
 from jobmodel.errors import JobInvalid
-from jobmodel.jobfile import decode_job_bytes, load_job_file
+from jobmodel.jobfile import read_job_file
 from jobmodel.states import JobState
 from protovideo.runtime.secrets import redact
 from protovideo.runtime.logs import setup_logging
 from protovideo.service.sources import PRIORITIES, open_source
-from protovideo.service.webhooks import check_job_callback
+from protovideo.pipeline.jobcheck import JobChecker
 
 log = logging.getLogger("protovideo.daemon")
 
 
-def run_command(args, settings) -> int:
+def run_command(args, runtime) -> int:
+    """The daemon over the process's runtime (main closes it, and with it the metrics endpoint)."""
     from protovideo.runtime.settings import SettingsError
     from protovideo.runtime.startinfo import describe_start
-    from protovideo.service.metrics_server import start_metrics_server, stop_metrics_server
+    from protovideo.service.metrics_server import serve_metrics
     from protovideo.service.worker import Worker
+    settings = runtime.settings
     setup_logging(settings)
     log.info("%s", describe_start(settings))
     try:
-        start_metrics_server(settings)  # a taken METRICS_PORT stops the start here, by name
+        serve_metrics(runtime)  # a taken METRICS_PORT stops the start here, by name
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
         source = open_source(settings)
     except Exception as exc:
-        stop_metrics_server()
         print(f"error: cannot open job source {settings.JOB_SOURCE}: {redact(str(exc))}", file=sys.stderr)
         return 1
     once = bool(getattr(args, "once", False))
-    worker = Worker(settings, source, once=once)
+    worker = Worker(runtime, source, once=once)
     api = None
     if getattr(args, "serve", False):
         from protovideo.cli.serve import start_api_beside_worker
         api = start_api_beside_worker(settings)
         if api is None:
             source.close()
-            stop_metrics_server()
             return 2
     try:
         code = worker.run()
@@ -55,6 +55,7 @@ def run_command(args, settings) -> int:
         code = code or 1  # SPEC: `run --once` exits 1 when any job it took failed
     if worker.abandoned:
         # a render thread ignored the cancel request; do not wait for it at exit
+        runtime.close()
         logging.shutdown()
         sys.stdout.flush()
         os._exit(code)
@@ -64,9 +65,8 @@ def run_command(args, settings) -> int:
 def submit_command(args, settings) -> int:
     path = Path(args.job)
     try:
-        job = load_job_file(path, settings)          # refuse a bad job before it is queued
-        data = decode_job_bytes(path.read_bytes())
-        check_job_callback(data, settings)           # its webhook's address policy
+        data = read_job_file(path)                   # refuse a bad job before it is queued,
+        job = JobChecker(settings).parse(data, path.resolve().parent, callback=True)  # its webhook too
     except JobInvalid as exc:
         print(f"error: {path}: invalid job: {exc}", file=sys.stderr)
         return 2

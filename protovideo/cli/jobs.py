@@ -10,11 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from jobmodel.errors import JobInvalid
-from jobmodel.jobfile import decode_job_bytes
-from jobmodel.validate import validate_job
+from protovideo.pipeline.jobcheck import JobChecker
 from protovideo.runtime.secrets import redact
-from protovideo.service.webhooks import final_listener, with_callback_problem
+from protovideo.service.webhooks import final_listener
 from protovideo.service.sources import (BadCursor, JobNotCancellable, JobNotFound, JobState,
                                         open_source)
 
@@ -113,17 +111,7 @@ def cancel_command(args, settings) -> int:
 
 def validate_command(args, settings) -> int:
     path = Path(args.job)
-    try:
-        data = decode_job_bytes(path.read_bytes())
-    except OSError as exc:
-        problems = [{"field": "$", "message": f"cannot read {path}: {exc.strerror}"}]
-    except JobInvalid as exc:
-        problems = [{"field": exc.field or "$", "message": exc.message}]
-    else:
-        problems = validate_job(data, base_dir=path.resolve().parent, asset_root=settings.ASSET_ROOT,
-                                default_image_provider=settings.IMAGE_PROVIDER,
-                                default_voice_provider=settings.TTS_PROVIDER)
-        problems = with_callback_problem(data, settings, problems)
+    problems = JobChecker(settings).file_problems(path)
     if getattr(args, "json", False):
         print(json.dumps({"valid": not problems, "errors": problems}, indent=2, ensure_ascii=False))
     elif problems:

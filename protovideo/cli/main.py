@@ -1,4 +1,5 @@
-"""Command line: parse the command and hand it to the module that owns it."""
+"""Command line: parse the command, load the settings, make the runtime where the command
+renders or serves, and hand it to the module that owns the command."""
 from __future__ import annotations
 
 import argparse
@@ -6,26 +7,34 @@ import importlib
 import os
 import sys
 import tempfile
+from typing import Callable
 
-from protovideo.runtime.settings import SettingsError, load_settings
+from protovideo import __version__
+from protovideo.pipeline.runtime import Runtime
+from protovideo.runtime.settings import Settings, SettingsError, load_settings
 
 COMMANDS = {
-    # command -> "module:function"; each function takes (args, settings) and returns an exit code
+    # command -> "module:function"; each function takes (args, settings), or (args, runtime)
+    # for the commands in WITH_RUNTIME, and returns an exit code
     "render": "protovideo.cli.render:render_command",
     "run": "protovideo.cli.daemon:run_command",
     "submit": "protovideo.cli.daemon:submit_command",
     "status": "protovideo.cli.daemon:status_command",
-    "cache": "cache.cli:cache_command",
+    "cache": "protovideo.cli.cache:cache_command",
     "benchmark": "protovideo.cli.benchmark:benchmark_command",
     "serve": "protovideo.cli.serve:serve_command",
     "list": "protovideo.cli.jobs:list_command",
     "cancel": "protovideo.cli.jobs:cancel_command",
     "validate": "protovideo.cli.jobs:validate_command",
+    "mcp": "protovideo.cli.mcp_server:mcp_command",
 }
 
 
 # Commands that only read or queue: they never create WORK_DIR (or any other folder).
-NO_SCRATCH = {"status", "cache", "list", "cancel", "validate", "submit"}
+NO_SCRATCH = {"status", "cache", "list", "cancel", "validate", "submit", "mcp"}
+# Commands that render or serve: they get the process's runtime (memory watch, metrics, models),
+# made here once and closed when they end.
+WITH_RUNTIME = {"render", "run", "serve"}
 
 
 def add_flag(parser: argparse.ArgumentParser, flag: str, help: str) -> None:  # noqa: A002
@@ -36,7 +45,9 @@ def add_flag(parser: argparse.ArgumentParser, flag: str, help: str) -> None:  # 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="main_worker.py", description="ProtoVideo worker")
+    # prog: how it was called, `main_worker.py` or the console script `protovideo`
+    parser = argparse.ArgumentParser(description="ProtoVideo worker")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--benchmark", action="store_true", help="run the offline benchmark")
     parser.add_argument("--scenes", type=int, default=5, help="scenes in the benchmark job")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -68,15 +79,20 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="every problem of a job file at once (exit 2 if any)")
     validate.add_argument("job", help="job JSON file")
     add_flag(validate, "--json", "machine-readable output")
+    sub.add_parser("mcp", help="an MCP server on stdio: agents validate, submit, watch and fetch jobs "
+                              "through the job API")
     cache = sub.add_parser("cache", help="artifact cache statistics and upkeep")
     cache.add_argument("action", choices=["stats", "cleanup", "clear"])
     add_flag(cache, "--json", "machine-readable output")
     return parser
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None,
+         make_runtime: Callable[[Settings], Runtime] = Runtime.create) -> int:
+    """Run one command; `argv` defaults to sys.argv[1:] (the console script calls main());
+    `make_runtime` makes the process's runtime (a test hands in one that renders with a fake)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     command = "benchmark" if args.benchmark else (args.command or "run")
     try:
         settings = load_settings()
@@ -87,8 +103,9 @@ def main(argv: list[str]) -> int:
         use_private_tmp(settings)
     module_name, func_name = COMMANDS[command].split(":")
     handler = getattr(importlib.import_module(module_name), func_name)
+    runtime = make_runtime(settings).install() if command in WITH_RUNTIME else None
     try:
-        code = int(handler(args, settings) or 0)
+        code = int(handler(args, runtime or settings) or 0)
         sys.stdout.flush()
     except SettingsError as exc:   # found while starting: LOG_FILE, METRICS_PORT, API_PORT...
         print(f"error: {exc}", file=sys.stderr)
@@ -99,6 +116,9 @@ def main(argv: list[str]) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
+    finally:
+        if runtime is not None:
+            runtime.close()
     return code
 
 

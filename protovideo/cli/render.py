@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from jobmodel.errors import JobFailed, JobInvalid
-from jobmodel.jobfile import load_job_file
+from protovideo.pipeline.jobcheck import JobChecker
 from protovideo.runtime.secrets import redact
 
 
@@ -39,17 +39,19 @@ class TerminalProgress:
             self.stream.write("\n")
 
 
-def render_command(args, settings) -> int:
+def render_command(args, runtime) -> int:
     from protovideo.runtime.logs import setup_logging
+    settings = runtime.settings
     setup_logging(settings, console_level="warning")  # the terminal shows progress, the log file the rest
     try:
-        job = load_job_file(args.job, settings)
+        job = JobChecker(settings).read(args.job)
     except JobInvalid as exc:
         print(f"invalid job: {exc}", file=sys.stderr)
         return 2
-    from protovideo.pipeline.render import make_context, render_job
+    from protovideo.pipeline import render as pipeline
+    render_job = runtime.render or pipeline.render_job
     progress = TerminalProgress(quiet=getattr(args, "quiet", False))
-    ctx = make_context(settings, progress=progress)
+    ctx = (runtime.make_context or pipeline.make_context)(runtime, progress=progress)
     output = Path(args.output).resolve() if args.output else None
     try:
         result = render_job(job, ctx, output)

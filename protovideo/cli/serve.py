@@ -6,9 +6,11 @@ import sys
 from protovideo.runtime.logs import setup_logging
 
 
-def serve_command(args, settings) -> int:
+def serve_command(args, runtime) -> int:
+    """The job API alone; its /health and /metrics read the process's runtime (installed)."""
     from protovideo.service.api.auth import ServeRefused
     from protovideo.service.api.server import ListenFailed, serve_forever
+    settings = runtime.settings
     setup_logging(settings)
     try:
         return serve_forever(settings)

@@ -1,4 +1,8 @@
-"""What a job needs from the worker around it, passed down the pipeline."""
+"""What a job needs from the worker around it, passed down the pipeline.
+
+`runtime` is the process's (protovideo.pipeline.runtime): the memory watch, metrics and model
+registry every job shares; `settings` is runtime.settings; the cache and optimizer are the job's.
+"""
 from __future__ import annotations
 
 import logging
@@ -8,12 +12,13 @@ from typing import Callable
 
 from cache import ArtifactCache
 from protovideo.pipeline.optimizer import PerformanceOptimizer
-
+from protovideo.pipeline.runtime import Runtime
 from protovideo.runtime.settings import Settings
 
 
 @dataclass
 class JobContext:
+    runtime: Runtime
     settings: Settings
     cache: ArtifactCache
     optimizer: PerformanceOptimizer

@@ -1,6 +1,7 @@
 """Memory watch: process RSS and GPU memory against the configured thresholds.
 
-    watch = shared_watch(settings)     # one per process, shared by every job
+    watch = MemoryWatch(MemoryConfig.from_settings(settings), models=registry)
+                                       # one per process, in its Runtime (protovideo.pipeline.runtime)
     level = watch.check()              # "ok" | "warning" | "critical"
     watch.paused                       # True: the daemon must not claim new jobs
     watch.parallelism(4)               # scene threads allowed right now
@@ -11,7 +12,7 @@ PerformanceOptimizer.optimize_memory is the pipeline's door to it, after every j
 - warning (RSS >= MEMORY_WARNING_THRESHOLD or GPU >= GPU_MEMORY_WARNING_THRESHOLD):
   log, collect garbage, trim.
 - critical (>= the *_CRITICAL_THRESHOLD): also free caches (registered hooks),
-  unload the model idle the longest (generators.models.MODELS), empty the CUDA
+  unload the model idle the longest (the runtime's model registry), empty the CUDA
   cache, halve scene parallelism, and pause claiming. Claiming and parallelism
   come back only once memory is under the warning line again (hysteresis), so
   the state outlives the job that caused it.
@@ -34,13 +35,30 @@ from typing import Any, Callable
 import psutil
 
 from generators import models
+from protovideo.pipeline.installed import Installed
 from protovideo.runtime.malloc_tuning import trim
+from protovideo.runtime.settings import Settings
 
 
 OK, WARNING, CRITICAL = "ok", "warning", "critical"
 _RANK = {OK: 0, WARNING: 1, CRITICAL: 2}
 
 log = logging.getLogger("protovideo.memory")
+
+
+@dataclass(frozen=True)
+class MemoryConfig:
+    """The thresholds, MB: RSS (MEMORY_*_THRESHOLD) and GPU (GPU_MEMORY_*_THRESHOLD)."""
+    warning_mb: float
+    critical_mb: float
+    gpu_warning_mb: float
+    gpu_critical_mb: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "MemoryConfig":
+        return cls(float(settings.MEMORY_WARNING_THRESHOLD), float(settings.MEMORY_CRITICAL_THRESHOLD),
+                   float(settings.GPU_MEMORY_WARNING_THRESHOLD),
+                   float(settings.GPU_MEMORY_CRITICAL_THRESHOLD))
 
 
 @dataclass(frozen=True)
@@ -70,15 +88,15 @@ def torch_gpu_mb() -> float | None:
 
 
 class MemoryWatch:
-    def __init__(self, warning_mb: float = 3072, critical_mb: float = 6144,
-                 gpu_warning_mb: float = 20000, gpu_critical_mb: float = 30000, *,
+    def __init__(self, config: MemoryConfig, *, models: models.ModelRegistry | None = None,
                  rss_fn: Callable[[], float] = process_rss_mb,
                  gpu_fn: Callable[[], float | None] = torch_gpu_mb,
                  warning_interval: float = 10.0, critical_interval: float = 5.0):
-        self.warning_mb = float(warning_mb)
-        self.critical_mb = float(critical_mb)
-        self.gpu_warning_mb = float(gpu_warning_mb)
-        self.gpu_critical_mb = float(gpu_critical_mb)
+        self.warning_mb = float(config.warning_mb)
+        self.critical_mb = float(config.critical_mb)
+        self.gpu_warning_mb = float(config.gpu_warning_mb)
+        self.gpu_critical_mb = float(config.gpu_critical_mb)
+        self.models = models     # the registry whose idlest model the critical level unloads
         self._rss_fn = rss_fn
         self._gpu_fn = gpu_fn
         self.warning_interval = warning_interval     # least seconds between two warning actions
@@ -95,16 +113,7 @@ class MemoryWatch:
         self._last_warning_action = float("-inf")
         self._last_relief = float("-inf")
 
-    # -- configuration -----------------------------------------------------------
-    def configure(self, settings: Any) -> "MemoryWatch":
-        """Take the thresholds from settings (MEMORY_* and GPU_MEMORY_*, MB)."""
-        with self._lock:
-            self.warning_mb = float(settings.MEMORY_WARNING_THRESHOLD)
-            self.critical_mb = float(settings.MEMORY_CRITICAL_THRESHOLD)
-            self.gpu_warning_mb = float(settings.GPU_MEMORY_WARNING_THRESHOLD)
-            self.gpu_critical_mb = float(settings.GPU_MEMORY_CRITICAL_THRESHOLD)
-        return self
-
+    # -- cache hooks ------------------------------------------------------------
     def add_cache_hook(self, free: Callable[[], Any]) -> None:
         """`free()` drops an in-memory cache; called at the critical level.
 
@@ -209,7 +218,8 @@ class MemoryWatch:
                 log.warning("a cache hook failed while freeing memory", exc_info=True)
         done["cache_hooks"] = freed
         try:
-            done["model_unloaded"] = repr(models.MODELS.unload_least_recently_used())
+            if self.models is not None:
+                done["model_unloaded"] = repr(self.models.unload_least_recently_used())
         except Exception:  # noqa: BLE001 - a failing unload must not stop the relief
             log.warning("unloading the least recently used model failed", exc_info=True)
         done["cuda_cache_emptied"] = models.free_gpu_memory()
@@ -241,17 +251,18 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-_SHARED: MemoryWatch | None = None
-_SHARED_LOCK = threading.Lock()
+def _default_watch() -> MemoryWatch:
+    from protovideo.runtime.settings import load_settings
+    return MemoryWatch(MemoryConfig.from_settings(load_settings({}, read_files=False)),
+                       models=models.MODELS)
+
+
+INSTALLED: Installed[MemoryWatch] = Installed(_default_watch)   # Runtime.install sets it
 
 
 def shared_watch(settings: Any = None) -> MemoryWatch:
-    """The process-wide watch (created on first use); `settings` updates its thresholds."""
-    global _SHARED
-    with _SHARED_LOCK:
-        if _SHARED is None:
-            _SHARED = MemoryWatch()
-        watch = _SHARED
-    if settings is not None:
-        watch.configure(settings)
-    return watch
+    """The installed runtime's memory watch (protovideo.pipeline.runtime), for code not yet
+    handed the runtime: the job API's routes. `settings` is ignored: thresholds are set once,
+    when the runtime is made. With no runtime installed (an API a test made), a watch of the
+    default thresholds, kept."""
+    return INSTALLED.get()

@@ -1,13 +1,12 @@
-"""Prometheus metrics and the health endpoint (METRICS_PORT > 0).
+"""The worker's Prometheus metrics and its health answer, in a registry of their own.
 
-    metrics = shared_metrics()                 # process-wide, always recording
-    server = start_metrics_server(settings)    # None when METRICS_PORT=0
-    GET /metrics  -> Prometheus text format
-    GET /health   -> {"taking_jobs": true, "memory": {...}, "jobs": {...}, ...}
-                     (HTTP 200 when taking jobs, 503 when not)
+    metrics = Metrics(memory_watch)    # one per process, in its Runtime (protovideo.pipeline.runtime)
+    metrics.exposition()               # the Prometheus text format (GET /metrics)
+    metrics.health()                   # {"taking_jobs": true, "memory": {...}, "jobs": {...}, ...}
 
-Recording is cheap and happens whether or not the endpoint is served, so the
-optimizer and the worker middleware never need to know about the port.
+Recording is cheap and happens whether or not the metrics are served, so the optimizer and
+the worker middleware never need to know about the port. The endpoint (METRICS_PORT > 0) is
+protovideo.service.metrics_server, started by the entry point; the job API serves them too.
 """
 from __future__ import annotations
 
@@ -20,6 +19,7 @@ from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, Pro
                                generate_latest)
 
 from jobmodel.states import Outcome
+from protovideo.pipeline.installed import Installed
 
 
 log = logging.getLogger("protovideo.pipeline.metrics")
@@ -31,7 +31,7 @@ JOB_OUTCOMES = tuple(o.value for o in Outcome)   # done, invalid, transient, fai
 class Metrics:
     """The worker's metrics in their own registry (several instances never clash)."""
 
-    def __init__(self, memory_watch: Any = None):
+    def __init__(self, memory_watch: Any):
         self.registry = CollectorRegistry()
         self.started_at = time.time()
         r = self.registry
@@ -65,9 +65,6 @@ class Metrics:
 
     # -- sources -----------------------------------------------------------------
     def _memory_watch(self) -> Any:
-        if self._watch is None:
-            from protovideo.pipeline.memory_watch import shared_watch
-            self._watch = shared_watch()
         return self._watch
 
     def _rss_now(self) -> float:
@@ -143,13 +140,15 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-_SHARED: Metrics | None = None
-_SHARED_LOCK = threading.Lock()
+def _default_metrics() -> Metrics:
+    from protovideo.pipeline.memory_watch import shared_watch
+    return Metrics(shared_watch())
+
+
+INSTALLED: Installed[Metrics] = Installed(_default_metrics)   # Runtime.install sets it
 
 
 def shared_metrics() -> Metrics:
-    global _SHARED
-    with _SHARED_LOCK:
-        if _SHARED is None:
-            _SHARED = Metrics()
-        return _SHARED
+    """The installed runtime's metrics (protovideo.pipeline.runtime), for code not yet handed
+    the runtime: the job API's routes. With no runtime installed, metrics over shared_watch()."""
+    return INSTALLED.get()

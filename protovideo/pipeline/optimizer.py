@@ -1,6 +1,7 @@
 """PerformanceOptimizer: step timing, memory per step, scene fan-out and the per-job report.
 
-    opt = PerformanceOptimizer(cache_dir, max_workers)   # one per job (make_context)
+    opt = PerformanceOptimizer(cache_dir, max_workers, memory_watch=runtime.memory,
+                               metrics=runtime.metrics)   # one per job (make_context)
     opt.start_performance_monitoring(job.id)
     with opt.monitor_performance("tts", scene=i):        # also usable as a decorator
         ...
@@ -18,18 +19,15 @@ Every step is logged to logger "protovideo.perf" as
     PERF job=<id> step=<name> duration=<seconds>s rss_mb=<mb> [scene=<i>] [gpu_mb=<mb>]
 and every job as
     PERF job=<id> total=<seconds>s peak_rss_mb=<mb> cache_hit_rate=<0..1>
-The memory watch (protovideo/pipeline/memory_watch.py) is process-wide: its critical
-state and lowered scene parallelism outlive a single job and its optimizer.
+The memory watch (protovideo/pipeline/memory_watch.py) is the process's, in its runtime:
+its critical state and lowered scene parallelism outlive a single job and its optimizer.
 """
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
 import logging
-import os
 import re
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -39,8 +37,9 @@ from typing import Any, Callable, Iterable, Iterator
 
 from cache import ArtifactCache
 from jobmodel.errors import SceneError
-from protovideo.pipeline.memory_watch import OK, MemorySample, MemoryWatch, shared_watch
-from protovideo.pipeline.metrics import Metrics, shared_metrics
+from jobmodel.files import write_json_atomic
+from protovideo.pipeline.memory_watch import OK, MemorySample, MemoryWatch
+from protovideo.pipeline.metrics import Metrics
 
 perf_log = logging.getLogger("protovideo.perf")
 log = logging.getLogger("protovideo.optimizer")
@@ -104,12 +103,14 @@ def normalize_cache_stats(stats: Any) -> dict[str, Any]:
 
 
 class PerformanceOptimizer:
-    def __init__(self, cache_dir: str | Path | None = None, max_workers: int = 2, *,
-                 memory_watch: MemoryWatch | None = None, metrics: Metrics | None = None):
+    def __init__(self, cache_dir: str | Path | None, max_workers: int, *,
+                 memory_watch: MemoryWatch, metrics: Metrics | None = None):
+        """`metrics`: the process's (the runtime's); None records into a registry of this
+        optimizer's own (a test, a one-off tool)."""
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.max_workers = max(1, int(max_workers))
-        self.memory_watch = memory_watch or shared_watch()
-        self.metrics = metrics or shared_metrics()
+        self.memory_watch = memory_watch
+        self.metrics = metrics or Metrics(memory_watch)
         self._lock = threading.Lock()
         self.task_id = ""
         self._start = 0.0
@@ -309,16 +310,7 @@ class PerformanceOptimizer:
         report_dir = Path(report_dir)
         report_dir.mkdir(parents=True, exist_ok=True)
         path = report_dir / f"{self.task_id}.json"
-        fd, tmp = tempfile.mkstemp(dir=report_dir, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(report, fh, indent=2, default=str)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_json_atomic(path, report, indent=2, default=str)
         cache = report["cache_stats"]
         perf_log.info("PERF job=%s total=%.3fs peak_rss_mb=%.1f cache_hit_rate=%.4f",
                       self.task_id, report["total_time"], report["peak_rss_mb"], cache["hit_rate"],

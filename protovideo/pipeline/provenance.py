@@ -18,6 +18,7 @@ from pathlib import Path
 
 from generators.credentials import ALGORITHMIC, TRAINED, Part, read_signer, sign_mp4
 from generators.glyphs import SHIPPED_FONT, font_runs
+from jobmodel.files import write_atomic
 from jobmodel.spec import Job
 
 MANIFEST_VERSION = 1
@@ -192,8 +193,4 @@ def write_manifest(output: Path, manifest: dict, qc: dict | None) -> Path:
                        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     if qc is not None:
         record["qc"] = {"passed": qc.get("passed"), "problems": len(qc.get("problems") or [])}
-    path = manifest_path(output)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    partial.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
-    os.replace(partial, path)
-    return path
+    return write_atomic(manifest_path(output), json.dumps(record, indent=2, default=str))

@@ -29,6 +29,7 @@ from generators.glyphs import check_job_text
 from generators.loudness import encode_normalized
 from generators.motions import ROOM
 from generators.narration import recorded_narration, synthesize_narration
+from generators.overlays.title import title_note
 from generators.sidecars import write_sidecars
 from generators.pictures import PictureBoard
 from generators.poster import poster_path, write_poster
@@ -39,11 +40,11 @@ from generators.visual import SceneVisual, TextSpec
 from jobmodel.errors import JobFailed, JobInvalid, SceneError
 from jobmodel.spec import Job, Scene
 from protovideo.pipeline.context import JobContext
-from protovideo.pipeline.memory_watch import shared_watch
 from protovideo.pipeline.optimizer import PerformanceOptimizer
 from protovideo.pipeline.outputs import (check_platform_length, loudness_target, qc_plan, quality_gate,
                                          video_kbps_cap)
 from protovideo.pipeline.provenance import describe, place_video, write_manifest
+from protovideo.pipeline.runtime import Runtime
 from protovideo.runtime.settings import Settings
 
 LEAD = 0.25   # seconds of picture before the narration starts
@@ -70,13 +71,18 @@ class SceneSound:
     note: str = ""            # what the report should say about this scene's narration
 
 
-def make_context(settings: Settings, log: logging.Logger | None = None, progress=None,
+def make_context(runtime: Runtime | Settings, log: logging.Logger | None = None, progress=None,
                  cancel: threading.Event | None = None) -> JobContext:
+    """One job's context in `runtime` (the process's; bare Settings get a runtime of their own):
+    its optimizer writes the runtime's metrics and obeys its memory watch; its cache is opened
+    from the runtime's CacheConfig."""
+    runtime = Runtime.of(runtime)
+    settings = runtime.settings
     optimizer = PerformanceOptimizer(settings.CACHE_DIR, settings.MAX_WORKERS,
-                                     memory_watch=shared_watch(settings))  # thresholds from settings
-    cache = open_cache(settings)
+                                     memory_watch=runtime.memory, metrics=runtime.metrics)
+    cache = open_cache(runtime.cache)
     optimizer.attach_cache(cache)  # the memory watch may drop its memory level when critical
-    return JobContext(settings=settings, cache=cache, optimizer=optimizer,
+    return JobContext(runtime=runtime, settings=settings, cache=cache, optimizer=optimizer,
                       log=log or logging.getLogger("protovideo.pipeline.render"), progress=progress,
                       cancel=cancel or threading.Event())
 
@@ -329,6 +335,7 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
             sounds: list[SceneSound] = []
             counts: list[int] = []
             clips: list[Path | None] = []
+            layout_notes: list[str] = []
             for scene, future in zip(job.scenes, futures):
                 try:
                     sound = future.result()
@@ -340,7 +347,9 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
                 counts.append(_scene_frames(scene, sound, fps))
                 picture, video = board.get(scene.index)
                 clips.append(video)
-                queue.add_scene(_visual(job, scene, sound, picture, video, counts[-1]))
+                visual = _visual(job, scene, sound, picture, video, counts[-1])
+                layout_notes.append(title_note(visual))   # a title made smaller to fit, or cut
+                queue.add_scene(visual)
         check_platform_length(job, total_seconds(counts, fps))   # its length known: refused by name
         music = None
         if job.music is not None:
@@ -372,7 +381,7 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
         "cache_stats": ctx.cache.stats(), "output": str(output), "poster": str(poster),
         "video_duration": round(duration, 3),
         "timeline": timeline, "encoder": encoder.identity(), "pieces": len(pieces),
-        "subtitles": [str(p) for p in subtitles], "notes": [s.note for s in sounds if s.note],
+        "subtitles": [str(p) for p in subtitles], "notes": [n for n in [s.note for s in sounds] + layout_notes if n],
         "loudness": soundtrack[2] or {"cached": True},   # the normalization's figures (soundtrack step)
         "qc": qc, "manifest": str(manifest_file)})
     ctx.report_progress(n_scenes, n_scenes, "done")

@@ -9,11 +9,14 @@ import difflib
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, get_type_hints
 
 from dotenv import dotenv_values
 
 from protovideo.runtime import secrets
+
+if TYPE_CHECKING:
+    from cache.config import CacheConfig
 
 
 class SettingsError(ValueError):
@@ -24,6 +27,15 @@ class SettingsError(ValueError):
         self.name = name
 
 
+def _accepts(what: str) -> Callable[[Callable[[str], Any]], Callable[[str], Any]]:
+    """Mark a parser with what it accepts, in words (the settings table's "value" column)."""
+    def mark(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+        parse.accepts = what  # type: ignore[attr-defined]
+        return parse
+    return mark
+
+
+@_accepts("on/off (true/false, yes/no, 1/0)")
 def _bool(text: str) -> bool:
     low = text.strip().lower()
     if low in ("1", "true", "yes", "on"):
@@ -39,9 +51,10 @@ def _choice(*allowed: str) -> Callable[[str], str]:
         if value not in allowed:
             raise ValueError(f"expected one of {', '.join(allowed)}")
         return value
-    return parse
+    return _accepts(" / ".join(allowed))(parse)
 
 
+@_accepts("auto / cpu / cuda / cuda:N / mps")
 def _device(text: str) -> str:
     value = text.strip().lower()
     if value in ("auto", "cpu", "cuda", "mps"):
@@ -51,6 +64,7 @@ def _device(text: str) -> str:
     raise ValueError("expected auto, cpu, cuda, cuda:N or mps")
 
 
+@_accepts("whole number >= 1")
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -58,6 +72,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
+@_accepts("auto or whole number >= 1")
 def _threads(text: str) -> int:
     """A thread count, or "auto" (0: the component chooses from the machine's cores)."""
     if text.strip().lower() == "auto":
@@ -65,6 +80,7 @@ def _threads(text: str) -> int:
     return _positive_int(text)
 
 
+@_accepts("number > 0")
 def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -72,6 +88,7 @@ def _positive_float(text: str) -> float:
     return value
 
 
+@_accepts("port 0-65535")
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -79,10 +96,12 @@ def _port(text: str) -> int:
     return value
 
 
+@_accepts("text")
 def _text(text: str) -> str:
     return text.strip()
 
 
+@_accepts("LUFS from -70 to -5, or off")
 def _loudness(text: str) -> float | None:
     """An integrated loudness target in LUFS (-70 to -5), or "off" (None: no normalization)."""
     if text.strip().lower() == "off":
@@ -93,6 +112,7 @@ def _loudness(text: str) -> float | None:
     return value
 
 
+@_accepts("empty or http(s) URL")
 def _optional_url(text: str) -> str:
     """Empty, or an http(s) URL with a host (and no user name or password in it)."""
     from jobmodel.errors import JobInvalid
@@ -106,10 +126,13 @@ def _optional_url(text: str) -> str:
         raise ValueError(exc.message) from None
 
 
-# name -> (parser, default text, meaning); the single source of truth for
-# config.env.example and the README's settings table.
+# The one declaration of every setting: name -> (parser, default text, meaning), one line each.
+# From it come the loader (load_settings), the Settings dataclass (one field per row, typed by
+# the parser's return type), config.env.example and the README's settings table
+# (`python3 -m protovideo.runtime.settings_docs` writes both; tests/test_settings_example.py
+# checks they agree). A new setting is one row here.
 SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
-    "MAX_WORKERS": (_positive_int, "2", "scenes rendered in parallel (thread pool size)"),
+    "MAX_WORKERS": (_positive_int, "2", "per job: most scene pieces encoded at once (also at most a quarter of the cores) and most asset fetches at once; halved while memory is critical"),
     "CACHE_DIR": (_text, "./var/cache", "artifact cache folder"),
     "CACHE_ENABLED": (_bool, "true", "turn the artifact cache on or off"),
     "CACHE_MAX_AGE": (_positive_float, "168", "default cache entry lifetime, hours"),
@@ -154,6 +177,7 @@ SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "ASSET_ROOT": (_text, "./assets", "folder that relative asset paths of queued jobs resolve against"),
     "ALLOW_PRIVATE_URLS": (_bool, "false", "allow asset URLs on loopback/private/link-local hosts"),
     "MAX_DOWNLOAD_MB": (_positive_float, "200", "largest asset download, MB"),
+    "EXTRA_FONTS": (_text, "", "font files (glob patterns, separated by : or ; on Windows) tried for titles and captions after the shipped and packaged fonts, before the machine's others"),
     "METRICS_PORT": (_port, "0", "Prometheus metrics and health endpoint port; 0 = off; a port already taken stops the start"),
     "METRICS_HOST": (_text, "127.0.0.1", "address the metrics endpoint binds (0.0.0.0 = every interface)"),
     "API_HOST": (_text, "127.0.0.1", "address of the job API (`serve`, `run --serve`); anything but loopback needs API_TOKEN"),
@@ -185,67 +209,15 @@ FOREIGN_NAMES = {"PATH", "HOME", "USER", "LANG", "TZ", "TMPDIR", "HTTP_PROXY", "
                  "OPENAI_ORGANIZATION", "OPENAI_PROJECT"}
 
 
-@dataclass(frozen=True)
+def value_type(parse: Callable[[str], Any]) -> type:
+    """The type a parser returns (its return annotation), the type of its Settings field."""
+    return get_type_hints(parse).get("return", str)
+
+
+@dataclass(frozen=True, repr=False)
 class Settings:
-    MAX_WORKERS: int
-    CACHE_DIR: str
-    CACHE_ENABLED: bool
-    CACHE_MAX_AGE: float
-    CACHE_MAX_SIZE_MB: int
-    CACHE_REDIS: bool
-    MEMORY_WARNING_THRESHOLD: int
-    MEMORY_CRITICAL_THRESHOLD: int
-    GPU_MEMORY_WARNING_THRESHOLD: int
-    GPU_MEMORY_CRITICAL_THRESHOLD: int
-    TTS_PROVIDER: str
-    TTS_DEVICE: str
-    PIPER_VOICE: str
-    PIPER_VOICES_DIR: str
-    PIPER_THREADS: int
-    IMAGE_PROVIDER: str
-    IMAGE_DEVICE: str
-    DIFFUSERS_MODEL: str
-    CHATTERBOX_MODEL_DIR: str
-    OPENAI_API_KEY: str
-    OPENAI_BASE_URL: str
-    OPENAI_IMAGE_MODEL: str
-    JOB_SOURCE: str
-    SPOOL_DIR: str
-    JOB_API_URL: str
-    JOB_API_TOKEN: str
-    REDIS_URL: str
-    REDIS_KEY_PREFIX: str
-    OUTPUT_DIR: str
-    REPORT_DIR: str
-    WORK_DIR: str
-    LOG_FILE: str
-    LOG_LEVEL: str
-    LOG_FORMAT: str
-    POLL_INTERVAL: float
-    JOB_TIMEOUT: float
-    MAX_ATTEMPTS: int
-    RETRY_BACKOFF: float
-    LEASE_SECONDS: float
-    SHUTDOWN_GRACE: float
-    ASSET_ROOT: str
-    ALLOW_PRIVATE_URLS: bool
-    MAX_DOWNLOAD_MB: float
-    METRICS_PORT: int
-    METRICS_HOST: str
-    API_HOST: str
-    API_PORT: int
-    API_TOKEN: str
-    API_GENERATE_TIMEOUT: float
-    WEBHOOK_URL: str
-    WEBHOOK_SECRET: str
-    WEBHOOK_DIR: str
-    WEBHOOK_RETRY_BACKOFF: float
-    WEBHOOK_MAX_AGE: float
-    WEBHOOK_TIMEOUT: float
-    LOUDNESS_TARGET: float | None
-    QC: str
-    C2PA_CERT: str
-    C2PA_KEY: str
+    """Every setting as a typed attribute: one field per row of SPECS, typed by its parser."""
+    __annotations__ = {name: value_type(parse) for name, (parse, _default, _meaning) in SPECS.items()}
 
     def __repr__(self) -> str:
         """Every setting, secrets as *** and passwords inside URLs hidden."""
@@ -270,6 +242,18 @@ class Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
         return Settings(**values)
+
+    def cache_config(self) -> "CacheConfig":
+        """What the artifact cache is told: CACHE_DIR, CACHE_ENABLED, CACHE_MAX_AGE,
+        CACHE_MAX_SIZE_MB, JOB_TIMEOUT (entries that young are never evicted), the Redis level
+        only with CACHE_REDIS=on (REDIS_URL alone may be there just for the job source);
+        scratch files under WORK_DIR/uncached."""
+        from cache.config import CacheConfig
+        return CacheConfig(root=self.path("CACHE_DIR"), enabled=self.CACHE_ENABLED,
+                           scratch=self.path("WORK_DIR") / "uncached",
+                           max_age_hours=self.CACHE_MAX_AGE, max_size_mb=self.CACHE_MAX_SIZE_MB,
+                           protect_recent_s=self.JOB_TIMEOUT,
+                           redis_url=self.REDIS_URL if self.CACHE_REDIS else "")
 
 
 def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = None,
@@ -327,17 +311,3 @@ def check_names(found: Mapping[str, Any], file: Path) -> None:
         hint = f"; did you mean {nearest[0]}?" if nearest else ""
         raise SettingsError(name, f"in {file} is not a setting{hint} "
                             "(see config.env.example for every setting)")
-
-
-def example_file() -> str:
-    """The text of config.env.example, generated from SPECS."""
-    lines = ["# ProtoVideo worker settings. Copy to config.env (or .env) and uncomment what you change.",
-             "# Every setting is shown with its default, commented out, so a copied file changes nothing",
-             "# and leaves the defaults of a systemd unit (Environment=, e.g. LOG_FILE=) in force.",
-             "# The environment wins over .env, which wins over config.env. A name that is no setting",
-             "# stops the worker at start (a typo is never silently ignored).", ""]
-    for name, (_parse, default, meaning) in SPECS.items():
-        lines.append(f"# {meaning}")
-        lines.append(f"#{name}={default}")
-        lines.append("")
-    return "\n".join(lines)

@@ -54,4 +54,4 @@ def describe_start(s: Any) -> str:
     return (f"worker starting: source {_source(s)}; output {s.path('OUTPUT_DIR')}; "
             f"reports {s.path('REPORT_DIR')}; work {s.path('WORK_DIR')}; cache {cache}; "
             f"assets {s.path('ASSET_ROOT')}; log {log}; tts {tts}; images {images}; "
-            f"scene threads {s.MAX_WORKERS}; metrics {metrics}")
+            f"encoders and fetches at once (MAX_WORKERS) {s.MAX_WORKERS}; metrics {metrics}")

@@ -1,4 +1,7 @@
-"""The /metrics and /health endpoint of a worker (METRICS_HOST:METRICS_PORT) on a background thread."""
+"""The /metrics and /health endpoint of a worker (METRICS_HOST:METRICS_PORT) on a background thread.
+
+    server = serve_metrics(runtime)   # the entry point, once; runtime.close() stops it
+"""
 from __future__ import annotations
 
 import json
@@ -9,11 +12,10 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from protovideo.pipeline.metrics import Metrics, shared_metrics
+from protovideo.pipeline.metrics import Metrics
 from protovideo.runtime.ports import bind_or_stop
 
 log = logging.getLogger("protovideo.metrics")
-_SHARED_LOCK = threading.Lock()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -79,36 +81,12 @@ class MetricsServer:
         self._thread.join(timeout=5)
 
 
-_SERVER: MetricsServer | None = None
-
-
-def start_metrics_server(settings: Any = None, *, port: int | None = None, host: str | None = None,
-                         metrics: Metrics | None = None) -> MetricsServer | None:
-    """Serve the process-wide metrics on METRICS_HOST:METRICS_PORT (or `host`, `port`);
-    None when the port is 0/off. A port that cannot be bound raises SettingsError(METRICS_PORT).
-
-    Idempotent: a second call returns the server already running. `port=0`
-    given explicitly picks a free port (tests).
-    """
-    global _SERVER
-    if port is None:
-        port = int(getattr(settings, "METRICS_PORT", 0) or 0)
-        if port == 0:
-            return None
-    if host is None:
-        host = str(getattr(settings, "METRICS_HOST", "") or "127.0.0.1")
-    with _SHARED_LOCK:
-        if _SERVER is not None:
-            return _SERVER
-    server = MetricsServer(metrics or shared_metrics(), port, host)
-    with _SHARED_LOCK:
-        _SERVER = server
-    return server
-
-
-def stop_metrics_server() -> None:
-    global _SERVER
-    with _SHARED_LOCK:
-        server, _SERVER = _SERVER, None
-    if server is not None:
-        server.stop()
+def serve_metrics(runtime: Any) -> MetricsServer | None:
+    """Serve the runtime's metrics on METRICS_HOST:METRICS_PORT until runtime.close(); None
+    when METRICS_PORT=0 (off). A port that cannot be bound raises SettingsError(METRICS_PORT).
+    The entry point calls it once per process (a second call gives the server running)."""
+    settings = runtime.settings
+    if runtime.metrics_server is None and settings.METRICS_PORT:
+        runtime.metrics_server = MetricsServer(runtime.metrics, settings.METRICS_PORT,
+                                               settings.METRICS_HOST)
+    return runtime.metrics_server

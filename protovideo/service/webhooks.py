@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from generators.fetch import RefusedAddress, http_session, resolve_checked
+from generators.netpolicy import RefusedAddress, http_session, resolve_checked
 from jobmodel.backoff import Backoff
 from jobmodel.errors import JobInvalid
 from jobmodel.fields import http_url

@@ -2,7 +2,7 @@
 
     while not stopping:
         claimed = source.claim()          # highest priority first; None when idle
-        job     = parse_job(claimed.data) # invalid -> failure record, never retried
+        job     = checker.parse(claimed)  # JobChecker; invalid -> failure record, never retried
         result  = render(job, ctx)        # in a thread; heartbeats renew the lease
         source.complete(...) | source.fail(..., retry_in) | source.release(...)
                                           | source.record_cancelled(...)
@@ -26,9 +26,11 @@ from typing import Any, Callable
 
 from jobmodel.backoff import Backoff
 from jobmodel.errors import JobInvalid, error_record
-from jobmodel.spec import parse_job
 from jobmodel.states import Outcome
 from jobmodel.title import job_title
+from protovideo.pipeline.jobcheck import JobChecker
+from protovideo.pipeline.runtime import Runtime
+from protovideo.runtime.settings import Settings
 from protovideo.service.middleware import BEFORE_HOOKS, Middleware, default_middleware
 from protovideo.service.sources.base import (ClaimedJob, JobSource, LeaseLost, cancel_record,
                                              default_worker_name, now_iso)
@@ -36,10 +38,6 @@ from protovideo.runtime.secrets import scrub
 from protovideo.runtime.systemd import Notifier
 
 log = logging.getLogger("protovideo.service.worker")
-
-# Overridable defaults (tests swap in a fast fake render); None = protovideo.pipeline.render's.
-DEFAULT_RENDER: Callable[..., Any] | None = None
-DEFAULT_MAKE_CONTEXT: Callable[..., Any] | None = None
 
 # Longest gap between two heartbeats: a cancel request is seen within this (plus the
 # pipeline's next cancel check), well inside the 5 s the job API promises.
@@ -51,21 +49,27 @@ def _pipeline_render(job, ctx, output_path=None):
     return render_job(job, ctx, output_path=output_path)
 
 
-def _pipeline_context(settings, log=None, progress=None, cancel=None):
+def _pipeline_context(runtime, log=None, progress=None, cancel=None):
     from protovideo.pipeline.render import make_context
-    return make_context(settings, log=log, progress=progress, cancel=cancel)
+    return make_context(runtime, log=log, progress=progress, cancel=cancel)
 
 
 class Worker:
-    def __init__(self, settings, source: JobSource, *, render: Callable[..., Any] | None = None,
+    def __init__(self, runtime: Runtime | Settings, source: JobSource, *,
+                 render: Callable[..., Any] | None = None,
                  make_context: Callable[..., Any] | None = None,
                  middleware: list[Middleware] | None = None, once: bool = False,
                  name: str | None = None):
-        self.settings = settings
+        """`runtime`: the process's (bare Settings get a runtime of their own: tests). The
+        render and the job context are the runtime's (the pipeline's unless it was given
+        others), or `render`/`make_context` when given here."""
+        self.runtime = Runtime.of(runtime)
+        self.settings = self.runtime.settings
         self.source = source
-        self.render = render or DEFAULT_RENDER or _pipeline_render
-        self.make_context = make_context or DEFAULT_MAKE_CONTEXT or _pipeline_context
-        self.middleware = default_middleware(settings) if middleware is None else middleware
+        self.render = render or self.runtime.render or _pipeline_render
+        self.make_context = make_context or self.runtime.make_context or _pipeline_context
+        self.checker = JobChecker(self.settings)
+        self.middleware = default_middleware(self.runtime) if middleware is None else middleware
         self.once = once
         self.name = name or getattr(source, "worker_name", None) or default_worker_name()
         self.current: ClaimedJob | None = None
@@ -202,10 +206,7 @@ class Worker:
     def _parse(self, claimed: ClaimedJob):
         if claimed.decode_error is not None:
             raise claimed.decode_error
-        s = self.settings
-        return parse_job(claimed.data, base_dir=claimed.base_dir or s.path("ASSET_ROOT"),
-                         asset_root=s.ASSET_ROOT, default_image_provider=s.IMAGE_PROVIDER,
-                         default_voice_provider=s.TTS_PROVIDER)
+        return self.checker.parse(claimed.data, claimed.base_dir)
 
     def _failed(self, claimed: ClaimedJob, exc: BaseException) -> None:
         if claimed.cancel_error is not None:   # stopped by a middleware (TimeLimit): its error
@@ -260,7 +261,7 @@ class Worker:
 
         def target() -> None:
             try:
-                ctx = self.make_context(self.settings, log=log, progress=progress,
+                ctx = self.make_context(self.runtime, log=log, progress=progress,
                                         cancel=claimed.cancel)
                 box["result"] = self.render(job, ctx, output_path=None)
             except BaseException as exc:   # noqa: BLE001 - everything is recorded

@@ -19,9 +19,5 @@ def job_problems(data: Any, settings) -> list[dict]:
     """[] for a valid job, else [{"field", "message"}, ...] for every problem found."""
     if not isinstance(data, dict):
         return [{"field": "$", "message": "a job is a JSON object"}]
-    from jobmodel.validate import validate_job
-    from protovideo.service.webhooks import with_callback_problem
-    problems = validate_job(data, base_dir=settings.path("ASSET_ROOT"), asset_root=settings.ASSET_ROOT,
-                            default_image_provider=settings.IMAGE_PROVIDER,
-                            default_voice_provider=settings.TTS_PROVIDER)
-    return with_callback_problem(data, settings, problems)   # its webhook's address policy
+    from protovideo.pipeline.jobcheck import JobChecker
+    return JobChecker(settings).problems(data)   # its webhook's address policy included

@@ -7,12 +7,13 @@
     retries.Retries        transient failures tried again with backoff
     webhooks.WebhooksMiddleware    a job's final record POSTed to callback_url / WEBHOOK_URL
 
-`default_middleware(settings)` is the one default list. A new concern is a new
+`default_middleware(runtime)` is the one default list. A new concern is a new
 module here with a Middleware subclass, added to that list: before-hooks run in
 list order, after-hooks in reverse, so the first is the outermost.
 """
 from __future__ import annotations
 
+from protovideo.pipeline.runtime import Runtime
 from protovideo.service.middleware.base import AFTER_HOOKS, BEFORE_HOOKS, Middleware, WorkerView
 from protovideo.service.middleware.memory import MemoryWatchMiddleware
 from protovideo.service.middleware.metrics import MetricsMiddleware
@@ -21,16 +22,15 @@ from protovideo.service.middleware.time_limit import JobTimeout, TimeLimit
 from protovideo.service.middleware.webhooks import WebhooksMiddleware
 
 
-def default_middleware(settings) -> list[Middleware]:
-    """The daemon's middleware, outermost first: metrics (times the whole attempt),
-    webhooks (after_job_ended: the final record), memory watch, time limit, retries
-    (innermost: its decision, `claimed.retry_in`, is made before the after-hooks of
-    everything listed before it run)."""
-    from protovideo.pipeline.memory_watch import shared_watch
-    from protovideo.pipeline.metrics import shared_metrics
-    return [MetricsMiddleware(shared_metrics(), settings),
+def default_middleware(runtime: Runtime) -> list[Middleware]:
+    """The daemon's middleware over the process's runtime, outermost first: metrics (times
+    the whole attempt), webhooks (after_job_ended: the final record), memory watch, time
+    limit, retries (innermost: its decision, `claimed.retry_in`, is made before the
+    after-hooks of everything listed before it run)."""
+    settings = runtime.settings
+    return [MetricsMiddleware(runtime.metrics),
             WebhooksMiddleware(settings),
-            MemoryWatchMiddleware(shared_watch(settings)),
+            MemoryWatchMiddleware(runtime.memory),
             TimeLimit(settings.JOB_TIMEOUT),
             Retries(settings.MAX_ATTEMPTS, min_backoff=settings.RETRY_BACKOFF)]
 

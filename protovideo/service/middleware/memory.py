@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from protovideo.pipeline.memory_watch import MemoryWatch, shared_watch
+from protovideo.pipeline.memory_watch import MemoryWatch
 from protovideo.service.middleware.base import Middleware
 
 
 class MemoryWatchMiddleware(Middleware):
     """The daemon claims no new job while memory is critical (until back under warning)."""
 
-    def __init__(self, watch: MemoryWatch | None = None):
-        self.watch = watch or shared_watch()
+    def __init__(self, watch: MemoryWatch):
+        self.watch = watch   # the runtime's
 
     def can_claim(self, worker: Any) -> bool:
         self.watch.check()

@@ -1,7 +1,8 @@
 """Metrics middleware: the one writer of the job metrics (attempts by outcome, their
-wall time, jobs in progress), the queue depth, and the metrics endpoint while the
-worker runs. Step durations and cache counts are written by the pipeline's
-PerformanceOptimizer, each by that one writer too."""
+wall time, jobs in progress), the queue depth and whether the worker takes jobs. Step
+durations and cache counts are written by the pipeline's PerformanceOptimizer, each by
+that one writer too. The endpoint that serves them is the entry point's
+(protovideo.service.metrics_server.serve_metrics on the runtime)."""
 from __future__ import annotations
 
 import logging
@@ -10,8 +11,7 @@ from typing import Any, Mapping
 
 from jobmodel.errors import JobInvalid, TransientError
 from jobmodel.states import Outcome
-from protovideo.pipeline.metrics import Metrics, shared_metrics
-from protovideo.service.metrics_server import MetricsServer, start_metrics_server, stop_metrics_server
+from protovideo.pipeline.metrics import Metrics
 from protovideo.service.middleware.base import Middleware
 
 log = logging.getLogger("protovideo.metrics")
@@ -42,16 +42,13 @@ def queue_depth(source: Any) -> Mapping[str, int] | int | None:
 
 
 class MetricsMiddleware(Middleware):
-    """Counts attempts by outcome, tracks queue depth and serves METRICS_PORT while the
-    worker runs. First in the default list: it times the whole attempt."""
+    """Counts attempts by outcome and tracks queue depth into the runtime's metrics. First
+    in the default list: it times the whole attempt."""
 
-    def __init__(self, metrics: Metrics | None = None, settings: Any = None,
-                 depth_interval: float = 5.0):
-        self.metrics = metrics or shared_metrics()
-        self.settings = settings
+    def __init__(self, metrics: Metrics, depth_interval: float = 5.0):
+        self.metrics = metrics
         self.depth_interval = depth_interval
         self._last_depth = float("-inf")
-        self.server: MetricsServer | None = None
         self._started: dict[int, float] = {}
 
     def _refresh_depth(self, worker: Any, force: bool = False) -> None:
@@ -65,15 +62,10 @@ class MetricsMiddleware(Middleware):
 
     def before_worker_boot(self, worker: Any) -> None:
         self.metrics.set_taking_jobs(True)
-        if self.settings is not None:
-            self.server = start_metrics_server(self.settings)
         self._refresh_depth(worker, force=True)
 
     def after_worker_shutdown(self, worker: Any) -> None:
         self.metrics.set_taking_jobs(False)
-        if self.server is not None:
-            stop_metrics_server()
-            self.server = None
 
     def can_claim(self, worker: Any) -> bool:
         self._refresh_depth(worker)

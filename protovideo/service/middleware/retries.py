@@ -16,8 +16,10 @@ log = logging.getLogger("protovideo.service.middleware.retries")
 
 
 class Retries(Middleware):
-    def __init__(self, max_attempts: int, min_backoff: float = 5.0, max_backoff: float = 300.0,
+    def __init__(self, max_attempts: int, min_backoff: float, max_backoff: float = 300.0,
                  jitter: float = 0.5, rng: random.Random | None = None):
+        """max_attempts: MAX_ATTEMPTS; min_backoff: RETRY_BACKOFF (seconds before the first
+        retry); max_backoff: the cap the RETRY_BACKOFF setting documents."""
         self.max_attempts = max_attempts
         self.wait = Backoff(min_backoff, max_backoff, jitter, rng or random.Random())
 

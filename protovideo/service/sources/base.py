@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from jobmodel.errors import JobInvalid
+from jobmodel.files import write_json_atomic  # noqa: F401 - the spool's records are written with it
 from jobmodel.jobfile import decode_job_bytes
 from jobmodel.spec import PRIORITIES   # highest first
 from jobmodel.states import JobState
@@ -246,19 +247,3 @@ def cancel_record(job_id: str, was: str, attempts: int, job: Any, **extra) -> di
     the job was in when cancelled (`was`: queued or started), attempts, finished_at, job."""
     return {"id": job_id, "status": "cancelled", "was": was, "attempts": attempts,
             "finished_at": now_iso(), **extra, "job": job}
-
-
-def write_json_atomic(path: Path, value: Any, mtime: float | None = None) -> None:
-    """Write JSON to a hidden temporary file beside `path`, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(value, handle, indent=1, ensure_ascii=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mtime is not None:
-            os.utime(tmp, (mtime, mtime))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

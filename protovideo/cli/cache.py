@@ -10,18 +10,19 @@ folder, a typo in CACHE_DIR) is an error naming the folder, exit 1. A closed std
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 
-from .store import ArtifactCache, open_cache
+from cache import ArtifactCache, open_cache
 
 
 def _open(settings) -> tuple[ArtifactCache, bool]:
     """The cache to work on and whether CACHE_ENABLED is on."""
-    enabled = bool(settings.CACHE_ENABLED)
-    if not enabled and (settings.path("CACHE_DIR") / "index.sqlite").is_file():
-        settings = settings.replace(CACHE_ENABLED=True)  # manage what earlier runs left
-    return open_cache(settings), enabled
+    config = settings.cache_config()
+    if not config.enabled and (config.root / "index.sqlite").is_file():
+        config = dataclasses.replace(config, enabled=True)  # manage what earlier runs left
+    return open_cache(config), settings.CACHE_ENABLED
 
 
 def _stats(cache: ArtifactCache, enabled: bool) -> dict:

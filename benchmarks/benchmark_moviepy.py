@@ -17,7 +17,7 @@ the timed output against those frames. Our frames cannot serve as its reference:
 its zoom resizes the whole picture every frame, its titles and cues sit elsewhere,
 so no frame of it equals one of ours even before encoding.
 
-    python -m protovideo.cli.benchmark_moviepy --scenes 5 --width 540 --height 960 --fps 30 --json out.json
+    python -m benchmarks.benchmark_moviepy --scenes 5 --width 540 --height 960 --fps 30 --json out.json
 """
 from __future__ import annotations
 
@@ -37,9 +37,9 @@ from generators.speech import join_sentences, split_sentences, write_wav
 from generators.subtitles import cues_for
 from generators.text_render import render_text_block
 from generators.tts import get_tts_provider
-from jobmodel.spec import parse_job
-from protovideo.cli.benchmark_quality import MOVIEPY_ARGS
-from protovideo.cli.benchmark_support import EXAMPLES, BenchShape, cpu_seconds, synthetic_job
+from protovideo.pipeline.jobcheck import JobChecker
+from benchmarks.benchmark_quality import MOVIEPY_ARGS
+from benchmarks.benchmark_support import EXAMPLES, BenchShape, cpu_seconds, synthetic_job
 
 LEAD, TAIL, ZOOM = 0.25, 0.5, 0.15
 
@@ -73,7 +73,7 @@ def render_straightforward(shape: BenchShape, work: Path, settings, enc: Encoder
     from moviepy import (AudioFileClip, CompositeAudioClip, CompositeVideoClip, ImageClip, VideoFileClip,
                          afx, concatenate_videoclips, vfx)
     import numpy as np
-    job = parse_job(synthetic_job(shape, "straightforward"), base_dir=EXAMPLES, asset_root=EXAMPLES)
+    job = JobChecker(settings).parse(synthetic_job(shape, "straightforward"), EXAMPLES)
     enc = enc or encoder_for(shape.quality, shape.fps, shape.width, shape.height, prefer="libx264")
     args = enc.args()   # -c:v libx264 -preset P, then the rest, as our renderer's encoder takes them
     assert args[:3] == ["-c:v", "libx264", "-preset"], args
@@ -141,7 +141,7 @@ def render_straightforward(shape: BenchShape, work: Path, settings, enc: Encoder
 def measure_straightforward(shape: BenchShape, work: Path, settings, subsample: int = 1) -> dict:
     """Warm up, render timed at moviepy's own setting (medium CRF 23), render again losslessly with
     the same narration, and score the timed output's VMAF against those lossless frames."""
-    from protovideo.cli.benchmark_quality import frame_count, reference_from_video, vmaf
+    from benchmarks.benchmark_quality import frame_count, reference_from_video, vmaf
     provider = get_tts_provider("piper", settings)
     tiny = BenchShape(1, 64, 64, 4, shape.quality)   # imports, model load and first calls, untimed
     (work / "warmup").mkdir(parents=True)
@@ -169,10 +169,10 @@ def compare(shape: BenchShape, work: Path, subsample: int = 1, timeout: float = 
     """measure_straightforward() in a fresh Python process (see the module's text)."""
     work.mkdir(parents=True, exist_ok=True)
     out = work / "straightforward.json"
-    cmd = [sys.executable, "-m", "protovideo.cli.benchmark_moviepy", "--scenes", str(shape.scenes),
+    cmd = [sys.executable, "-m", "benchmarks.benchmark_moviepy", "--scenes", str(shape.scenes),
            "--width", str(shape.width), "--height", str(shape.height), "--fps", str(shape.fps),
            "--subsample", str(subsample), "--work", str(work), "--json", str(out)]
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[1]
     cpu0 = os.times()
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:

@@ -1,6 +1,6 @@
 """Pieces the benchmarks share: the synthetic offline job, a peak-RSS sampler, the x264 floor.
 
-Used by `python main_worker.py --benchmark` (protovideo/benchmark.py) and by the
+Used by `python main_worker.py --benchmark` (benchmarks/offline.py) and by the
 scripts in benchmarks/ (moviepy comparison, memory soak).
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ import psutil
 from generators.encode import EncoderSettings
 from generators.ffmpeg import ffmpeg_exe
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"          # the synthetic job's folder: music is assets/music.m4a
 MOTIONS = ("zoom_in", "pan_left", "zoom_out", "pan_right", "zoom_in", "none")
 SENTENCES = (

@@ -1,6 +1,6 @@
 """Issue 24's costs in `--benchmark`: loudness normalization and QC as a share of the cold render.
 
-Right after the cold run, on that run's own output (so on the same machine, minutes apart at most):
+Called by benchmarks/offline.py right after the cold run, on that run's own output (so on the same machine, minutes apart at most):
 - normalization: the cold output's soundtrack, 7 dB quieter (about where the reel's mix starts),
   encoded the way the soundtrack step does it (measure, gain, true-peak limiter, AAC, measure
   again, a correction when needed), against the plain AAC encode the step did before (its

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from generators.encode import LOSSLESS, EncoderSettings, encoder_for
 from generators.ffmpeg import ffmpeg_exe
-from protovideo.cli.benchmark_support import EXAMPLES, cpu_seconds, timed_encode
+from benchmarks.benchmark_support import EXAMPLES, cpu_seconds, timed_encode
 
 MOVIEPY_ARGS = ("medium", 23)   # moviepy's write_videofile: libx264, preset medium, x264's default CRF
 
@@ -59,14 +59,14 @@ def lossless_reference(data: dict, settings, root: Path, base_dir: Path = EXAMPL
     """Render `data` with the real pipeline, losslessly, and decode its frames to a raw file.
     `cache_dir`: the cache of an earlier render of the job, so that its narration (Piper
     draws its timing at random) and with it every scene's length are the same."""
-    from jobmodel.spec import parse_job
+    from protovideo.pipeline.jobcheck import JobChecker
     from protovideo.pipeline.render import make_context, render_job
-    job = parse_job(data, base_dir=base_dir, asset_root=base_dir)
+    job = JobChecker(settings).parse(data, base_dir)
     job = dataclasses.replace(job, video=dataclasses.replace(job.video, quality="lossless"))
     run = settings.replace(CACHE_DIR=cache_dir or str(root / "cache-lossless"), OUTPUT_DIR=str(root / "lossless"),
                            REPORT_DIR=str(root / "reports"), WORK_DIR=str(root / "work"),
                            CACHE_ENABLED=True, REDIS_URL="")
-    result = render_job(job, make_context(run, log=logging.getLogger("protovideo.cli.benchmark")))
+    result = render_job(job, make_context(run, log=logging.getLogger("protovideo.benchmark")))
     v = job.video
     return reference_from_video(result.output, root / f"{job.id}.yuv", v.width, v.height, v.fps, max_frames)
 
