@@ -117,7 +117,7 @@ def _render(data: dict, settings, sampler: RssSampler) -> dict:
         "output": str(result.output), "steps": report.get("steps", {}), "scenes": report.get("scenes", []),
         "cache_stats": report.get("cache_stats", {}), "pieces": report.get("pieces"),
         "encoder": report.get("encoder"), "peak_rss_mb": report.get("peak_rss_mb"),
-        "sampled": sampler.window_result(),
+        "sampled": sampler.window_result(), "timeline": report.get("timeline", []),
     }
 
 
@@ -214,6 +214,10 @@ def run_benchmark(shape: BenchShape, settings, log=print, options: BenchOptions 
                         f"{floors[-1]['frames']} frames: cold/floor {pair_list[-1]['ratio']}x "
                         f"(CPU {pair_list[-1]['ratio_cpu']}x); on the decoded output "
                         f"{decoded['cpu_s']:.1f} s CPU, {pair_list[-1]['ratio_decoded_cpu']}x")
+                if name == "cold":   # issue 24: normalization and QC against this cold run
+                    from benchmarks.benchmark_outputs import format_costs, publish_costs
+                    run["publish_costs"] = publish_costs(run, shape.fps, root / "publish")
+                    log("  " + format_costs(run["publish_costs"]))
                 if not name.startswith("cold-"):   # repeats only give their pair
                     runs[name] = run
             floor = floors[0]
@@ -311,6 +315,9 @@ def format_table(result: dict) -> str:
     ]
     for name, t in result["targets"].items():
         lines.append(f"target {name} <= {t['limit']}: {t['value']} {'met' if t['met'] else 'NOT met'}")
+    if runs.get("cold", {}).get("publish_costs"):
+        from benchmarks.benchmark_outputs import format_costs
+        lines.append(format_costs(runs["cold"]["publish_costs"]))
     if result.get("quality"):
         from benchmarks.benchmark_quality import format_quality
         lines += ["", format_quality(result["quality"]),

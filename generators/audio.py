@@ -3,7 +3,6 @@ of video clips under speech."""
 from __future__ import annotations
 
 import subprocess
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from jobmodel.errors import JobFailed
 
 from .ffmpeg import ffmpeg_exe
 
-RATE = 44100
+RATE = 48000   # the soundtrack is mixed at the rate it is published in (AAC-LC 48 kHz)
 CHANNELS = 2
 
 
@@ -129,17 +128,6 @@ def build_soundtrack(total_seconds: float, placements: list[Placement], music: P
     if peak > 0.98:  # avoid clipping after the mix
         mix *= 0.98 / peak
     return mix
-
-
-def write_wav_stereo(path: Path, samples: np.ndarray) -> None:
-    """16-bit stereo WAV, converted a chunk at a time."""
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(CHANNELS)
-        wav.setsampwidth(2)
-        wav.setframerate(RATE)
-        for a in range(0, len(samples), CHUNK):
-            chunk = np.clip(samples[a:a + CHUNK], -1.0, 1.0) * 32767.0
-            wav.writeframes(chunk.astype("<i2").tobytes())
 
 
 def media_duration(path: Path) -> float:

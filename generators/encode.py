@@ -16,7 +16,9 @@ import numpy as np
 
 from jobmodel.errors import JobFailed
 
-from .ffmpeg import ffmpeg_exe
+from .audio import RATE
+from .ffmpeg import feed_samples, ffmpeg_exe
+from .h264_level import level_for
 
 # video.quality -> (x264 preset, CRF, x264 params); (NVENC preset, CQ). The x264 settings were
 # chosen by measurement (benchmarks/x264_search.py; RESULTS.md "Quality levels chosen by VMAF"):
@@ -54,8 +56,25 @@ class EncoderSettings:
     height: int
     threads: int = 0   # encoder threads (0: ffmpeg decides); not part of the identity
     params: str = ""   # extra x264 options (-x264-params), e.g. "aq-mode=0"
+    max_kbps: int = 0  # a platform's video bitrate cap (video.platform); 0: the level's own
+
+    def limits(self) -> tuple[str, int, int]:
+        """(level, VBV maxrate kbit/s, VBV buffer kbit): High within the level the size and
+        rate need (generators/h264_level.py), capped lower by a platform's limit."""
+        level = level_for(self.width, self.height, self.fps)
+        rate = min(level.max_kbps, self.max_kbps) if self.max_kbps else level.max_kbps
+        return level.name, rate, min(level.cpb_kbits, 2 * rate)
+
+    def bounds(self) -> list[str]:
+        """The level and VBV arguments for this size and rate (none for lossless)."""
+        if self.quality == 0:
+            return []
+        level, rate, buffer = self.limits()
+        return ["-level:v", level, "-maxrate", f"{rate}k", "-bufsize", f"{buffer}k"]
 
     def args(self) -> list[str]:
+        """Codec arguments (independent of the size; bounds() adds the size's level).
+        A keyframe (IDR) at least every 2 s; x264 and NVENC make closed GOPs by default."""
         gop = str(self.fps * 2)
         if self.codec == "h264_nvenc":
             return ["-c:v", "h264_nvenc", "-preset", self.preset, "-rc", "vbr", "-cq", str(self.quality),
@@ -71,6 +90,8 @@ class EncoderSettings:
                     "size": [self.width, self.height]}
         if self.params:
             identity["params"] = self.params
+        if self.quality != 0:
+            identity["limits"] = list(self.limits())
         return identity
 
 
@@ -96,13 +117,13 @@ def nvenc_available() -> bool:
 
 
 def encoder_for(quality: str, fps: int, width: int, height: int, prefer: str = "auto",
-                threads: int = 0) -> EncoderSettings:
+                threads: int = 0, max_kbps: int = 0) -> EncoderSettings:
     if quality == LOSSLESS:
         return EncoderSettings("libx264", "ultrafast", 0, fps, width, height, threads)
     x_preset, crf, params, nv_preset, cq = QUALITY[quality]
     if prefer == "h264_nvenc" or (prefer == "auto" and nvenc_available()):
-        return EncoderSettings("h264_nvenc", nv_preset, cq, fps, width, height, threads)
-    return EncoderSettings("libx264", x_preset, crf, fps, width, height, threads, params)
+        return EncoderSettings("h264_nvenc", nv_preset, cq, fps, width, height, threads, max_kbps=max_kbps)
+    return EncoderSettings("libx264", x_preset, crf, fps, width, height, threads, params, max_kbps)
 
 
 def encoder_slots(max_workers: int, cores: int | None = None) -> tuple[int, int]:
@@ -143,7 +164,7 @@ class FrameEncoder:
         self.frames = 0
         cmd = [ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-f", "rawvideo", "-pix_fmt", "yuv420p",
                "-s", f"{enc.width}x{enc.height}", "-r", str(enc.fps), "-i", "pipe:0", "-an",
-               *enc.args(), *COLOR_TAGS, "-threads", str(enc.threads), "-f", "mp4", str(self.path)]
+               *enc.args(), *enc.bounds(), *COLOR_TAGS, "-threads", str(enc.threads), "-f", "mp4", str(self.path)]
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         _widen_pipe(self._proc.stdin)
 
@@ -185,26 +206,34 @@ def _concat_list(pieces: list[Path], list_path: Path) -> None:
     list_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def encode_audio(wav: Path, out: Path, bitrate: str = "192k", cancel=None) -> None:
-    """WAV -> AAC in an MP4 audio file (the soundtrack, encoded once). `cancel` (a
-    threading.Event) set while it runs: ffmpeg is stopped and InterruptedError raised."""
-    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-i", str(wav), "-c:a", "aac",
-           "-b:a", bitrate, "-f", "mp4", str(out)]
-    with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as proc:
-        try:
-            while True:
-                try:
-                    _, stderr = proc.communicate(timeout=0.2)
-                    break
-                except subprocess.TimeoutExpired:
-                    if cancel is not None and cancel.is_set():
-                        raise InterruptedError("cancelled") from None
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    if proc.returncode != 0:
-        raise JobFailed("encoding the soundtrack failed: " + stderr.decode("utf-8", "replace")[-500:])
+AUDIO_RATE = RATE        # AAC-LC 48 kHz stereo: what YouTube's and Instagram's upload specs ask for
+AUDIO_BITRATE = "192k"
+# The AAC encoder puts 1024 samples of priming (its delay) before the first sound. The mux
+# writes no edit list to hide them (platforms ask for none), so every player plays them: the
+# soundtrack is fed to the encoder without its first PRIMING samples, and the decoded sound
+# at time t is the soundtrack's sound at t (it loses 21 ms of the silence before the first word).
+PRIMING = 1024
+
+
+def encode_audio(samples: np.ndarray, out: Path, bitrate: str = AUDIO_BITRATE, filters: str = "",
+                 cancel=None) -> None:
+    """Float stereo samples at AUDIO_RATE -> AAC-LC in raw ADTS at `out` (the soundtrack,
+    encoded once; ADTS carries no edit list or start offset, so the mux starts it at 0).
+    `filters`: an ffmpeg audio filter chain applied first (the loudness gain and limiter).
+    `cancel` (a threading.Event) set while it runs: ffmpeg is stopped and InterruptedError raised."""
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-f", "f32le", "-ar", str(AUDIO_RATE),
+           "-ac", "2", "-i", "pipe:0", *(["-af", filters] if filters else []),
+           "-c:a", "aac", "-profile:a", "aac_low", "-b:a", bitrate, "-ar", str(AUDIO_RATE), "-ac", "2",
+           "-f", "adts", str(out)]
+    code, stderr = feed_samples(cmd, samples[PRIMING:], cancel)
+    if code != 0:
+        raise JobFailed("encoding the soundtrack failed: " + stderr[-500:])
+
+
+# What the platforms take as it is (YouTube's recommended upload settings, Instagram's Reels
+# spec): no edit lists, `moov` before the media. B-frames delay the first picture; with negative
+# composition offsets (ctts version 1) the first frame still shows at 0 without an edit list.
+MUX_FLAGS = ["-use_editlist", "0", "-movflags", "+faststart+negative_cts_offsets"]
 
 
 def join_and_mux(pieces: list[Path], audio: Path, output: Path, work_dir: Path) -> None:
@@ -214,8 +243,8 @@ def join_and_mux(pieces: list[Path], audio: Path, output: Path, work_dir: Path) 
     list_path = Path(work_dir) / "pieces.txt"
     _concat_list(pieces, list_path)
     cmd = [ffmpeg_exe(), "-v", "error", "-y", "-nostdin", "-f", "concat", "-safe", "0", "-i", str(list_path),
-           "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "copy",
-           "-movflags", "+faststart", "-f", "mp4", str(output)]
+           "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "copy", *MUX_FLAGS,
+           "-f", "mp4", str(output)]
     proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0:
         raise JobFailed("joining the video failed: " + proc.stderr.decode("utf-8", "replace")[-500:])

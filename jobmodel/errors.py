@@ -55,6 +55,17 @@ class ProviderUnavailable(JobFailed):
     """An optional provider package or model is not installed on this machine."""
 
 
+class QCFailed(JobFailed):
+    """The output failed its check (QC=fail); `qc` is the check's record object."""
+
+    def __init__(self, message: str, qc: dict):
+        super().__init__(message)
+        self.qc = qc
+
+    def to_record(self) -> dict:
+        return {**super().to_record(), "qc": self.qc}
+
+
 def error_record(exc: BaseException) -> dict:
     """The `error` object of a failure record for any exception."""
     if isinstance(exc, (JobInvalid, JobFailed)):

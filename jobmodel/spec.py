@@ -17,6 +17,7 @@ from typing import Any, Callable
 from jobmodel.errors import JobInvalid
 from jobmodel.fields import Fields, boolean, color, http_url, number, one_of, string, type_name
 from jobmodel.limits import LIMITS
+from jobmodel.platforms import PLATFORMS, check_length, check_picture
 from jobmodel.problems import attempt, problem
 from jobmodel.refs import AssetRef, parse_asset_ref
 
@@ -67,6 +68,14 @@ class VideoSpec:
     transition: str = "crossfade"
     transition_duration: float = 0.5
     quality: str = "standard"
+    platform: str = ""          # video.platform (jobmodel/platforms.py); "" none
+
+
+@dataclass(frozen=True)
+class AudioSpec:
+    loudness: float | None = None   # integrated target, LUFS; None: the platform's or LOUDNESS_TARGET
+    normalize: bool = True          # False: audio.loudness "off"
+    true_peak: float = -1.5         # dBTP
 
 
 @dataclass(frozen=True)
@@ -122,6 +131,7 @@ class Job:
     music: AssetRef | None = None
     music_volume: float = 0.15
     callback_url: str = ""     # webhook for the final record (protovideo.service.webhooks)
+    audio: AudioSpec = field(default_factory=AudioSpec)
     base_dir: Path = Path(".")
 
     @property
@@ -174,8 +184,12 @@ def _image_spec(obj: Any, path: str, default_provider: str) -> ImageSpec:
 def _video_spec(obj: Any, path: str) -> VideoSpec:
     f = Fields(obj, path, {"width": (), "height": (), "preset": (), "fps": (),
                             "transition": (), "transition_duration": ("transitionDuration",),
-                            "quality": ()})
+                            "quality": (),
+                            "platform": ()})
     width, height = PRESETS["reel"]
+    platform = PLATFORMS.get(f.get("platform", one_of(*PLATFORMS), ""))
+    if platform is not None:
+        width, height = platform.size
     if f.has("preset"):
         width, height = PRESETS[f.get("preset", one_of(*PRESETS))]
     if f.has("width") != f.has("height"):
@@ -186,14 +200,33 @@ def _video_spec(obj: Any, path: str) -> VideoSpec:
     if width * height > LIMITS.max_frame_pixels:
         problem(JobInvalid(f.where("width"), f"{width}x{height} is larger than the limit of "
                          f"{LIMITS.max_frame_pixels} pixels"))
-    fps = f.get("fps", number(1, 60, integer=True), 30)
+    fps = f.get("fps", number(1, 60, integer=True), platform.fps if platform else 30)
+    if platform is not None:
+        sized_by_preset = f.has("preset") and not f.has("width")   # a refused size names what set it
+        check_picture(platform, width, height, fps,
+                      lambda n: f.where("preset") if sized_by_preset and n in ("width", "height") else f.where(n))
     transition = f.get("transition", one_of("crossfade", "cut", "none", "fade"), "crossfade")
     return VideoSpec(
         width=width, height=height, fps=fps,
         transition={"none": "cut", "fade": "crossfade"}.get(transition, transition),
         transition_duration=f.get("transition_duration", number(0, 2), 0.5),
         quality=f.get("quality", one_of(*QUALITIES), "standard"),
+        platform=platform.name if platform else "",
     )
+
+
+def _audio_spec(obj: Any, path: str) -> AudioSpec:
+    f = Fields(obj, path, {"loudness": (), "true_peak": ("truePeak",)})
+
+    def target(value: Any, p: str) -> float | str:
+        if isinstance(value, str) and value.strip().lower() == "off":
+            return "off"
+        if isinstance(value, str):
+            raise JobInvalid(p, f'must be a loudness in LUFS (-70 to -5) or "off", got {value!r:.40}')
+        return number(-70, -5)(value, p)
+    loudness = f.get("loudness", target, None)
+    return AudioSpec(loudness=None if loudness in (None, "off") else loudness, normalize=loudness != "off",
+                     true_peak=f.get("true_peak", number(-9, 0), -1.5))
 
 
 def _subtitle_style(obj: Any, path: str) -> SubtitleStyle:
@@ -272,6 +305,7 @@ TOP_FIELDS = {
     "voice": (), "image": (), "video": (), "subtitles": ("global_subtitle_config",),
     "music": ("music_url",), "music_volume": ("musicVolume",), "version": (),
     "callback_url": ("callbackUrl", "webhook_url"),
+    "audio": (),
 }
 
 
@@ -339,6 +373,7 @@ def parse_job(data: Any, base_dir: Path | str = ".", asset_root: Path | str | No
         music=f.get("music", lambda v, p: refs(v, p, "audio")),
         music_volume=f.get("music_volume", number(0, 1), 0.15),
         callback_url=f.get("callback_url", http_url(), ""),
+        audio=f.get("audio", _audio_spec, AudioSpec()),
         base_dir=base,
     )
     _check_durations(job)
@@ -362,6 +397,8 @@ def _check_durations(job: Job) -> None:
         known += scene.duration or 0.0
     if known > LIMITS.max_job_seconds:
         problem(JobInvalid("scenes", f"the scenes last {known:g} s; the limit is {LIMITS.max_job_seconds:g} s"))
+    if job.video.platform and known > PLATFORMS[job.video.platform].max_seconds:   # narration only adds
+        check_length(PLATFORMS[job.video.platform], known)
     td = job.video.transition_duration
     if job.video.transition == "crossfade" and len(job.scenes) > 1:
         shortest = min((s.duration for s in job.scenes if s.duration), default=None)

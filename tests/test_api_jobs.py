@@ -90,6 +90,10 @@ def test_poster_and_captions_beside_the_video(api):
     assert vtt.status_code == 200 and vtt.text.startswith("WEBVTT") and "Scene" in vtt.text
     srt = api.get(f"/v1/jobs/{job_id}/subtitles.srt")
     assert srt.status_code == 200 and "-->" in srt.text
+    view = api.get(f"/v1/jobs/{job_id}").json()
+    manifest = api.get(view["links"]["manifest"])
+    assert manifest.status_code == 200 and manifest.json()["job"]["id"] == job_id
+    assert view["record"]["qc"]["passed"] is True and view["record"]["qc"]["figures"]["sample_rate"] == 48000
 
 
 def test_a_job_id_still_queued_or_running_is_not_queued_twice(api):
@@ -196,11 +200,12 @@ def test_upload_an_asset_and_use_it(api, tmp_path):
 
 def test_a_record_naming_a_file_outside_output_dir_serves_nothing(api):
     record = {"id": "tampered", "status": "done", "output": "/etc/passwd", "poster": "/etc/hostname",
+              "manifest": "/etc/passwd",
               "report": "/etc/passwd", "attempts": 1, "worker": "elsewhere",
               "started_at": "2026-01-01T00:00:00+00:00", "finished_at": "2026-01-01T00:00:01+00:00"}
     (api.folder / "var" / "spool" / "done" / "tampered.json").write_text(json.dumps(record))
     assert api.get("/v1/jobs/tampered").json()["state"] == "finished"
-    for tail in ("video", "poster.jpg", "report", "subtitles.vtt"):
+    for tail in ("video", "poster.jpg", "report", "subtitles.vtt", "manifest.json"):
         answer = api.get(f"/v1/jobs/tampered/{tail}")
         assert answer.status_code == 404, tail
         assert "root:" not in answer.text

@@ -266,7 +266,7 @@ def test_every_cached_object_damaged_the_same_job_renders_again_and_its_objects_
     first_duration, _ = render(1)
     root = Path(env["CACHE_DIR"])
     objects = sorted((root / "objects").rglob("*.*"))
-    assert {f.suffix for f in objects} >= {".wav", ".png", ".mp4", ".m4a", ".jpg"}
+    assert {f.suffix for f in objects} >= {".wav", ".png", ".mp4", ".aac", ".jpg"}
     damaged = damage_every_file(root if index_too else root / "objects")
     assert len(damaged) == len(objects) + index_too
 

@@ -69,7 +69,7 @@ def test_sigkill_mid_job_then_restart_publishes_one_complete_output(tmp_path):
     assert second.wait(timeout=300) == 0
     record = read_json(tmp_path / "var" / "spool" / "done" / "survivor.json")
     assert record["attempts"] == 2
-    assert sorted(p.name for p in output.parent.iterdir()) == ["survivor.jpg", "survivor.mp4"]  # + poster
+    assert sorted(p.name for p in output.parent.iterdir()) == ["survivor.jpg", "survivor.manifest.json", "survivor.mp4"]  # + poster, manifest
     frames, _seconds = frames_and_seconds(output)
     assert frames == 72
     assert not list((tmp_path / "var" / "spool" / "processing").iterdir())

@@ -249,6 +249,7 @@ def test_finished_job_plays_with_captions_and_timeline(page, server, shots):
     assert painted > 500, "the timeline canvas has no coloured bars"
     facts = page.find_element(By.ID, "report-facts").text
     assert "cache hit rate" in facts and "peak RSS" in facts
+    assert "QC" in facts and "passed (" in facts and "LUFS" in facts, facts   # the output's check
     system = page.find_element(By.ID, "system").text
     assert "RSS" in system and "MB" in system
     page.execute_script("const v = document.getElementById('player'); v.currentTime = 1.0;")

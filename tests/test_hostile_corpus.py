@@ -147,8 +147,8 @@ def test_corpus_through_render_command(corpus, listener, tmp_path):
     assert repo_tree() == repo_before
     assert tree(work, skip=("var",)) == set()  # nothing beside var/, the system TMPDIR left empty
     outputs = sorted(p.name for p in (work / "var" / "output").iterdir())
-    # videos and the files beside them (captions, poster); no partial files
-    assert all(name.endswith((".mp4", ".srt", ".vtt", ".jpg")) and not name.startswith(".")
+    # videos and the files beside them (captions, poster, provenance manifest); no partial files
+    assert all(name.endswith((".mp4", ".srt", ".vtt", ".jpg", ".manifest.json")) and not name.startswith(".")
                for name in outputs), outputs
 
 

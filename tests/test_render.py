@@ -60,8 +60,8 @@ def test_output_plays_with_h264_and_aac(three_scene):
     head = result.output.read_bytes()[:4096]
     assert head.find(b"moov") != -1 and (head.find(b"mdat") == -1 or head.find(b"moov") < head.find(b"mdat"))
     assert sorted(p.name for p in (tmp / "out").iterdir()
-                  if not p.name.endswith((".srt", ".vtt"))) == ["three.jpg", "three.mp4"], \
-        "no partial files left; the poster beside the video"
+                  if not p.name.endswith((".srt", ".vtt"))) == ["three.jpg", "three.manifest.json", "three.mp4"], \
+        "no partial files left; the poster and the provenance manifest beside the video"
 
 
 def test_length_follows_narration(three_scene):

@@ -75,5 +75,10 @@ def render_command(args, runtime) -> int:
     print(f"report: {result.report_path}", file=sys.stderr)
     if getattr(result, "poster", None):
         print(f"poster: {result.poster}", file=sys.stderr)
+    if getattr(result, "manifest", None):
+        print(f"manifest: {result.manifest}", file=sys.stderr)
+    qc = getattr(result, "qc", None)
+    if qc is not None and not qc.get("passed"):
+        print("QC: " + "; ".join(p["message"] for p in qc.get("problems", [])), file=sys.stderr)
     print(result.output)
     return 0

@@ -22,10 +22,11 @@ from pathlib import Path
 
 from cache import make_key, open_cache
 from cache.keys import file_md5
-from generators.audio import Placement, build_soundtrack, write_wav_stereo
+from generators.audio import Placement, build_soundtrack
 from generators.compose import PieceQueue, scratch_dir, total_seconds
-from generators.encode import encode_audio, encoder_for, encoder_slots, join_and_mux
+from generators.encode import encoder_for, encoder_slots, join_and_mux
 from generators.glyphs import check_job_text
+from generators.loudness import encode_normalized
 from generators.motions import ROOM
 from generators.narration import recorded_narration, synthesize_narration
 from generators.overlays.title import title_note
@@ -40,6 +41,9 @@ from jobmodel.errors import JobFailed, JobInvalid, SceneError
 from jobmodel.spec import Job, Scene
 from protovideo.pipeline.context import JobContext
 from protovideo.pipeline.optimizer import PerformanceOptimizer
+from protovideo.pipeline.outputs import (check_platform_length, loudness_target, qc_plan, quality_gate,
+                                         video_kbps_cap)
+from protovideo.pipeline.provenance import describe, place_video, write_manifest
 from protovideo.pipeline.runtime import Runtime
 from protovideo.runtime.settings import Settings
 
@@ -56,6 +60,8 @@ class RenderResult:
     report_path: Path
     poster: Path | None = None   # OUTPUT_DIR/<name>.jpg, a frame of the first scene
     subtitles: tuple[Path, ...] = ()   # <name>.srt and <name>.vtt beside the output
+    qc: dict | None = None       # the output's check (protovideo/pipeline/qc.py); None: QC=off
+    manifest: Path | None = None  # <name>.manifest.json beside the output (provenance.py)
 
 
 @dataclass(frozen=True)
@@ -186,8 +192,9 @@ def _sidecars(job: Job, sounds: list[SceneSound], counts: list[int], output: Pat
 
 
 def _soundtrack(job: Job, sounds: list[SceneSound], counts: list[int], clips: list[Path | None],
-                music: Path | None, work: Path, ctx: JobContext) -> tuple[Path, str]:
-    """The job's AAC soundtrack, cached by everything in it (a re-render only copies it), and its key."""
+                music: Path | None, work: Path, ctx: JobContext) -> tuple[Path, str, dict]:
+    """The job's AAC soundtrack, cached by everything in it and its loudness target (a re-render
+    only copies it), its key, and what normalizing it measured and did (empty when cached)."""
     fps = job.video.fps
     placements, start = [], 0
     for scene, sound, n, clip in zip(job.scenes, sounds, counts, clips):
@@ -201,7 +208,9 @@ def _soundtrack(job: Job, sounds: list[SceneSound], counts: list[int], clips: li
                                         is_speech=False, is_clip=True))
         start += n
     total = total_seconds(counts, fps)
-    key = make_key("soundtrack", total=round(total, 4), volume=job.music_volume,
+    target = loudness_target(job, ctx.settings)
+    loudness: dict = {}
+    key = make_key("soundtrack", total=round(total, 4), volume=job.music_volume, loudness=target.identity(),
                    music=file_md5(music) if music else None,
                    placements=[[file_md5(p.path), round(p.start, 4), p.gain, p.length, p.is_speech,
                                 p.is_clip] for p in placements])
@@ -209,23 +218,23 @@ def _soundtrack(job: Job, sounds: list[SceneSound], counts: list[int], clips: li
     def produce(tmp: Path) -> None:
         with ctx.optimizer.monitor_performance("audio_mix"):
             ctx.check_cancelled()   # a cancelled job stops here rather than mix a soundtrack
-            wav = work / "soundtrack.wav"
             mix = build_soundtrack(total, placements, music, job.music_volume, cancel=ctx.cancel)
             ctx.check_cancelled()
-            write_wav_stereo(wav, mix)
-            encode_audio(wav, tmp, cancel=ctx.cancel)
+        with ctx.optimizer.monitor_performance("loudness"):   # the whole mix to the target, then AAC
+            loudness.update(encode_normalized(mix, tmp, target, cancel=ctx.cancel))
 
-    return ctx.cache.get_or_create(key, ".m4a", produce), key
+    return ctx.cache.get_or_create(key, ".aac", produce), key, loudness
 
 
-def _publish(pieces: list, paths: list[Path], keys: dict, soundtrack: tuple[Path, str], output: Path,
-             poster_at: float, work: Path, ctx: JobContext) -> Path:
+def _publish(pieces: list, paths: list[Path], keys: dict, soundtrack: tuple[Path, str, dict], output: Path,
+             poster_at: float, work: Path, ctx: JobContext, gate=None,
+             place=None) -> tuple[Path, dict | None]:
     """The joined MP4 at `output` and its poster beside it, both through the cache.
 
     The joined file is keyed by its pieces' keys and the soundtrack's, the poster by the
     joined file's key and its time: a job rendered again copies both out of the cache instead
     of joining and decoding again."""
-    opt, (soundtrack, soundtrack_key) = ctx.optimizer, soundtrack
+    opt, (soundtrack, soundtrack_key, _loudness) = ctx.optimizer, soundtrack
     joined_key = make_key("joined", pieces=[keys[p] for p in pieces], soundtrack=soundtrack_key)
 
     def join(tmp: Path) -> None:
@@ -233,6 +242,7 @@ def _publish(pieces: list, paths: list[Path], keys: dict, soundtrack: tuple[Path
             join_and_mux(paths, soundtrack, tmp, work)
 
     joined = ctx.cache.get_or_create(joined_key, ".mp4", join)
+    qc = gate(joined, joined_key) if gate else None   # QC: before anything is published
     poster_key = make_key("poster", joined=joined_key, at=round(poster_at, 4))
 
     def frame(tmp: Path) -> None:
@@ -240,8 +250,8 @@ def _publish(pieces: list, paths: list[Path], keys: dict, soundtrack: tuple[Path
             write_poster(joined, at_seconds=poster_at, poster=tmp)
 
     poster = ctx.cache.get_or_create(poster_key, ".jpg", frame)
-    copy_atomically(joined, output)
-    return copy_atomically(poster, poster_path(output))
+    (place or copy_atomically)(joined, output)   # place: signed with Content Credentials, or copied
+    return copy_atomically(poster, poster_path(output)), qc
 
 
 def copy_atomically(source: Path, target: Path) -> Path:
@@ -313,7 +323,8 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
     texts = _scene_texts(job)
     fps, v = job.video.fps, job.video
     slots, threads = encoder_slots(opt.effective_max_workers)
-    encoder = encoder_for(v.quality, fps, v.width, v.height, threads=threads)
+    encoder = encoder_for(v.quality, fps, v.width, v.height, threads=threads,
+                          max_kbps=video_kbps_cap(job))   # a platform's bitrate cap (video.platform)
     queue = PieceQueue(ctx, encoder, v.transition, v.transition_duration, slots, scenes=n_scenes)
     try:
         # narration in scene order on one thread (a voice model runs one text at a time);
@@ -339,6 +350,7 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
                 visual = _visual(job, scene, sound, picture, video, counts[-1])
                 layout_notes.append(title_note(visual))   # a title made smaller to fit, or cut
                 queue.add_scene(visual)
+        check_platform_length(job, total_seconds(counts, fps))   # its length known: refused by name
         music = None
         if job.music is not None:
             with opt.monitor_performance("fetch_assets"):
@@ -349,7 +361,14 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
         queue.close()
     soundtrack = audio_future.result()
     ctx.check_cancelled()
-    poster = _publish(pieces, paths, queue.keys, soundtrack, output, counts[0] / fps / 2, work, ctx)
+    plan = qc_plan(job, counts, [s.speech.duration if s.speech else 0.0 for s in sounds], LEAD,
+                   loudness_target(job, ctx.settings))
+    with opt.monitor_performance("provenance"):   # inputs, models, voices, fonts and settings
+        manifest = describe(job, ctx, fetch, encoder.identity(), loudness_target(job, ctx.settings).identity())
+    poster, qc = _publish(pieces, paths, queue.keys, soundtrack, output, counts[0] / fps / 2, work, ctx,
+                          gate=lambda joined, key: quality_gate(joined, key, plan, ctx),
+                          place=lambda joined, out: place_video(joined, out, manifest, ctx.settings, copy_atomically))
+    manifest_file = write_manifest(output, manifest, qc)
     subtitles = _sidecars(job, sounds, counts, output)
     duration = total_seconds(counts, fps)
     timeline, start = [], 0
@@ -362,6 +381,8 @@ def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoo
         "cache_stats": ctx.cache.stats(), "output": str(output), "poster": str(poster),
         "video_duration": round(duration, 3),
         "timeline": timeline, "encoder": encoder.identity(), "pieces": len(pieces),
-        "subtitles": [str(p) for p in subtitles], "notes": [n for n in [s.note for s in sounds] + layout_notes if n]})
+        "subtitles": [str(p) for p in subtitles], "notes": [n for n in [s.note for s in sounds] + layout_notes if n],
+        "loudness": soundtrack[2] or {"cached": True},   # the normalization's figures (soundtrack step)
+        "qc": qc, "manifest": str(manifest_file)})
     ctx.report_progress(n_scenes, n_scenes, "done")
-    return RenderResult(output, duration, report, report_path, poster, subtitles)
+    return RenderResult(output, duration, report, report_path, poster, subtitles, qc, manifest_file)

@@ -101,6 +101,17 @@ def _text(text: str) -> str:
     return text.strip()
 
 
+@_accepts("LUFS from -70 to -5, or off")
+def _loudness(text: str) -> float | None:
+    """An integrated loudness target in LUFS (-70 to -5), or "off" (None: no normalization)."""
+    if text.strip().lower() == "off":
+        return None
+    value = float(text)
+    if not -70 <= value <= -5:
+        raise ValueError("must be -70 to -5 (LUFS) or off")
+    return value
+
+
 @_accepts("empty or http(s) URL")
 def _optional_url(text: str) -> str:
     """Empty, or an http(s) URL with a host (and no user name or password in it)."""
@@ -179,6 +190,13 @@ SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "WEBHOOK_RETRY_BACKOFF": (_positive_float, "10", "seconds before the first webhook retry; doubles each attempt (with jitter), at most an hour"),
     "WEBHOOK_MAX_AGE": (_positive_float, "24", "hours a webhook delivery is retried before it is given up"),
     "WEBHOOK_TIMEOUT": (_positive_float, "10", "seconds to connect to, and then to wait for, a webhook receiver"),
+    "LOUDNESS_TARGET": (_loudness, "-14", "integrated loudness of every soundtrack, LUFS (EBU R128), unless the job's audio.loudness "
+                        "or video.platform says otherwise; off = not normalized"),
+    "QC": (_choice("fail", "warn", "off"), "warn", "check every video before it is called done: fail = a problem fails the job, "
+           "warn = recorded in the record's qc, off = not checked"),
+    "C2PA_CERT": (_text, "", "PEM certificate chain (signer first; ES256/ES384/PS256 keys) for signed Content Credentials "
+                  "(C2PA) in every MP4; empty = the manifest file alone"),
+    "C2PA_KEY": (_text, "", "PEM private key of C2PA_CERT's signer (the file; never logged)"),
 }
 
 # Names other programs read from the same environment (systemd's EnvironmentFile= passes
@@ -270,6 +288,15 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         raise SettingsError("CACHE_REDIS", "on needs REDIS_URL")
     if not values["METRICS_HOST"]:
         raise SettingsError("METRICS_HOST", "must not be empty (127.0.0.1, 0.0.0.0 or an address)")
+    if bool(values["C2PA_CERT"]) != bool(values["C2PA_KEY"]):
+        missing = "C2PA_KEY" if values["C2PA_CERT"] else "C2PA_CERT"
+        raise SettingsError(missing, "C2PA_CERT and C2PA_KEY are set together (or neither)")
+    if values["C2PA_CERT"]:   # a certificate or key that cannot sign stops the start, by name
+        from generators.credentials import CredentialsError, load_signer
+        try:
+            load_signer(values["C2PA_CERT"], values["C2PA_KEY"])
+        except CredentialsError as exc:
+            raise SettingsError(exc.setting, str(exc)) from None
     settings = Settings(**values)
     secrets.register_from_settings(settings, env)
     return settings

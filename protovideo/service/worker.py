@@ -244,6 +244,10 @@ class Worker:
         poster = getattr(result, "poster", None)
         if poster:
             record["poster"] = str(poster)   # SPEC "Outputs": the done record lists the poster
+        if getattr(result, "manifest", None):
+            record["manifest"] = str(result.manifest)   # <name>.manifest.json (provenance)
+        if getattr(result, "qc", None) is not None:
+            record["qc"] = result.qc                     # SPEC "Outputs": passed, figures, problems
         return record
 
     def _run_render(self, claimed: ClaimedJob, job) -> tuple[str, Any]:

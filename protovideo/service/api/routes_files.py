@@ -1,4 +1,4 @@
-"""A finished job's files: the video (HTTP Range for players), report, poster and captions.
+"""A finished job's files: the video (HTTP Range for players), report, poster, captions, manifest.
 
 The files are where the job's record says, served only from inside this server's OUTPUT_DIR
 (reports: REPORT_DIR). When that path is not on this machine (Redis source, OUTPUT_DIR not
@@ -86,6 +86,16 @@ def poster(request: Request, job_id: str):
     if not servable(request, path):
         return _elsewhere("poster", path or "", record)
     return FileResponse(path, media_type="image/jpeg")
+
+
+@router.get("/v1/jobs/{job_id}/manifest.json", summary="The video's provenance manifest (JSON)",
+            response_class=FileResponse)
+def manifest(request: Request, job_id: str):
+    record = finished_record(request, job_id)
+    path = record.get("manifest") if isinstance(record.get("manifest"), str) else None
+    if not servable(request, path):
+        raise HTTPException(status_code=404, detail=f"job {job_id} has no manifest here")
+    return FileResponse(path, media_type="application/json")
 
 
 @router.get("/v1/jobs/{job_id}/subtitles.vtt", summary="The captions as WebVTT (word-timed)",

@@ -14,6 +14,8 @@ def job_links(job_id: str, state: str, record: dict | None) -> dict:
         links["cancel"] = base
     if state == JobState.FINISHED.value:
         links.update(video=f"{base}/video", report=f"{base}/report", poster=f"{base}/poster.jpg")
+        if record and record.get("manifest"):
+            links["manifest"] = f"{base}/manifest.json"
         if record and (record.get("subtitles") or _beside(record, ".vtt").is_file()):
             links.update(subtitles_vtt=f"{base}/subtitles.vtt", subtitles_srt=f"{base}/subtitles.srt")
         output = (record or {}).get("output")

@@ -260,6 +260,16 @@ function fact(list, name, value) {
   list.append(el("div", {}, el("dt", {text: name}), el("dd", {text: value})));
 }
 
+// the output's check (record.qc): passed with its loudness, or its problems named
+function qcText(qc) {
+  if (!qc) return "not checked";
+  const f = qc.figures || {};
+  const sound = f.integrated_lufs != null ? ` (${f.integrated_lufs} LUFS, true peak ${f.true_peak_dbtp} dBTP)` : "";
+  if (qc.passed) return `passed${sound}`;
+  const problems = (qc.problems || []).map((p) => p.message);
+  return `${problems.length} problem${problems.length === 1 ? "" : "s"} (${qc.mode}): ${problems.join("; ")}`;
+}
+
 async function openDetail(id) {
   openJob = id;
   const answer = await call("GET", jobPath(id));
@@ -298,6 +308,11 @@ async function openDetail(id) {
   const reportLink = el("a", {text: "Report (JSON)", attrs: {target: "_blank", rel: "noopener"}});
   reportLink.href = links.report || jobPath(id, "/report");
   linkBox.append(download, reportLink);
+  if (links.manifest) {
+    const manifest = el("a", {text: "Provenance (JSON)", attrs: {target: "_blank", rel: "noopener"}});
+    manifest.href = links.manifest;
+    linkBox.append(manifest);
+  }
   if (hasCaptions) {
     const srt = el("a", {text: "Subtitles (SRT)"});
     srt.href = links.subtitles_srt || jobPath(id, "/subtitles.srt");
@@ -310,6 +325,8 @@ async function openDetail(id) {
   fact(facts, "attempts", job.attempts ?? record.attempts ?? "");
   if (record.worker) fact(facts, "worker", record.worker);
   if (record.finished_at) fact(facts, "finished", when(record.finished_at));
+  const qc = record.qc || (record.error && record.error.qc);
+  fact(facts, "QC", qcText(qc));
 
   const rep = await call("GET", links.report || jobPath(id, "/report"));
   if (openJob !== id || !rep.ok || !rep.data) return;
