@@ -150,17 +150,17 @@ def test_picture_board_hands_over_each_scene_as_it_comes():
     reader.start()
     time.sleep(0.05)
     assert not got                      # waiting for scene 1
-    board.put(0, Path("a.png"), None)
-    board.put(1, Path("b.png"), None)
+    board.put(0, Path("a.png"))
+    board.put(1, None, (("video", Path("b.mp4")),))
     reader.join(timeout=5)
-    assert got == [(Path("b.png"), None)]
+    assert got == [(None, (("video", Path("b.mp4")),))] and got[0].file("video") == Path("b.mp4")
     board.end()
-    assert board.get(2) == (None, None)
+    assert board.get(2) == (None, ())
 
     failing = PictureBoard()
-    failing.put(0, Path("a.png"), None)
+    failing.put(0, Path("a.png"))
     failing.end(RuntimeError("picture provider down"))
-    assert failing.get(0) == (Path("a.png"), None)
+    assert failing.get(0) == (Path("a.png"), ())
     with pytest.raises(RuntimeError, match="provider down"):
         failing.get(1)
 

@@ -17,7 +17,7 @@ from ..subtitles import Cue, cue_at, word_at
 from ..text_render import Overlay, place, render_caption, render_text_block
 from ..visual import SceneVisual
 from ..word_timing import Word, join_words
-from . import CAPTION_STYLES, caption_style, overlay
+from . import caption_layer, caption_style, scene_layer
 
 SAFE_BOTTOM = 0.15   # share of the frame's height kept free at the bottom
 SAFE_RIGHT = 0.12    # share of its width kept free at the right
@@ -60,6 +60,8 @@ class _Captions:
 
 @caption_style("phrase")
 class PhraseCaptions(_Captions):
+    """Each cue's line whole while it is spoken, in a box."""
+
     def draw(self, frame: np.ndarray, i: int) -> None:
         k = cue_at(self._cues, i / self.v.fps)
         if k is not None:
@@ -71,6 +73,8 @@ class PhraseCaptions(_Captions):
 
 @caption_style("karaoke")
 class KaraokeCaptions(_Captions):
+    """The line stays; the word being said turns `highlight_color` at its time."""
+
     def draw(self, frame: np.ndarray, i: int) -> None:
         t, k = self.now(self._cues, i)
         if k is None:
@@ -106,6 +110,8 @@ def word_groups(cues: list[Cue], size: int = 2) -> list[Cue]:
 
 @caption_style("word")
 class WordCaptions(_Captions):
+    """One or two words at a time, popping in."""
+
     def __init__(self, visual: SceneVisual):
         super().__init__(visual)
         self._groups = word_groups(self._cues)
@@ -124,13 +130,9 @@ class WordCaptions(_Captions):
             scale=scale).blend_onto(frame, self.v.width, self.v.height)
 
 
-@overlay("captions", z=20)
+@scene_layer("captions", z=20)
 def captions(visual: SceneVisual):
+    """The scene's narration as captions (`subtitle`, the job's `subtitles`), in its caption style."""
     if not visual.cues or visual.subtitle_style is None:
         return None
-    style = visual.subtitle_style.style
-    try:
-        factory = CAPTION_STYLES[style]
-    except KeyError:
-        raise ValueError(f"no caption style {style!r} (known: {sorted(CAPTION_STYLES)})") from None
-    return factory(visual)
+    return caption_layer(visual)(visual)

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..text_render import place, render_text_block
 from ..visual import SceneVisual
-from . import overlay
+from . import scene_layer
 
 
 class TitleLayer:
@@ -21,6 +21,7 @@ class TitleLayer:
         pass
 
 
-@overlay("title", z=10)
+@scene_layer("title", z=10)
 def title(visual: SceneVisual) -> TitleLayer | None:
+    """The scene's title (`text`): rasterized once, blended on every frame."""
     return TitleLayer(visual) if visual.title is not None else None

@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 
+from generators.plugins import load_all
 from protovideo.runtime.settings import SettingsError, load_settings
 
 COMMANDS = {
@@ -85,6 +86,7 @@ def main(argv: list[str]) -> int:
         return 2
     if command not in NO_SCRATCH:
         use_private_tmp(settings)
+    load_all()   # the plug-ins declare their names and fields to the job model before any job is read
     module_name, func_name = COMMANDS[command].split(":")
     handler = getattr(importlib.import_module(module_name), func_name)
     try:

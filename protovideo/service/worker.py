@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 from jobmodel.backoff import Backoff
 from jobmodel.errors import JobInvalid, error_record
+from generators.plugins import load_all
 from jobmodel.spec import parse_job
 from jobmodel.states import Outcome
 from jobmodel.title import job_title
@@ -203,6 +204,7 @@ class Worker:
         if claimed.decode_error is not None:
             raise claimed.decode_error
         s = self.settings
+        load_all()   # the plug-in catalogue the job model reads names from (idempotent)
         return parse_job(claimed.data, base_dir=claimed.base_dir or s.path("ASSET_ROOT"),
                          asset_root=s.ASSET_ROOT, default_image_provider=s.IMAGE_PROVIDER,
                          default_voice_provider=s.TTS_PROVIDER)

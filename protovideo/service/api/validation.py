@@ -19,8 +19,10 @@ def job_problems(data: Any, settings) -> list[dict]:
     """[] for a valid job, else [{"field", "message"}, ...] for every problem found."""
     if not isinstance(data, dict):
         return [{"field": "$", "message": "a job is a JSON object"}]
+    from generators.plugins import load_all
     from jobmodel.validate import validate_job
     from protovideo.service.webhooks import with_callback_problem
+    load_all()   # the plug-in catalogue the job model reads names from (idempotent)
     problems = validate_job(data, base_dir=settings.path("ASSET_ROOT"), asset_root=settings.ASSET_ROOT,
                             default_image_provider=settings.IMAGE_PROVIDER,
                             default_voice_provider=settings.TTS_PROVIDER)
