@@ -47,13 +47,16 @@ def even(x: float) -> int:
     return int(round(x / 2.0)) * 2
 
 
-def render_two(tmp_path, settings, transition: str, colours=((220, 30, 30), (30, 30, 220))) -> np.ndarray:
-    """A video of two flat-coloured scenes joined by `transition`, decoded to RGB frames (48 of them:
-    the transition is frames 18-29, k = frame - 18)."""
+def render_two(tmp_path, settings, transition: str, colours=((220, 30, 30), (30, 30, 220)),
+               pictures: list | None = None) -> np.ndarray:
+    """A video of two scenes joined by `transition`, flat-coloured (or showing `pictures`, PIL images
+    of twice the frame's size, shown whole at half size), decoded to RGB frames (48 of them: the
+    transition is frames 18-29, k = frame - 18)."""
     names = []
     for n, colour in enumerate(colours):
-        Image.new("RGB", (VW * 2, VH * 2), colour).save(tmp_path / f"flat{n}.png")
-        names.append(f"flat{n}.png")
+        picture = pictures[n] if pictures else Image.new("RGB", (VW * 2, VH * 2), colour)
+        picture.save(tmp_path / f"picture{n}.png")
+        names.append(f"picture{n}.png")
     job = parse_job({"id": f"t-{transition}", "video": {"width": VW, "height": VH, "fps": FPS, "quality": "high",
                                                        "transition": transition, "transition_duration": 1.0},
                      "scenes": [{"image": name, "duration": 2, "motion": "none"} for name in names]}, tmp_path)
