@@ -48,10 +48,10 @@ def even(x: float) -> int:
 
 
 def render_two(tmp_path, settings, transition: str, colours=((220, 30, 30), (30, 30, 220)),
-               pictures: list | None = None) -> np.ndarray:
+               pictures: list | None = None, extra: dict | None = None) -> np.ndarray:
     """A video of two scenes joined by `transition`, flat-coloured (or showing `pictures`, PIL images
     of twice the frame's size, shown whole at half size), decoded to RGB frames (48 of them: the
-    transition is frames 18-29, k = frame - 18)."""
+    transition is frames 18-29, k = frame - 18); `extra`: more top-level job fields."""
     names = []
     for n, colour in enumerate(colours):
         picture = pictures[n] if pictures else Image.new("RGB", (VW * 2, VH * 2), colour)
@@ -59,7 +59,8 @@ def render_two(tmp_path, settings, transition: str, colours=((220, 30, 30), (30,
         names.append(f"picture{n}.png")
     job = parse_job({"id": f"t-{transition}", "video": {"width": VW, "height": VH, "fps": FPS, "quality": "high",
                                                        "transition": transition, "transition_duration": 1.0},
-                     "scenes": [{"image": name, "duration": 2, "motion": "none"} for name in names]}, tmp_path)
+                     "scenes": [{"image": name, "duration": 2, "motion": "none"} for name in names],
+                     **(extra or {})}, tmp_path)
     result = render_job(job, make_context(settings))
     assert result.report["pieces"] == 3            # two bodies and the transition
     video = frames(result.output, VW, VH)
