@@ -205,4 +205,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    from generators.plugins import load_all
+    load_all()
     sys.exit(main())

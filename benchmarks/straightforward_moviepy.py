@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from generators.plugins import load_all  # noqa: E402
 from generators.tts import get_tts_provider  # noqa: E402
 from protovideo.pipeline.jobcheck import JobChecker  # noqa: E402
 from benchmarks.benchmark_moviepy import synthesize_narration, render_straightforward  # noqa: E402
@@ -54,6 +55,7 @@ def render_ours(shape: BenchShape, work: Path, settings, name: str = "ours") -> 
 
 
 def main(argv=None) -> int:
+    load_all()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_shape_arguments(parser, scenes=5)
     parser.add_argument("--quality", choices=["draft", "standard", "high"], default="standard")

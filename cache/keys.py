@@ -6,6 +6,11 @@ and misses per kind. Anything that changes the artifact must be one of the parts
 (provider, model, voice, text, prompt, seed, size, steps, the reference voice's
 own `file_md5`, ...); FORMAT_VERSION is mixed in so a change of the on-disk
 format misses instead of serving stale files.
+
+A part must be plain data (strings, numbers, lists, dicts, dataclasses of them). A
+`Path` is refused: a file is keyed by its content (`file_md5`), never by its name, or a
+changed file at the same path would be served stale; so is any other object, rather
+than be keyed by its `str()`.
 """
 from __future__ import annotations
 
@@ -34,7 +39,10 @@ class CacheKey(str):
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Path):
-        return str(value)
+        raise TypeError(f"a cache key part may not be a path ({value.name}): key a file by its content, "
+                        "file_md5(path)")
+    if hasattr(value, "item") and callable(value.item) and not isinstance(value, (str, bytes)):
+        return value.item()   # numpy scalars
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
@@ -47,7 +55,7 @@ def _plain(value: Any) -> Any:
 def make_key(kind: str, **parts: Any) -> CacheKey:
     """MD5 hex of the kind, the format version and every part (order-independent)."""
     payload = json.dumps({"kind": kind, "v": FORMAT_VERSION, "parts": _plain(parts)},
-                         sort_keys=True, ensure_ascii=False, default=str)
+                         sort_keys=True, ensure_ascii=False)
     return CacheKey(hashlib.md5(payload.encode("utf-8")).hexdigest(), kind)
 
 

@@ -1,5 +1,6 @@
-"""Frames of one scene: its frame source (generators/scenes, by scene kind) with its overlay
-layers (generators/overlays: title, captions) drawn on top.
+"""Frames of one scene: its frame source (generators/scenes, by scene kind) with its own
+layers (generators/overlays: title, captions) drawn on top. The job's overlays are drawn
+later, on the finished frames of a piece (generators/pieces.py).
 
 Frames are made on the encoder threads beside x264, which already keeps every core
 busy: OpenCV's own thread pool would only add hand-over costs, so it is turned off.
@@ -39,7 +40,3 @@ class SceneFrames:
         for layer in self.layers:
             layer.close()
         self.source.close()
-
-
-def crossfade(a: np.ndarray, b: np.ndarray, alpha: float, out: np.ndarray | None = None) -> np.ndarray:
-    return cv2.addWeighted(a, 1.0 - alpha, b, alpha, 0.0, dst=out)

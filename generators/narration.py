@@ -1,4 +1,5 @@
-"""Narration for a scene: synthesized (cached by everything that shapes it) or recorded."""
+"""Narration for a scene: synthesized (cached by everything that shapes it) or recorded; the
+job's global narration spread over its scenes (`scene_texts`)."""
 from __future__ import annotations
 
 import wave
@@ -104,3 +105,37 @@ def recorded_narration(path: Path, transcript: str, ctx, scene: int | None = Non
         speech = align_recording(path, sentences, ctx.settings)
     ctx.cache.put_meta(key, speech.to_meta())
     return speech
+
+
+def spread_narration(text: str, parts: int) -> list[str]:
+    """Split global narration into `parts` consecutive chunks of similar length, at sentences."""
+    units = split_sentences(text)
+    while 0 < len(units) < parts:  # too few sentences: split the longest at a word boundary
+        longest = max(range(len(units)), key=lambda i: len(units[i]))
+        words = units[longest].split()
+        if len(words) < 2:
+            break
+        mid = len(words) // 2
+        units[longest:longest + 1] = [" ".join(words[:mid]), " ".join(words[mid:])]
+    total = sum(len(u) for u in units)
+    chunks, taken, done = [], 0, 0
+    for group in range(parts):
+        last = group == parts - 1
+        target = total * (group + 1) / parts
+        chunk: list[str] = []
+        while taken < len(units) and (last or taken < len(units) - (parts - group - 1)):
+            size = len(units[taken])
+            if chunk and not last and abs(done + size - target) > abs(done - target):
+                break
+            chunk.append(units[taken])
+            done += size
+            taken += 1
+        chunks.append(" ".join(chunk))
+    return chunks
+
+
+def scene_texts(job) -> list[str]:
+    """Each scene's narration text: the job's narration spread over the scenes, else each scene's own."""
+    if job.narration_text.strip():
+        return spread_narration(job.narration_text, len(job.scenes))
+    return [s.narration_text for s in job.scenes]

@@ -1,19 +1,32 @@
-"""Each scene's picture: an image asset, a generated image (batched, cached) or a simple background.
+"""Each scene's files: its picture (an image asset, a generated image, batched and cached, or a
+simple background) and the files its scene kind shows (a clip, a plug-in's asset).
 
-`make_pictures(job, ctx, fetch, room, ready)` calls `ready(index, picture, video)` for
-each scene as soon as its still picture (image scenes) or clip (video scenes) is a local
-file, so the renderer can start on scene 0 while later pictures are still being made
-(`PictureBoard` collects them across threads).
+What a scene needs is its scene kind's to say (generators/scenes): `picture=ROOM` a still
+picture covering ROOM times the frame, `files=(...)` scene fields holding files, and any
+param declared with `asset=`. `make_pictures(job, ctx, fetch, ready)` calls
+`ready(index, picture, files)` for each scene as soon as they are local files, so the
+renderer can start on scene 0 while later pictures are still being made (`PictureBoard`
+collects them across threads).
 """
 from __future__ import annotations
 
 import threading
 from dataclasses import asdict
 from pathlib import Path
+from typing import NamedTuple
 
 from cache import make_key
 
 from .images import ImageRequest, get_image_provider
+from .scenes import kind_of
+
+
+class SceneFiles(NamedTuple):
+    picture: Path | None = None                 # the still picture (scene kinds with `picture`)
+    files: tuple[tuple[str, Path], ...] = ()     # (field, local file): a clip's `video`, asset params
+
+    def file(self, name: str) -> Path | None:
+        return dict(self.files).get(name)
 
 
 def _request(job, scene, room: float) -> tuple[str, ImageRequest]:
@@ -41,7 +54,7 @@ def _generate(provider_name: str, wanted: list[tuple[int, ImageRequest]], ctx, r
     for i, req in wanted:
         hit = _lookup(ctx, keys[i])
         if hit is not None:
-            ready(i, hit, None)
+            ready(i, hit)
         else:
             missing.append((i, req))
     step = "image_generation" if provider_name != "simple" else "simple_background"
@@ -52,8 +65,7 @@ def _generate(provider_name: str, wanted: list[tuple[int, ImageRequest]], ctx, r
         with ctx.optimizer.monitor_performance(step):
             images = provider.generate([req for _, req in chunk])
         for (i, _req), image in zip(chunk, images):
-            ready(i, ctx.cache.get_or_create(keys[i], ".png", lambda tmp, im=image: im.save(tmp, **PNG_OPTIONS)),
-                  None)
+            ready(i, ctx.cache.get_or_create(keys[i], ".png", lambda tmp, im=image: im.save(tmp, **PNG_OPTIONS)))
         del images
 
 
@@ -62,45 +74,63 @@ def _lookup(ctx, key: str) -> Path | None:
     return ctx.cache.get(key, ".png") if ctx.cache.contains(key, ".png") else None
 
 
-def make_pictures(job, ctx, fetch, room: float, ready) -> None:
-    """Asset scenes first, fetched side by side through the optimizer's scene fan-out
-    (`parallel_process_scenes`: a failed scene raises SceneError with its index once
-    the others are done; fewer at once while memory is critical); then the generated
-    pictures, one provider call per batch of scenes."""
+def _wanted(scene) -> list[tuple[str, object]]:
+    """(field, asset reference) of every file the scene's kind shows; "" names the picture."""
+    kind = kind_of(scene.type)
+    wanted = [(name, getattr(scene, name)) for name in kind.trait("files", ())]
+    wanted += [(name, scene.param(name)) for name in kind.assets]
+    if kind.trait("picture") and scene.image is not None:
+        wanted.append(("", scene.image))
+    return [(name, ref) for name, ref in wanted if ref is not None]
+
+
+def make_pictures(job, ctx, fetch, ready) -> None:
+    """Scenes that need no file first (at once); then those with files to fetch, side by
+    side through the optimizer's scene fan-out (`parallel_process_scenes`: a failed scene
+    raises SceneError with its index once the others are done; fewer at once while memory
+    is critical); then the generated pictures, one provider call per batch of scenes."""
+    wanted = {scene.index: _wanted(scene) for scene in job.scenes}
+    fetched_for: dict[int, tuple[tuple[str, Path], ...]] = {}   # files of scenes whose picture is made
+
+    def generated(scene) -> bool:
+        return bool(kind_of(scene.type).trait("picture")) and scene.image is None
 
     def fetch_scene(scene) -> None:
-        if scene.type == "video":
-            with ctx.optimizer.monitor_performance("fetch_assets", scene.index):
-                video = fetch(scene.video, ctx)
-            ready(scene.index, None, video)
-        elif scene.image is not None:
-            with ctx.optimizer.monitor_performance("fetch_assets", scene.index):
-                picture = fetch(scene.image, ctx)
-            ready(scene.index, picture, None)
+        if not wanted[scene.index]:
+            return
+        with ctx.optimizer.monitor_performance("fetch_assets", scene.index):
+            fetched = [(name, fetch(ref, ctx)) for name, ref in wanted[scene.index]]
+        files = tuple((n, f) for n, f in fetched if n)
+        if generated(scene):
+            fetched_for[scene.index] = files
+        else:
+            ready(scene.index, dict(fetched).get(""), files)
 
     by_provider: dict[str, list[tuple[int, ImageRequest]]] = {}
     for scene in job.scenes:
-        if scene.type != "video" and scene.image is None:
-            name, request = _request(job, scene, room)
+        if generated(scene):
+            name, request = _request(job, scene, kind_of(scene.type).trait("picture"))
             by_provider.setdefault(name, []).append((scene.index, request))
-    if any(s.type == "video" or s.image is not None for s in job.scenes):
+        elif not wanted[scene.index]:
+            ready(scene.index, None, ())
+    if any(wanted.values()):
         ctx.optimizer.parallel_process_scenes(fetch_scene, job.scenes)   # item i is scene i
-    for name, wanted in by_provider.items():
-        _generate(name, wanted, ctx, ready)
+    for name, wanted_pictures in by_provider.items():
+        _generate(name, wanted_pictures, ctx, lambda i, picture: ready(i, picture, fetched_for.get(i, ())))
 
 
 class PictureBoard:
-    """Each scene's (picture, video) as make_pictures reports it from another thread."""
+    """Each scene's SceneFiles as make_pictures reports them from another thread."""
 
     def __init__(self):
         self._cond = threading.Condition()
-        self._ready: dict[int, tuple[Path | None, Path | None]] = {}
+        self._ready: dict[int, SceneFiles] = {}
         self._ended = False
         self._error: BaseException | None = None
 
-    def put(self, index: int, picture: Path | None, video: Path | None) -> None:
+    def put(self, index: int, picture: Path | None, files: tuple[tuple[str, Path], ...] = ()) -> None:
         with self._cond:
-            self._ready[index] = (picture, video)
+            self._ready[index] = SceneFiles(picture, tuple(files))
             self._cond.notify_all()
 
     def end(self, error: BaseException | None = None) -> None:
@@ -109,7 +139,7 @@ class PictureBoard:
             self._ended, self._error = True, error
             self._cond.notify_all()
 
-    def get(self, index: int) -> tuple[Path | None, Path | None]:
+    def get(self, index: int) -> SceneFiles:
         """Wait for scene `index`; raises what make_pictures raised if it failed first."""
         with self._cond:
             self._cond.wait_for(lambda: index in self._ready or self._ended)
@@ -117,12 +147,12 @@ class PictureBoard:
                 return self._ready[index]
             if self._error is not None:
                 raise self._error
-            return None, None
+            return SceneFiles()
 
-    def fill(self, job, ctx, fetch, room: float) -> None:
+    def fill(self, job, ctx, fetch) -> None:
         """make_pictures into this board (run it on a side thread)."""
         try:
-            make_pictures(job, ctx, fetch, room, self.put)
+            make_pictures(job, ctx, fetch, self.put)
         except BaseException as exc:
             self.end(exc)
             raise

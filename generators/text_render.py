@@ -199,7 +199,6 @@ def place(image: Image.Image, frame_w: int, frame_h: int, position: str,
     """Position an RGBA text image on the frame and prepare it for I420 blending: centered
     across the frame (or across `area` = (left, top, right, bottom)), at its top, centre or
     bottom; `scale` shrinks or grows it about its own centre (a caption popping in)."""
-    from .yuv import planes, rgb_to_i420
     full_w, full_h = image.size
     if scale != 1.0:
         image = image.resize((max(2, round(full_w * scale)), max(2, round(full_h * scale))), Image.LANCZOS)
@@ -213,9 +212,17 @@ def place(image: Image.Image, frame_w: int, frame_h: int, position: str,
     y = {"top": top + margin, "center": top + (bottom - top - full_h) // 2,
          "bottom": bottom - full_h - margin}[position]
     y += (full_h - h) // 2   # a scaled image keeps the centre of its full-size place
+    return prepared(rgba, x, y)
+
+
+def prepared(rgba: np.ndarray, x: int, y: int, opacity: float = 1.0) -> Overlay:
+    """An RGBA picture (even height and width) ready to blend at (x, y) of an I420 frame (rounded
+    down to even), its alpha times `opacity`."""
+    from .yuv import planes, rgb_to_i420
+    pad_h, pad_w = rgba.shape[:2]
     x, y = x // 2 * 2, y // 2 * 2
     yuv = rgb_to_i420(rgba[..., :3])
-    alpha = rgba[..., 3].astype(np.float32)
+    alpha = rgba[..., 3].astype(np.float32) * opacity
     alpha_c = alpha.reshape(pad_h // 2, 2, pad_w // 2, 2).mean(axis=(1, 3))
     result = []
     for plane, a in zip(planes(yuv, pad_w, pad_h), (alpha, alpha_c, alpha_c)):

@@ -5,6 +5,7 @@ process (`get_tts_provider`) and loads its model lazily through generators.model
 
     class TTSProvider:
         name: str
+        def check(self, voice: VoiceSpec, field: str)       # before any work: JobFailed naming field
         def identity(self, voice: VoiceSpec) -> dict        # what goes into cache keys
         def synthesize_sentences(self, sentences, voice, reference_wav=None)
             -> tuple[list[np.ndarray], int]   # float32 mono in [-1, 1], one per sentence; rate
@@ -29,6 +30,8 @@ _PROVIDERS = ProviderTable(PROVIDER_MODULES)
 class TTSProvider(Protocol):
     name: str
 
+    def check(self, voice: VoiceSpec, field: str) -> None: ...
+
     def identity(self, voice: VoiceSpec) -> dict: ...
 
     def synthesize_sentences(self, sentences: list[str], voice: VoiceSpec,
@@ -38,3 +41,11 @@ class TTSProvider(Protocol):
 def get_tts_provider(name: str, settings) -> TTSProvider:
     """The process-wide provider object for `name` (module.create_provider(settings))."""
     return _PROVIDERS.get(name, settings)
+
+
+def check_voices(job, settings) -> None:
+    """Every voice of the job checked by its own provider before any work; the error names the
+    field (`voice.name`, `scenes[i].voice.name`)."""
+    named = [("voice.name", job.voice)] + [(f"{s.path}.voice.name", s.voice) for s in job.scenes if s.voice]
+    for field, voice in named:
+        get_tts_provider(voice.provider, settings).check(voice, field)

@@ -91,6 +91,11 @@ class ChatterboxProvider:
         self._device: str | None = None
         self._lock = threading.Lock()
 
+    def check(self, voice, field: str = "voice.name") -> None:
+        """Before any work: nothing to look up. The package and the model are checked when first
+        used (ProviderUnavailable naming voice.provider); a reference voice is an asset, fetched
+        and checked like any other."""
+
     # -- package, device, model -----------------------------------------------
     @staticmethod
     def check_installed() -> None:

@@ -37,6 +37,12 @@ class PiperProvider:
             return self.voice_path or default_voice_path()
         return self.named_voice(voice_name, field)
 
+    def check(self, voice, field: str = "voice.name") -> None:
+        """Before any work: a named voice is found in PIPER_VOICES_DIR (or downloaded into it);
+        JobFailed naming `field` when it cannot be."""
+        if voice.name:
+            self.named_voice(voice.name, field)
+
     def named_voice(self, name: str, field: str = "voice.name") -> Path:
         """PIPER_VOICES_DIR/<name>.onnx (with <name>.onnx.json or <name>.json); a voice not there is
         downloaded into it with piper's own downloader (names like en_US-lessac-medium)."""

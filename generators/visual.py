@@ -1,12 +1,16 @@
-"""What decides how one scene looks, frame by frame: the input of frame sources and overlay layers.
+"""What decides how the video looks, frame by frame: the input of frame sources, layers and overlays.
 
-Plain frozen data: the piece cache keys are made from it (generators/compose.py), so
-every field that changes a pixel belongs here and nothing else does.
+Plain frozen data: the piece cache keys are made from it (generators/piece_keys.py), so
+every field that changes a pixel belongs here and nothing else does. A file is a local
+`Path`; keys take its content hash, never its name.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from jobmodel.plugin_fields import Params, param
 
 from .subtitles import Cue
 
@@ -24,6 +28,9 @@ class TextSpec:
     uppercase: bool = False            # captions: drawn in capitals
 
 
+# Params: a plug-in's fields as (name, value) pairs (jobmodel/plugin_fields.py); here files are local Paths
+
+
 @dataclass(frozen=True)
 class SceneVisual:
     """Everything that decides how a scene looks, frame by frame."""
@@ -38,4 +45,28 @@ class SceneVisual:
     title: TextSpec | None = None
     cues: tuple[Cue, ...] = ()
     subtitle_style: TextSpec | None = None  # content unused: the cue text is drawn
+    params: Params = ()            # the scene kind's own fields (a card's background), files as Paths
     index: int = 0
+
+    def param(self, name: str, default: Any = None) -> Any:
+        return param(self.params, name, default)
+
+
+@dataclass(frozen=True)
+class OverlayUse:
+    """One item of the job's `overlays` list, ready to draw: its plug-in and fields (files as Paths)."""
+    type: str
+    params: Params = ()
+    index: int = 0
+
+    def param(self, name: str, default: Any = None) -> Any:
+        return param(self.params, name, default)
+
+
+@dataclass(frozen=True)
+class Canvas:
+    """The whole video as overlays see it: its size, rate and length (frames)."""
+    width: int
+    height: int
+    fps: int
+    total: int = 0     # frames of the whole video; 0 while not known (narration still running)

@@ -1,6 +1,8 @@
 """The job model (layer 1, a leaf): what a job is and what can be wrong with it.
 
-    spec      parse_job(data) -> Job (scenes, voice, image, video, subtitles)
+    spec      parse_job(data) -> Job (scenes, voice, image, video, subtitles, overlays)
+    catalogue the plug-ins' names and the fields they read, declared by the renderer's registries
+    plugin_fields  reading those fields: plug-in names, params, the job's overlays list
     fields    typed field readers that name the JSON path of a bad value
     refs      asset references (URL or path inside the job folder / ASSET_ROOT)
     limits    sizes and counts a job may not exceed

@@ -5,6 +5,10 @@
 (`scenes[2].duration`); jobmodel.validate.validate_job lists every problem at once
 (the readers report through jobmodel.problems). Original ProtoVideo names and snake_case aliases are
 both accepted; unknown fields are refused so that typos do not pass silently.
+
+The names of scene kinds, transitions, overlays, motions and caption styles, and the fields
+those plug-ins read, come from the plug-in catalogue (jobmodel/catalogue.py), which the
+renderer's registries fill; jobmodel/plugin_fields.py reads them.
 """
 from __future__ import annotations
 
@@ -14,18 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from jobmodel import catalogue
 from jobmodel.errors import JobInvalid
 from jobmodel.fields import Fields, boolean, color, http_url, number, one_of, string, type_name
 from jobmodel.limits import LIMITS
 from jobmodel.platforms import PLATFORMS, check_length, check_picture
+from jobmodel.plugin_fields import OverlaySpec, Params, check_kind_fields, field_names, named, overlays, param, \
+    read_params
 from jobmodel.problems import attempt, problem
 from jobmodel.refs import AssetRef, parse_asset_ref
 
 PRIORITIES = ("critical", "high", "normal", "low")
 PRESETS = {"reel": (1080, 1920), "landscape": (1920, 1080), "square": (1080, 1080)}
-# names the renderer's registries must know (tests/test_scene_plugins.py checks they agree):
-SCENE_TYPES = ("image", "video")                                     # generators/scenes/
-MOTIONS = ("zoom_in", "zoom_out", "pan_left", "pan_right", "pan_up", "pan_down", "none")  # generators/motions.py
 POSITIONS = ("top", "center", "bottom")
 QUALITIES = ("draft", "standard", "high")
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -90,9 +94,6 @@ class SubtitleStyle:
     uppercase: bool = False
 
 
-CAPTION_STYLES = ("phrase", "karaoke", "word")
-
-
 @dataclass(frozen=True)
 class Scene:
     index: int
@@ -110,10 +111,15 @@ class Scene:
     scene_id: str = ""
     volume: float = 1.0        # a video scene's own sound (0: silent), ducked under narration
     voice: VoiceSpec | None = None   # the scene's own voice (dialogue); None: the job's
+    transition: str | None = None    # the transition into the next scene; None: video.transition
+    params: Params = ()              # the fields its scene kind declares (a card's background)
 
     @property
     def path(self) -> str:
         return f"scenes[{self.index}]"
+
+    def param(self, name: str, default: Any = None) -> Any:
+        return param(self.params, name, default)
 
 
 @dataclass(frozen=True)
@@ -132,11 +138,16 @@ class Job:
     music_volume: float = 0.15
     callback_url: str = ""     # webhook for the final record (protovideo.service.webhooks)
     audio: AudioSpec = field(default_factory=AudioSpec)
+    overlays: tuple[OverlaySpec, ...] = ()   # layers over the whole video (logo, progress bar, ...)
     base_dir: Path = Path(".")
 
     @property
     def output_name(self) -> str:
         return self.output_filename or f"{self.id}.mp4"
+
+    def transition_after(self, index: int) -> str:
+        """The transition from scene `index` into the next: the scene's own, else video.transition."""
+        return self.scenes[index].transition or self.video.transition
 
 
 def _even_size(value: Any, path: str) -> int:
@@ -205,10 +216,9 @@ def _video_spec(obj: Any, path: str) -> VideoSpec:
         sized_by_preset = f.has("preset") and not f.has("width")   # a refused size names what set it
         check_picture(platform, width, height, fps,
                       lambda n: f.where("preset") if sized_by_preset and n in ("width", "height") else f.where(n))
-    transition = f.get("transition", one_of("crossfade", "cut", "none", "fade"), "crossfade")
     return VideoSpec(
         width=width, height=height, fps=fps,
-        transition={"none": "cut", "fade": "crossfade"}.get(transition, transition),
+        transition=f.get("transition", named("transition"), "crossfade"),
         transition_duration=f.get("transition_duration", number(0, 2), 0.5),
         quality=f.get("quality", one_of(*QUALITIES), "standard"),
         platform=platform.name if platform else "",
@@ -239,7 +249,7 @@ def _subtitle_style(obj: Any, path: str) -> SubtitleStyle:
         position=f.get("position", one_of(*POSITIONS), "bottom"),
         color=f.get("color", color, "white"),
         stroke_color=f.get("stroke_color", color, "black"),
-        style=f.get("style", one_of(*CAPTION_STYLES), "phrase"),
+        style=f.get("style", named("caption_style"), "phrase"),
         highlight_color=f.get("highlight_color", color, "#FFD400"),
         uppercase=f.get("uppercase", boolean, False),
     )
@@ -264,15 +274,19 @@ SCENE_FIELDS = {
     "video": ("video_url", "videoUrl"), "narration": ("narration_url", "narrationUrl"),
     "narration_text": ("narrationText",), "duration": (), "text": (), "subtitle": ("subtitles",),
     "motion": (), "music": ("music_url",), "scene_id": ("sceneId",), "volume": (), "voice": (),
+    "transition": (),
 }
 
 
 def _scene(obj: Any, index: int, refs: Callable[[Any, str, str], AssetRef],
            default_voice_provider: str) -> Scene:
     path = f"scenes[{index}]"
-    f = Fields(obj, path, SCENE_FIELDS)
-    kind = f.get("type", one_of(*SCENE_TYPES), "image")
-    scene = Scene(
+    f = Fields(obj, path, {**SCENE_FIELDS, **field_names(catalogue.entries("scene_kind"))})
+    kind = f.get("type", named("scene_kind"), "image")
+    entry = catalogue.resolve("scene_kind", kind)
+    if entry is not None:
+        check_kind_fields(f, kind)
+    return Scene(
         index=index, type=kind,
         image=f.get("image", lambda v, p: refs(v, p, "image")),
         image_prompt=f.get("image_prompt", string(LIMITS.max_prompt_chars), ""),
@@ -282,20 +296,14 @@ def _scene(obj: Any, index: int, refs: Callable[[Any, str, str], AssetRef],
         duration=f.get("duration", number(LIMITS.min_scene_seconds, LIMITS.max_scene_seconds)),
         text=f.get("text", _text_overlay),
         subtitle=f.get("subtitle", boolean, False),
-        motion=f.get("motion", one_of(*MOTIONS), "zoom_in"),
+        motion=f.get("motion", named("motion"), "zoom_in"),
         music=f.get("music", lambda v, p: refs(v, p, "audio")),
         scene_id=f.get("scene_id", string(128), ""),
         volume=f.get("volume", number(0, 2), 1.0),
         voice=f.get("voice", lambda v, p: _voice(v, p, default_voice_provider)),
+        transition=f.get("transition", named("transition")),
+        params=read_params(f, entry, refs) if entry is not None else (),
     )
-    if kind == "video" and scene.video is None:
-        problem(JobInvalid(f.at("video"), "a video scene needs a 'video' URL or path"))
-    if kind == "image" and scene.video is not None:
-        problem(JobInvalid(f.where("video"), "'video' is only for scenes of type video"))
-    if kind == "image" and f.has("volume"):
-        problem(JobInvalid(f.where("volume"), "'volume' is the sound of a video scene's clip; "
-                           "this scene is of type image"))
-    return scene
 
 
 TOP_FIELDS = {
@@ -304,7 +312,7 @@ TOP_FIELDS = {
     "global_audio_prompt_url": ("audio_prompt_url", "globalAudioPromptUrl"),
     "voice": (), "image": (), "video": (), "subtitles": ("global_subtitle_config",),
     "music": ("music_url",), "music_volume": ("musicVolume",), "version": (),
-    "callback_url": ("callbackUrl", "webhook_url"),
+    "callback_url": ("callbackUrl", "webhook_url"), "overlays": (),
     "audio": (),
 }
 
@@ -321,7 +329,9 @@ def safe_output_filename(value: str, path: str) -> str:
 
 def parse_job(data: Any, base_dir: Path | str = ".", asset_root: Path | str | None = None, *,
               default_image_provider: str, default_voice_provider: str) -> Job:
-    """Check decoded job JSON and return a Job; raise JobInvalid naming the field."""
+    """Check decoded job JSON and return a Job; raise JobInvalid naming the field.
+    CatalogueNotLoaded when the plug-ins have not declared themselves (generators.plugins.load_all)."""
+    catalogue.entries("scene_kind")   # loud, before any field is judged against an empty catalogue
     base = Path(base_dir).resolve()
     roots = [base] + ([Path(asset_root).resolve()] if asset_root else [])
 
@@ -374,6 +384,7 @@ def parse_job(data: Any, base_dir: Path | str = ".", asset_root: Path | str | No
         music_volume=f.get("music_volume", number(0, 1), 0.15),
         callback_url=f.get("callback_url", http_url(), ""),
         audio=f.get("audio", _audio_spec, AudioSpec()),
+        overlays=f.get("overlays", lambda v, p: overlays(v, p, refs), ()),
         base_dir=base,
     )
     _check_durations(job)
@@ -400,7 +411,9 @@ def _check_durations(job: Job) -> None:
     if job.video.platform and known > PLATFORMS[job.video.platform].max_seconds:   # narration only adds
         check_length(PLATFORMS[job.video.platform], known)
     td = job.video.transition_duration
-    if job.video.transition == "crossfade" and len(job.scenes) > 1:
+    spanning = [i for i in range(len(job.scenes) - 1)
+                if catalogue.resolve("transition", job.transition_after(i)).trait("spans", True)]
+    if spanning:
         shortest = min((s.duration for s in job.scenes if s.duration), default=None)
         if shortest is not None and td > shortest / 2:
             problem(JobInvalid("video.transition_duration",

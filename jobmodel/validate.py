@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from jobmodel.catalogue import CatalogueNotLoaded
 from jobmodel.errors import JobInvalid
 from jobmodel.problems import collecting, problem, unique
 from jobmodel.spec import parse_job
@@ -20,6 +21,8 @@ def validate_job(data: Any, base_dir: Path | str = ".", asset_root: Path | str |
                       default_voice_provider=default_voice_provider)
         except JobInvalid as exc:   # a check that cannot go on (e.g. the job is not an object)
             found.append(exc)
+        except CatalogueNotLoaded:  # the program's mistake, not the job's: never a "problem"
+            raise
         except Exception as exc:    # noqa: BLE001 - a reader tripped over a value a problem left
             if not found:
                 problem(JobInvalid("$", f"cannot be checked: {type(exc).__name__}: {exc}"))

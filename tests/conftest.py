@@ -16,7 +16,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from folders import folder_env  # noqa: E402
+from generators.plugins import load_all  # noqa: E402
 from protovideo.runtime.settings import load_settings  # noqa: E402
+
+load_all()   # as the entry points do: the job model's names come from the plug-in registries
 
 
 def pytest_configure(config):

@@ -16,7 +16,10 @@ from generators.frames import SceneFrames            # noqa: E402
 from generators.subtitles import Cue                 # noqa: E402
 from generators.visual import SceneVisual, TextSpec  # noqa: E402
 from generators.word_timing import Word, join_words, split_words  # noqa: E402
+from generators.plugins import load_all             # noqa: E402
 from job_parsing import parse_job                  # noqa: E402
+
+load_all()
 
 TEXTS = {
     "japanese": "日本語のテキスト",

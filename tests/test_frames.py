@@ -162,19 +162,19 @@ def test_picture_board_hands_over_each_scene_as_it_comes():
     reader.start()
     assert watched.sleeps.acquire(timeout=60)   # the reader is asleep in get(1) (60 s bounds a hang)
     assert not got                      # waiting for scene 1
-    board.put(0, Path("a.png"), None)
+    board.put(0, Path("a.png"))
     assert watched.sleeps.acquire(timeout=60)   # woke for scene 0 and went back to sleep
     assert not got                      # still waiting for scene 1
-    board.put(1, Path("b.png"), None)
+    board.put(1, None, (("video", Path("b.mp4")),))
     reader.join(timeout=60)
-    assert got == [(Path("b.png"), None)]
+    assert got == [(None, (("video", Path("b.mp4")),))] and got[0].file("video") == Path("b.mp4")
     board.end()
-    assert board.get(2) == (None, None)
+    assert board.get(2) == (None, ())
 
     failing = PictureBoard()
-    failing.put(0, Path("a.png"), None)
+    failing.put(0, Path("a.png"))
     failing.end(RuntimeError("picture provider down"))
-    assert failing.get(0) == (Path("a.png"), None)
+    assert failing.get(0) == (Path("a.png"), ())
     with pytest.raises(RuntimeError, match="provider down"):
         failing.get(1)
 

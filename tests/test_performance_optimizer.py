@@ -258,7 +258,7 @@ def test_picture_assets_are_fetched_side_by_side_through_parallel_process_scenes
 
     ctx = type("Ctx", (), {"optimizer": optimizer, "settings": None})()
     with pytest.raises(SceneError) as info:
-        make_pictures(job, ctx, fetch, 1.1, lambda i, picture, video: ready.update({i: picture}))
+        make_pictures(job, ctx, fetch, lambda i, picture, files=(): ready.update({i: picture}))
     assert calls == [3]
     assert info.value.index == 2 and "broken" in str(info.value.error)
     assert ready == {0: "https://example.com/0.png", 1: "https://example.com/1.png"}

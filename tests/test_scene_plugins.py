@@ -8,18 +8,27 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from generators import motions, overlays, scenes
+from generators import motions, overlays, scenes, transitions
 from generators.frames import SceneFrames
+from generators.plugins import unregister
 from generators.subtitles import Cue
 from generators.visual import SceneVisual, TextSpec
 from generators.yuv import planes
-from jobmodel import spec
+from jobmodel import catalogue
 
 
 def test_the_job_model_names_what_the_renderer_knows():
-    assert sorted(spec.MOTIONS) == sorted(motions.MOTIONS)
-    assert sorted(spec.SCENE_TYPES) == sorted(scenes.SOURCES)
-    assert sorted(spec.CAPTION_STYLES) == sorted(overlays.CAPTION_STYLES)
+    for kind, registry in (("motion", motions.MOTIONS), ("scene_kind", scenes.SOURCES),
+                           ("caption_style", overlays.CAPTION_STYLES), ("transition", transitions.TRANSITIONS),
+                           ("overlay", overlays.OVERLAYS)):
+        assert sorted(catalogue.names(kind)) == sorted(registry), kind
+    # the built-ins of SPEC are there
+    assert {"image", "video"} <= set(catalogue.names("scene_kind"))
+    assert {"crossfade", "cut"} <= set(catalogue.names("transition"))
+    assert set(catalogue.names("motion")) == {"zoom_in", "zoom_out", "pan_left", "pan_right", "pan_up",
+                                              "pan_down", "none"}
+    # scene layers are asked for by scene fields (`text`, `subtitle`), never by name
+    assert set(overlays.SCENE_LAYERS) == {"title", "captions"}
 
 
 def _grey(tmp_path: Path) -> Path:
@@ -67,6 +76,7 @@ def test_a_caption_style_is_a_layer_found_by_its_name(tmp_path):
 
     overlays.caption_style("test_marker")(Marker)
     try:
+        assert "test_marker" in catalogue.names("caption_style")   # a job may name it now
         visual = SceneVisual(width=270, height=480, fps=12, frames=6, motion="none", picture=_grey(tmp_path),
                              cues=(Cue("x", 0, 1),), subtitle_style=TextSpec("", "bottom", 24, "white",
                                                                               style="test_marker"))
@@ -78,7 +88,8 @@ def test_a_caption_style_is_a_layer_found_by_its_name(tmp_path):
             SceneFrames(SceneVisual(**{**visual.__dict__, "subtitle_style": TextSpec("", "bottom", 24, "white",
                                                                                      style="karaoke-typo")}))
     finally:
-        overlays.CAPTION_STYLES.pop("test_marker")
+        unregister(overlays.CAPTION_STYLES, "test_marker")
+    assert "test_marker" not in catalogue.names("caption_style")
 
 
 def test_an_unknown_scene_kind_is_refused_by_name(tmp_path):

@@ -21,7 +21,7 @@ from ..text_render import (BlockSize, Overlay, caption_size, place, render_capti
                             render_text_block, text_block_size)
 from ..visual import SceneVisual
 from ..word_timing import Word, join_words
-from . import CAPTION_STYLES, caption_style, overlay
+from . import caption_layer, caption_style, scene_layer
 
 POP_SCALES = (0.7, 0.85, 0.95)   # the first frames of a popping word, then full size
 
@@ -158,13 +158,9 @@ def caption_band(visual: SceneVisual) -> tuple[int, int] | None:
     return middle - 1, middle + tallest
 
 
-@overlay("captions", z=20)
+@scene_layer("captions", z=20, band=caption_band)
 def captions(visual: SceneVisual):
+    """The scene's narration as captions (`subtitle`, the job's `subtitles`), in its caption style."""
     if not visual.cues or visual.subtitle_style is None:
         return None
-    style = visual.subtitle_style.style
-    try:
-        factory = CAPTION_STYLES[style]
-    except KeyError:
-        raise ValueError(f"no caption style {style!r} (known: {sorted(CAPTION_STYLES)})") from None
-    return factory(visual)
+    return caption_layer(visual)(visual)

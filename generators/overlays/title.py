@@ -6,7 +6,8 @@ title on the captions' side moves to the captions' edge facing the middle of the
 title above bottom captions, a top title below top captions, a centred title clamped out of their
 band). A title too wide or too tall for the room left is made smaller, down to MIN_TITLE of the
 frame's shorter side; if even that does not fit, its last lines are left out. Either is said in
-the report's notes (`title_note`, which the pipeline adds).
+the report's notes (`title_note`, the layer's `note`, which the pipeline adds through
+generators.overlays.layer_notes).
 """
 from __future__ import annotations
 
@@ -18,8 +19,7 @@ import numpy as np
 from ..safe_area import safe_area
 from ..text_render import block_size, clean_text, paragraph_lines, place, render_lines, text_room
 from ..visual import SceneVisual
-from . import overlay
-from .captions import caption_band
+from . import caption_band, scene_layer
 
 GAP = 0.02          # of the frame's height kept between a title and the captions
 MIN_TITLE = 0.025   # the smallest title, a share of the frame's shorter side (27 px at 1080)
@@ -112,6 +112,6 @@ class TitleLayer:
         pass
 
 
-@overlay("title", z=10)
+@scene_layer("title", z=10, note=title_note)
 def title(visual: SceneVisual) -> TitleLayer | None:
     return TitleLayer(visual) if visual.title is not None else None

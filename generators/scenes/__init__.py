@@ -5,11 +5,17 @@ SceneVisual and answers `frame(i)` with the I420 frame (generators/yuv.py) of lo
 frame i, and `close()` when the piece is done. Sources are found by scene kind (the
 job's scene `type`) in SOURCES; each module of this package registers its own with
 
-    @scene_kind("image")
-    class StillSource: ...
+    @scene_kind("card", params={"background": Param(check=..., default=...)})
+    class CardSource: ...
 
-and is imported when the package is, so a new scene kind is one module here plus its
-name in jobmodel/spec.py's SCENE_TYPES (tests/test_scene_plugins.py checks the two agree).
+and is imported when the package is, so a new scene kind is one module here: the
+decorator declares its name and the scene fields it reads to the job model's catalogue
+(jobmodel/catalogue.py), so `scenes[i].type` accepts it and its fields are parsed into
+`Scene.params`, then `SceneVisual.params` (generators/timeline.py). Traits say what else
+it needs: `picture=ROOM` a still picture covering ROOM times the frame (the scene's `image`,
+or one generated; generators/pictures.py), `files=("video",)` scene fields holding files
+it shows (fetched and hashed by content). `owns` / `needs` name the existing scene fields
+only this kind reads or must have (a video scene's `video`).
 
 A source may hand back the same array for every frame (it is reused): the caller uses
 or copies it before asking for the next frame, and overlays draw on it in place.
@@ -22,7 +28,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from ..plugins import load_modules, registrar
+from ..plugins import Plugin, find, load_modules, registrar
 from ..visual import SceneVisual
 
 
@@ -31,19 +37,29 @@ class FrameSource(Protocol):
     def close(self) -> None: ...
 
 
-SOURCES: dict[str, Callable[[SceneVisual], FrameSource]] = {}
+SOURCES: dict[str, Plugin] = {}
 
 
-# @scene_kind("name"): the frame source class (or factory) for scene kind `name`
-scene_kind = registrar(SOURCES, "scene kind")
+# @scene_kind("name", ...): the frame source class (or factory) for scene kind `name`
+scene_kind = registrar(SOURCES, "scene_kind")
+
+
+def kind_of(name: str) -> Plugin:
+    return find(SOURCES, name, "frame source for scene kind")
 
 
 def open_source(visual: SceneVisual) -> FrameSource:
-    try:
-        factory = SOURCES[visual.kind]
-    except KeyError:
-        raise ValueError(f"no frame source for scene kind {visual.kind!r} (known: {sorted(SOURCES)})") from None
+    factory: Callable[[SceneVisual], FrameSource] = kind_of(visual.kind).make
     return factory(visual)
+
+
+def end_job() -> None:
+    """After a job: each source drops what it shares between the pieces of a job (`end_job`
+    on the source class, if it has one: the still source's scaled pictures)."""
+    for plugin in SOURCES.values():
+        release = getattr(plugin.make, "end_job", None)
+        if release is not None:
+            release()
 
 
 def cover(image: np.ndarray, width: int, height: int) -> np.ndarray:

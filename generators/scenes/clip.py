@@ -13,8 +13,10 @@ from ..yuv import rgb_to_i420
 from . import cover, scene_kind
 
 
-@scene_kind("video")
+@scene_kind("video", owns=("video", "volume"), needs=("video",), files=("video",))
 class ClipSource:
+    """A video clip (`video`), trimmed or looped to the scene, cropped to fit; its own sound at `volume`."""
+
     def __init__(self, visual: SceneVisual):
         from moviepy import VideoFileClip
         self.v = visual

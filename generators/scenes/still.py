@@ -9,7 +9,7 @@ whose camera does not move is made once and copied.
 A scene's picture is wanted by up to three pieces (its body and the crossfades on
 either side), often at the same time on different threads: the scaled planes of the
 last few pictures are shared (`shared_planes`), so each is decoded, scaled and
-converted once. The planes are only read. The renderer forgets them after each job.
+converted once. The planes are only read; they are forgotten after each job (`end_job`).
 """
 from __future__ import annotations
 
@@ -74,8 +74,12 @@ def forget_pictures() -> None:
         _shared.clear()
 
 
-@scene_kind("image")
+@scene_kind("image", picture=ROOM)
 class StillSource:
+    """A still picture (the scene's `image`, or one generated from `promptImage`) and a camera move (`motion`)."""
+
+    end_job = staticmethod(forget_pictures)
+
     def __init__(self, visual: SceneVisual):
         self.v = visual
         self.planes = self._shared_load(visual.picture)

@@ -9,6 +9,7 @@ import sys
 import tempfile
 from typing import Callable
 
+from generators.plugins import load_all
 from protovideo import __version__
 from protovideo.pipeline.runtime import Runtime
 from protovideo.runtime.settings import Settings, SettingsError, load_settings
@@ -101,6 +102,7 @@ def main(argv: list[str] | None = None,
         return 2
     if command not in NO_SCRATCH:
         use_private_tmp(settings)
+    load_all()   # the plug-ins declare their names and fields to the job model before any job is read
     module_name, func_name = COMMANDS[command].split(":")
     handler = getattr(importlib.import_module(module_name), func_name)
     runtime = make_runtime(settings).install() if command in WITH_RUNTIME else None

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from generators.netpolicy import url_refusal
+from generators.plugins import load_all
 from jobmodel.errors import JobInvalid
 from jobmodel.jobfile import read_job_file
 from jobmodel.spec import TOP_FIELDS, Job, parse_job
@@ -29,6 +30,7 @@ CALLBACK_NAMES = ("callback_url", *TOP_FIELDS["callback_url"])   # the names the
 
 class JobChecker:
     def __init__(self, settings: Any):
+        load_all()   # the plug-ins declare their names and fields to the job model (idempotent)
         self.base_dir = settings.path("ASSET_ROOT")   # the folder of jobs that come without one
         self.asset_root = self.base_dir if str(settings.ASSET_ROOT).strip() else None
         self.image_provider = settings.IMAGE_PROVIDER

@@ -13,7 +13,7 @@ Where the pipeline uses them: parallel_process_scenes fans out the asset fetches
 the picture making (generators/pictures.py); optimize_memory ends every render_job
 (and is the door to MemoryWatch.relieve, which the watch calls itself when memory
 crosses a line). The renderer's own encoding fan-out is the piece queue
-(generators/compose.py), sized by effective_max_workers.
+(generators/piece_queue.py), sized by effective_max_workers.
 
 Every step is logged to logger "protovideo.perf" as
     PERF job=<id> step=<name> duration=<seconds>s rss_mb=<mb> [scene=<i>] [gpu_mb=<mb>]

@@ -54,8 +54,8 @@ def qc_plan(job: Job, counts: list[int], narration_s: list[float], lead: float,
                                 speech=(a + lead, min(b, a + lead + speech)) if speech > 0 else None))
         start += n
     # a transition through black (the catalogue's fade_black) is dark by design around each cut
-    dips = tuple((b - job.video.transition_duration, b + job.video.transition_duration)
-                 for b in (sc.end for sc in scenes[:-1])) if "black" in job.video.transition else ()
+    dips = tuple((sc.end - job.video.transition_duration, sc.end + job.video.transition_duration)
+                 for i, sc in enumerate(scenes[:-1]) if "black" in job.transition_after(i))
     sound = bool(job.music) or any(sec > 0 for sec in narration_s) or any(
         s.music or (s.type == "video" and s.volume > 0) for s in job.scenes)
     return QCPlan(fps=fps, duration=start / fps, scenes=tuple(scenes), loudness=target.integrated, sound=sound,

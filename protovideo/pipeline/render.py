@@ -1,14 +1,23 @@
-"""The render pipeline: one job in, one MP4 and one report out.
+"""The render pipeline: one job in, one MP4 and one report out, as numbered steps.
 
-    job -> narration and pictures (scenes in parallel; generated pictures batched)
-        -> timeline (scene lengths follow the speech)
-        -> pieces (scene bodies, transitions; cached)  ||  soundtrack (narration; music and
-                                                               video scenes' own sound ducked under it)
-        -> join by stream copy + AAC mux -> OUTPUT_DIR/<name>.mp4 (atomic) + REPORT_DIR/<id>.json
-        -> poster: a frame of the first scene -> OUTPUT_DIR/<name>.jpg (atomic)
+    0 check         every text has a font, every voice passes its provider's check: before any work
+    1 narration     scene by scene on one thread (a voice model speaks one text at a time)
+      ‖ pictures    on a side thread: files fetched, pictures generated (batched) or drawn
+    2 timeline      a scene's length follows its speech; its visual is made as soon as it is known
+    3 pieces        scene bodies and transitions (cached), each started as soon as its scenes'
+                    neighbours are known, so steps 1-3 run as one stream and the encoder
+                    never waits for the voice
+      ‖ soundtrack  narration at its places; music and clips' own sound ducked under it (cached)
+    4 join          pieces by stream copy + AAC mux, and the poster frame (both cached: a job
+                    rendered again only copies files out of the cache); the caption files
+    5 QC            the joined file checked against the job's plan (loudness, black, frozen and
+                    silent spans, A/V timing, every frame decodes: protovideo/pipeline/qc.py)
+    6 publish       the finished files placed at their destination (OUTPUT_DIR; issue 25's sinks),
+                    the video signed with Content Credentials when set, the manifest beside it
+    7 report        REPORT_DIR/<id>.json and the result
 
-The joined MP4 and the poster are cached too, keyed by the pieces' keys and the soundtrack, so
-a job rendered again only copies two files out of the cache.
+What a job means for the frames (lengths, visuals, overlays) is generators/timeline.py's;
+the plug-ins (scene kinds, transitions, overlays) are found by name in their registries.
 """
 from __future__ import annotations
 
@@ -16,27 +25,28 @@ import logging
 import os
 import shutil
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cache import make_key, open_cache
 from cache.keys import file_md5
+from generators import scenes
 from generators.audio import Placement, build_soundtrack
-from generators.compose import PieceQueue, scratch_dir, total_seconds
-from generators.encode import encoder_for, encoder_slots, join_and_mux
+from generators.compose import scratch_dir, total_seconds
+from generators.encode import EncoderSettings, encoder_for, encoder_slots, join_and_mux
 from generators.glyphs import check_job_text
 from generators.loudness import encode_normalized
-from generators.motions import ROOM
-from generators.narration import recorded_narration, synthesize_narration
-from generators.overlays.title import title_note
-from generators.sidecars import write_sidecars
+from generators.overlays import layer_notes
+from generators.narration import (recorded_narration, scene_texts, spread_narration,  # noqa: F401 (re-exported)
+                                  synthesize_narration)
 from generators.pictures import PictureBoard
+from generators.piece_queue import PieceQueue
 from generators.poster import poster_path, write_poster
-from generators.scenes.still import forget_pictures
-from generators.speech import Speech, split_sentences
-from generators.subtitles import cues_for, shift_cues
-from generators.visual import SceneVisual, TextSpec
+from generators.sidecars import write_sidecars
+from generators.speech import Speech
+from generators.timeline import LEAD, overlay_uses, scene_frames, scene_visual, transitions, video_cues  # noqa: F401
+from generators.tts import check_voices
 from jobmodel.errors import JobFailed, JobInvalid, SceneError
 from jobmodel.spec import Job, Scene
 from protovideo.pipeline.context import JobContext
@@ -46,10 +56,6 @@ from protovideo.pipeline.outputs import (check_platform_length, loudness_target,
 from protovideo.pipeline.provenance import describe, place_video, write_manifest
 from protovideo.pipeline.runtime import Runtime
 from protovideo.runtime.settings import Settings
-
-LEAD = 0.25   # seconds of picture before the narration starts
-TAIL = 0.5    # seconds after it ends
-DEFAULT_SCENE_SECONDS = 2.0  # a scene with neither duration nor words (global narration ran out)
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,42 @@ class SceneSound:
     speech: Speech | None     # narration (synthesized or recorded)
     music: Path | None        # scene music file
     note: str = ""            # what the report should say about this scene's narration
+
+
+@dataclass(frozen=True)
+class Made:
+    """Step 4's files, in the cache or the scratch folder, ready to be published."""
+    video: Path
+    poster: Path
+    captions: tuple[Path, ...] = ()
+    key: str = ""                 # the joined file's cache key (QC's result is cached under it)
+
+
+@dataclass(frozen=True)
+class Published:
+    """Step 6's answer: where the finished files now are."""
+    output: Path
+    poster: Path
+    subtitles: tuple[Path, ...] = ()
+    manifest: Path | None = None
+
+
+@dataclass
+class Run:
+    """One job being rendered: what its steps hand each other."""
+    job: Job
+    ctx: JobContext
+    output: Path
+    work: Path
+    encoder: EncoderSettings
+    slots: int
+    sounds: list[SceneSound] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)      # frames of each scene
+    clips: list[Path | None] = field(default_factory=list)   # each scene's clip (its own sound)
+    pieces: int = 0
+    notes: list[str] = field(default_factory=list)       # the layers' notes (a title made smaller)
+    loudness: dict = field(default_factory=dict)         # what normalizing the soundtrack did
+    qc: dict | None = None                               # step 5's result
 
 
 def make_context(runtime: Runtime | Settings, log: logging.Logger | None = None, progress=None,
@@ -93,40 +135,102 @@ def fetch(ref, ctx: JobContext) -> Path:
     return fetch_asset(ref, ctx.settings, ctx.cache)
 
 
-def spread_narration(text: str, parts: int) -> list[str]:
-    """Split global narration into `parts` consecutive chunks of similar length, at sentences."""
-    units = split_sentences(text)
-    while 0 < len(units) < parts:  # too few sentences: split the longest at a word boundary
-        longest = max(range(len(units)), key=lambda i: len(units[i]))
-        words = units[longest].split()
-        if len(words) < 2:
-            break
-        mid = len(words) // 2
-        units[longest:longest + 1] = [" ".join(words[:mid]), " ".join(words[mid:])]
-    total = sum(len(u) for u in units)
-    chunks, taken, done = [], 0, 0
-    for group in range(parts):
-        last = group == parts - 1
-        target = total * (group + 1) / parts
-        chunk: list[str] = []
-        while taken < len(units) and (last or taken < len(units) - (parts - group - 1)):
-            size = len(units[taken])
-            if chunk and not last and abs(done + size - target) > abs(done - target):
-                break
-            chunk.append(units[taken])
-            done += size
-            taken += 1
-        chunks.append(" ".join(chunk))
-    return chunks
+def render_job(job: Job, ctx: JobContext, output_path: Path | None = None) -> RenderResult:
+    settings, opt = ctx.settings, ctx.optimizer
+    check(job, ctx)
+    opt.start_performance_monitoring(job.id, scenes=len(job.scenes))
+    output = Path(output_path) if output_path else settings.path("OUTPUT_DIR") / job.output_name
+    slots, threads = encoder_slots(opt.effective_max_workers)
+    v = job.video
+    run = Run(job, ctx, output, scratch_dir(settings.path("WORK_DIR"), job.id),
+              encoder_for(v.quality, v.fps, v.width, v.height, threads=threads,
+                          max_kbps=video_kbps_cap(job)), slots)   # a platform's bitrate cap
+    try:
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"job-{job.id}") as side:
+            try:
+                made = make(run, side)
+            except SceneError as exc:
+                raise _unwrap(exc) from exc
+        qc(run, made)
+        return report(run, publish(run, made))
+    finally:
+        shutil.rmtree(run.work, ignore_errors=True)
+        scenes.end_job()         # what the frame sources share between a job's pieces (scaled pictures)
+        ctx.cache.close()        # drops scratch files handed out while the cache is off
+        opt.optimize_memory()    # freed frames and pictures go back to the system between jobs
 
 
-def _scene_texts(job: Job) -> list[str]:
-    if job.narration_text.strip():
-        return spread_narration(job.narration_text, len(job.scenes))
-    return [s.narration_text for s in job.scenes]
+def make(run: Run, side: ThreadPoolExecutor) -> Made:
+    """Steps 1-4: the joined video, its poster and its captions."""
+    job, ctx = run.job, run.ctx
+    ctx.report_progress(0, len(job.scenes), "scenes rendered")
+    board = PictureBoard()
+    side.submit(board.fill, job, ctx, fetch)                                    # 1 pictures
+    queue = PieceQueue(ctx, run.encoder, transitions(job), job.video.transition_duration, run.slots,
+                       scenes=len(job.scenes), overlays=_overlays(run))
+    try:
+        with Narration(run) as narration:
+            for scene in job.scenes:
+                sound = narration.next(scene)                                   # 1 narration
+                queue.add_scene(timeline(run, scene, sound, board))             # 2 timeline -> 3 pieces
+        check_platform_length(job, total_seconds(run.counts, job.video.fps))   # refused by name
+        audio = side.submit(soundtrack, run, _job_music(run))                   # 3 soundtrack
+        pieces, paths = queue.finish()                                          # 3 pieces
+        run.pieces = len(pieces)
+    finally:
+        queue.close()
+    track = audio.result()
+    ctx.check_cancelled()
+    return join(run, [queue.keys[p] for p in pieces], paths, track)            # 4 join
 
 
-def _prepare_sound(job: Job, scene: Scene, text: str, reference: Path | None, ctx: JobContext) -> SceneSound:
+# ---------------------------------------------------------------- 0 check
+def check(job: Job, ctx: JobContext) -> None:
+    """Before any work: titles and captions some installed font can draw (JobInvalid), every
+    voice found by its provider (JobFailed naming `voice.name` / `scenes[i].voice.name`)."""
+    check_job_text(job)
+    check_voices(job, ctx.settings)
+
+
+# ---------------------------------------------------------------- 1 narration
+class Narration:
+    """Each scene's sound, in scene order, made on one thread ahead of the scene asking for it."""
+
+    def __init__(self, run: Run):
+        self.run = run
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="narration")
+        self._futures: dict[int, Future] = {}
+
+    def __enter__(self) -> "Narration":
+        job, texts = self.run.job, scene_texts(self.run.job)
+        try:
+            reference = None
+            if job.global_audio_prompt is not None and job.voice.provider == "chatterbox":
+                with self.run.ctx.optimizer.monitor_performance("fetch_assets"):
+                    reference = fetch(job.global_audio_prompt, self.run.ctx)
+            for scene in job.scenes:
+                self._futures[scene.index] = self._pool.submit(scene_sound, job, scene, texts[scene.index],
+                                                              reference, self.run.ctx)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def next(self, scene: Scene) -> SceneSound:
+        try:
+            sound = self._futures[scene.index].result()
+        except BaseException as exc:  # noqa: BLE001
+            raise SceneError(scene.index, exc) from exc
+        self.run.sounds.append(sound)
+        return sound
+
+    def __exit__(self, *exc) -> None:
+        for future in self._futures.values():
+            future.cancel()
+        self._pool.shutdown(wait=True)
+
+
+def scene_sound(job: Job, scene: Scene, text: str, reference: Path | None, ctx: JobContext) -> SceneSound:
     ctx.check_cancelled()
     speech, note = None, ""
     recorded = scene.narration is not None and not job.narration_text.strip()
@@ -146,58 +250,40 @@ def _prepare_sound(job: Job, scene: Scene, text: str, reference: Path | None, ct
     return SceneSound(speech, music, note)
 
 
-def _scene_frames(scene: Scene, sound: SceneSound, fps: int) -> int:
-    needed = LEAD + sound.speech.duration + TAIL if sound.speech else 0.0
-    seconds = max(scene.duration or 0.0, needed) or DEFAULT_SCENE_SECONDS
-    return max(1, int(round(seconds * fps)))
+# ---------------------------------------------------------------- 2 timeline
+def timeline(run: Run, scene: Scene, sound: SceneSound, board: PictureBoard):
+    """The scene's length (it follows the speech) and its visual, once its files are ready."""
+    run.counts.append(scene_frames(scene, sound.speech, run.job.video.fps))
+    files = board.get(scene.index)
+    run.clips.append(files.file("video"))
+    visual = scene_visual(run.job, scene, sound.speech, files, run.counts[-1])
+    run.notes.extend(layer_notes(visual))   # a title made smaller to fit, or cut
+    return visual
 
 
-def _visual(job: Job, scene: Scene, sound: SceneSound, picture: Path | None, video: Path | None,
-            frames: int) -> SceneVisual:
-    v, style = job.video, job.subtitles
-    scale = min(v.width, v.height) / 1080.0
-    sub_size = style.font_size * scale if style.font_size else min(v.width, v.height) * 0.06
-    sub_style = TextSpec("", style.position, max(8, int(sub_size)), style.color, style.stroke_color, True,
-                         style=style.style, highlight_color=style.highlight_color, uppercase=style.uppercase)
-    title = None
-    if scene.text is not None:
-        t = scene.text
-        title = TextSpec(t.content, t.position, max(8, int(t.fontsize * scale)), t.color)
-    cues = ()
-    subtitled = scene.subtitle or bool(job.narration_text.strip())
-    if subtitled:
-        cues = tuple(scene_cues(job, sound))
-    return SceneVisual(width=v.width, height=v.height, fps=v.fps, frames=frames, kind=scene.type,
-                       motion=scene.motion if video is None else "none",
-                       picture=picture, video=video, title=title, cues=cues,
-                       subtitle_style=sub_style if cues else None, index=scene.index)
-
-
-def scene_cues(job: Job, sound: SceneSound) -> list:
-    """Caption lines of a scene's narration, in the scene's own time (from its first frame)."""
-    if sound.speech is None or not sound.speech.sentences:
-        return []
-    return cues_for(sound.speech.sentences, job.subtitles.words_per_line, offset=LEAD)
-
-
-def _sidecars(job: Job, sounds: list[SceneSound], counts: list[int], output: Path) -> tuple[Path, ...]:
-    """<name>.srt and <name>.vtt of every scene's narration, in the video's time."""
-    cues, start = [], 0
-    for sound, n in zip(sounds, counts):
-        cues.extend(shift_cues(scene_cues(job, sound), start / job.video.fps))
-        start += n
-    if not cues:
+def _overlays(run: Run):
+    """The job's overlays, their files fetched (before the first piece: every piece draws them)."""
+    if not run.job.overlays:
         return ()
-    return tuple(write_sidecars(output, cues))
+    with run.ctx.optimizer.monitor_performance("fetch_assets"):
+        return overlay_uses(run.job, lambda ref: fetch(ref, run.ctx))
 
 
-def _soundtrack(job: Job, sounds: list[SceneSound], counts: list[int], clips: list[Path | None],
-                music: Path | None, work: Path, ctx: JobContext) -> tuple[Path, str, dict]:
+# ---------------------------------------------------------------- 3 soundtrack
+def _job_music(run: Run) -> Path | None:
+    if run.job.music is None:
+        return None
+    with run.ctx.optimizer.monitor_performance("fetch_assets"):
+        return fetch(run.job.music, run.ctx)
+
+
+def soundtrack(run: Run, music: Path | None) -> tuple[Path, str]:
     """The job's AAC soundtrack, cached by everything in it and its loudness target (a re-render
-    only copies it), its key, and what normalizing it measured and did (empty when cached)."""
-    fps = job.video.fps
+    only copies it), and its key; what normalizing it measured and did goes to run.loudness
+    (empty when it came from the cache)."""
+    job, ctx, fps = run.job, run.ctx, run.job.video.fps
     placements, start = [], 0
-    for scene, sound, n, clip in zip(job.scenes, sounds, counts, clips):
+    for scene, sound, n, clip in zip(job.scenes, run.sounds, run.counts, run.clips):
         if sound.speech is not None:
             placements.append(Placement(sound.speech.path, start / fps + LEAD))
         if sound.music is not None:
@@ -207,9 +293,8 @@ def _soundtrack(job: Job, sounds: list[SceneSound], counts: list[int], clips: li
             placements.append(Placement(clip, start / fps, gain=scene.volume, length=n / fps,
                                         is_speech=False, is_clip=True))
         start += n
-    total = total_seconds(counts, fps)
+    total = total_seconds(run.counts, fps)
     target = loudness_target(job, ctx.settings)
-    loudness: dict = {}
     key = make_key("soundtrack", total=round(total, 4), volume=job.music_volume, loudness=target.identity(),
                    music=file_md5(music) if music else None,
                    placements=[[file_md5(p.path), round(p.start, 4), p.gain, p.length, p.is_speech,
@@ -221,37 +306,60 @@ def _soundtrack(job: Job, sounds: list[SceneSound], counts: list[int], clips: li
             mix = build_soundtrack(total, placements, music, job.music_volume, cancel=ctx.cancel)
             ctx.check_cancelled()
         with ctx.optimizer.monitor_performance("loudness"):   # the whole mix to the target, then AAC
-            loudness.update(encode_normalized(mix, tmp, target, cancel=ctx.cancel))
+            run.loudness.update(encode_normalized(mix, tmp, target, cancel=ctx.cancel))
 
-    return ctx.cache.get_or_create(key, ".aac", produce), key, loudness
+    return ctx.cache.get_or_create(key, ".aac", produce), key
 
 
-def _publish(pieces: list, paths: list[Path], keys: dict, soundtrack: tuple[Path, str, dict], output: Path,
-             poster_at: float, work: Path, ctx: JobContext, gate=None,
-             place=None) -> tuple[Path, dict | None]:
-    """The joined MP4 at `output` and its poster beside it, both through the cache.
+# ---------------------------------------------------------------- 4 join
+def join(run: Run, piece_keys: list[str], paths: list[Path], track: tuple[Path, str]) -> Made:
+    """The joined MP4 and its poster, both through the cache, and the caption files.
 
     The joined file is keyed by its pieces' keys and the soundtrack's, the poster by the
     joined file's key and its time: a job rendered again copies both out of the cache instead
     of joining and decoding again."""
-    opt, (soundtrack, soundtrack_key, _loudness) = ctx.optimizer, soundtrack
-    joined_key = make_key("joined", pieces=[keys[p] for p in pieces], soundtrack=soundtrack_key)
+    opt, (track_path, track_key) = run.ctx.optimizer, track
+    joined_key = make_key("joined", pieces=piece_keys, soundtrack=track_key)
 
-    def join(tmp: Path) -> None:
+    def joining(tmp: Path) -> None:
         with opt.monitor_performance("mux"):
-            join_and_mux(paths, soundtrack, tmp, work)
+            join_and_mux(paths, track_path, tmp, run.work)
 
-    joined = ctx.cache.get_or_create(joined_key, ".mp4", join)
-    qc = gate(joined, joined_key) if gate else None   # QC: before anything is published
+    joined = run.ctx.cache.get_or_create(joined_key, ".mp4", joining)
+    poster_at = run.counts[0] / run.job.video.fps / 2
     poster_key = make_key("poster", joined=joined_key, at=round(poster_at, 4))
 
     def frame(tmp: Path) -> None:
         with opt.monitor_performance("poster"):
             write_poster(joined, at_seconds=poster_at, poster=tmp)
 
-    poster = ctx.cache.get_or_create(poster_key, ".jpg", frame)
-    (place or copy_atomically)(joined, output)   # place: signed with Content Credentials, or copied
-    return copy_atomically(poster, poster_path(output)), qc
+    poster = run.ctx.cache.get_or_create(poster_key, ".jpg", frame)
+    cues = video_cues(run.job, [s.speech for s in run.sounds], run.counts)
+    captions = tuple(write_sidecars(run.work / run.output.name, cues)) if cues else ()
+    return Made(joined, poster, captions, joined_key)
+
+
+# ---------------------------------------------------------------- 5 QC
+def qc(run: Run, made: Made) -> None:
+    """The joined file checked against what the job planned, before anything is published
+    (QC=fail: QCFailed, nothing published; warn: recorded; off: None). Cached with the joined file."""
+    job, ctx = run.job, run.ctx
+    plan = qc_plan(job, run.counts, [s.speech.duration if s.speech else 0.0 for s in run.sounds], LEAD,
+                   loudness_target(job, ctx.settings))
+    run.qc = quality_gate(made.video, made.key, plan, ctx)
+
+
+# ---------------------------------------------------------------- 6 publish
+def publish(run: Run, made: Made) -> Published:
+    """Place the finished files: the video at its output path (signed with Content Credentials
+    when C2PA_CERT/C2PA_KEY are set), the poster, captions and manifest beside it."""
+    job, ctx = run.job, run.ctx
+    with ctx.optimizer.monitor_performance("provenance"):   # inputs, models, voices, fonts and settings
+        manifest = describe(job, ctx, fetch, run.encoder.identity(), loudness_target(job, ctx.settings).identity())
+    place_video(made.video, run.output, manifest, ctx.settings, copy_atomically)
+    poster = copy_atomically(made.poster, poster_path(run.output))
+    captions = tuple(copy_atomically(c, run.output.with_suffix(c.suffix)) for c in made.captions)
+    return Published(run.output, poster, captions, write_manifest(run.output, manifest, run.qc))
 
 
 def copy_atomically(source: Path, target: Path) -> Path:
@@ -264,6 +372,30 @@ def copy_atomically(source: Path, target: Path) -> Path:
     finally:
         partial.unlink(missing_ok=True)
     return target
+
+
+# ---------------------------------------------------------------- 7 report
+def report(run: Run, published: Published) -> RenderResult:
+    job, ctx, fps = run.job, run.ctx, run.job.video.fps
+    duration = total_seconds(run.counts, fps)
+    scenes_timeline, start = [], 0
+    for scene, sound, n in zip(job.scenes, run.sounds, run.counts):
+        scenes_timeline.append({
+            "index": scene.index, "start": round(start / fps, 3), "duration": round(n / fps, 3), "frames": n,
+            "narration_s": round(sound.speech.duration, 3) if sound.speech else 0.0,
+            "word_timing": sound.speech.word_timing if sound.speech else ""})
+        start += n
+    data, path = ctx.optimizer.finish_job(ctx.settings.path("REPORT_DIR"), {
+        "cache_stats": ctx.cache.stats(), "output": str(published.output), "poster": str(published.poster),
+        "video_duration": round(duration, 3),
+        "timeline": scenes_timeline, "encoder": run.encoder.identity(), "pieces": run.pieces,
+        "subtitles": [str(p) for p in published.subtitles],
+        "notes": [n for n in [s.note for s in run.sounds] + run.notes if n],
+        "loudness": run.loudness or {"cached": True},   # the normalization's figures (soundtrack step)
+        "qc": run.qc, "manifest": str(published.manifest)})
+    ctx.report_progress(len(job.scenes), len(job.scenes), "done")
+    return RenderResult(published.output, duration, data, path, published.poster, published.subtitles,
+                        run.qc, published.manifest)
 
 
 def _unwrap(exc: SceneError) -> Exception:
@@ -279,110 +411,3 @@ def _unwrap(exc: SceneError) -> Exception:
     if isinstance(inner, InterruptedError):
         return JobFailed("the job was cancelled (worker stopping or time limit reached)")
     return JobFailed(f"scenes[{exc.index}]: {type(inner).__name__}: {inner}", scene=exc.index)
-
-
-def _check_voices(job: Job, ctx: JobContext) -> None:
-    """Every named Piper voice of the job found (or downloaded) before any work; the error
-    names the field (`voice.name`, `scenes[i].voice.name`)."""
-    from generators.tts import get_tts_provider
-    named = [("voice.name", job.voice)] + [(f"{s.path}.voice.name", s.voice) for s in job.scenes if s.voice]
-    for field, voice in named:
-        if voice.provider == "piper" and voice.name:
-            get_tts_provider("piper", ctx.settings).named_voice(voice.name, field)
-
-
-def render_job(job: Job, ctx: JobContext, output_path: Path | None = None) -> RenderResult:
-    settings, opt = ctx.settings, ctx.optimizer
-    check_job_text(job)  # titles/subtitles no installed font can draw: JobInvalid before any work
-    _check_voices(job, ctx)
-    opt.start_performance_monitoring(job.id, scenes=len(job.scenes))
-    output = Path(output_path) if output_path else settings.path("OUTPUT_DIR") / job.output_name
-    work = scratch_dir(settings.path("WORK_DIR"), job.id)
-    try:
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"job-{job.id}") as side:
-            try:
-                return _render(job, ctx, output, work, side)
-            except SceneError as exc:
-                raise _unwrap(exc) from exc
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        forget_pictures()        # the planes of the last pictures, shared by a scene's pieces
-        ctx.cache.close()        # drops scratch files handed out while the cache is off
-        opt.optimize_memory()    # freed frames and pictures go back to the system between jobs
-
-
-def _render(job: Job, ctx: JobContext, output: Path, work: Path, side: ThreadPoolExecutor) -> RenderResult:
-    opt, n_scenes = ctx.optimizer, len(job.scenes)
-    ctx.report_progress(0, n_scenes, "scenes rendered")
-    board = PictureBoard()
-    side.submit(board.fill, job, ctx, fetch, ROOM)
-    reference = None
-    if job.global_audio_prompt is not None and job.voice.provider == "chatterbox":
-        with opt.monitor_performance("fetch_assets"):
-            reference = fetch(job.global_audio_prompt, ctx)
-    texts = _scene_texts(job)
-    fps, v = job.video.fps, job.video
-    slots, threads = encoder_slots(opt.effective_max_workers)
-    encoder = encoder_for(v.quality, fps, v.width, v.height, threads=threads,
-                          max_kbps=video_kbps_cap(job))   # a platform's bitrate cap (video.platform)
-    queue = PieceQueue(ctx, encoder, v.transition, v.transition_duration, slots, scenes=n_scenes)
-    try:
-        # narration in scene order on one thread (a voice model runs one text at a time);
-        # each scene's pieces start encoding as soon as its neighbours' lengths are known
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="narration") as voices:
-            futures = [voices.submit(_prepare_sound, job, scene, texts[scene.index], reference, ctx)
-                       for scene in job.scenes]
-            sounds: list[SceneSound] = []
-            counts: list[int] = []
-            clips: list[Path | None] = []
-            layout_notes: list[str] = []
-            for scene, future in zip(job.scenes, futures):
-                try:
-                    sound = future.result()
-                except BaseException as exc:  # noqa: BLE001
-                    for later in futures:
-                        later.cancel()
-                    raise SceneError(scene.index, exc) from exc
-                sounds.append(sound)
-                counts.append(_scene_frames(scene, sound, fps))
-                picture, video = board.get(scene.index)
-                clips.append(video)
-                visual = _visual(job, scene, sound, picture, video, counts[-1])
-                layout_notes.append(title_note(visual))   # a title made smaller to fit, or cut
-                queue.add_scene(visual)
-        check_platform_length(job, total_seconds(counts, fps))   # its length known: refused by name
-        music = None
-        if job.music is not None:
-            with opt.monitor_performance("fetch_assets"):
-                music = fetch(job.music, ctx)
-        audio_future = side.submit(_soundtrack, job, sounds, counts, clips, music, work, ctx)
-        pieces, paths = queue.finish()
-    finally:
-        queue.close()
-    soundtrack = audio_future.result()
-    ctx.check_cancelled()
-    plan = qc_plan(job, counts, [s.speech.duration if s.speech else 0.0 for s in sounds], LEAD,
-                   loudness_target(job, ctx.settings))
-    with opt.monitor_performance("provenance"):   # inputs, models, voices, fonts and settings
-        manifest = describe(job, ctx, fetch, encoder.identity(), loudness_target(job, ctx.settings).identity())
-    poster, qc = _publish(pieces, paths, queue.keys, soundtrack, output, counts[0] / fps / 2, work, ctx,
-                          gate=lambda joined, key: quality_gate(joined, key, plan, ctx),
-                          place=lambda joined, out: place_video(joined, out, manifest, ctx.settings, copy_atomically))
-    manifest_file = write_manifest(output, manifest, qc)
-    subtitles = _sidecars(job, sounds, counts, output)
-    duration = total_seconds(counts, fps)
-    timeline, start = [], 0
-    for scene, sound, n in zip(job.scenes, sounds, counts):
-        timeline.append({"index": scene.index, "start": round(start / fps, 3), "duration": round(n / fps, 3),
-                         "frames": n, "narration_s": round(sound.speech.duration, 3) if sound.speech else 0.0,
-                         "word_timing": sound.speech.word_timing if sound.speech else ""})
-        start += n
-    report, report_path = opt.finish_job(ctx.settings.path("REPORT_DIR"), {
-        "cache_stats": ctx.cache.stats(), "output": str(output), "poster": str(poster),
-        "video_duration": round(duration, 3),
-        "timeline": timeline, "encoder": encoder.identity(), "pieces": len(pieces),
-        "subtitles": [str(p) for p in subtitles], "notes": [n for n in [s.note for s in sounds] + layout_notes if n],
-        "loudness": soundtrack[2] or {"cached": True},   # the normalization's figures (soundtrack step)
-        "qc": qc, "manifest": str(manifest_file)})
-    ctx.report_progress(n_scenes, n_scenes, "done")
-    return RenderResult(output, duration, report, report_path, poster, subtitles, qc, manifest_file)
