@@ -12,7 +12,7 @@ from generators.overlays import overlays_for
 from generators.visual import Canvas, OverlayUse
 from generators.yuv import planes
 from jobmodel.errors import JobInvalid
-from jobmodel.spec import parse_job
+from job_parsing import parse_job
 from media import frames
 from protovideo.pipeline.render import make_context, render_job
 from transition_helpers import flat_frame

@@ -13,7 +13,7 @@ from generators import overlays, transitions
 from generators.plugins import unregister
 from generators.yuv import planes
 from jobmodel.catalogue import Param
-from jobmodel.spec import parse_job
+from job_parsing import parse_job
 from media import frames
 from protovideo.pipeline.render import make_context, render_job
 

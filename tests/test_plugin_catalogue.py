@@ -17,8 +17,9 @@ from jobmodel import catalogue
 from jobmodel.catalogue import Param
 from jobmodel.errors import JobInvalid
 from jobmodel.fields import number, one_of
-from jobmodel.spec import parse_job
+from job_parsing import parse_job
 from jobmodel.validate import validate_job
+from job_parsing import PROVIDERS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,7 +36,8 @@ def test_parsing_before_the_plugins_are_loaded_fails_loudly_in_a_fresh_process(t
             "out = []\n"
             "for check in (parse_job, validate_job):\n"
             "    try:\n"
-            "        check({'scenes': [{'duration': 2}]})\n"
+            "        check({'scenes': [{'duration': 2}]}, default_image_provider='simple',\n"
+            "              default_voice_provider='piper')\n"
             "        out.append('no error')\n"
             "    except CatalogueNotLoaded as exc:\n"
             "        out.append(str(exc))\n"
@@ -110,7 +112,7 @@ def test_a_scene_kind_declares_its_fields_and_the_job_model_reads_them(tmp_path)
         assert s.param("shade") == 0.25 and s.param("edge") == "hard"
         assert s.param("badge").path == (tmp_path / "badge.png").resolve()   # an asset: checked like any other
         problems = validate_job({"scenes": [scene(type="test_panel", shade=3, badge="../x.png"),
-                                            scene(shade=0.1)]}, tmp_path)
+                                            scene(shade=0.1)]}, tmp_path, **PROVIDERS)
         fields = {p["field"]: p["message"] for p in problems}
         assert "between 0 and 1" in fields["scenes[0].shade"]
         assert "required" in fields["scenes[0].edge"]
@@ -146,7 +148,7 @@ def test_overlays_are_items_of_a_declared_type(tmp_path):
         assert item.type == "test_stamp" and item.param("size") == 0.1 and item.path == "overlays[0]"
         problems = validate_job({"scenes": [scene()], "overlays": [
             {"type": "test_stamp"}, {"type": "sparkles"}, "logo", {"type": "test_stamp", "image": "s.png",
-                                                                  "sise": 0.2}]}, tmp_path)
+                                                                  "sise": 0.2}]}, tmp_path, **PROVIDERS)
         fields = {p["field"]: p["message"] for p in problems}
         assert "required" in fields["overlays[0].image"]
         assert "test_stamp" in fields["overlays[1].type"]

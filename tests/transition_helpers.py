@@ -7,7 +7,7 @@ from PIL import Image
 
 from generators.transitions import Span, open_transition, progress
 from generators.yuv import planes
-from jobmodel.spec import parse_job
+from job_parsing import parse_job
 from media import frames
 from protovideo.pipeline.render import make_context, render_job
 
