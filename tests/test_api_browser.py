@@ -153,3 +153,36 @@ def test_failed_logins_are_throttled_with_retry_after(keyed):
     # the right token does not get through the throttle either (no guessing around it)
     assert requests.post(keyed.url + "/v1/login", json={"token": TOKEN}, timeout=30).status_code == 429
     assert requests.get(keyed.url + "/v1/queue", headers=keyed.headers(), timeout=30).status_code == 200
+
+
+def test_sessions_on_redis_are_shared_by_every_api_process(tmp_path, redis_url):
+    import hashlib
+    import uuid
+
+    import redis
+    prefix = f"pvsess-{uuid.uuid4().hex[:8]}"
+    shared = {"JOB_SOURCE": "redis", "REDIS_URL": redis_url, "REDIS_KEY_PREFIX": prefix}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = ApiProcess(tmp_path / "a", "serve", token=TOKEN, **shared)
+    second = ApiProcess(tmp_path / "b", "serve", token=TOKEN, **shared)
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        browser = requests.Session()
+        assert browser.post(first.url + "/v1/login", json={"token": TOKEN}, timeout=30).status_code == 200
+        session_id = browser.cookies.get("protovideo_session")
+        cookie = {"protovideo_session": session_id}
+        assert requests.get(second.url + "/v1/queue", cookies=cookie, timeout=30).status_code == 200
+        key = f"{prefix}:session:{hashlib.sha256(session_id.encode()).hexdigest()}"
+        assert 0 < client.ttl(key) <= 12 * 3600
+        assert not [k for k in client.scan_iter(f"{prefix}:*") if session_id in k]   # only its digest
+        assert requests.post(second.url + "/v1/logout", cookies=cookie, timeout=30).status_code == 200
+        assert requests.get(first.url + "/v1/queue", cookies=cookie, timeout=30).status_code == 401
+        assert not client.exists(key)
+    finally:
+        first.stop()
+        second.stop()
+        keys = list(client.scan_iter(f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
