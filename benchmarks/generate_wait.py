@@ -14,11 +14,7 @@ waiting within 5x the idle p99.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,21 +27,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from api_latency import TINY, free_port, summary  # noqa: E402
-from folders import folder_env  # noqa: E402
-from protovideo.runtime.settings import SPECS  # noqa: E402
+from api_helpers import ApiProcess, send_generate  # noqa: E402
+from api_latency import TINY, report, summary  # noqa: E402
 
 TOKEN = "bench-token"
 TARGET_RATIO = 5.0
-
-
-def generate_call(port: int) -> socket.socket:
-    body = json.dumps({"output_filename": "wait.mp4", "video": TINY,
-                       "scenes": [{"type": "image", "duration": 1, "motion": "none"}]}).encode()
-    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-    sock.sendall(f"POST /generate HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {TOKEN}\r\n"
-                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
-    return sock
 
 
 def measure(http: requests.Session, base: str, job_id: str, n: int, timeout: float) -> dict:
@@ -77,33 +63,17 @@ def main() -> int:
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="generate-wait-"))
-    env = {k: v for k, v in os.environ.items() if k not in SPECS}
-    env.update(folder_env(folder))
-    port = free_port()
-    env.update({"API_PORT": str(port), "API_HOST": "127.0.0.1", "API_TOKEN": TOKEN, "LOG_LEVEL": "warning"})
-    log = open(folder / "server.out", "wb")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "main_worker.py"), "serve"], cwd=folder, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    api = ApiProcess(folder, "serve", token=TOKEN, LOG_LEVEL="warning")
+    base = api.url
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {TOKEN}"
-    calls: list[socket.socket] = []
+    calls = []
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if http.get(base + "/health", timeout=5).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit(f"the API did not start; see {folder / 'server.out'}")
-            time.sleep(0.2)
         probe = http.post(base + "/v1/jobs", json={"id": "probe", "video": TINY,
                                                    "scenes": [{"duration": 1, "motion": "none"}]}, timeout=30)
         assert probe.status_code == 201, probe.text
         idle = measure(http, base, "probe", args.requests, args.timeout)
-        calls = [generate_call(port) for _ in range(args.waiters)]
+        calls = [send_generate(api.port, TOKEN, TINY) for _ in range(args.waiters)]
         queued, deadline = 0, time.monotonic() + 60
         while queued < args.waiters + 1 and time.monotonic() < deadline:
             try:
@@ -129,16 +99,8 @@ def main() -> int:
     finally:
         for sock in calls:
             sock.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    print(json.dumps(result, indent=2))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
-    shutil.rmtree(folder, ignore_errors=True)
-    return 0 if result["within_target"] else 1
+        api.stop()
+    return report(result, args.json, folder)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import wave
 import pytest
 import requests
 
-from api_helpers import ApiProcess
+from api_helpers import ApiProcess, send_generate
 from daemon_helpers import start_worker, stop, wait_for, worker_env
 from hostile_helpers import png_bytes
 
@@ -122,15 +122,6 @@ def test_an_oversized_chunked_upload_with_the_token_is_cut_off(tmp_path):
 
 
 # ---------------------------------------------------------------- /generate under load
-def _generate(port: int) -> socket.socket:
-    body = json.dumps({"output_filename": "wait.mp4", "video": VIDEO,
-                       "scenes": [{"type": "image", "duration": 1, "motion": "none"}]}).encode()
-    sock = socket.create_connection(("127.0.0.1", port), timeout=60)
-    sock.sendall(f"POST /generate HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {TOKEN}\r\n"
-                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
-    return sock
-
-
 def _read_answer(sock: socket.socket) -> tuple[int, dict]:
     data = b""
     while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < _length(data):
@@ -155,7 +146,7 @@ def test_100_generate_calls_waiting_or_abandoned_leave_the_api_answering(tmp_pat
     worker = None
     calls = []
     try:
-        calls = [_generate(api.port) for _ in range(100)]
+        calls = [send_generate(api.port, TOKEN, VIDEO) for _ in range(100)]
         wait_for(lambda: sum(api.get("/v1/queue").json()["queued"].values()) == 100, timeout=180,
                  interval=0.5, what="the 100 /generate jobs to be queued")
         for sock in calls[:50]:                                 # 50 clients give up
