@@ -101,7 +101,7 @@ def _log_hostile_lines():
             raise ValueError(f"bad name {HOSTILE}") from exc
     except ValueError:
         log.exception("API GET %s failed", HOSTILE)
-    optimizer = PerformanceOptimizer(None, 1, memory_watch=MemoryWatch(HUGE, HUGE, HUGE, HUGE))
+    optimizer = PerformanceOptimizer(None, 1, memory_watch=MemoryWatch(thresholds()))
     optimizer.start_performance_monitoring("job-after")
     optimizer.record_step("tts", 0.5, scene=0)
 
