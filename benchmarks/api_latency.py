@@ -161,9 +161,14 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
         source.close()
+    return report(result, args.json, folder)
+
+
+def report(result: dict, json_path: str | None, folder: Path) -> int:
+    """Print the figures (and write them to `json_path`), drop `folder`; 0 when within target."""
     print(json.dumps(result, indent=2))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
+    if json_path:
+        Path(json_path).write_text(json.dumps(result, indent=2))
     shutil.rmtree(folder, ignore_errors=True)
     return 0 if result["within_target"] else 1
 

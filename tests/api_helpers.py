@@ -1,6 +1,7 @@
 """Helpers for the job API tests: a real `serve` / `run --serve` process on a free port."""
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -72,6 +73,16 @@ class ApiProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         return self.proc.wait(timeout=10)
+
+
+def send_generate(port: int, token: str, video: dict) -> socket.socket:
+    """A POST /generate of a one-scene job sent on its own connection, the answer left unread."""
+    body = json.dumps({"output_filename": "wait.mp4", "video": video,
+                       "scenes": [{"type": "image", "duration": 1, "motion": "none"}]}).encode()
+    sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+    sock.sendall(f"POST /generate HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
+                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+    return sock
 
 
 def wait_state(api: ApiProcess, job_id: str, states, timeout: float = 180) -> dict:

@@ -86,3 +86,48 @@ def test_console_handler_goes_to_stderr(make_settings, capsys, fresh_process_sta
     setup_logging(settings, console=True)
     logging.getLogger("protovideo.test").warning("visible on the console")
     assert "visible on the console" in capsys.readouterr().err
+
+
+HOSTILE = "/download/a\x00.mp4\r\nPERF forged line\x1b[2J \ud800 end"
+
+
+def _log_hostile_lines():
+    log = logging.getLogger("protovideo.test")
+    log.warning("request path %s", HOSTILE)
+    try:
+        try:
+            raise KeyError(HOSTILE)
+        except KeyError as exc:
+            raise ValueError(f"bad name {HOSTILE}") from exc
+    except ValueError:
+        log.exception("API GET %s failed", HOSTILE)
+    optimizer = PerformanceOptimizer(None, 1, memory_watch=MemoryWatch(thresholds()))
+    optimizer.start_performance_monitoring("job-after")
+    optimizer.record_step("tts", 0.5, scene=0)
+
+
+def test_request_text_in_a_text_log_is_escaped_and_grep_still_works(make_settings, fresh_process_state):
+    import subprocess
+    settings = make_settings(API_TOKEN="tok-in-log-9f1e")
+    path = setup_logging(settings, console=False)
+    _log_hostile_lines()
+    raw = path.read_bytes()
+    assert b"\x00" not in raw and b"\r" not in raw and b"\x1b" not in raw
+    raw.decode("utf-8")                                            # no lone surrogate either
+    assert not any(line.startswith(b"PERF forged") for line in raw.split(b"\n"))
+    assert raw.count(b"\\x00.mp4\\r\\nPERF forged line\\x1b[2J \\ud800 end") >= 3   # message, both errors
+    assert b"Traceback (most recent call last):\n" in raw          # tracebacks keep their own lines
+    found = subprocess.run(["grep", "PERF", str(path)], capture_output=True, check=False)
+    assert b"binary file" not in found.stdout + found.stderr
+    assert b"job-after" in found.stdout
+
+
+def test_request_text_in_a_json_log_stays_one_object_a_line(make_settings, fresh_process_state):
+    settings = make_settings(LOG_FORMAT="json")
+    path = setup_logging(settings, console=False)
+    _log_hostile_lines()
+    raw = path.read_bytes()
+    assert b"\x00" not in raw and b"\r" not in raw
+    entries = [json.loads(line) for line in raw.decode("utf-8").splitlines()]
+    assert entries[0]["message"] == f"request path {HOSTILE}"      # the text itself, losslessly
+    assert "PERF forged" in entries[1]["exception"]

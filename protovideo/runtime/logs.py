@@ -11,19 +11,26 @@ Handlers go on the root logger, so every module's `logging.getLogger(__name__)`
 ends up in LOG_FILE. PERF lines (logger "protovideo.perf", see
 performance_optimizer.py) are written to LOG_FILE whatever LOG_LEVEL says,
 so `tail -f worker.log | grep PERF` always works.
+
+Lines stay text, one record a line, whatever a request put into a message: control
+characters (NUL, CR, LF, ESC, ...) and lone surrogates are written as escapes (`\\x00`,
+`\\n`, `\\ud800`); only a traceback keeps its own line breaks (its exception's message
+is escaped too). JSON lines escape them as JSON does.
 """
 from __future__ import annotations
 
 import json
 import logging
 import logging.handlers
+import re
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
-from protovideo.runtime.secrets import STANDARD_ATTRS, SecretFilter
+from protovideo.runtime.secrets import STANDARD_ATTRS, SecretFilter, redact
 from protovideo.runtime.settings import SettingsError
 
 PERF_LOGGER = "protovideo.perf"
@@ -34,6 +41,55 @@ BACKUP_COUNT = 5
 _MARK = "_protovideo_handler"
 _lock = threading.Lock()
 _configured: tuple | None = None
+
+
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")   # tab stays
+_UNSAFE_BUT_LF = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r"}
+
+
+def _escape_char(match: re.Match) -> str:
+    ch = match.group()
+    return _NAMED.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+
+
+def escape_controls(text: str, keep_newlines: bool = False) -> str:
+    """`text` with control characters and lone surrogates as backslash escapes (one line)."""
+    return (_UNSAFE_BUT_LF if keep_newlines else _UNSAFE).sub(_escape_char, text)
+
+
+def safe_traceback(exc_info) -> str:
+    """The traceback as logging writes it, each exception's own message escaped onto one line."""
+    top = traceback.TracebackException(*exc_info)
+    messages, todo, seen = set(), [top], set()
+    while todo:   # the exception, its causes and contexts, a group's members
+        exc = todo.pop()
+        if id(exc) not in seen:
+            seen.add(id(exc))
+            messages.update(exc.format_exception_only())
+            todo.extend(e for e in (exc.__cause__, exc.__context__, *(exc.exceptions or ())) if e is not None)
+    return "".join(escape_controls(chunk.rstrip("\n")) + "\n" if chunk in messages
+                   else escape_controls(chunk, keep_newlines=True) for chunk in top.format()).rstrip("\n")
+
+
+class TextFormatter(logging.Formatter):
+    """TEXT_FORMAT lines with the message escaped (escape_controls) and safe tracebacks."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return escape_controls(super().formatMessage(record))
+
+    def formatException(self, ei) -> str:
+        return safe_traceback(ei)
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info:   # SecretFilter may have formatted it the plain way: again, safely
+            record.exc_text = redact(self.formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = escape_controls(record.exc_text, keep_newlines=True)
+        if record.stack_info:
+            record.stack_info = escape_controls(record.stack_info, keep_newlines=True)
+        return super().format(record)
 
 
 class JsonFormatter(logging.Formatter):
@@ -54,7 +110,8 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info or record.exc_text:
             # exc_text first: SecretFilter leaves the redacted traceback there
             entry["exception"] = record.exc_text or self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        # json escapes control characters; a lone surrogate could not even be written as UTF-8
+        return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(entry, ensure_ascii=False))
 
 
 def _jsonable(value: Any) -> bool:
@@ -68,7 +125,7 @@ def _jsonable(value: Any) -> bool:
 def _formatter(kind: str) -> logging.Formatter:
     if kind == "json":
         return JsonFormatter()
-    return logging.Formatter(TEXT_FORMAT)
+    return TextFormatter(TEXT_FORMAT)
 
 
 def setup_logging(settings: Any, *, console: bool = True,

@@ -112,6 +112,27 @@ def _loudness(text: str) -> float | None:
     return value
 
 
+@_accepts("comma list of origins (scheme://host[:port])")
+def _origins(text: str) -> tuple[str, ...]:
+    """A comma list of web origins (scheme://host[:port], no path), lower-cased."""
+    from urllib.parse import urlsplit
+    found = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        parts = urlsplit(item)
+        try:
+            parts.port
+        except ValueError as exc:
+            raise ValueError(f"{item!r}: {exc}") from None
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname or parts.username \
+                or parts.password or parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError(f"{item!r} is not an origin like https://videos.example.com or "
+                             "http://127.0.0.1:3000 (scheme, host, optional port; no path)")
+        found.append(f"{parts.scheme.lower()}://{parts.netloc.lower()}")
+    return tuple(found)
+
+
 @_accepts("empty or http(s) URL")
 def _optional_url(text: str) -> str:
     """Empty, or an http(s) URL with a host (and no user name or password in it)."""
@@ -184,6 +205,10 @@ SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "API_PORT": (_port, "8000", "port of the job API"),
     "API_TOKEN": (_text, "", "token the job API asks for (Authorization: Bearer or x-api-key); empty = loopback only, no auth"),
     "API_GENERATE_TIMEOUT": (_positive_float, "3600", "seconds POST /generate waits for its video before answering 504"),
+    "API_PUBLIC_URL": (_optional_url, "", "http(s) base URL clients use to reach the job API (e.g. behind a proxy); "
+                       "its host is served besides the loopback names, its origin is trusted"),
+    "API_ALLOWED_ORIGINS": (_origins, "", "comma list of further web origins (scheme://host[:port]) whose pages "
+                            "may call the job API's state-changing routes; empty = only the API's own"),
     "WEBHOOK_URL": (_optional_url, "", "webhook for every job without its own callback_url: the final record is POSTed there; empty = none"),
     "WEBHOOK_SECRET": (_text, "", "key of the X-ProtoVideo-Signature HMAC-SHA256 on webhook deliveries (never logged)"),
     "WEBHOOK_DIR": (_text, "", "folder of pending webhook deliveries (JOB_SOURCE=redis keeps them in Redis); empty = SPOOL_DIR/webhooks"),

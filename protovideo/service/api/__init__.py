@@ -1,8 +1,15 @@
 """The job API over HTTP (`serve`, `run --serve`): FastAPI routes in front of the job source.
 
-    app.py            create_app(settings, store): routers, body limit, JSON errors
-    auth.py           API_TOKEN (bearer, x-api-key, login cookie); loopback-only without it
-    limits.py         request body bounds (413)
+    app.py            create_app(settings, store): routers, the ASGI guards in front, JSON errors
+    browser.py        what a browser may do: served Host names, JSON-only state changes from the
+                      API's own pages (403/415), security headers (CSP, X-Frame-Options, ...)
+    auth.py           API_TOKEN (bearer, x-api-key, session cookie) checked before any body is
+                      read (TokenGate); loopback-only without a token
+    sessions.py       server-side login sessions (memory, or Redis with the Redis source) and
+                      the failed-login throttle
+    limits.py         request body bounds (413), counted while they stream
+    asgi.py           headers and JSON answers for the pure ASGI middleware
+    waiting.py        /generate's wait for a job's end: one poller, no thread per waiting call
     validation.py     a submitted job's problems, each with its JSON path
     views.py          a job as the API shows it (progress percent, ETA, links)
     eta.py            ETA from the reports of earlier jobs

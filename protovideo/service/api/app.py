@@ -5,23 +5,43 @@ jobs (/v1/jobs, /v1/validate), files (videos, reports, posters, captions),
 assets (uploads), compat (the original service's /generate, /download, /generate-task),
 system (/metrics, /v1/queue, /v1/system). Every router but `public` needs the token
 (see auth.py). Errors are JSON: {"detail": message}; invalid jobs {"errors": [...]}.
+
+In front of routing, outermost first, each answering before a body is read:
+security headers on every answer (browser.security_headers, also on errors), the Host
+check (400), the browser guard (403 foreign origin, 415 not JSON), the token gate (401),
+the body bound (413).
 """
 from __future__ import annotations
 
 import importlib
 import logging
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from secure.middleware import SecureASGIMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
 import protovideo
-from protovideo.service.api.auth import require_token
+from protovideo.service.api.auth import TokenGate
+from protovideo.service.api.browser import BrowserGuard, security_headers, served_hosts
 from protovideo.service.api.limits import BodyLimit
 from protovideo.service.api.routes_public import STATIC_DIR
+from protovideo.service.api.sessions import LoginThrottle, open_sessions
+from protovideo.service.api.waiting import JobEndWatch
 
 log = logging.getLogger("protovideo.api")
 PROTECTED_ROUTERS = ("routes_jobs", "routes_files", "routes_assets", "routes_compat", "routes_system")
+PUBLIC_EXTRA = ("/openapi.json",)
+STATIC_PREFIX = "/static/"
+
+
+class JobApi(FastAPI):
+    """FastAPI with the security headers outside its error handling, so a 500 carries them too."""
+
+    def build_middleware_stack(self):
+        return SecureASGIMiddleware(super().build_middleware_stack(), secure=security_headers())
 
 
 def create_app(settings, store=None) -> FastAPI:
@@ -30,20 +50,28 @@ def create_app(settings, store=None) -> FastAPI:
     if store is None:
         from protovideo.service.sources import open_source
         store = open_source(settings, worker_name="api")
-    app = FastAPI(title="ProtoVideo job API", version=protovideo.__version__,
-                  description="Submit JSON video jobs, follow them, download the videos.",
-                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+    app = JobApi(title="ProtoVideo job API", version=protovideo.__version__,
+                 description="Submit JSON video jobs, follow them, download the videos.",
+                 docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.settings = settings
     app.state.store = store
     from protovideo.service.webhooks import final_listener
     store.add_final_listener(final_listener(settings))   # webhooks of jobs ended here (cancels)
+    app.state.sessions = open_sessions(store)
+    app.state.login_throttle = LoginThrottle()
+    app.state.job_ends = JobEndWatch(store)
+    public = frozenset({route.path for route in routes_public.router.routes} | set(PUBLIC_EXTRA))
+    # add_middleware puts each one outside the ones before it: innermost first
     app.add_middleware(BodyLimit, settings=settings)
+    app.add_middleware(TokenGate, settings=settings, sessions=app.state.sessions, public=public,
+                       public_prefixes=(STATIC_PREFIX,))
+    app.add_middleware(BrowserGuard, settings=settings)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=served_hosts(settings), www_redirect=False)
     _add_error_handlers(app)
     app.include_router(routes_public.router)
-    protected = [Depends(require_token)]
     for module_name in PROTECTED_ROUTERS:
         module = importlib.import_module(f"protovideo.service.api.{module_name}")
-        app.include_router(module.router, dependencies=protected)
+        app.include_router(module.router)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

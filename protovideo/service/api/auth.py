@@ -1,20 +1,23 @@
-"""Who may use the job API: API_TOKEN as a bearer token, an `x-api-key` header, or a login cookie.
+"""Who may use the job API: API_TOKEN as a bearer token, an `x-api-key` header, or a session cookie.
 
-    Authorization: Bearer <API_TOKEN>     (scripts, curl)
-    x-api-key: <API_TOKEN>                (the original ProtoVideo service's header)
-    Cookie: protovideo_session=<derived>  (a browser after POST /v1/login; `<video src>` works)
+    Authorization: Bearer <API_TOKEN>       (scripts, curl)
+    x-api-key: <API_TOKEN>                  (the original ProtoVideo service's header)
+    Cookie: protovideo_session=<session id> (a browser after POST /v1/login; `<video src>` works)
 
-The cookie holds an HMAC derived from the token, never the token itself; it is
-HttpOnly and SameSite=Strict. Without API_TOKEN every request is let in, and
-`check_bind` refuses to serve anything but a loopback address.
+The cookie holds a random server-side session id (sessions.py), never the token; it is
+HttpOnly and SameSite=Strict. TokenGate checks all of it before routing, so a protected
+request without credentials is answered 401 before its body is read. Without API_TOKEN
+every request is let in, and `check_bind` refuses to serve anything but a loopback address.
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import ipaddress
 
-from fastapi import HTTPException, Request
+import anyio
+from starlette.requests import cookie_parser
+
+from protovideo.service.api.asgi import header, send_json
 
 COOKIE = "protovideo_session"
 
@@ -50,32 +53,49 @@ def check_bind(settings) -> None:
             "'x-api-key: ...'), or keep API_HOST=127.0.0.1")
 
 
-def session_value(token: str) -> str:
-    """The login cookie's value for `token` (an HMAC, so the cookie never carries the token)."""
-    return hmac.new(token.encode(), b"protovideo-session-v1", hashlib.sha256).hexdigest()
-
-
 def token_ok(token: str, offered: str | None) -> bool:
-    return bool(offered) and hmac.compare_digest(offered.encode(), token.encode())
+    return bool(offered) and hmac.compare_digest(offered.encode("utf-8", "surrogatepass"), token.encode())
 
 
-def request_authorized(request: Request) -> bool:
-    token = request.app.state.settings.API_TOKEN
-    if not token:
-        return True
-    header = request.headers.get("authorization", "")
-    if header[:7].lower() == "bearer " and token_ok(token, header[7:].strip()):
-        return True
-    if token_ok(token, request.headers.get("x-api-key")):
-        return True
-    cookie = request.cookies.get(COOKIE)
-    return bool(cookie) and hmac.compare_digest(cookie.encode(), session_value(token).encode())
+def session_cookie(scope) -> str | None:
+    """The session id the request's Cookie header carries, if any."""
+    raw = header(scope, b"cookie")
+    if not raw:
+        return None
+    return cookie_parser(raw).get(COOKIE) or None
 
 
-def require_token(request: Request) -> None:
-    """FastAPI dependency for every route but the public ones."""
-    if not request_authorized(request):
-        raise HTTPException(status_code=401,
-                            detail="missing or wrong API token: send 'Authorization: Bearer <API_TOKEN>' "
-                                   "or 'x-api-key: <API_TOKEN>'",
-                            headers={"WWW-Authenticate": "Bearer"})
+class TokenGate:
+    """Pure ASGI middleware in front of routing: 401 before a protected request's body is read.
+
+    `public` paths (the greeting, dashboard, /health, /docs, login, logout; `public_prefixes`
+    for /static) pass; every other request needs the token or a live session. Without
+    API_TOKEN everything passes (the server listens on loopback only, check_bind)."""
+
+    def __init__(self, app, settings, sessions, public: frozenset[str], public_prefixes: tuple[str, ...]):
+        self.app, self.token, self.sessions = app, settings.API_TOKEN, sessions
+        self.public, self.public_prefixes = public, public_prefixes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not self.token or self._is_public(scope.get("path", "")) \
+                or await self.authorized(scope):
+            return await self.app(scope, receive, send)
+        await send_json(send, 401, "missing or wrong API token: send 'Authorization: Bearer <API_TOKEN>' "
+                                   "or 'x-api-key: <API_TOKEN>', or sign in (POST /v1/login)",
+                        headers=((b"www-authenticate", b"Bearer"),))
+
+    def _is_public(self, path: str) -> bool:
+        return path in self.public or path.startswith(self.public_prefixes)
+
+    async def authorized(self, scope) -> bool:
+        bearer = header(scope, b"authorization") or ""
+        if bearer[:7].lower() == "bearer " and token_ok(self.token, bearer[7:].strip()):
+            return True
+        if token_ok(self.token, header(scope, b"x-api-key")):
+            return True
+        session_id = session_cookie(scope)
+        if not session_id:
+            return False
+        if self.sessions.blocking:
+            return await anyio.to_thread.run_sync(self.sessions.valid, session_id)
+        return self.sessions.valid(session_id)

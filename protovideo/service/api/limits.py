@@ -6,9 +6,8 @@ checked first; a body sent without one (chunked) is counted as it arrives.
 """
 from __future__ import annotations
 
-import json
-
 from jobmodel.limits import LIMITS
+from protovideo.service.api.asgi import header, send_json
 
 UPLOAD_PATHS = ("/v1/assets",)
 MULTIPART_SLACK = 1 << 20   # form boundaries and headers around the file
@@ -31,14 +30,14 @@ class BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         limit = body_limit(scope.get("path", ""), self.settings)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        declared = header(scope, b"content-length")
         if declared is not None:
             try:
                 too_big = int(declared) > limit
             except ValueError:
-                return await _answer(send, 400, "the Content-Length header is not a number")
+                return await send_json(send, 400, "the Content-Length header is not a number")
             if too_big:
-                return await _answer(send, 413, _message(limit))
+                return await send_json(send, 413, _message(limit))
         state = {"seen": 0, "refused": False, "started": False}
 
         async def counting_receive():
@@ -48,7 +47,7 @@ class BodyLimit:
                 if state["seen"] > limit:
                     state["refused"] = True
                     if not state["started"]:
-                        await _answer(send, 413, _message(limit))
+                        await send_json(send, 413, _message(limit))
                         state["started"] = True
                     return {"type": "http.disconnect"}
             return message
@@ -68,10 +67,3 @@ class BodyLimit:
 def _message(limit: int) -> str:
     return f"the request body is larger than the limit of {limit} bytes"
 
-
-async def _answer(send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})

@@ -9,12 +9,14 @@
     GET  /task-status/{id}    {"task_id", "status": queued|inprogress|finished|failed, "result"|"error"}
 
 /generate queues the job on the job source like any other and waits for its final
-state: a worker renders it (the one inside `run --serve`, or any worker process on
+state without holding a thread (waiting.JobEndWatch; a client that disconnects stops the
+wait, and the job goes on and stays downloadable): a worker renders it (the one inside `run --serve`, or any worker process on
 the same source when the API runs as `serve`). The output is named
 <random hex>_<output_filename>, as the original service names its files.
 """
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -22,16 +24,17 @@ from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from jobmodel.spec import ID_RE
 from jobmodel.states import JobState
 from protovideo.runtime.secrets import redact
-from protovideo.service.api.routes_files import servable
+from protovideo.service.api.routes_files import plain_file_name, servable
 from protovideo.service.api.validation import decode_body, job_problems
+from protovideo.service.api.waiting import ClientLeft, state_of
 
+log = logging.getLogger("protovideo.api")
 router = APIRouter()
-POLL_S = 0.25
 ORIGINAL_BODY = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": {"type": "object", "description": "the original service's request: output_filename, "
                                                 "narration_text, scenes"}}}}}
@@ -73,23 +76,22 @@ async def generate(request: Request):
     if isinstance(queued, JSONResponse):
         return queued
     job_id, _name = queued
-    return await run_in_threadpool(_wait_and_answer, request, job_id, started)
+    settings = request.app.state.settings
+    try:
+        info = await request.app.state.job_ends.wait(job_id, started + settings.API_GENERATE_TIMEOUT,
+                                                     request.is_disconnected)
+    except ClientLeft:
+        log.info("POST /generate: the client left before job %s ended; the job goes on", job_id)
+        return Response(status_code=499)   # nobody reads it
+    if info is None:
+        return JSONResponse(status_code=504, content={
+            "detail": f"the video is not ready after {settings.API_GENERATE_TIMEOUT:g} s "
+                      f"(API_GENERATE_TIMEOUT); follow it at /v1/jobs/{job_id}", "job_id": job_id})
+    return _final_answer(info, job_id, started)
 
 
-def _wait_and_answer(request: Request, job_id: str, started: float) -> JSONResponse:
-    store, settings = request.app.state.store, request.app.state.settings
-    deadline = started + settings.API_GENERATE_TIMEOUT
-    while True:
-        info = store.get(job_id)
-        state = getattr(info.state, "value", info.state) if info is not None else None
-        if state in (JobState.FINISHED.value, JobState.FAILED.value, JobState.CANCELLED.value):
-            break
-        if time.monotonic() >= deadline:
-            return JSONResponse(status_code=504, content={
-                "detail": f"the video is not ready after {settings.API_GENERATE_TIMEOUT:g} s "
-                          f"(API_GENERATE_TIMEOUT); follow it at /v1/jobs/{job_id}", "job_id": job_id})
-        time.sleep(POLL_S)
-    record = info.record or {}
+def _final_answer(info, job_id: str, started: float) -> JSONResponse:
+    state, record = state_of(info), info.record or {}
     if state == JobState.FINISHED.value:
         elapsed = time.monotonic() - started
         return JSONResponse({"download_url": f"/download/{Path(record['output']).name}",
@@ -109,7 +111,7 @@ def _wait_and_answer(request: Request, job_id: str, started: float) -> JSONRespo
 @router.get("/download/{filename}", summary="The original service's download of a finished video",
             response_class=FileResponse)
 def download(request: Request, filename: str):
-    if "/" in filename or "\\" in filename or filename.startswith(".") or not filename.endswith(".mp4"):
+    if not plain_file_name(filename) or not filename.endswith(".mp4"):
         raise HTTPException(status_code=404, detail="File not found.")
     path = request.app.state.settings.path("OUTPUT_DIR") / filename
     if not servable(request, str(path)):
@@ -131,7 +133,7 @@ def task_status(request: Request, task_id: str):
     info = request.app.state.store.get(task_id) if ID_RE.match(task_id) else None
     if info is None:
         return JSONResponse(status_code=404, content={"error": "Task not found"})
-    state = getattr(info.state, "value", info.state)
+    state = state_of(info)
     answer = {"task_id": task_id, "status": TASK_STATUS.get(state, state)}
     record = info.record or {}
     if state == JobState.FINISHED.value:

@@ -15,6 +15,7 @@ from jobmodel.states import JobState
 from protovideo.service.api.routes_jobs import job_or_404
 
 router = APIRouter()
+MAX_NAME_BYTES = 255   # the longest file name ext4, XFS and btrfs keep
 
 
 def finished_record(request: Request, job_id: str) -> dict:
@@ -26,19 +27,28 @@ def finished_record(request: Request, job_id: str) -> dict:
     return info.record or {}
 
 
+def plain_file_name(name: str) -> bool:
+    """A name a URL may ask for: one path part of at most MAX_NAME_BYTES, no control characters,
+    not hidden. Anything else answers 404 before the disk is asked (never a 500)."""
+    return (0 < len(name.encode("utf-8", "surrogatepass")) <= MAX_NAME_BYTES
+            and not name.startswith(".") and "/" not in name and "\\" not in name
+            and not any(ord(ch) < 32 or 0x7f <= ord(ch) < 0xa0 or 0xd800 <= ord(ch) < 0xe000 for ch in name))
+
+
 def servable(request: Request, path: str | None, folder: str = "OUTPUT_DIR") -> bool:
     """True for a file that exists inside this server's OUTPUT_DIR (REPORT_DIR for reports).
 
     A record names its files; only those under the configured folder are served, so a
-    record that names anything else (a tampered Redis, a hand-written file) serves nothing."""
+    record that names anything else (a tampered Redis, a hand-written file) serves nothing.
+    A path the system cannot look up (a NUL, a name too long) is not servable either."""
     if not path:
         return False
     root = request.app.state.settings.path(folder)
     try:
         resolved = Path(path).resolve()
-    except (OSError, RuntimeError):
+        return resolved.is_relative_to(root) and resolved.is_file()
+    except (OSError, RuntimeError, ValueError):
         return False
-    return resolved.is_relative_to(root) and resolved.is_file()
 
 
 def _elsewhere(what: str, location: str, record: dict) -> JSONResponse:

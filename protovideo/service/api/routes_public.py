@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import html
+import math
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
-from protovideo.service.api.auth import COOKIE, session_value, token_ok
+from protovideo.service.api.auth import COOKIE, token_ok
 
 router = APIRouter()
 STATIC_DIR = Path(__file__).resolve().parent / "static"   # the dashboard (index.html and its files)
@@ -62,22 +63,39 @@ class Login(BaseModel):
     token: str
 
 
-@router.post("/v1/login", summary="Trade API_TOKEN for an HttpOnly session cookie (browsers)")
+@router.post("/v1/login", summary="Trade API_TOKEN for an HttpOnly session cookie (browsers); "
+                                  "429 with Retry-After after 5 failures a minute")
 def login(body: Login, request: Request):
-    token = request.app.state.settings.API_TOKEN
+    state = request.app.state
+    token, client = state.settings.API_TOKEN, request.client.host if request.client else "?"
+    wait = state.login_throttle.retry_after(client)
+    if wait is not None:
+        return JSONResponse(status_code=429, headers={"Retry-After": str(math.ceil(wait))},
+                            content={"detail": f"too many failed logins from {client}; "
+                                               f"try again in {math.ceil(wait)} s"})
     if token and not token_ok(token, body.token):
+        state.login_throttle.failed(client)
         return JSONResponse(status_code=401, content={"detail": "wrong token"})
     response = JSONResponse({"ok": True, "auth": bool(token)})
     if token:
-        response.set_cookie(COOKIE, session_value(token), httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https", path="/")
+        state.login_throttle.succeeded(client)
+        response.set_cookie(COOKIE, state.sessions.create(), max_age=int(state.sessions.ttl_s), path="/",
+                            httponly=True, samesite="strict", secure=_over_https(request))
     return response
 
 
-@router.post("/v1/logout", summary="Drop the session cookie")
-def logout():
+def _over_https(request: Request) -> bool:
+    public = request.app.state.settings.API_PUBLIC_URL
+    return request.url.scheme == "https" or public.lower().startswith("https:")
+
+
+@router.post("/v1/logout", summary="End the session (server-side) and drop its cookie")
+def logout(request: Request):
+    session_id = request.cookies.get(COOKIE)
+    if session_id:
+        request.app.state.sessions.end(session_id)
     response = JSONResponse({"ok": True})
-    response.delete_cookie(COOKIE, path="/")
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=_over_https(request))
     return response
 
 
@@ -91,7 +109,7 @@ def docs(request: Request) -> Response:
             rows.append(f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}</code>"
                         f"</td><td>{html.escape(op.get('summary') or '')}</td></tr>")
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>ProtoVideo job API</title>
-<style>body{{font-family:sans-serif;margin:2em}}td{{padding:.2em 1em;border-bottom:1px solid #ddd}}</style>
+<link rel="stylesheet" href="/static/docs.css">
 </head><body><h1>ProtoVideo job API {html.escape(schema.get('info', {}).get('version', ''))}</h1>
 <p>Machine-readable description: <a href="/openapi.json">/openapi.json</a>. Auth: <code>Authorization:
 Bearer API_TOKEN</code> or <code>x-api-key: API_TOKEN</code>. Full guide: docs/API.md.</p>
