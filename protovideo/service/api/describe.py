@@ -38,7 +38,8 @@ NETWORK_CAUSES = (
 HTTP_WORDS = {400: "the request was refused", 401: "it needs a sign-in", 403: "access is forbidden",
               404: "there is no such file", 410: "the file is gone", 429: "too many requests"}
 FILE_CAUSES = (
-    (("file is missing", "not a regular file", "no such file"), "is missing: there is no file at that path"),
+    (("file is missing", "not a regular file", "no such file", "not found in"),
+     "is missing: there is no file at that path"),
     (("file is empty",), "is an empty file"),
     (("outside the job's folder", "outside"), "lies outside the folders this worker reads from"),
     (("has no frames",), "has no frames"),
@@ -89,6 +90,11 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
+def _at(text: str, field: str | None) -> str:
+    """A message that starts with its JSON path, as a sentence that keeps the path as written."""
+    return f"At {text.rstrip('.')}." if field and text.startswith(field) else _sentence(text)
+
+
 def _first(causes, lowered: str) -> str | None:
     for words, cause in causes:
         if any(word in lowered for word in words):
@@ -116,9 +122,13 @@ def _failure(error: dict, record: dict) -> dict:
     message = str(error.get("message") or "")
     lowered = message.lower()
     field = error.get("field")
+    if kind == "JobInvalid" and field and "not found in" in lowered:
+        return {"summary": _sentence(f"{part_words(field)} is missing: there is no file at that path"),
+                "detail": _at(plain(message, keep_field=True), field) +
+                " Upload it (Asset, on the right) or correct the path, then submit the job again."}
     if kind == "JobInvalid":
         return {"summary": "The job is not valid, so it was not rendered.",
-                "detail": _sentence(plain(message, keep_field=True) or "the job does not follow the job format") +
+                "detail": _at(plain(message, keep_field=True) or "the job does not follow the job format", field) +
                 " Fix the job (Clone and edit) and submit it again."}
     if kind == "JobTimeout":
         return {"summary": "The job took longer than its time limit and was stopped.",
