@@ -7,10 +7,10 @@
 import {$, el, clear, setText, megabytes, percent, clockTime} from "./dom.js";
 import {call, errorText, whenAuthLost, AuthError} from "./api.js";
 import {setupSubmit} from "./submit.js";
-import {setupJobs, loadPage, firstPage, applyJob} from "./jobs.js";
-import {setupDetail, openDetail, closeDetail, redrawTimeline} from "./detail.js";
+import {setupJobs, loadPage, firstPage, applyJob, jobRow} from "./jobs.js";
+import {setupDetail, openDetail, closeDetail, redrawTimeline, jobChanged} from "./detail.js";
 import {startLive} from "./live.js";
-import {startWorkers} from "./workers.js";
+import {startWorkers, refreshWorkersSoon} from "./workers.js";
 
 let running = false;             // signed in and showing the queue
 let auth = true;                 // the server asks for a token (GET /v1/session)
@@ -35,7 +35,12 @@ function showApp() {
   running = true;
   firstPage().then(stamp).catch(notAnswering);
   live = startLive({
-    onJob: (job) => { applyJob(job); stamp(); },
+    onJob: (job) => {
+      const before = (jobRow(job.id) || {job: {}}).job.state;
+      applyJob(job);
+      if (before !== job.state) { jobChanged(job); refreshWorkersSoon(); }
+      stamp();
+    },
     onQueue: showQueue,
     onResync: () => loadPage().then(stamp).catch(notAnswering),
     poll: () => Promise.all([loadPage().then(stamp), refreshQueue()]).catch(notAnswering),

@@ -104,13 +104,26 @@ async function showBatch(job) {
   box.hidden = false;
 }
 
+// the performance report where the render wrote one; for a job that ended without one, its
+// record (what the worker recorded: error, attempts, worker, times)
 async function showReport(id, job, facts) {
   const links = job.links || {};
-  if (!links.report) return;
-  const rep = await call("GET", links.report);
-  if (openJob !== id || !rep.ok || !rep.data) return;
+  const record = job.record || {};
+  const written = links.report && (job.state === "finished" || record.report);   // a failure may have none
+  const rep = written ? await call("GET", links.report) : null;
+  if (openJob !== id) return;
+  if (!rep || !rep.ok || !rep.data) {
+    if (job.state === "finished" || !job.record) return;
+    setText($("detail-report-label"), "Record (JSON): the failure as the worker recorded it");
+    setText($("detail-report"), pretty(job.record));
+    $("detail-report-box").hidden = false;
+    $("detail-report-box").open = true;
+    return;
+  }
+  setText($("detail-report-label"), "Report (JSON)");
   setText($("detail-report"), pretty(rep.data));
   $("detail-report-box").hidden = false;
+  $("detail-report-box").open = job.state !== "finished";
   if (job.state !== "finished") return;
   lastReport = rep.data;
   const cache = rep.data.cache_stats || {};
@@ -119,6 +132,11 @@ async function showReport(id, job, facts) {
   fact(facts, "peak RSS", megabytes(rep.data.peak_rss_mb));
   fact(facts, "peak GPU", rep.data.peak_gpu_mb === undefined ? "none" : megabytes(rep.data.peak_gpu_mb));
   drawTimeline($("timeline"), $("timeline-legend"), rep.data);
+}
+
+// a live change of the open job's state: show it as it is now
+export function jobChanged(job) {
+  if (openJob === job.id && shown && shown.state !== job.state) openDetail(job.id).catch(() => {});
 }
 
 export async function openDetail(id) {
@@ -177,6 +195,7 @@ async function retry() {
       $("detail-state").className = `badge state-${answer.data.state}`;
       const r = jobRow(id);
       if (r) updateRow(r, answer.data);
+      shown = {...shown, state: answer.data.state};
     } else {
       setText($("detail-status"), `Retry refused: ${errorText(answer)}`);
       $("detail-status").className = "status bad";

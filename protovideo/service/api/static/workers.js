@@ -32,7 +32,17 @@ function render(answer, openJob) {
   }
 }
 
+let soon = null;
+let refreshNow = () => {};
+
+// a job started or ended: the panel asks again shortly (at most one extra request per second)
+export function refreshWorkersSoon() {
+  if (!soon) soon = setTimeout(() => { soon = null; refreshNow(); }, 1000);
+}
+
 export function startWorkers({openJob, running}) {
+  let timer = null;
+  refreshNow = () => { clearTimeout(timer); refresh(); };
   async function refresh() {
     if (!running()) return;
     try {
@@ -43,7 +53,7 @@ export function startWorkers({openJob, running}) {
     } catch (err) {
       if (err instanceof AuthError) return;
     }
-    setTimeout(refresh, EVERY_MS);
+    timer = setTimeout(refresh, EVERY_MS);
   }
   refresh();
 }
