@@ -188,9 +188,10 @@ def test_a_client_that_leaves_frees_its_subscriber(local_server):
     app, url = local_server
     headers = {"Authorization": f"Bearer {TOKEN}"}
     streams = [requests.get(url + "/v1/events", headers=headers, stream=True, timeout=30) for _ in range(20)]
-    for response in streams:
+    readers = [response.iter_lines() for response in streams]   # kept: a dropped reader closes its stream
+    for response, lines in zip(streams, readers):
         assert response.status_code == 200
-        assert next(response.iter_lines()).startswith(b"event: ready")
+        assert next(lines).startswith(b"event: ready")
     hub = app.state.events
     assert len(hub.subscribers) == 20
     # one look at the store per poll, whatever the number of listeners
