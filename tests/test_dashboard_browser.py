@@ -2,194 +2,61 @@
 real server and worker (`main_worker.py run --serve`) in their own process.
 
 A person's session: sign in, submit a job through the form and watch its bar move to
-"finished" without a reload, play its video (captions, timeline), see validation problems
-at their fields, upload an asset, cancel a queued job, and see a `<script>` title as text.
+"finished" without a reload and without one request for the job list (the changes come over
+server-sent events), play its video (captions, timeline, SRT and VTT), see validation problems
+at their fields, upload an asset, open a failed job (its error in words, its record and job)
+and Retry it until a worker finishes it, Clone and edit it, cancel only after saying yes,
+search and page the list, see the workers, use the page at phone width (412 px, no sideways
+scrolling), and see a `<script>` title as text; a server without a token shows no Sign out.
 Screenshots go to DASHBOARD_SCREENSHOTS (default: a pytest tmp folder; the path is printed).
 """
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from daemon_helpers import ROOT, stop, wait_for, worker_env
+from daemon_helpers import stop, wait_for
+
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
-TOKEN = "dashboard-test-token-5f1c"
-FPS = 12
-VIDEO = {"width": 270, "height": 480, "fps": FPS, "transition": "cut", "quality": "draft"}
-
 if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
     if os.environ.get("CI"):
         pytest.fail("chromium and chromium-driver are not installed; .ci/run must install them",
                     pytrace=False)
     pytest.skip("no Chromium/ChromeDriver (apt-get install chromium chromium-driver)",
                 allow_module_level=True)
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import TimeoutException  # noqa: E402
+pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-
-def narrated_job(job_id: str, title: str, sentences: list[str]) -> dict:
-    scenes = [{"narration_text": s, "motion": "none"} for s in sentences]
-    scenes[0].update(subtitle=True, text={"content": title, "position": "top"})
-    return {"id": job_id, "video": VIDEO, "scenes": scenes}
-
-
-# ---------------------------------------------------------------- server and browser
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = worker_env(folder, API_HOST="127.0.0.1", API_PORT=self.port, API_TOKEN=TOKEN,
-                              MAX_WORKERS="2", CACHE_ENABLED="true")
-        self.log = open(folder / "server.out", "ab")
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "main_worker.py"), "run", "--serve"],
-                                     cwd=folder, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def request(self, method: str, path: str, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers={
-            "Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=10) as answer:
-                return answer.status, json.loads(answer.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"null")
-
-    def up(self) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"server exited: {(self.folder / 'server.out').read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(self.url + "/health", timeout=2) as answer:
-                return answer.status == 200
-        except (OSError, urllib.error.URLError):
-            return False
-
-    def job(self, job_id: str) -> dict:
-        status, data = self.request("GET", f"/v1/jobs/{job_id}")
-        assert status == 200, (status, data)
-        return data
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("dashboard")
-    srv = Server(folder)
-    try:
-        wait_for(srv.up, timeout=90, interval=0.2, what="the API server to answer /health")
-        yield srv
-    finally:
-        stop(srv.proc, timeout=60)
-        srv.log.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory):
-    folder = Path(os.environ.get("DASHBOARD_SCREENSHOTS") or tmp_path_factory.mktemp("dashboard-shots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"\ndashboard screenshots: {folder}")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def browser(server):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000",
-                "--mute-audio", "--autoplay-policy=no-user-gesture-required", "--hide-scrollbars"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
-    driver = webdriver.Chrome(service=service, options=options)
-    driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def wait(driver, condition, timeout=60, what="the page"):
-    try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: condition(d))
-    except TimeoutException:
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
-
-
-def snap(driver, shots: Path, name: str) -> Path:
-    path = shots / f"{name}.png"
-    driver.save_screenshot(str(path))
-    return path
-
-
-def row_state(driver, job_id: str):
-    return driver.execute_script(
-        "const r = document.querySelector(`tr[data-id='${arguments[0]}']`);"
-        "if (!r) return null;"
-        "const bar = r.querySelector('[role=progressbar]');"
-        "return [r.dataset.state, parseFloat(bar.getAttribute('aria-valuenow') || '0')];", job_id)
-
-
-def submit_through_form(driver, job: dict) -> None:
-    area = driver.find_element(By.ID, "job-json")
-    driver.execute_script("arguments[0].value = arguments[1];"
-                          "arguments[0].dispatchEvent(new Event('input'));", area, json.dumps(job, indent=2))
-    driver.find_element(By.ID, "submit").click()
-    wait(driver, lambda d: f"Submitted job {job['id']}" in d.find_element(By.ID, "submit-status").text,
-         timeout=20, what=f"the form to submit {job['id']}")
-
-
-@pytest.fixture(scope="module")
-def page(browser, server):
-    """The dashboard, signed in through its login box."""
-    browser.get(server.url + "/")
-    wait(browser, lambda d: d.find_element(By.ID, "token").is_displayed(), what="the login box")
-    source = browser.page_source
-    browser.find_element(By.ID, "token").send_keys(TOKEN)
-    browser.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
-    wait(browser, lambda d: d.find_element(By.ID, "app").is_displayed(), what="the signed-in page")
-    assert TOKEN not in source and TOKEN not in browser.page_source
-    assert browser.execute_script("return localStorage.length + sessionStorage.length") == 0
-    assert TOKEN not in browser.execute_script("return document.cookie")   # HttpOnly
-    browser.execute_script("window.__sameDocument = 'never reloaded';")
-    return browser
-
-
-@pytest.fixture(autouse=True)
-def snap_on_failure(request, page, shots):
-    """A screenshot of the page as it was when a test failed (FAILED-<test>.png)."""
-    failed_before = request.session.testsfailed
-    yield
-    if request.session.testsfailed > failed_before:
-        print(f"screenshot: {snap(page, shots, 'FAILED-' + request.node.name)}")
+from dashboard_helpers import (FPS, TOKEN, VIDEO, Server, browser, narrated_job, page, row_state,  # noqa: E402,F401
+                               shots, server, snap, snap_on_failure, submit_through_form, wait)
 
 
 # ---------------------------------------------------------------- the tests
+def job_list_requests(driver) -> list[str]:
+    """The page's requests for /v1/jobs... since the last clear, as the browser itself counts them."""
+    return driver.execute_script(
+        "return performance.getEntriesByType('resource').map(e => new URL(e.name))"
+        ".filter(u => u.pathname.startsWith('/v1/jobs')).map(u => u.pathname + u.search);")
+
+
 def test_submitted_job_moves_live_to_finished(page, server, shots):
     sentences = ["The first scene starts the story.", "A second scene follows it.",
                  "Then a third one comes along.", "The fourth scene is short.",
                  "Number five is here.", "Six scenes in all, almost done.",
                  "Seven is the lucky one.", "And eight closes the video."]
     job = narrated_job("dash-live", "Live progress", sentences)
+    wait(page, lambda d: d.execute_script("return window.__live && window.__live.mode") == "sse",
+         what="the page's event stream to open")
+    page.execute_script("performance.setResourceTimingBufferSize(10000);")
     submit_through_form(page, job)
+    page.execute_script("performance.clearResourceTimings(); window.__eventsBefore = window.__live.events;")
     row = wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, "tr[data-id='dash-live']"),
                what="the new job's row")[0]
     seen = []
@@ -211,6 +78,10 @@ def test_submitted_job_moves_live_to_finished(page, server, shots):
     assert row.get_attribute("data-id") == "dash-live"   # the same element: updated in place
     assert page.execute_script("return window.__sameDocument") == "never reloaded"
     assert server.job("dash-live")["state"] == "finished"
+    # pushed, not polled: the row changed with no request for the job list or the job
+    assert job_list_requests(page) == [], job_list_requests(page)
+    assert page.execute_script("return window.__live.mode") == "sse"
+    assert page.execute_script("return window.__live.events - window.__eventsBefore") >= len(seen) - 1
 
 
 def test_finished_job_plays_with_captions_and_timeline(page, server, shots):
@@ -260,6 +131,11 @@ def test_finished_job_plays_with_captions_and_timeline(page, server, shots):
 def test_finished_job_shows_its_captions_as_a_track(page, server):
     links = server.job("dash-live")["links"]
     assert "subtitles_vtt" in links, "the renderer wrote no WebVTT captions beside the video of a narrated job"
+    hrefs = {a.text: a.get_attribute("href") for a in page.find_elements(By.CSS_SELECTOR, "#detail-links a")}
+    assert hrefs["Subtitles (VTT)"].endswith(links["subtitles_vtt"]), hrefs
+    assert hrefs["Subtitles (SRT)"].endswith(links["subtitles_srt"]), hrefs
+    assert page.execute_script("return fetch(arguments[0]).then(r => r.text())",
+                               hrefs["Subtitles (VTT)"]).startswith("WEBVTT")
     track = page.find_element(By.CSS_SELECTOR, "#player track")
     assert track.get_attribute("kind") == "captions"
     cues = wait(page, lambda d: d.execute_script(
@@ -301,18 +177,70 @@ def test_validation_problems_are_shown_at_their_fields_and_assets_upload(page, s
     assert (server.folder / "assets" / path).read_bytes() == picture.read_bytes()
 
 
-def test_a_failed_job_shows_its_error(page, server):
-    job = {"id": "dash-broken", "video": VIDEO,
-           "scenes": [{"image": "http://127.0.0.1:9/picture.png", "duration": 1}]}
-    submit_through_form(page, job)
-    wait(page, lambda d: (row_state(d, "dash-broken") or [""])[0] == "failed", timeout=60,
-         what="dash-broken to fail")
-    error = page.find_element(By.CSS_SELECTOR, "tr[data-id='dash-broken'] .job-error").text
-    record_error = server.job("dash-broken")["record"]["error"]
-    assert record_error["message"] in error and "scenes[0].image" in error, (error, record_error)
+def test_a_failed_job_opens_with_its_error_in_words_and_retry_finishes_it(page, server, shots):
+    from hostile_helpers import Listener
+    with Listener("127.0.0.1") as pictures:
+        pictures.routes["/picture.png"] = (404, {}, b"not yet")
+        job = {"id": "dash-broken", "video": VIDEO,
+               "scenes": [{"image": f"{pictures.base}/picture.png", "duration": 1, "motion": "none"}]}
+        submit_through_form(page, job)
+        wait(page, lambda d: (row_state(d, "dash-broken") or [""])[0] == "failed", timeout=90,
+             what="dash-broken to fail")
+        view = server.job("dash-broken")
+        raw = view["record"]["error"]
+        row_error = page.find_element(By.CSS_SELECTOR, "tr[data-id='dash-broken'] .job-error").text
+        assert row_error == view["error"]["summary"], (row_error, view["error"])
+        assert "The picture of scene 1 could not be downloaded" in row_error and "404" in row_error
+        assert raw["type"] not in row_error and "HTTP" in raw["message"]
+
+        page.find_element(By.CSS_SELECTOR, "tr[data-id='dash-broken'] button.open").click()
+        wait(page, lambda d: d.find_element(By.ID, "failure-summary").text == view["error"]["summary"],
+             what="the failure's summary in the detail")
+        assert page.find_element(By.ID, "failure-detail").text == view["error"]["detail"]
+        technical = page.find_element(By.ID, "failure-raw")
+        assert technical.get_attribute("open") is None            # collapsed until asked for
+        assert not page.find_element(By.ID, "failure-raw-text").is_displayed()
+        technical.find_element(By.TAG_NAME, "summary").click()
+        assert json.loads(page.find_element(By.ID, "failure-raw-text").text) == raw
+        record = wait(page, lambda d: d.find_element(By.ID, "detail-report").text, what="its record")
+        assert json.loads(record)["error"] == raw
+        assert json.loads(page.find_element(By.ID, "detail-job").text)["scenes"] == job["scenes"]
+        assert not page.find_element(By.ID, "detail-body").is_displayed()   # no player for a failure
+        page.set_window_size(1400, 1300)
+        snap(page, shots, "failed")
+        page.set_window_size(1400, 1000)
+
+        page.find_element(By.ID, "detail-clone").click()       # Clone and edit: the job into the form
+        wait(page, lambda d: '"id"' not in d.find_element(By.ID, "job-json").get_attribute("value"),
+             timeout=10, what="the job in the form, without its id")
+        cloned = json.loads(page.find_element(By.ID, "job-json").get_attribute("value"))
+        assert cloned["scenes"] == job["scenes"] and cloned["video"] == job["video"]
+        assert "into the form" in page.find_element(By.ID, "submit-status").text
+
+        pictures.routes.pop("/picture.png")                     # the picture is there now
+        page.find_element(By.ID, "detail-retry").click()
+        wait(page, lambda d: "Queued again" in d.find_element(By.ID, "detail-status").text, timeout=20,
+             what="the retry to be accepted")
+        wait(page, lambda d: (row_state(d, "dash-broken") or [""])[0] == "finished", timeout=120,
+             what="the retried job to finish")
+    assert server.job("dash-broken")["state"] == "finished"
+    assert list((server.folder / "var" / "output").glob("dash-broken*.mp4"))
+
+    wait(page, lambda d: d.find_element(By.ID, "detail-state").text == "finished", timeout=30,
+         what="the open job to show finished (a live event)")
+    wait(page, lambda d: d.find_element(By.ID, "player").is_displayed(), what="its video in the detail")
 
 
-def test_cancel_a_queued_job_from_the_page(page, server, shots):
+def cancel_dialog(page, job_id: str, answer: str) -> None:
+    page.find_element(By.CSS_SELECTOR, f"tr[data-id='{job_id}'] button.cancel").click()
+    dialog = wait(page, lambda d: d.find_element(By.ID, "confirm-cancel").is_displayed() and
+                  d.find_element(By.ID, "confirm-cancel"), what="the cancel dialog")
+    assert job_id in dialog.text or "Cancel" in dialog.text
+    page.find_element(By.ID, answer).click()
+    wait(page, lambda d: not d.find_element(By.ID, "confirm-cancel").is_displayed(), what="the dialog to close")
+
+
+def test_cancel_asks_first(page, server, shots):
     long_job = narrated_job("dash-long", "A long one", [f"This is sentence number {n} of a long job."
                                                          for n in range(1, 41)])
     submit_through_form(page, long_job)
@@ -321,21 +249,103 @@ def test_cancel_a_queued_job_from_the_page(page, server, shots):
     submit_through_form(page, queued)
     wait(page, lambda d: (row_state(d, "dash-queued") or [""])[0] == "queued", what="dash-queued queued")
     wait(page, lambda d: (row_state(d, "dash-long") or ["", 0])[1] >= 8, what="dash-long to move on")
-    page.set_window_size(1400, 1300)   # the whole page: jobs, the open video and its timeline
+    page.find_element(By.ID, "detail-close").click()
+    page.execute_script("window.scrollTo(0, 0)")
+    wait(page, lambda d: "dash-long" in d.find_element(By.ID, "workers").text, timeout=20,
+         what="the workers panel to show dash-long being rendered")
+    page.set_window_size(1400, 1100)   # the whole page: jobs, workers, the form
     snap(page, shots, "overview")
     page.set_window_size(1400, 1000)
+
     page.find_element(By.CSS_SELECTOR, "tr[data-id='dash-queued'] button.cancel").click()
+    wait(page, lambda d: d.find_element(By.ID, "confirm-cancel").is_displayed(), what="the cancel dialog")
+    assert "Waits in line" in page.find_element(By.ID, "confirm-text").text
+    snap(page, shots, "confirm-cancel")
+    page.find_element(By.ID, "confirm-keep").click()            # no: nothing happens
+    wait(page, lambda d: not d.find_element(By.ID, "confirm-cancel").is_displayed(), what="the dialog to close")
+    time.sleep(1.5)
+    assert server.job("dash-queued")["state"] == "queued"
+    assert row_state(page, "dash-queued")[0] == "queued"
+
+    cancel_dialog(page, "dash-queued", "confirm-yes")           # yes: cancelled
     wait(page, lambda d: (row_state(d, "dash-queued") or [""])[0] == "cancelled", timeout=30,
          what="dash-queued to show cancelled")
     assert server.job("dash-queued")["state"] == "cancelled"
     assert not page.find_element(By.CSS_SELECTOR, "tr[data-id='dash-queued'] button.cancel").is_displayed()
     # the running one too: its worker stops it, and the worker is free for the next tests
-    page.find_element(By.CSS_SELECTOR, "tr[data-id='dash-long'] button.cancel").click()
+    cancel_dialog(page, "dash-long", "confirm-yes")
     wait(page, lambda d: (row_state(d, "dash-long") or [""])[0] == "cancelled", timeout=60,
          what="dash-long to show cancelled")
     snap(page, shots, "cancelled")
     outputs = server.folder / "var" / "output"
     assert not list(outputs.glob("dash-queued*")) and not list(outputs.glob("dash-long*.mp4"))
+
+
+def test_the_workers_panel_shows_the_worker(page, server):
+    item = wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, "#workers li.worker.alive"), timeout=30,
+                what="a live worker in the panel")[0]
+    listed = server.request("GET", "/v1/workers")[1]["workers"][0]
+    assert item.get_attribute("data-name") == listed["name"]
+    assert socket.gethostname() in item.text and "ago" in item.text
+
+
+def test_search_and_pages(page, server):
+    search = page.find_element(By.ID, "search")
+    search.send_keys("dash-")
+    wait(page, lambda d: "matching" in d.find_element(By.ID, "page-label").text, what="the search to run")
+    ids = lambda d: d.execute_script(  # noqa: E731
+        "return [...document.querySelectorAll('#job-rows tr')].map(r => r.dataset.id)")
+    everything = wait(page, ids, what="the matching rows")
+    assert everything and all(i.startswith("dash-") for i in everything), everything
+    Select = __import__("selenium.webdriver.support.ui", fromlist=["Select"]).Select
+    Select(page.find_element(By.ID, "page-size")).select_by_visible_text("10")
+    search.clear()
+    search.send_keys("long")
+    wait(page, lambda d: ids(d) == ["dash-long"], what="the search for 'long'")
+    search.clear()
+    search.send_keys(" ")
+    wait(page, lambda d: "matching" not in d.find_element(By.ID, "page-label").text, what="the whole list")
+    # pages of two: the list goes on page by page, none twice, newest first
+    page.execute_script("const s = document.getElementById('page-size'); s.append(new Option('2'));"
+                        "s.value = '2'; s.dispatchEvent(new Event('change'));")
+    wait(page, lambda d: len(ids(d)) == 2, what="a page of two")
+    pages = [ids(page)]
+    while page.find_element(By.ID, "page-older").is_enabled() and len(pages) < 20:
+        before = ids(page)
+        page.find_element(By.ID, "page-older").click()
+        wait(page, lambda d: ids(d) != before, what="the next page")
+        pages.append(ids(page))
+    flat = [i for p in pages for i in p]
+    listed = server.request("GET", "/v1/jobs?limit=100")[1]["jobs"]
+    assert flat == [j["id"] for j in listed], (pages, [j["id"] for j in listed])
+    page.find_element(By.ID, "page-newer").click()
+    wait(page, lambda d: ids(d) == pages[-2], what="the page before")
+    Select(page.find_element(By.ID, "page-size")).select_by_visible_text("25")
+    wait(page, lambda d: len(ids(d)) == len(flat), what="all of them on one page")
+
+
+def no_sideways_scroll(page) -> tuple[int, int]:
+    return page.execute_script("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+
+
+def test_phone_width_has_no_horizontal_overflow(page, server, shots):
+    page.set_window_size(412, 915)
+    try:
+        wait(page, lambda d: d.execute_script("return window.innerWidth") <= 412, what="the narrow window")
+        scroll, client = no_sideways_scroll(page)
+        assert scroll <= client, f"the page scrolls sideways at 412 px: {scroll} > {client}"
+        card = page.find_element(By.CSS_SELECTOR, "tr[data-id='dash-live']")
+        assert card.size["width"] <= client
+        snap(page, shots, "phone")
+        page.find_element(By.CSS_SELECTOR, "tr[data-id='dash-broken'] button.open").click()
+        wait(page, lambda d: d.find_element(By.ID, "detail").is_displayed(), what="the detail at phone width")
+        time.sleep(0.5)
+        scroll, client = no_sideways_scroll(page)
+        assert scroll <= client, f"the open job scrolls sideways at 412 px: {scroll} > {client}"
+        page.execute_script("document.getElementById('detail').scrollIntoView()")
+        snap(page, shots, "phone-detail")
+    finally:
+        page.set_window_size(1400, 1000)
 
 
 def test_a_script_title_shows_as_text(page, server, shots):
@@ -366,3 +376,18 @@ def test_sign_out_drops_the_session(page, server):
     status = page.execute_script("return fetch('/v1/queue').then(r => r.status)")
     assert status == 401
     assert not page.find_element(By.ID, "app").is_displayed()
+
+
+def test_without_a_token_there_is_no_sign_out(browser, tmp_path):
+    open_server = Server(tmp_path, token="")
+    try:
+        wait_for(open_server.up, timeout=90, interval=0.2, what="the tokenless server to answer")
+        browser.get(open_server.url + "/")
+        wait(browser, lambda d: d.find_element(By.ID, "app").is_displayed(), what="the page, with no sign-in")
+        assert not browser.find_element(By.ID, "logout").is_displayed()
+        assert not browser.find_element(By.ID, "login").is_displayed()
+        assert browser.execute_script("return fetch('/v1/session').then(r => r.json())") == \
+            {"auth": False, "signed_in": True}
+    finally:
+        stop(open_server.proc, timeout=60)
+        open_server.log.close()

@@ -7,7 +7,7 @@ import pytest
 from daemon_helpers import fake_make_context, fake_render, read_json, tiny_job
 from protovideo.service.middleware import (AFTER_HOOKS, BEFORE_HOOKS, MemoryWatchMiddleware,
                                            MetricsMiddleware, Middleware, Retries, TimeLimit,
-                                           WebhooksMiddleware, default_middleware)
+                                           WebhooksMiddleware, WorkerPresence, default_middleware)
 from protovideo.service.middleware.time_limit import JobTimeout
 from protovideo.service.sources.spool import SpoolSource
 from protovideo.service.worker import Worker
@@ -92,7 +92,8 @@ def test_a_failing_hook_does_not_stop_the_others_or_the_job(make_settings):
 def test_the_default_list_metrics_outermost_retries_innermost(make_settings, fresh_process_state):
     from protovideo.pipeline.runtime import Runtime
     kinds = [type(m) for m in default_middleware(Runtime.create(make_settings()))]
-    assert kinds == [MetricsMiddleware, WebhooksMiddleware, MemoryWatchMiddleware, TimeLimit, Retries]
+    assert kinds == [MetricsMiddleware, WebhooksMiddleware, WorkerPresence, MemoryWatchMiddleware, TimeLimit,
+                     Retries]
 
 
 def test_time_limit_owns_the_error_the_job_fails_with(make_settings, monkeypatch):

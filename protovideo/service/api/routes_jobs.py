@@ -8,6 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from jobmodel.spec import ID_RE, PRIORITIES
+from protovideo.service.api.search import search_jobs
 from protovideo.service.api.validation import decode_body, job_problems
 from protovideo.service.api.views import job_links, job_view
 from protovideo.service.sources.store import BadCursor, JobNotCancellable, JobNotFound
@@ -74,17 +75,26 @@ async def validate(request: Request):
     return {"valid": not problems, "errors": problems}
 
 
-@router.get("/v1/jobs", summary="Jobs, newest first: {jobs, next_cursor}")
+@router.get("/v1/jobs", summary="Jobs, newest first: {jobs, next_cursor}; q= finds ids and titles")
 def list_jobs(request: Request, state: str | None = None, priority: str | None = None,
-              limit: int = Query(default=50, ge=1, le=1000), cursor: str | None = None):
+              limit: int = Query(default=50, ge=1, le=1000), cursor: str | None = None,
+              q: str | None = Query(default=None, max_length=200,
+                                    description="words that the job's id or title contains")):
+    store, extra = request.app.state.store, {}
     try:
-        infos, next_cursor = request.app.state.store.list_jobs(state=state or None, priority=priority or None,
-                                                               limit=limit, cursor=cursor or None)
+        if q and q.strip():
+            infos, next_cursor, extra["scanned"] = search_jobs(store, q, state=state or None,
+                                                               priority=priority or None, limit=limit,
+                                                               cursor=cursor or None)
+        else:
+            infos, next_cursor = store.list_jobs(state=state or None, priority=priority or None,
+                                                 limit=limit, cursor=cursor or None)
     except (ValueError, BadCursor) as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
     model = eta_model(request)
     # JSONResponse directly: FastAPI's generic encoder would cost more than the lookup itself
-    return JSONResponse({"jobs": [job_view(info, model) for info in infos], "next_cursor": next_cursor})
+    return JSONResponse({"jobs": [job_view(info, model) for info in infos], "next_cursor": next_cursor,
+                         **extra})
 
 
 @router.get("/v1/jobs/{job_id}", summary="One job: state, priority, attempts, progress, eta_s, record, links")

@@ -1,4 +1,4 @@
-"""Routes anyone may call: the greeting or dashboard at /, /health, /docs, login and logout."""
+"""Routes anyone may call: the greeting or dashboard at /, /health, /docs, login, logout, session."""
 from __future__ import annotations
 
 import html
@@ -97,6 +97,17 @@ def logout(request: Request):
     response = JSONResponse({"ok": True})
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=_over_https(request))
     return response
+
+
+@router.get("/v1/session", summary="Whether this server asks for a token (auth) and whether this "
+                                   "request carries a valid one or a live session (signed_in)")
+async def session(request: Request):
+    from protovideo.service.api.auth import TokenGate
+    token = request.app.state.settings.API_TOKEN
+    if not token:
+        return {"auth": False, "signed_in": True}
+    gate = TokenGate(None, request.app.state.settings, request.app.state.sessions, frozenset(), ())
+    return {"auth": True, "signed_in": await gate.authorized(request.scope)}
 
 
 @router.get("/docs", include_in_schema=False)

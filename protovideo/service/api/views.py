@@ -5,6 +5,7 @@ from pathlib import Path
 
 from jobmodel.states import JobState
 from jobmodel.title import job_title
+from protovideo.service.api.describe import describe_error
 
 
 def job_links(job_id: str, state: str, record: dict | None) -> dict:
@@ -61,7 +62,8 @@ def _scene_count(job) -> int:
 
 
 def job_view(info, eta_model=None, with_job: bool = False) -> dict:
-    """GET /v1/jobs/{id}: id, state, priority, attempts, progress, eta_s, record, links, times."""
+    """GET /v1/jobs/{id}: id, state, priority, attempts, progress, eta_s, record, links, times,
+    title; `error` ({summary, detail}, describe.py) for failed and cancelled jobs."""
     state = info.state.value if hasattr(info.state, "value") else str(info.state)
     progress, eta = progress_with_eta(info, eta_model)
     view = {"id": info.id, "state": state, "priority": info.priority, "attempts": info.attempts,
@@ -70,8 +72,11 @@ def job_view(info, eta_model=None, with_job: bool = False) -> dict:
             "retry_pending": info.retry_pending, "cancel_requested": info.cancel_requested,
             "record": info.record, "links": job_links(info.id, state, info.record)}
     record = info.record if isinstance(info.record, dict) else {}
-    title = job_title(info.job) or record.get("title") or job_title(record.get("job"))
+    title = getattr(info, "title", None) or job_title(info.job) or record.get("title") or \
+        job_title(record.get("job"))
     view["title"] = title if isinstance(title, str) else ""   # lists show it (the dashboard)
+    if state in (JobState.FAILED.value, JobState.CANCELLED.value):
+        view["error"] = describe_error(record)   # {summary, detail} in words; record.error stays raw
     if with_job:
         view["job"] = info.job
     return view

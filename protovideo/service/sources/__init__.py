@@ -10,7 +10,7 @@ from __future__ import annotations
 from jobmodel.states import JobState
 from protovideo.service.sources.base import PRIORITIES, ClaimedJob, JobSource, LeaseLost
 from protovideo.service.sources.store import (BadCursor, JobInfo, JobNotCancellable, JobNotFound,
-                                              SubmitResult)
+                                              JobNotRetryable, SubmitResult)
 
 
 def open_source(settings, worker_name: str | None = None, create: bool = True) -> JobSource:
@@ -33,4 +33,4 @@ def open_source(settings, worker_name: str | None = None, create: bool = True) -
 
 
 __all__ = ["PRIORITIES", "BadCursor", "ClaimedJob", "JobInfo", "JobNotCancellable", "JobNotFound",
-           "JobSource", "JobState", "LeaseLost", "SubmitResult", "open_source"]
+           "JobNotRetryable", "JobSource", "JobState", "LeaseLost", "SubmitResult", "open_source"]

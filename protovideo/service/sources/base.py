@@ -23,7 +23,11 @@ NotImplementedError for these):
 - `get(job_id) -> JobInfo | None`
 - `list_jobs(state, priority, limit, cursor) -> (list[JobInfo], next_cursor | None)`
 - `cancel(job_id) -> JobInfo`
+- `retry(job_id) -> JobInfo`   a failed or cancelled job queued again (a new run)
 - `status(job_id=None) -> dict`   queue depths (or one job, as a dict)
+
+Workers announce themselves (presence.py; the WorkerPresence middleware beats):
+`worker_seen(name, info)`, `worker_gone(name)`, `workers(within_s) -> [dict]`.
 
 States are jobmodel.states.JobState: queued, started, finished, failed, cancelled.
 """
@@ -48,7 +52,7 @@ from jobmodel.spec import PRIORITIES   # highest first
 from jobmodel.states import JobState
 from protovideo.runtime.secrets import scrub
 from protovideo.service.sources.store import (BadCursor, JobInfo, JobNotCancellable,  # noqa: F401
-                                              JobNotFound, SubmitResult)
+                                              JobNotFound, JobNotRetryable, SubmitResult)
 
 log = logging.getLogger("protovideo.sources")
 
@@ -170,6 +174,39 @@ class JobSource(abc.ABC):
         unknown id -> JobNotFound (the API's 404).
         """
         raise NotImplementedError(f"the {self.name} source keeps no jobs of its own")
+
+    def retry(self, job_id: str) -> JobInfo:
+        """Queue a failed or cancelled job again, as a new run of the same id and job (the
+        submitter's folder and priority kept); its record stays until the new run ends.
+        Unknown id -> JobNotFound; queued, started or finished, or a job that could not be
+        read as JSON -> JobNotRetryable (the API's 409)."""
+        info = self.get(job_id)
+        if info is None:
+            raise JobNotFound(job_id)
+        if info.state not in (JobState.FAILED, JobState.CANCELLED):
+            raise JobNotRetryable(job_id, f"it is {info.state.value}; only failed or cancelled "
+                                          "jobs can be retried")
+        record = info.record if isinstance(info.record, dict) else {}
+        job = info.job if isinstance(info.job, dict) else record.get("job")
+        if not isinstance(job, dict):
+            raise JobNotRetryable(job_id, "its job is not readable JSON; submit a corrected job")
+        base_dir = record.get("base_dir")
+        result = self.submit({**job, "id": job_id}, priority=info.priority,
+                             base_dir=Path(base_dir) if isinstance(base_dir, str) and base_dir else None)
+        log.info("job %s queued again by a retry (was %s)", job_id, info.state.value)
+        return self.get(result.id) or JobInfo(result.id, result.state)
+
+    # ------------------------------------------------------------ workers
+    def worker_seen(self, name: str, info: dict) -> None:
+        """Record that worker `name` is alive now (`info`: host, pid, state, jobs...)."""
+
+    def worker_gone(self, name: str) -> None:
+        """Worker `name` stopped: it leaves the list at once."""
+
+    def workers(self, within_s: float) -> list[dict]:
+        """The workers seen in the last `within_s` seconds, most recent first; each the `info`
+        its worker gave, with `name` and `last_heartbeat` (ISO 8601)."""
+        return []
 
     def status(self, job_id: str | None = None) -> dict:
         """Queue depths; or one job as a dict (JobInfo.to_dict), state "unknown" when absent."""

@@ -26,6 +26,7 @@ import uuid
 from pathlib import Path
 
 from jobmodel.states import JobState
+from jobmodel.title import job_title
 from protovideo.service.sources.base import cancel_record, priority_of
 from protovideo.service.sources.store import (JobInfo, JobNotCancellable, JobNotFound, SubmitResult,
                                               check_list_args, decode_cursor, encode_cursor,
@@ -174,7 +175,7 @@ return out
 """
 
 INFO_FIELDS = ["state", "priority", "attempts", "progress", "submitted_at", "submitted_us",
-               "claimed_at", "finished_at", "worker", "retry_at", "cancel_requested", "record"]
+               "claimed_at", "finished_at", "worker", "retry_at", "cancel_requested", "record", "title"]
 
 
 def now_us() -> int:
@@ -219,6 +220,8 @@ class RedisStore:
         got_id, created, state = self._submit_script(keys=[], args=[
             self.prefix, job_id, json.dumps(data), str(Path(base_dir).resolve()) if base_dir else "",
             priority, us_to_iso(us), us, key])
+        if int(created):
+            self.r.hset(self._job_key(job_id), "title", job_title(data))   # lists show and search it
         return SubmitResult(str(got_id), bool(int(created)), JobState(state))
 
     # ------------------------------------------------------------ get / list
@@ -246,7 +249,9 @@ class RedisStore:
                        retry_pending=state is JobState.QUEUED and bool(retry_at)
                        and float(retry_at) > time.time(),
                        cancel_requested=state is JobState.STARTED and values.get("cancel_requested") == "1",
-                       record=record, job=job if isinstance(job, dict) else None)
+                       record=record, job=job if isinstance(job, dict) else None,
+                       title=values.get("title") or (record.get("title") or job_title(record.get("job"))
+                                                     if isinstance(record, dict) else None))
 
     def get(self, job_id: str) -> JobInfo | None:
         values = self.r.hgetall(self._job_key(job_id))
@@ -324,6 +329,8 @@ class RedisStore:
         record = cancel_record(job_id, "queued", int(values.get("attempts") or 0), job,
                                priority=values.get("priority") or "normal",
                                submitted_at=values.get("submitted_at"))
+        if values.get("base_dir"):
+            record["base_dir"] = values["base_dir"]   # where a retry resolves relative paths
         before, = self._cancel_script(keys=[], args=[self.prefix, job_id, json.dumps(record),
                                                      record["finished_at"], now_us(), RECORD_TTL])
         if before == "unknown":

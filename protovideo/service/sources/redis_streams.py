@@ -10,6 +10,7 @@ Keys (prefix = REDIS_KEY_PREFIX, so that deployments and tests can share a serve
                                 attempts, priority, worker, progress (JSON), record (JSON)...
     {prefix}:jobs, {prefix}:state:{state}, {prefix}:idem:{sha}   the job store (redis_store.py)
     {prefix}:stats              hash: finished, failed, cancelled counters
+    {prefix}:worker:{name}, {prefix}:workers   presence beats (presence.py)
 
 A worker reads the streams highest priority first. An entry stays pending
 until the worker acknowledges it (XACK) on completion or failure; heartbeats
@@ -33,6 +34,7 @@ from jobmodel.states import JobState
 from protovideo.service.sources.base import (PRIORITIES, ClaimedJob, JobSource, LeaseLost,
                                              cancel_record, decode_raw_job, default_worker_name,
                                              now_iso)
+from protovideo.service.sources.presence import RedisPresence
 from protovideo.service.sources.redis_store import RECORD_TTL, RedisStore, now_us
 
 log = logging.getLogger("protovideo.redis_source")
@@ -40,7 +42,7 @@ log = logging.getLogger("protovideo.redis_source")
 GROUP = "workers"
 
 
-class RedisSource(RedisStore, JobSource):
+class RedisSource(RedisStore, RedisPresence, JobSource):
     name = "redis"
 
     def __init__(self, settings, worker_name: str | None = None, client: redis.Redis | None = None):
@@ -195,6 +197,8 @@ class RedisSource(RedisStore, JobSource):
     def _stamp(self, claimed: ClaimedJob, record: dict) -> dict:
         """The record with the job's priority and submission time (for lists and the API)."""
         extra = {"priority": claimed.priority}
+        if claimed.handle["fields"].get("base_dir"):
+            extra["base_dir"] = claimed.handle["fields"]["base_dir"]   # where a retry resolves paths
         submitted = self.r.hget(self._job_key(claimed.id), "submitted_at")
         if submitted:
             extra["submitted_at"] = submitted

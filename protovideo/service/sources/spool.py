@@ -8,6 +8,7 @@
     processing/<stem>~<token>.cancel   a cancel request for a running job: its
                  worker sees it on its next heartbeat and stops
     keys/<sha256 of an Idempotency-Key>.json   {"id", "at"}, kept 24 h
+    workers/<name>.json   each worker's presence beat (presence.py)
     .lock        taken (flock) by submit and cancel, so that two submissions of one
                  id or one key cannot both queue it
 
@@ -37,6 +38,7 @@ from protovideo.service.sources.base import (PRIORITIES, ClaimedJob, JobSource, 
                                              now_iso, priority_of, write_json_atomic)
 from protovideo.service.sources.spool_index import (CANONICAL, META, SpoolIndex, clean_id, job_files,
                                                     submitted_us_of_stem)
+from protovideo.service.sources.presence import SpoolPresence
 from protovideo.service.sources.spool_store import FINAL_FOLDERS, SpoolStore
 from protovideo.service.sources.store import us_to_iso
 
@@ -53,7 +55,7 @@ def _id_from_stem(stem: str) -> str:
     return clean_id(stem, uuid.uuid4().hex[:16])
 
 
-class SpoolSource(SpoolStore, JobSource):
+class SpoolSource(SpoolStore, SpoolPresence, JobSource):
     name = "spool"
 
     def __init__(self, settings, worker_name: str | None = None, create: bool = True):
@@ -213,6 +215,8 @@ class SpoolSource(SpoolStore, JobSource):
         if us is None and meta.get("queued_at"):
             us = int(float(meta["queued_at"]) * 1e6)
         extra = {"priority": claimed.priority}
+        if meta.get("base_dir"):
+            extra["base_dir"] = meta["base_dir"]   # where a retry resolves relative paths
         if us is not None:
             extra["submitted_at"] = us_to_iso(us)
         return {**record, **{k: v for k, v in extra.items() if k not in record}}

@@ -20,6 +20,7 @@ from typing import Any
 
 from jobmodel.spec import ID_RE
 from jobmodel.states import JobState
+from jobmodel.title import job_title
 from protovideo.service.sources.base import PRIORITIES, cancel_record, now_iso, priority_of, write_json_atomic
 from protovideo.service.sources.spool_index import CANONICAL, META, clean_id, submitted_us_of_stem
 from protovideo.service.sources.store import (JobInfo, JobNotCancellable, JobNotFound, Page, SubmitResult,
@@ -157,6 +158,8 @@ class SpoolStore:
         job_id = data.get("id") if isinstance(data, dict) else None
         job_id = job_id if isinstance(job_id, str) and ID_RE.match(job_id) else _id_from_stem(stem)
         extra = {"priority": priority_of(data)}
+        if isinstance(meta, dict) and meta.get("base_dir"):
+            extra["base_dir"] = meta["base_dir"]   # where a retry resolves relative paths
         us = submitted_us_of_stem(stem)
         if us is None and isinstance(meta, dict) and meta.get("queued_at"):
             us = int(float(meta["queued_at"]) * 1e6)
@@ -229,7 +232,7 @@ class SpoolStore:
                        submitted_at=self._submitted(os.path.basename(base).rsplit("~", 1)[0], meta),
                        started_at=state.get("claimed_at") or meta.get("claimed_at"),
                        worker=state.get("worker") or meta.get("worker"),
-                       cancel_requested=os.path.exists(base + ".cancel"), job=data)
+                       cancel_requested=os.path.exists(base + ".cancel"), job=data, title=job_title(data))
 
     def _queued_info(self, job_id: str, path: str) -> JobInfo:
         """A queued job from its incoming/ file (mtime in the future: waiting for a retry)."""
@@ -241,7 +244,7 @@ class SpoolStore:
         waiting = os.stat(path).st_mtime > time.time()
         return JobInfo(job_id, JobState.QUEUED, priority_of(data), int(meta.get("attempts", 0) or 0),
                        submitted_at=self._submitted(os.path.basename(path)[:-5], meta),
-                       retry_pending=waiting, job=data)
+                       retry_pending=waiting, job=data, title=job_title(data))
 
     @staticmethod
     def _submitted(stem: str, meta: dict) -> str | None:
@@ -261,7 +264,8 @@ class SpoolStore:
         return JobInfo(job_id, state, priority, int(record.get("attempts") or 0), progress,
                        submitted_at=record.get("submitted_at"), started_at=record.get("started_at"),
                        finished_at=record.get("finished_at"), worker=record.get("worker"),
-                       record=record, job=job if isinstance(job, dict) else None)
+                       record=record, job=job if isinstance(job, dict) else None,
+                       title=record.get("title") or job_title(record.get("job")))
 
     def list_jobs(self, state=None, priority=None, limit: int = 50,
                   cursor: str | None = None) -> tuple[list[JobInfo], str | None]:

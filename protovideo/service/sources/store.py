@@ -38,6 +38,14 @@ class JobNotCancellable(RuntimeError):
         self.state = state
 
 
+class JobNotRetryable(RuntimeError):
+    """The job is not failed or cancelled, or its job data cannot be read: the API answers 409."""
+
+    def __init__(self, job_id: str, reason: str):
+        super().__init__(f"job {job_id!r} cannot be retried: {reason}")
+        self.job_id = job_id
+
+
 class BadCursor(ValueError):
     """A list cursor that this source did not hand out (the API answers 400)."""
 
@@ -57,7 +65,8 @@ class JobInfo:
 
     `record` is the result, failure or cancel record once the job has ended;
     `job` the submitted job data (None where the source keeps no copy, e.g. in a list);
-    `cancel_requested` is True while a running job waits for its worker to stop.
+    `cancel_requested` is True while a running job waits for its worker to stop;
+    `title` the job's title (jobmodel.title), also in lists, None where unknown.
     Times are ISO 8601 UTC strings or None.
     """
 
@@ -74,6 +83,7 @@ class JobInfo:
     cancel_requested: bool = False
     record: dict | None = None
     job: Any = None
+    title: str | None = None
 
     def to_dict(self, with_job: bool = True) -> dict:
         out = {"id": self.id, "state": self.state.value, "priority": self.priority,

@@ -180,6 +180,16 @@ async function upload(event) {
   }
 }
 
+// Clone and edit: a job's JSON into the form, ready to change and submit
+export function loadIntoForm(data, message) {
+  textArea.value = JSON.stringify(data, null, 2);
+  showProblems([], textArea.value);
+  status(message, "good");
+  textArea.scrollTop = 0;
+  textArea.focus();
+  textArea.scrollIntoView({behavior: "smooth", block: "center"});
+}
+
 export function setupSubmit({afterSubmit}) {
   textArea = $("job-json");
   if (!textArea.value) textArea.value = JSON.stringify(SAMPLE, null, 2);
