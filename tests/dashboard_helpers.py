@@ -18,8 +18,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from daemon_helpers import ROOT, stop, wait_for, worker_env
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+from browser_env import CHROMEDRIVER, CHROMIUM  # noqa: E402
 TOKEN = "dashboard-test-token-5f1c"
 FPS = 12
 VIDEO = {"width": 270, "height": 480, "fps": FPS, "transition": "cut", "quality": "draft"}

@@ -13,25 +13,13 @@ Screenshots go to DASHBOARD_SCREENSHOTS (default: a pytest tmp folder; the path 
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
-from pathlib import Path
 
-import pytest
-
+from browser_env import require_browser
 from daemon_helpers import stop, wait_for
 
-
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
-if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-    if os.environ.get("CI"):
-        pytest.fail("chromium and chromium-driver are not installed; .ci/run must install them",
-                    pytrace=False)
-    pytest.skip("no Chromium/ChromeDriver (apt-get install chromium chromium-driver)",
-                allow_module_level=True)
-pytest.importorskip("selenium.webdriver")
+require_browser()
 from selenium.webdriver.common.by import By  # noqa: E402
 
 from dashboard_helpers import (FPS, TOKEN, VIDEO, Server, browser, narrated_job, page, row_state,  # noqa: E402,F401

@@ -10,28 +10,21 @@ process, and an attacker's page served from a second loopback port (same site, a
 from __future__ import annotations
 
 import json
-import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
 from api_helpers import ApiProcess
 from daemon_helpers import wait_for
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+from browser_env import CHROMEDRIVER, CHROMIUM, require_browser  # noqa: E402
+
 TOKEN = "hostile-browser-token-2c7a"
 VIDEO = {"width": 160, "height": 284, "fps": 12, "transition": "cut", "quality": "draft"}
 
-if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-    if os.environ.get("CI"):
-        pytest.fail("chromium and chromium-driver are not installed; .ci/run must install them",
-                    pytrace=False)
-    pytest.skip("no Chromium/ChromeDriver (apt-get install chromium chromium-driver)",
-                allow_module_level=True)
-webdriver = pytest.importorskip("selenium.webdriver")
+require_browser()
+from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402

@@ -17,8 +17,7 @@ from api_helpers import ApiProcess
 from daemon_helpers import ROOT, start_worker, stop, worker_env
 from media import ffprobe, streams
 
-mcp = pytest.importorskip("mcp", reason="the mcp package (requirements.txt) is not installed")
-from mcp import ClientSession, StdioServerParameters  # noqa: E402
+from mcp import ClientSession, StdioServerParameters  # noqa: E402  (requirements.txt)
 from mcp.client.stdio import stdio_client  # noqa: E402
 
 TOKEN = "mcp-test-token-0123456789"
