@@ -32,6 +32,8 @@ class RemoteArtifact:
 
 
 class RedisLevel:
+    name = "redis"   # a shared level (cache/levels.py)
+
     def __init__(self, url: str, prefix: str = DEFAULT_PREFIX, max_item_bytes: int = 32 << 20,
                  default_ttl_s: float = 7 * 24 * 3600, log: logging.Logger | None = None,
                  retry_after_s: float = 30.0):
