@@ -14,8 +14,10 @@
 #
 # Each cluster gets its own ports: a cluster started on the ports of one whose daemons are still
 # exiting fails to come up. The OSD is made with `ceph osd new <uuid>` and then
-# `ceph-osd --mkfs --osd-uuid <uuid>` (Ceph 16's order). Authentication inside the cluster is off
-# (it listens on loopback only); the gateway checks S3 signatures (SigV4) as any S3 store does.
+# `ceph-osd --mkfs --osd-uuid <uuid>` (Ceph 16's order) and put into the CRUSH map here, not by
+# the OSD at its start (that start-up command raced the monitor map: "wrong fsid"). Authentication
+# inside the cluster is off (it listens on loopback only); the gateway checks S3 signatures (SigV4)
+# as any S3 store does.
 set -euo pipefail
 
 die() { echo "s3_server: $*" >&2; exit 1; }
@@ -54,7 +56,15 @@ wait_for() {  # SECONDS WHAT COMMAND...: retry COMMAND every 0.2 s until it succ
 }
 
 conf() { echo "$DIR/ceph.conf"; }
-ceph_cmd() { ceph -c "$(conf)" --connect-timeout 10 "$@"; }
+ceph_cmd() {  # a ceph command, tried again: with authentication off, a client's first command
+  # can leave before it has the monitor map and is refused ("wrong fsid"), about one in three
+  local try
+  for try in 1 2 3 4 5 6 7 8 9 10; do
+    ceph -c "$(conf)" --connect-timeout 10 "$@" 2>>"$DIR/log/setup.log" && return 0
+    sleep 0.3
+  done
+  die "ceph $* failed 10 times (logs: $DIR/log)"
+}
 
 start_gateway() {
   radosgw -c "$(conf)" -n client.rgw
@@ -129,18 +139,19 @@ EOF
   monmaptool --create --add a "v1:127.0.0.1:$mon_port" --fsid "$fsid" "$DIR/monmap" >/dev/null
   ceph-mon -c "$(conf)" --mkfs -i a --monmap "$DIR/monmap" 2>>"$DIR/log/setup.log"
   ceph-mon -c "$(conf)" -i a
-  wait_for 30 "ceph-mon" ceph_cmd mon stat
+  wait_for 30 "ceph-mon" ceph -c "$(conf)" --connect-timeout 5 mon stat
   osd_uuid=$(python3 -c 'import uuid; print(uuid.uuid4())')
   ceph_cmd osd new "$osd_uuid" >/dev/null
-  ceph_cmd osd crush add osd.0 1.0 host=localhost root=default >/dev/null 2>&1
+  ceph_cmd osd crush add osd.0 1.0 host=localhost root=default >/dev/null
   ceph-osd -c "$(conf)" -i 0 --mkfs --osd-uuid "$osd_uuid" 2>>"$DIR/log/setup.log"
   ceph-osd -c "$(conf)" -i 0 2>>"$DIR/log/setup.log"
-  wait_for 60 "ceph-osd" sh -c "ceph -c '$(conf)' --connect-timeout 10 osd stat | grep -q ' 1 up'"
+  wait_for 60 "ceph-osd" sh -c "ceph -c '$(conf)' --connect-timeout 10 osd stat 2>/dev/null | grep -q ' 1 up'"
   start_gateway
   access=$(python3 -c 'import secrets; print("PV" + secrets.token_hex(9).upper())')
   secret=$(python3 -c 'import secrets; print(secrets.token_urlsafe(30))')
   radosgw-admin -c "$(conf)" user create --uid=protovideo --display-name=protovideo \
-    --access-key="$access" --secret-key="$secret" >/dev/null 2>>"$DIR/log/setup.log"
+    --access-key="$access" --secret-key="$secret" >/dev/null 2>>"$DIR/log/setup.log" \
+    || die "radosgw-admin user create failed (logs: $DIR/log/setup.log)"
   local bucket
   for bucket in "$@"; do
     curl -sf -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" --user "$access:$secret" \

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from cache.integrity import bytes_digest
 from cache.levels import shared_level
+from cache.outage import Outage
 from cache.redis_level import RemoteArtifact
 from storage.address import StoreAddress, parse_store_url
 from storage.s3_client import describe, is_missing, is_precondition_failed, make_client, store_errors
@@ -45,9 +45,7 @@ class S3CacheLevel:
         self.max_item_bytes = int(max_item_bytes)
         self.default_ttl_s = float(default_ttl_s)
         self.log = log or logging.getLogger("protovideo.cache")
-        self.retry_after_s = retry_after_s
-        self._down_until = 0.0
-        self._lock = threading.Lock()
+        self._outage = Outage(f"S3 level {address}", self.log, retry_after_s)
         self._errors = store_errors()
 
     @property
@@ -62,14 +60,10 @@ class S3CacheLevel:
     # -- availability -----------------------------------------------------
     @property
     def available(self) -> bool:
-        return time.monotonic() >= self._down_until
+        return self._outage.up
 
     def _failed(self, what: str, exc: BaseException) -> None:
-        with self._lock:
-            if self.available:
-                self.log.warning("cache: S3 level %s unavailable (%s: %s); using the disk level "
-                                 "only for %.0fs", self.address, what, describe(exc), self.retry_after_s)
-            self._down_until = time.monotonic() + self.retry_after_s
+        self._outage.failed(what, describe(exc))
 
     # -- artifacts --------------------------------------------------------
     def fetch(self, key: str) -> RemoteArtifact | None:
