@@ -112,3 +112,31 @@ def test_open_cache_adds_the_level_cache_store_names(make_settings, store):
     assert [level.name for level in cache.shared] == ["s3"]
     assert cache.shared[0].address == parse_store_url(store)
     assert open_cache(make_settings()).shared == []
+
+
+def test_a_second_machine_renders_a_job_from_the_shared_level(tmp_path, store, make_settings):
+    """Two "machines" (their own CACHE_DIR, OUTPUT_DIR, WORK_DIR) and one CACHE_STORE: B makes
+    nothing that A made, and its video is byte for byte A's."""
+    import json
+
+    import storage  # noqa: F401  (the S3 level, registered as at start)
+    from jobmodel.spec import parse_job
+    from protovideo.pipeline.render import make_context, render_job
+
+    job = {"id": "shared-1", "video": {"width": 160, "height": 284, "fps": 12},
+           "scenes": [{"narration_text": "Made on machine A.", "promptImage": "a red kite"},
+                      {"narration_text": "Copied by machine B.", "promptImage": "a blue sea"}]}
+    results = {}
+    for name in ("a", "b"):
+        root = tmp_path / name
+        settings = make_settings(CACHE_STORE=store, CACHE_DIR=root / "cache", OUTPUT_DIR=root / "out",
+                                 WORK_DIR=root / "work", REPORT_DIR=root / "reports")
+        result = render_job(parse_job(job, base_dir=tmp_path), make_context(settings))
+        results[name] = (result, json.loads(result.report_path.read_text()))
+    (a, report_a), (b, report_b) = results["a"], results["b"]
+    assert report_a["cache_stats"]["hits"] == 0
+    stats = report_b["cache_stats"]
+    assert stats["misses"] == 0 and stats["hit_rate"] == 1.0
+    assert stats["by_level"] == {"s3": stats["hits"]}
+    assert "tts_synthesis" not in report_b["steps"]
+    assert b.output.read_bytes() == a.output.read_bytes() and b.output.is_relative_to(tmp_path / "b")
