@@ -4,10 +4,15 @@ message naming the setting to fix, and never showing the secret (in the message 
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from folders import folder_env
 from protovideo.runtime import secrets
 from protovideo.runtime.logs import setup_logging, teardown_logging
 from storage import StoreUnusable, check_store
@@ -89,3 +94,17 @@ def test_a_cache_store_inside_the_output_store_is_refused(make_settings):
         check_store(make_settings(OUTPUT_STORE="s3://videos/out", CACHE_STORE="s3://videos/out/cache"))
     assert refused.value.name == "CACHE_STORE"
     check_store(make_settings())                           # nothing set: nothing to check, no client
+
+
+def test_the_worker_does_not_start_with_refused_credentials(s3_env, tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, **folder_env(tmp_path), "OUTPUT_STORE": "s3://outputs/start",
+           "AWS_SECRET_ACCESS_KEY": WRONG_SECRET}
+    done = subprocess.run([sys.executable, str(root / "main_worker.py"), "run", "--once"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "setting AWS_SECRET_ACCESS_KEY:" in done.stderr and "OUTPUT_STORE" in done.stderr
+    log = tmp_path / "worker.log"
+    everything = done.stdout + done.stderr + (log.read_text() if log.exists() else "")
+    assert WRONG_SECRET not in everything
+    assert not (tmp_path / "var" / "spool").exists()        # stopped before taking any job
