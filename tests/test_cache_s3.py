@@ -34,7 +34,7 @@ def machine(tmp_path: Path, name: str, store: str) -> ArtifactCache:
     """A cache with its own folder, as on another machine, sharing one S3 level."""
     level = S3CacheLevel(parse_store_url(store))
     return ArtifactCache(tmp_path / name / "cache", scratch=tmp_path / name / "scratch",
-                         protect_recent_s=0, shared_levels=[level])
+                         max_age_hours=168, protect_recent_s=0, shared_levels=[level])
 
 
 def test_second_machine_gets_the_artifact_and_its_meta_from_s3(tmp_path, store):
@@ -120,7 +120,7 @@ def test_a_second_machine_renders_a_job_from_the_shared_level(tmp_path, store, m
     import json
 
     import storage  # noqa: F401  (the S3 level, registered as at start)
-    from jobmodel.spec import parse_job
+    from job_parsing import parse_job
     from protovideo.pipeline.render import make_context, render_job
 
     job = {"id": "shared-1", "video": {"width": 160, "height": 284, "fps": 12},
