@@ -8,7 +8,8 @@ Every sink has the same small interface (OutputSink). `publish` is publish-once:
 already holds different bytes is never replaced (PublishConflict), the same bytes again are a
 success (a retried or duplicated job), and no half-written file or object is ever visible under
 the name. `replace=True` replaces instead (a person re-rendering a file on purpose).
-A sink is a plug-in: `@output_sink("name")` on a factory taking the settings.
+A sink is a plug-in: `@output_sink("name")` on a factory taking the settings (generators/plugins.py's
+registrar, not declared to the job model: jobs never name a sink).
 """
 from __future__ import annotations
 
@@ -16,12 +17,12 @@ import hashlib
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Mapping, Protocol
+from typing import IO, Iterable, Mapping, Protocol
 
-from generators.plugins import registrar
+from generators.plugins import Plugin, find, registrar
 
-OUTPUT_SINKS: dict[str, Callable[[Any], "OutputSink"]] = {}
-output_sink = registrar(OUTPUT_SINKS, "output sink")
+OUTPUT_SINKS: dict[str, Plugin] = {}    # scheme -> Plugin whose `make(settings)` is the sink
+output_sink = registrar(OUTPUT_SINKS, "output_sink", declared=False)   # jobs never name a sink
 
 # what players and browsers expect; mimetypes' table varies between machines
 CONTENT_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
@@ -72,9 +73,7 @@ def open_sink(settings) -> OutputSink:
     """The sink OUTPUT_STORE names: empty = the local folder (OUTPUT_DIR), s3://bucket/prefix = S3."""
     store = getattr(settings, "OUTPUT_STORE", "") or ""
     kind = store.partition("://")[0].lower() if store else "local"
-    if kind not in OUTPUT_SINKS:
-        raise ValueError(f"OUTPUT_STORE: no output sink for {kind}:// (known: {', '.join(sorted(OUTPUT_SINKS))})")
-    return OUTPUT_SINKS[kind](settings)
+    return find(OUTPUT_SINKS, kind, "output sink for OUTPUT_STORE").make(settings)
 
 
 def publish_outputs(sink: OutputSink, job_id: str, files: Iterable[Path] | Mapping[str, Path], *,
