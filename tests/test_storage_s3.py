@@ -210,8 +210,8 @@ def test_delete_removes_the_object_and_its_claim_so_the_name_can_be_published_ag
 
 def test_what_radosgw_honours(prefix, s3_server):
     """Why the sink claims a name before a multipart upload: radosgw (Ceph 16) refuses a second
-    PutObject with If-None-Match: * (412) but lets CompleteMultipartUpload replace the object
-    although it carries If-None-Match: *."""
+    PutObject with If-None-Match: * (412) but lets CompleteMultipartUpload and CopyObject replace
+    the object although they carry If-None-Match: *."""
     from botocore.exceptions import ClientError
     client, key = s3_server.client(), f"{prefix}/probe"
     client.put_object(Bucket="outputs", Key=key, Body=b"first", IfNoneMatch="*")
@@ -223,3 +223,7 @@ def test_what_radosgw_honours(prefix, s3_server):
     client.complete_multipart_upload(Bucket="outputs", Key=key, UploadId=upload, IfNoneMatch="*",
                                      MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]})
     assert client.get_object(Bucket="outputs", Key=key)["Body"].read() == b"third"
+    client.put_object(Bucket="outputs", Key=f"{key}-other", Body=b"fourth")
+    client.copy_object(Bucket="outputs", Key=key, CopySource={"Bucket": "outputs", "Key": f"{key}-other"},
+                       IfNoneMatch="*")                   # nor on CopyObject
+    assert client.get_object(Bucket="outputs", Key=key)["Body"].read() == b"fourth"
