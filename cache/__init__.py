@@ -15,7 +15,8 @@ a fresh file under WORK_DIR/uncached that the caller owns: `cache.release(path)`
 Also: get(key, ext, max_age_hours=) / put(key, ext, file, ttl_hours=) / contains /
 invalidate(key) / get_size() (MB) / cleanup_expired() / clear() / counts() and
 stats(since=counts_snapshot) for one job's share. Levels: memory (cache/memory.py),
-disk (cache/disk.py + cache/index.py), Redis (cache/redis_level.py, when REDIS_URL is set).
+disk (cache/disk.py + cache/index.py), then the shared levels (cache/levels.py): Redis
+(cache/redis_level.py, with CACHE_REDIS=on) and the one CACHE_STORE names (S3: storage/cache_level.py).
 Every object's size and SHA-256 are checked when it is served (cache/integrity.py); a damaged
 index is replaced and the intact objects adopted back (cache/index_health.py, index_repair.py).
 Command line: protovideo/cli/cache.py (`main_worker.py cache stats|cleanup|clear [--json]`).

@@ -15,3 +15,4 @@ class CacheConfig:
     max_size_mb: float | None   # CACHE_MAX_SIZE_MB: the disk level's limit (least recently used evicted)
     protect_recent_s: float     # JOB_TIMEOUT: entries younger than a job may be in use; never evicted
     redis_url: str              # the shared Redis level (CACHE_REDIS=on), "" = none
+    store_url: str = ""         # CACHE_STORE: the shared level on an object store, "" = none

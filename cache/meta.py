@@ -1,5 +1,5 @@
 """Meta dicts of an ArtifactCache: memory level first (trusted MEMORY_META_S), then the
-index, then Redis. Used by ArtifactCache.get_meta()/put_meta()."""
+index, then the shared levels (Redis, CACHE_STORE). Used by ArtifactCache.get_meta()/put_meta()."""
 from __future__ import annotations
 
 import time
@@ -24,10 +24,11 @@ def get_meta(cache: Any, key: str) -> dict | None:
         return None
     try:
         meta = cache.disk.index.get_meta(key, now, cache.default_ttl_s)
-        if meta is None and cache.redis is not None:
-            meta = cache.redis.get_meta(key)
+        for level in cache.shared if meta is None else ():
+            meta = level.get_meta(key)
             if meta is not None:
                 cache.disk.index.put_meta(key, meta, now, None)
+                break
     except CACHE_TROUBLE as exc:
         cache._give_up("reading cached details", exc)
         return None
@@ -48,5 +49,5 @@ def put_meta(cache: Any, key: str, meta: dict, ttl_hours: float | None) -> None:
         cache._safely("storing cached details",
                       lambda: cache.disk.index.put_meta(key, meta, now, ttl_s))
     cache.memory.put(("meta", key), (now + min(ttl_s or cache.default_ttl_s, MEMORY_META_S), meta))
-    if cache.redis is not None:
-        cache.redis.put_meta(key, meta, now, ttl_s)
+    for level in cache.shared:
+        level.put_meta(key, meta, now, ttl_s)

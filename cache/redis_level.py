@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .integrity import DigestMismatch, bytes_digest
+from .outage import Outage
 
 DEFAULT_PREFIX = "protovideo:cache:v2:"   # v2: SHA-256 digests (v1 held MD5s)
 
@@ -32,6 +32,8 @@ class RemoteArtifact:
 
 
 class RedisLevel:
+    name = "redis"   # a shared level (cache/levels.py)
+
     def __init__(self, url: str, prefix: str = DEFAULT_PREFIX, max_item_bytes: int = 32 << 20,
                  default_ttl_s: float = 7 * 24 * 3600, log: logging.Logger | None = None,
                  retry_after_s: float = 30.0):
@@ -42,24 +44,18 @@ class RedisLevel:
         self.max_item_bytes = int(max_item_bytes)
         self.default_ttl_s = float(default_ttl_s)
         self.log = log or logging.getLogger("protovideo.cache")
-        self.retry_after_s = retry_after_s
         self._errors = (redis.RedisError, OSError)
         self._client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5,
                                             health_check_interval=30)
-        self._down_until = 0.0
-        self._lock = threading.Lock()
+        self._outage = Outage("Redis level", self.log, retry_after_s)
 
     # -- availability -----------------------------------------------------
     @property
     def available(self) -> bool:
-        return time.monotonic() >= self._down_until
+        return self._outage.up
 
     def _failed(self, what: str, exc: BaseException) -> None:
-        with self._lock:
-            if self.available:
-                self.log.warning("cache: Redis level unavailable (%s: %s); using the disk "
-                                 "level only for %.0fs", what, exc, self.retry_after_s)
-            self._down_until = time.monotonic() + self.retry_after_s
+        self._outage.failed(what, exc)
 
     def _ex(self, created: float, ttl_s: float | None) -> int:
         lifetime = ttl_s if ttl_s is not None else self.default_ttl_s

@@ -38,7 +38,7 @@ def summarize(counts: Mapping[str, int]) -> dict:
 def cache_stats(cache: Any, session: Mapping[str, int]) -> dict:
     """The statistics of an ArtifactCache for its session counts.
 
-    by_kind: per key kind (tts, image, ...); by_level: where hits were served (disk, redis);
+    by_kind: per key kind (tts, image, ...); by_level: where hits were served (disk, redis, s3);
     corrupt/expired/evictions: entries dropped; lifetime: the same counts persisted in
     CACHE_DIR (they survive restarts); entries, size_mb, max_size_mb, levels; unavailable:
     why this cache object went on without the disk level (only when it did).
@@ -56,7 +56,7 @@ def cache_stats(cache: Any, session: Mapping[str, int]) -> dict:
             result["entries"] = entries
             result["size_mb"] = round(size / 2**20, 3)
             result["max_size_mb"] = round(cache.max_bytes / 2**20, 3) if cache.max_bytes else None
-            result["levels"] = ["memory", "disk"] + (["redis"] if cache.redis is not None else [])
+            result["levels"] = ["memory", "disk"] + [level.name for level in cache.shared]
     if cache.down:
         result["unavailable"] = cache.down
     return result

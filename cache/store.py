@@ -5,7 +5,8 @@
     cache.get_meta(key) / cache.put_meta(key, {...})
     cache.stats() -> {"hits", "misses", "hit_rate", ...}
 
-Lookups go memory (verified records) -> disk (size + SHA-256 checked) -> Redis -> produce.
+Lookups go memory (verified records) -> disk (size + SHA-256 checked) -> the shared levels
+(Redis, the CACHE_STORE level: cache/levels.py) -> produce.
 A key is made by one thread in one process at a time (a file lock per key); the others
 wait and then find the entry. Lifetimes: CACHE_MAX_AGE hours by default, `ttl_hours=`
 per entry when it is made, `max_age_hours=` per lookup (an older entry is made again).
@@ -34,15 +35,15 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from .config import CacheConfig
 from .disk import DiskLevel
 from .index import Entry
 from .keys import check_ext, check_key, key_kind
+from .levels import SharedLevel, from_shared, open_levels, share
 from .memory import MemoryLevel
 from .meta import get_meta, put_meta
-from .redis_level import copy_down
 from .scratch import ScratchFiles
 from .stats import cache_stats
 from .trouble import CACHE_TROUBLE, ProducerFailed, guarded
@@ -57,7 +58,7 @@ class ArtifactCache:
                  max_age_hours: float, max_size_mb: float | None = None,
                  redis_url: str = "", redis_prefix: str | None = None,
                  redis_max_item_mb: float = 32.0, memory_items: int = 4096,
-                 protect_recent_s: float):
+                 protect_recent_s: float, shared_levels: Sequence[SharedLevel] = ()):
         self.root = Path(root)
         self.enabled = bool(enabled)
         self.scratch = Path(scratch or Path(tempfile.gettempdir()) / "protovideo-uncached")
@@ -70,6 +71,7 @@ class ArtifactCache:
         self.scratch_files = ScratchFiles(self.scratch)
         self.disk: DiskLevel | None = None
         self.redis = None
+        self.shared: list[SharedLevel] = []   # Redis first, then the others, asked in order
         self.down = ""   # why the disk level is not used any more ('' = it is)
         if not self.enabled:
             return
@@ -82,6 +84,7 @@ class ArtifactCache:
             from .redis_level import DEFAULT_PREFIX, RedisLevel
             self.redis = RedisLevel(redis_url, redis_prefix or DEFAULT_PREFIX,
                                     int(redis_max_item_mb * 2**20), self.default_ttl_s, log)
+        self.shared = ([self.redis] if self.redis else []) + list(shared_levels)
 
     # -- counting ---------------------------------------------------------
     def _count(self, outcome: str, kind: str, level: str = "") -> dict[str, int]:
@@ -153,12 +156,6 @@ class ArtifactCache:
             self.disk.remove(entry, counters)
         return None
 
-    def _from_redis(self, key: str, ext: str, kind: str, max_age_s: float | None) -> Path | None:
-        """Copy a shared artifact down to disk (key lock held); None when Redis lacks it."""
-        if self.redis is None:
-            return None
-        return copy_down(self.redis, self.disk, key, ext, kind, max_age_s, self.default_ttl_s)
-
     def _hit(self, key: str, kind: str, level: str) -> None:
         names = self._count("hits", kind, level)
         self.disk.index.touch(key, time.time(), names)
@@ -208,9 +205,9 @@ class ArtifactCache:
             if path is not None:  # another thread or process made it while we waited
                 self._safely("counting a hit", lambda: self._hit(key, kind, "disk"))
                 return path
-            path = self._from_redis(key, ext, kind, max_age_s)
+            path, level = from_shared(self, key, ext, kind, max_age_s)
             if path is not None:
-                self._safely("counting a hit", lambda: self._hit(key, kind, "redis"))
+                self._safely("counting a hit", lambda: self._hit(key, kind, level))
                 return path
             with self.disk.temp_file(key, ext) as tmp:
                 produce(tmp)
@@ -222,9 +219,7 @@ class ArtifactCache:
                 except CACHE_TROUBLE as exc:  # e.g. the disk filled up: keep the work, not an entry
                     self._give_up(f"storing {kind} artifact {key}", exc)
                     return self.scratch_files.adopt(tmp, kind, ext)
-            if self.redis is not None:
-                self.redis.store(key, ext, kind, self.disk.path(entry), entry.digest,
-                                 entry.created, ttl_s)
+            share(self, key, ext, kind, entry, ttl_s)
         return self.disk.path(entry)
 
     def get(self, key: str, ext: str, *, max_age_hours: float | None = None) -> Path | None:
@@ -240,7 +235,7 @@ class ArtifactCache:
                     with self.disk.key_lock(key):
                         path = self._serve(key, ext, max_age_s, repair=True)
                         if path is None:
-                            path, level = self._from_redis(key, ext, kind, max_age_s), "redis"
+                            path, level = from_shared(self, key, ext, kind, max_age_s)
             except CACHE_TROUBLE as exc:
                 self._give_up(f"looking up {kind} artifact {key}", exc)
                 path = None
@@ -270,9 +265,7 @@ class ArtifactCache:
             with self.disk.key_lock(key):
                 self.disk.remove_key(key)
                 entry = self.disk.write(key, ext, kind, copy, ttl_s)
-                if self.redis is not None:
-                    self.redis.store(key, ext, kind, self.disk.path(entry), entry.digest,
-                                     entry.created, ttl_s)
+                share(self, key, ext, kind, entry, ttl_s)
         except CACHE_TROUBLE as exc:
             self._give_up(f"storing {kind} artifact {key}", exc)
             return source
@@ -308,8 +301,8 @@ class ArtifactCache:
         with self.disk.key_lock(key):
             removed = self.disk.remove_key(key)
             self.memory.drop_key(key)
-            if self.redis is not None:
-                self.redis.delete(key)
+            for level in self.shared:
+                level.delete(key)
         return removed
 
     def _enforce_limit(self, keep: set[str]) -> int:
@@ -364,8 +357,8 @@ class ArtifactCache:
         self.scratch_files.discard_mine()
         if self.disk is not None:
             self.disk.index.close()
-        if self.redis is not None:
-            self.redis.close()
+        for level in self.shared:
+            level.close()
 
     def __enter__(self) -> "ArtifactCache":
         return self
@@ -376,10 +369,12 @@ class ArtifactCache:
 
 
 def open_cache(config: CacheConfig) -> ArtifactCache:
-    """The cache a CacheConfig describes (the Redis level only with a redis_url). Settings are
+    """The cache a CacheConfig describes (the Redis level only with a redis_url, the level of
+    its store_url: cache/levels.py). Settings are
     taken too, through their cache_config(), for callers not yet handed the runtime's config."""
     if not isinstance(config, CacheConfig):
         config = config.cache_config()
     return ArtifactCache(config.root, enabled=config.enabled, scratch=config.scratch,
                          max_age_hours=config.max_age_hours, max_size_mb=config.max_size_mb,
-                         redis_url=config.redis_url, protect_recent_s=config.protect_recent_s)
+                         redis_url=config.redis_url, protect_recent_s=config.protect_recent_s,
+                         shared_levels=open_levels(config) if config.enabled else ())

@@ -44,6 +44,6 @@ def clear_all(cache: Any, shared: bool = True) -> int:
     disk.index.clear()
     removed += disk.sweep_files(0, STALE_TEMP_S)
     cache.memory.clear()
-    if shared and cache.redis is not None:
-        cache.redis.clear()
+    for level in cache.shared if shared else ():
+        level.clear()
     return removed

@@ -66,3 +66,33 @@ def redis_url():
     yield f"redis://127.0.0.1:{port}/15"
     proc.terminate()
     proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A real S3 server (Ceph radosgw, scripts/s3_server.sh) with buckets `outputs` and `cache`,
+    one for the whole session; every daemon is stopped at the end."""
+    from s3_server import S3Server, in_ci, missing_tools
+    missing = missing_tools()
+    if missing:
+        if in_ci():
+            pytest.fail(f"{', '.join(missing)} not installed; .ci/run must install radosgw ceph-mon ceph-osd")
+        pytest.skip(f"no S3 test server: {', '.join(missing)} not installed "
+                    "(apt-get install radosgw ceph-mon ceph-osd)")
+    server = S3Server.start(tmp_path_factory.mktemp("s3") / "cluster", ("outputs", "cache"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_env(s3_server, monkeypatch):
+    """The AWS_* settings of the test server in this test's environment (what boto3 reads)."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    return dict(s3_server.env)

@@ -68,7 +68,7 @@ def test_every_retry_site_uses_the_shared_rule():
     import pathlib
     root = pathlib.Path(__file__).resolve().parents[1]
     offenders = []
-    for folder in ("protovideo", "generators", "cache", "jobmodel"):
+    for folder in ("protovideo", "generators", "storage", "cache", "jobmodel"):
         for path in (root / folder).rglob("*.py"):
             if path.name == "backoff.py":
                 continue

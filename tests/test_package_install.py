@@ -21,7 +21,7 @@ from media import ffprobe, streams
 from test_fresh_install import NETWORK_ERRORS
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("protovideo", "generators", "cache", "jobmodel")
+PACKAGES = ("protovideo", "generators", "storage", "cache", "jobmodel")
 
 
 def repo_files() -> list[str]:

@@ -42,6 +42,9 @@ def _stats(cache: ArtifactCache, enabled: bool) -> dict:
         out["meta_entries"] = cache.disk.index.meta_count()
     if cache.redis is not None:
         out["redis"] = cache.redis.describe()
+    for level in cache.shared:
+        if level is not cache.redis:
+            out.setdefault("shared", {})[level.name] = level.describe()
     return out
 
 
@@ -59,6 +62,9 @@ def _print_stats(out: dict) -> None:
         state = "up" if redis.get("available") else f"down ({redis.get('error', 'backing off')})"
         print(f"redis level    {redis['url']} prefix {redis['prefix']} {state}, "
               f"{redis.get('entries', '?')} entries")
+    for name, level in out.get("shared", {}).items():
+        state = "up" if level.get("available") else f"down ({level.get('error', 'backing off')})"
+        print(f"{name + ' level':<14} {level.get('url')} {state}, {level.get('entries', '?')} entries")
 
 
 def cache_command(args, settings) -> int:

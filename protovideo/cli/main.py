@@ -103,6 +103,13 @@ def main(argv: list[str] | None = None,
     if command not in NO_SCRATCH:
         use_private_tmp(settings)
     load_all()   # the plug-ins declare their names and fields to the job model before any job is read
+    import storage  # registers the output sinks and the S3 cache level (CACHE_STORE)
+    if command == "run":
+        try:
+            storage.check_store(settings)   # OUTPUT_STORE / CACHE_STORE usable, or stop now
+        except storage.StoreUnusable as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     module_name, func_name = COMMANDS[command].split(":")
     handler = getattr(importlib.import_module(module_name), func_name)
     runtime = make_runtime(settings).install() if command in WITH_RUNTIME else None

@@ -147,6 +147,23 @@ def _optional_url(text: str) -> str:
         raise ValueError(exc.message) from None
 
 
+@_accepts("empty or s3://bucket/prefix")
+def _store_url(text: str) -> str:
+    """Empty, or an object store address s3://bucket[/prefix] (storage/address.py)."""
+    from storage.address import parse_store_url
+    value = text.strip()
+    return parse_store_url(value).url() if value else ""
+
+
+@_accepts("seconds 1-604800")
+def _url_ttl(text: str) -> int:
+    """Seconds a presigned URL stays valid: 1 .. 604800 (seven days, SigV4's limit)."""
+    value = int(text)
+    if not 1 <= value <= 604800:
+        raise ValueError("must be 1..604800 seconds (a presigned URL lives at most seven days)")
+    return value
+
+
 # The one declaration of every setting: name -> (parser, default text, meaning), one line each.
 # From it come the loader (load_settings), the Settings dataclass (one field per row, typed by
 # the parser's return type), config.env.example and the README's settings table
@@ -209,6 +226,11 @@ SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
                        "its host is served besides the loopback names, its origin is trusted"),
     "API_ALLOWED_ORIGINS": (_origins, "", "comma list of further web origins (scheme://host[:port]) whose pages "
                             "may call the job API's state-changing routes; empty = only the API's own"),
+    "OUTPUT_STORE": (_store_url, "", "where finished outputs are published: empty = OUTPUT_DIR (URLs under API_PUBLIC_URL); "
+                     "s3://bucket/prefix = an S3 store (credentials and endpoint: AWS_* of the AWS SDK; docs/STORAGE.md)"),
+    "CACHE_STORE": (_store_url, "", "shared cache level for several machines: empty = none; s3://bucket/prefix "
+                    "(its own prefix, not OUTPUT_STORE's)"),
+    "URL_TTL": (_url_ttl, "3600", "seconds a presigned URL of an output on OUTPUT_STORE stays valid (at most 604800)"),
     "WEBHOOK_URL": (_optional_url, "", "webhook for every job without its own callback_url: the final record is POSTed there; empty = none"),
     "WEBHOOK_SECRET": (_text, "", "key of the X-ProtoVideo-Signature HMAC-SHA256 on webhook deliveries (never logged)"),
     "WEBHOOK_DIR": (_text, "", "folder of pending webhook deliveries (JOB_SOURCE=redis keeps them in Redis); empty = SPOOL_DIR/webhooks"),
@@ -228,7 +250,7 @@ SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
 # config.env to the whole process): allowed in .env/config.env although they are no setting.
 FOREIGN_PREFIXES = ("HF_", "HUGGINGFACE_", "TRANSFORMERS_", "TORCH", "PYTORCH_", "CUDA_",
                     "NVIDIA_", "OMP_", "MKL_", "OPENBLAS_", "MALLOC_", "PYTHON", "ORT_", "XDG_",
-                    "LC_", "SSL_", "REQUESTS_", "CURL_", "TOKENIZERS_", "DO_NOT_TRACK")
+                    "LC_", "SSL_", "REQUESTS_", "CURL_", "TOKENIZERS_", "DO_NOT_TRACK", "AWS_")
 FOREIGN_NAMES = {"PATH", "HOME", "USER", "LANG", "TZ", "TMPDIR", "HTTP_PROXY", "HTTPS_PROXY",
                  "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "no_proxy", "all_proxy",
                  "OPENAI_ORGANIZATION", "OPENAI_PROJECT"}
@@ -271,14 +293,15 @@ class Settings:
     def cache_config(self) -> "CacheConfig":
         """What the artifact cache is told: CACHE_DIR, CACHE_ENABLED, CACHE_MAX_AGE,
         CACHE_MAX_SIZE_MB, JOB_TIMEOUT (entries that young are never evicted), the Redis level
-        only with CACHE_REDIS=on (REDIS_URL alone may be there just for the job source);
-        scratch files under WORK_DIR/uncached."""
+        only with CACHE_REDIS=on (REDIS_URL alone may be there just for the job source), the
+        CACHE_STORE level; scratch files under WORK_DIR/uncached."""
         from cache.config import CacheConfig
         return CacheConfig(root=self.path("CACHE_DIR"), enabled=self.CACHE_ENABLED,
                            scratch=self.path("WORK_DIR") / "uncached",
                            max_age_hours=self.CACHE_MAX_AGE, max_size_mb=self.CACHE_MAX_SIZE_MB,
                            protect_recent_s=self.JOB_TIMEOUT,
-                           redis_url=self.REDIS_URL if self.CACHE_REDIS else "")
+                           redis_url=self.REDIS_URL if self.CACHE_REDIS else "",
+                           store_url=self.CACHE_STORE)
 
 
 def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = None,
