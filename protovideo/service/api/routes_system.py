@@ -5,7 +5,6 @@ import threading
 import time
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
 
 import protovideo
@@ -30,23 +29,17 @@ def queue(request: Request) -> dict:
 
 class MetricsApp:
     """GET /metrics: prometheus-client's own ASGI exposition (`make_asgi_app`) of this process's
-    metrics, behind the API token like the routes beside it; the queue depth is this API's store's."""
+    metrics (behind the token: auth.TokenGate answers before routing); the queue depth is this
+    API's store's."""
 
     async def __call__(self, scope, receive, send) -> None:
         from protovideo.pipeline.metrics import shared_metrics
-        from protovideo.service.api.auth import request_authorized
-        if not request_authorized(Request(scope)):
-            answer = JSONResponse(status_code=401, headers={"WWW-Authenticate": "Bearer"}, content={
-                "detail": "missing or wrong API token: send 'Authorization: Bearer <API_TOKEN>' "
-                          "or 'x-api-key: <API_TOKEN>'"})
-            await answer(scope, receive, send)
-            return
         shared = shared_metrics()
         shared.watch_queue(scope["app"].state.store)
         await make_asgi_app(shared.registry)(scope, receive, send)
 
 
-# an ASGI app as the endpoint: FastAPI keeps it as it is (the token is checked in it)
+# an ASGI app as the endpoint: FastAPI keeps it as it is
 router.add_route("/metrics", MetricsApp(), methods=["GET"], include_in_schema=False)
 
 
