@@ -32,8 +32,8 @@ class JobContext:
     tracker: ProgressTracker | None = None
 
     def __post_init__(self) -> None:
-        if self.tracker is None:
-            self.tracker = ProgressTracker(self.report_progress)
+        if self.tracker is None:   # nobody listening: the tracker still keeps the figures for the report
+            self.tracker = ProgressTracker(self.report_progress if self.progress is not None else None)
 
     def report_progress(self, done: int, total: int, what: str, **more) -> None:
         if self.progress is not None:

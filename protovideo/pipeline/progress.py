@@ -110,6 +110,8 @@ class ProgressTracker:
         self._step, self._what = "narration", ""
         self._published_at = float("-inf")
         self._last: Snapshot | None = None
+        self._seq = self._sent = 0           # snapshots made, and the newest told
+        self._send_lock = threading.Lock()
         self._ended = threading.Event()
         self._ticker: threading.Thread | None = None
 
@@ -140,7 +142,9 @@ class ProgressTracker:
         with self._lock:
             self._percent, self._step, self._what = 100.0, "done", "done"
             self._last = Snapshot(TOTAL, TOTAL, "done", 100.0, 0.0, "done")
-        self._send(self._last)
+            self._seq += 1
+            seq = self._seq
+        self._send(self._last, seq)
         self.stop()
 
     def record(self) -> dict:
@@ -368,10 +372,16 @@ class ProgressTracker:
             if not force and snap.what == before and now - self._published_at < PUBLISH_EVERY_S:
                 return
             self._published_at, self._last = now, snap
-        self._send(snap)
+            self._seq += 1
+            seq = self._seq
+        self._send(snap, seq)
 
-    def _send(self, snap: Snapshot) -> None:
-        if self.publish is not None:
+    def _send(self, snap: Snapshot, seq: int) -> None:
+        """Tell `publish`, one at a time and never an older snapshot after a newer one (threads race)."""
+        with self._send_lock:
+            if self.publish is None or seq <= self._sent:
+                return
+            self._sent = seq
             self.publish(snap.done, snap.total, snap.what, percent=snap.percent, eta_s=snap.eta_s, step=snap.step)
 
 
