@@ -312,9 +312,9 @@ def soundtrack(run: Run, music: Path | None) -> tuple[Path, str]:
 
     def produce(tmp: Path) -> None:
         with ctx.tracker.working("soundtrack"):
-            mix(tmp)
+            mixed(tmp)
 
-    def mix(tmp: Path) -> None:
+    def mixed(tmp: Path) -> None:
         with ctx.optimizer.monitor_performance("audio_mix"):
             ctx.check_cancelled()   # a cancelled job stops here rather than mix a soundtrack
             mix = build_soundtrack(total, placements, music, job.music_volume, cancel=ctx.cancel)
