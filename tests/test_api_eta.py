@@ -66,3 +66,18 @@ def test_running_jobs_time_left_is_shared_by_the_workers_seen(make_settings):
     # two workers now: the 120 s they have left is done two at a time
     assert model.queued(first.get("waiting")) == pytest.approx(120.0 / 2 + own, abs=0.3)
     assert model.running(first.get(one.id)) == 30.0
+
+
+def test_idle_workers_seen_share_the_queue(make_settings):
+    settings = make_settings()
+    source = SpoolSource(settings, worker_name="w1")
+    clock = Clock()
+    model = EtaModel(settings, source, clock=clock)
+    for job_id in ("a", "b"):
+        source.submit(job(job_id))
+    own = model.predicted("b", source.get("b").job)
+    assert model.queued(source.get("b")) == pytest.approx(2 * own, abs=0.3)   # one worker: after "a"
+    for name in ("w1", "w2"):                  # two workers beat (the presence middleware's list)
+        source.worker_seen(name, {"host": "here", "state": "idle", "jobs": []})
+    clock.now += 10
+    assert model.queued(source.get("b")) == pytest.approx(own / 2 + own, abs=0.3)

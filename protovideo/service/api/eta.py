@@ -4,8 +4,8 @@ A running job's worker publishes `eta_s` with its progress (protovideo.pipeline.
 work left, at the rates seen so far in that job). A queued job waits for the jobs ahead of it, in
 the order workers claim them (priority, then submission), on the workers seen: its ETA is the
 seconds left of the running jobs plus the predicted seconds of the queued jobs ahead, divided by
-the workers (at least one; as many as there are running jobs or distinct workers running them),
-plus its own predicted seconds. A job's predicted seconds are its work plan
+the workers (at least one; those whose presence beat lately, GET /v1/workers, and those running
+jobs, at least one per running job), plus its own predicted seconds. A job's predicted seconds are its work plan
 (protovideo.pipeline.workplan) at the rates learnt from the reports in REPORT_DIR.
 
 The queue is read at most every QUEUE_TTL_S (a list of 50 queued jobs reads it once), and a
@@ -24,6 +24,7 @@ from jobmodel.states import JobState
 
 log = logging.getLogger("protovideo.api")
 QUEUE_TTL_S = 2.0
+WORKERS_ALIVE_S = 30.0  # a worker whose presence beat (every 5 s) is this recent takes jobs
 QUEUE_MAX = 1000        # queued jobs looked at; a job further back has no ETA
 KNOWN_MAX = 4000        # work plans kept, by job id
 
@@ -127,9 +128,17 @@ class EtaModel:
             look.ahead_s[info.id] = ahead
             ahead += self.predicted(info.id, info.job) or 0.0
         look.running_left_s = sum(self.running(info) or 0.0 for info in running)
-        workers = {info.worker for info in running if info.worker}
+        workers = {info.worker for info in running if info.worker} | set(_alive(self.store))
         look.workers = max(1, len(running), len(workers))
         return look
+
+
+def _alive(store) -> list[str]:
+    """The workers the source saw beat lately (sources/presence.py; none where it keeps no list)."""
+    try:
+        return [w["name"] for w in store.workers(WORKERS_ALIVE_S) if w.get("name")]
+    except Exception:   # noqa: BLE001 - no presence: the running jobs' workers are the ones seen
+        return []
 
 
 def _all(store, state: JobState) -> list:
