@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,8 +75,10 @@ def piece_start(piece: Piece, starts: Sequence[int]) -> int:
 
 def render_piece(piece: Piece, visuals: list[SceneVisual], enc: EncoderSettings, out: Path,
                  cancel=None, feeding=contextlib.nullcontext(), timing=contextlib.nullcontext(),
-                 overlays: Sequence[OverlayUse] = (), canvas: Canvas | None = None, at: int = 0) -> None:
-    """Make the piece's frames and encode them into `out`.
+                 overlays: Sequence[OverlayUse] = (), canvas: Canvas | None = None, at: int = 0,
+                 on_frame: Callable[[], None] | None = None) -> None:
+    """Make the piece's frames and encode them into `out`; `on_frame()` after each one is written
+    to the encoder (the job's progress).
 
     The job's `overlays` are drawn on each finished frame, frame j of the piece being
     frame `at + j` of the whole video (`canvas`: its size and length).
@@ -98,7 +100,7 @@ def render_piece(piece: Piece, visuals: list[SceneVisual], enc: EncoderSettings,
                 timed.enter_context(timing)
                 encoder = FrameEncoder(out, enc)
                 try:
-                    _feed(piece, visuals, sources, layers, at, encoder, cancel)
+                    _feed(piece, visuals, sources, layers, at, encoder, cancel, on_frame or _nothing)
                     encoder.end_input()
                 except BaseException:
                     encoder.abort()
@@ -116,8 +118,12 @@ def _check(cancel) -> None:
         raise InterruptedError("cancelled")
 
 
+def _nothing() -> None:
+    pass
+
+
 def _feed(piece: Piece, visuals: list[SceneVisual], sources: list[SceneFrames], layers: list[Layer],
-          at: int, encoder: FrameEncoder, cancel) -> None:
+          at: int, encoder: FrameEncoder, cancel, on_frame: Callable[[], None]) -> None:
     if piece.kind == "body":
         for j, i in enumerate(range(piece.first, piece.last)):
             _check(cancel)
@@ -125,6 +131,7 @@ def _feed(piece: Piece, visuals: list[SceneVisual], sources: list[SceneFrames], 
             for layer in layers:
                 layer.draw(frame, at + j)
             encoder.write(frame)
+            on_frame()
         return
     a, b = sources
     h = piece.first
@@ -137,6 +144,7 @@ def _feed(piece: Piece, visuals: list[SceneVisual], sources: list[SceneFrames], 
         for layer in layers:
             layer.draw(frame, at + k)
         encoder.write(frame)
+        on_frame()
 
 
 def scratch_dir(root: Path, job_id: str) -> Path:

@@ -150,9 +150,17 @@ class PictureBoard:
             return SceneFiles()
 
     def fill(self, job, ctx, fetch) -> None:
-        """make_pictures into this board (run it on a side thread)."""
+        """make_pictures into this board (run it on a side thread); each scene's picture is a unit
+        of the job's progress (`ctx.tracker`: picture:<i>), ended when it is put here."""
+        for scene in job.scenes:
+            ctx.tracker.begin(f"picture:{scene.index}")
+
+        def ready(index: int, picture: Path | None, files=()) -> None:
+            ctx.tracker.end(f"picture:{index}")
+            self.put(index, picture, files)
+
         try:
-            make_pictures(job, ctx, fetch, self.put)
+            make_pictures(job, ctx, fetch, ready)
         except BaseException as exc:
             self.end(exc)
             raise

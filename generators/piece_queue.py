@@ -33,7 +33,7 @@ class PieceQueue:
     def __init__(self, ctx, enc: EncoderSettings, transitions: Sequence[str], seconds: float, workers: int,
                  scenes: int = 0, overlays: Sequence[OverlayUse] = ()):
         self.ctx, self.enc = ctx, enc
-        self.scenes = scenes          # the job's scene count: progress is told in scenes rendered
+        self.scenes = scenes          # the job's scene count
         self.transitions, self.seconds = list(transitions), seconds
         self.overlays = tuple(overlays)
         self._wait_for_total = needs_whole_video(self.overlays)
@@ -42,8 +42,6 @@ class PieceQueue:
         self._futures: dict[Piece, Future] = {}
         self._hashes = FileHashes()
         self.keys: dict[Piece, str] = {}   # each rendered piece's cache key (the joined file's key is made of them)
-        self._bodies_done = 0
-        self._count_lock = threading.Lock()
         # `workers` pieces are fed at once; one more thread lets a piece's encoder drain
         # (x264 finishing the frames it holds) while the next piece is already fed
         self._feeding = threading.Semaphore(max(1, workers))
@@ -96,23 +94,25 @@ class PieceQueue:
                 feeding=contextlib.nullcontext()) -> Path:
         ctx = self.ctx
         scene = piece.scenes[0] if piece.kind == "body" else piece.scenes[1]
+        unit = f"{piece.kind}:{piece.scenes[0]}"   # the job's progress (protovideo.pipeline.progress)
         try:
             ctx.check_cancelled()
             key = piece_key(piece, self.visuals, self.enc, self._hashes, self.overlays, canvas, at)
             self.keys[piece] = key
             step = "render_scene" if piece.kind == "body" else "render_transition"
 
+            @contextlib.contextmanager
+            def timing():   # entered at this piece's turn, left at the end of its encoder
+                with ctx.optimizer.monitor_performance(step, piece.scenes[0] if piece.kind == "body" else None), \
+                        ctx.tracker.working(unit):
+                    yield
+
             def produce(tmp: Path) -> None:
-                timing = ctx.optimizer.monitor_performance(step, piece.scenes[0] if piece.kind == "body" else None)
-                render_piece(piece, self.visuals, enc, tmp, ctx.cancel, feeding, timing,
-                             self.overlays, canvas, at)
+                render_piece(piece, self.visuals, enc, tmp, ctx.cancel, feeding, timing(),
+                             self.overlays, canvas, at, on_frame=lambda: ctx.tracker.frames(unit))
 
             path = ctx.cache.get_or_create(key, ".mp4", produce)
+            ctx.tracker.settle(unit)   # never begun: the cache had it
         except BaseException as exc:  # noqa: BLE001 - reported with the scene it belongs to
             raise SceneError(scene, exc) from exc
-        if piece.kind == "body":   # one progress scale for the whole job: scenes, as the pipeline tells it
-            with self._count_lock:
-                self._bodies_done += 1
-                done = self._bodies_done
-            ctx.report_progress(done, self.scenes or len(self.visuals), "scenes rendered")
         return path

@@ -113,10 +113,11 @@ def test_endpoint_serves_counters_after_jobs(make_settings, fresh_process_state)
     finally:
         runtime.close()
 
-    first = probe.seen[("start", "ok")]       # depth read when the worker started
-    assert first[("protovideo_queue_depth", (("priority", "all"),))] == 3
-    assert first[("protovideo_queue_depth", (("priority", "high"),))] == 1
+    first = probe.seen[("start", "ok")]       # depth read at the scrape: "ok" is claimed by then
+    assert first[("protovideo_queue_depth", (("priority", "high"),))] == 0
     assert first[("protovideo_queue_depth", (("priority", "normal"),))] == 1
+    assert first[("protovideo_queue_depth", (("priority", "low"),))] == 1
+    assert not [k for k in first if k[0] == "protovideo_queue_depth" and ("priority", "all") in k[1]]
     assert first[("protovideo_jobs_in_progress", ())] == 0   # the probe's hook ran before metrics'
     assert first[("protovideo_taking_jobs", ())] == 1
     during = server_seen["during"]   # the last job still running as far as metrics know
@@ -134,10 +135,10 @@ def test_endpoint_serves_counters_after_jobs(make_settings, fresh_process_state)
     assert got[("protovideo_step_duration_seconds_count", (("step", "encode"),))] == 2
     assert got[("protovideo_cache_hits_total", ())] == 4
     assert got[("protovideo_cache_misses_total", ())] == 10
-    assert got[("protovideo_queue_depth", (("priority", "all"),))] == 0
+    assert sum(v for k, v in got.items() if k[0] == "protovideo_queue_depth") == 0
     assert got[("protovideo_jobs_in_progress", ())] == 0
-    assert got[("protovideo_rss_mb", ())] > 5
-    assert ("protovideo_gpu_memory_mb", ()) in got
+    assert got[("protovideo_rss_bytes", ())] > 5 * 2**20
+    assert not [k for k in got if k[0] in ("protovideo_rss_mb", "protovideo_gpu_memory_mb")]   # renamed
 
     health = server_seen["health"]
     assert health.status_code == 200
@@ -201,5 +202,83 @@ def test_separate_metrics_instances_do_not_clash():
     a.job_finished("done")
     assert samples(a.exposition().decode())[("protovideo_jobs_total", (("outcome", "done"),))] == 1
     assert samples(b.exposition().decode())[("protovideo_jobs_total", (("outcome", "done"),))] == 0
-    b.set_queue_depth(7)
-    assert samples(b.exposition().decode())[("protovideo_queue_depth", (("priority", "all"),))] == 7
+    b.watch_queue(FixedQueue({"critical": 0, "high": 2, "normal": 5, "low": 0}))
+    got = samples(b.exposition().decode())
+    assert got[("protovideo_queue_depth", (("priority", "normal"),))] == 5
+    assert sum(v for k, v in got.items() if k[0] == "protovideo_queue_depth") == 7
+    assert not [k for k in samples(a.exposition().decode()) if k[0] == "protovideo_queue_depth"]
+
+
+class FixedQueue:
+    def __init__(self, queued):
+        self.queued = queued
+
+    def status(self):
+        return {"queued": dict(self.queued), "queued_total": sum(self.queued.values())}
+
+
+def test_gpu_memory_is_a_series_only_where_a_gpu_is():
+    without = Metrics(MemoryWatch(thresholds(), gpu_fn=lambda: None))   # no CUDA in this process
+    assert "protovideo_gpu_memory" not in without.exposition().decode()
+    with_gpu = Metrics(MemoryWatch(thresholds(), gpu_fn=lambda: 512.0))  # torch reserved 512 MB
+    assert samples(with_gpu.exposition().decode())[("protovideo_gpu_memory_bytes", ())] == 512 * 2**20
+
+
+def test_the_job_api_serves_metrics_in_base_units_with_no_aggregate_label(make_settings):
+    """/metrics on the job API, scraped over HTTP as Prometheus would and parsed with
+    prometheus_client's parser: base units (bytes, seconds), counters as _total, queue depth by
+    priority only (its sum is the queue), no GPU series on a machine without one."""
+    import threading
+
+    import psutil
+
+    from protovideo.pipeline.memory_watch import torch_gpu_mb
+    from protovideo.service.api.server import make_server
+    token = "metrics-scrape-token"
+    port = free_port()
+    settings = make_settings(API_PORT=port, API_TOKEN=token)
+    source = SpoolSource(settings)
+    for i, priority in enumerate(("high", "normal", "normal", "low")):
+        source.submit({"id": f"q{i}", "priority": priority, "scenes": [{"duration": 1, "motion": "none"}]})
+    runtime = Runtime.create(settings).install()
+    server = make_server(settings, "test", store=source)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        for _ in range(600):
+            if server.started:
+                break
+            thread.join(0.05)
+        assert requests.get(url, timeout=10).status_code == 401            # behind the token
+        answer = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        open_metrics = requests.get(url, timeout=10, headers={
+            "Authorization": f"Bearer {token}", "Accept": "application/openmetrics-text; version=1.0.0"})
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        runtime.close()
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    # prometheus-client's own exposition: it also speaks OpenMetrics when asked
+    assert open_metrics.headers["content-type"].startswith("application/openmetrics-text")
+    assert open_metrics.text.rstrip().endswith("# EOF")
+    families = {f.name: f for f in text_string_to_metric_families(answer.text)}
+    ours = {name: f for name, f in families.items() if name.startswith("protovideo_")}
+    assert {"protovideo_jobs", "protovideo_job_duration_seconds", "protovideo_step_duration_seconds",
+            "protovideo_rss_bytes", "protovideo_queue_depth", "protovideo_jobs_in_progress"} <= set(ours)
+    for name, family in ours.items():
+        assert not name.endswith(("_mb", "_ms", "_kb")), name                # base units only
+        if family.type == "counter":
+            assert all(s.name.endswith(("_total", "_created")) for s in family.samples), name
+        if family.type == "histogram":
+            assert name.endswith("_seconds"), name
+        if family.type == "gauge" and ("memory" in name or "rss" in name) and name != "protovideo_memory_paused":
+            assert name.endswith("_bytes"), name
+        assert not any("all" in s.labels.values() for s in family.samples), name   # no aggregate label
+    depth = {s.labels["priority"]: s.value for s in ours["protovideo_queue_depth"].samples}
+    assert set(depth) <= {"critical", "high", "normal", "low"}
+    assert sum(depth.values()) == source.status()["queued_total"] == 4 and depth["normal"] == 2
+    rss = ours["protovideo_rss_bytes"].samples[0].value
+    assert 0.5 < rss / psutil.Process().memory_info().rss < 2.0            # bytes, not megabytes
+    if torch_gpu_mb() is None:                                              # no GPU here
+        assert "protovideo_gpu_memory_bytes" not in ours and "protovideo_gpu_memory_mb" not in families

@@ -10,6 +10,7 @@ from pathlib import Path
 from jobmodel.errors import JobInvalid
 from jobmodel.jobfile import read_job_file
 from jobmodel.states import JobState
+from protovideo.cli.progress_text import duration_text, progress_text
 from protovideo.runtime.secrets import redact
 from protovideo.runtime.logs import setup_logging
 from protovideo.service.sources import PRIORITIES, open_source
@@ -109,6 +110,8 @@ def status_command(args, settings) -> int:
     try:
         source = open_source(settings, worker_name="status", create=False)
         info = source.status(job_id)
+        if job_id and info.get("state") in (JobState.QUEUED, JobState.STARTED):
+            info = {**info, "eta_s": job_eta(settings, source, job_id)}
         source.close()
     except Exception as exc:
         print(f"error: cannot read status from {settings.JOB_SOURCE}: {redact(str(exc))}",
@@ -121,6 +124,21 @@ def status_command(args, settings) -> int:
     else:
         print(redact(format_status(info)))
     return 1 if job_id and info.get("state") == "unknown" else 0
+
+
+def job_eta(settings, source, job_id: str) -> float | None:
+    """Seconds until the job is finished: a running job's from its worker, a queued one's from its
+    place in the queue (the job API's estimate, protovideo.service.api.eta)."""
+    from protovideo.service.api.eta import EtaModel
+    try:
+        info = source.get(job_id)
+        if info is None:
+            return None
+        model = EtaModel(settings, source)
+        return model.running(info) if info.state is JobState.STARTED else model.queued(info)
+    except Exception:   # noqa: BLE001 - a source that cannot list its queue (http) has no ETA to give
+        log.debug("no ETA for %s", job_id, exc_info=True)
+        return None
 
 
 def format_status(info: dict) -> str:
@@ -141,9 +159,7 @@ def format_status(info: dict) -> str:
     if state == JobState.STARTED:
         progress = info.get("progress") or {}
         if progress.get("total"):
-            line += f", {progress.get('done', 0)} of {progress['total']} scenes done"
-            if progress.get("what"):
-                line += f" ({progress['what']})"
+            line += ", " + progress_text(progress, info.get("eta_s"))   # the step, percent and ETA
         if info.get("attempts"):
             line += f", attempt {info['attempts']}"
         if info.get("cancel_requested"):
@@ -152,6 +168,8 @@ def format_status(info: dict) -> str:
         line += f", priority {info.get('priority', 'normal')}"
         if info.get("retry_pending"):
             line += ", waiting for a retry"
+        if info.get("eta_s") is not None:
+            line += f", done in about {duration_text(info['eta_s'])}"   # its place in the queue
     elif state == JobState.FINISHED:
         record = info.get("record") or {}
         line += f", output {record.get('output')}"

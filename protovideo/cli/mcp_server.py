@@ -20,6 +20,8 @@ from urllib.parse import quote, urljoin
 import anyio
 import requests
 
+from protovideo.cli.progress_text import progress_text
+
 POLL_S = 1.0              # how often watch_job asks for the job
 HTTP_TIMEOUT_S = 30.0
 ENDED = ("finished", "failed", "cancelled")
@@ -160,12 +162,9 @@ def build_server(api: JobApi):
             seen = (job.get("state"), progress.get("done"), progress.get("percent"))
             if seen != last:
                 last = seen
-                eta = job.get("eta_s")
                 message = str(job.get("state"))
-                if progress.get("total"):
-                    message += f": {progress.get('done', 0)}/{progress['total']} {progress.get('what') or ''}".rstrip()
-                if eta and job.get("state") not in ENDED:
-                    message += f", about {eta:.0f} s left"
+                if job.get("state") not in ENDED:   # "started: scene 2 of 5, 34 %, about 1 min 12 s left"
+                    message += ": " + progress_text(progress, job.get("eta_s"))
                 percent = 100.0 if job.get("state") in ENDED else float(progress.get("percent") or 0.0)
                 await ctx.report_progress(percent, 100.0, message)
             if job.get("state") in ENDED or time.monotonic() >= deadline:

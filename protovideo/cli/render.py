@@ -9,34 +9,52 @@ import time
 from pathlib import Path
 
 from jobmodel.errors import JobFailed, JobInvalid
+from protovideo.cli.progress_text import duration_text, progress_text
 from protovideo.pipeline.jobcheck import JobChecker
 from protovideo.runtime.secrets import redact
 
 
 class TerminalProgress:
-    """One status line on a terminal; plain lines elsewhere (logs, pipes)."""
+    """A job's progress as it renders: on a terminal a bar (rich) with the step, percent and ETA;
+    elsewhere (logs, pipes) one line each time the step changes ("scene 2 of 5", "join", ...)."""
 
     def __init__(self, stream=sys.stderr, quiet: bool = False):
         self.stream = stream
         self.quiet = quiet
         self.tty = stream.isatty()
         self.start = time.monotonic()
-        self._last = ""
+        self._what = None
+        self._bar = None
+        self._task = None
 
-    def __call__(self, done: int, total: int, what: str) -> None:
+    def __call__(self, done: int, total: int, what: str, eta_s: float | None = None, **more) -> None:
         if self.quiet:
             return
-        line = f"[{time.monotonic() - self.start:6.1f}s] {what}: {done}/{total}"
         if self.tty:
-            self.stream.write("\r" + line.ljust(len(self._last)))
+            self._draw(done, total, what, eta_s)
+        elif what != self._what:
+            percent = 100.0 * done / total if total else 0.0
+            line = progress_text({"what": what, "percent": percent}, eta_s)
+            self.stream.write(f"[{time.monotonic() - self.start:6.1f}s] {line}\n")
             self.stream.flush()
-        elif what != self._last.split("]")[-1].split(":")[0].strip() or done == total:
-            self.stream.write(line + "\n")
-        self._last = line
+        self._what = what
+
+    def _draw(self, done: int, total: int, what: str, eta_s: float | None) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+        left = f"about {duration_text(eta_s)} left" if eta_s else ""   # 0: it has ended
+        if self._bar is None:
+            self._bar = Progress(TextColumn("{task.description:<18}"), BarColumn(), TaskProgressColumn(),
+                                 TextColumn("{task.fields[left]}"), TimeElapsedColumn(),
+                                 console=Console(file=self.stream), transient=False)
+            self._bar.start()
+            self._task = self._bar.add_task(what, total=total or 1, left="")
+        self._bar.update(self._task, completed=done, total=total or 1, description=what, left=left)
 
     def finish(self) -> None:
-        if self.tty and not self.quiet and self._last:
-            self.stream.write("\n")
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
 
 
 def render_command(args, runtime) -> int:

@@ -1,8 +1,23 @@
 """The worker's Prometheus metrics and its health answer, in a registry of their own.
 
     metrics = Metrics(memory_watch)    # one per process, in its Runtime (protovideo.pipeline.runtime)
-    metrics.exposition()               # the Prometheus text format (GET /metrics)
+    metrics.watch_queue(source)        # the queue depth is read from this job source at each scrape
+    metrics.registry                   # served by prometheus-client's own WSGI/ASGI apps
     metrics.health()                   # {"taking_jobs": true, "memory": {...}, "jobs": {...}, ...}
+
+Names and units follow Prometheus' conventions: base units (seconds, bytes), counters end in
+`_total`, no label value that sums the others (queue depth is by priority only: `sum()` is the
+total). GPU memory is a series only where this process has a GPU (CUDA through torch).
+
+    protovideo_jobs_total{outcome}            attempts ended: done, invalid, transient, failed, cancelled
+    protovideo_job_duration_seconds           histogram: wall time of an attempt
+    protovideo_step_duration_seconds{step}    histogram: pipeline steps (tts_synthesis, render_scene, ...)
+    protovideo_cache_hits_total, protovideo_cache_misses_total
+    protovideo_jobs_in_progress, protovideo_taking_jobs, protovideo_memory_paused
+    protovideo_queue_depth{priority}          jobs waiting: critical, high, normal, low
+    protovideo_rss_bytes                      resident memory of the worker process
+    protovideo_gpu_memory_bytes               GPU memory it holds (reserved by torch); with a GPU only
+    process_*                                 prometheus-client's process collector
 
 Recording is cheap and happens whether or not the metrics are served, so the optimizer and
 the worker middleware never need to know about the port. The endpoint (METRICS_PORT > 0) is
@@ -17,6 +32,7 @@ from typing import Any, Mapping
 
 from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector,
                                generate_latest)
+from prometheus_client.core import GaugeMetricFamily
 
 from jobmodel.states import Outcome
 from protovideo.pipeline.installed import Installed
@@ -43,10 +59,6 @@ class Metrics:
                                ["step"], buckets=STEP_BUCKETS, registry=r)
         self.cache_hits = Counter("protovideo_cache_hits", "Artifact cache hits", registry=r)
         self.cache_misses = Counter("protovideo_cache_misses", "Artifact cache misses", registry=r)
-        self.rss = Gauge("protovideo_rss_mb", "Resident memory of the worker process, MB", registry=r)
-        self.gpu = Gauge("protovideo_gpu_memory_mb", "GPU memory held by the worker, MB", registry=r)
-        self.queue_depth = Gauge("protovideo_queue_depth", "Jobs waiting in the job source",
-                                 ["priority"], registry=r)
         self.in_progress = Gauge("protovideo_jobs_in_progress", "Jobs being rendered now", registry=r)
         self.taking = Gauge("protovideo_taking_jobs", "1 while the worker claims new jobs", registry=r)
         self.memory_paused = Gauge("protovideo_memory_paused",
@@ -58,8 +70,8 @@ class Metrics:
         self._taking_jobs: bool | None = None   # None: no worker loop in this process
         self._running = 0
         self._watch = memory_watch
-        self.rss.set_function(self._rss_now)
-        self.gpu.set_function(self._gpu_now)
+        self._queue_source: Any = None
+        r.register(_LiveCollector(self))   # memory and queue depth, read at each scrape
         self.memory_paused.set_function(lambda: 1.0 if self._memory_watch().paused else 0.0)
         self.taking.set_function(lambda: 1.0 if self.taking_jobs() else 0.0)
 
@@ -67,11 +79,10 @@ class Metrics:
     def _memory_watch(self) -> Any:
         return self._watch
 
-    def _rss_now(self) -> float:
-        return self._memory_watch().sample().rss_mb
-
-    def _gpu_now(self) -> float:
-        return self._memory_watch().last_sample.gpu_mb or 0.0
+    def queue_depths(self) -> Mapping[str, int] | None:
+        """Jobs waiting by priority in the watched source now; None without one or when it cannot tell."""
+        source = self._queue_source
+        return None if source is None else queue_depths(source)
 
     # -- recording ---------------------------------------------------------------
     def observe_step(self, name: str, seconds: float) -> None:
@@ -104,16 +115,12 @@ class Metrics:
         self.cache_hits.inc(max(0, int(stats.get("hits", 0) or 0)))
         self.cache_misses.inc(max(0, int(stats.get("misses", 0) or 0)))
 
-    def set_queue_depth(self, depth: int | Mapping[str, int]) -> None:
-        """A total, or depths by priority (e.g. {"high": 1, "normal": 4})."""
-        if isinstance(depth, Mapping):
-            total = 0
-            for priority, count in depth.items():
-                self.queue_depth.labels(priority=str(priority)).set(int(count))
-                total += int(count)
-            self.queue_depth.labels(priority="all").set(total)
-        else:
-            self.queue_depth.labels(priority="all").set(int(depth))
+    def watch_queue(self, source: Any) -> None:
+        """Read the queue depth from `source` (its status()["queued"]) at each scrape. The first
+        source given is kept: a worker and the job API in one process see one queue."""
+        with self._lock:
+            if self._queue_source is None:
+                self._queue_source = source
 
     def set_taking_jobs(self, taking: bool | None) -> None:
         with self._lock:
@@ -138,6 +145,46 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def queue_depths(source: Any) -> Mapping[str, int] | None:
+    """Jobs waiting by priority (status()["queued"]); None when the source cannot tell now."""
+    try:
+        status = source.status()
+    except Exception:  # noqa: BLE001 - a scrape answers even when the source is down
+        log.debug("queue depth unavailable", exc_info=True)
+        return None
+    queued = status.get("queued") if isinstance(status, Mapping) else None
+    if isinstance(queued, Mapping) and all(isinstance(v, int) and not isinstance(v, bool) for v in queued.values()):
+        return queued
+    return None
+
+
+class _LiveCollector:
+    """What is read at scrape time: memory (one sample for both) and the queue depth."""
+
+    def __init__(self, metrics: Metrics):
+        self.metrics = metrics
+
+    def describe(self):
+        return [GaugeMetricFamily("protovideo_rss_bytes", "Resident memory of the worker process"),
+                GaugeMetricFamily("protovideo_gpu_memory_bytes", "GPU memory held by the worker process"),
+                GaugeMetricFamily("protovideo_queue_depth", "Jobs waiting in the job source", labels=["priority"])]
+
+    def collect(self):
+        sample = self.metrics._memory_watch().sample()
+        yield GaugeMetricFamily("protovideo_rss_bytes", "Resident memory of the worker process",
+                                value=sample.rss_mb * 2**20)
+        if sample.gpu_mb is not None:   # no series at all on a machine without a GPU
+            yield GaugeMetricFamily("protovideo_gpu_memory_bytes", "GPU memory held by the worker process",
+                                    value=sample.gpu_mb * 2**20)
+        depths = self.metrics.queue_depths()
+        if depths is not None:
+            family = GaugeMetricFamily("protovideo_queue_depth", "Jobs waiting in the job source",
+                                       labels=["priority"])
+            for priority, count in depths.items():
+                family.add_metric([str(priority)], int(count))
+            yield family
 
 
 def _default_metrics() -> Metrics:

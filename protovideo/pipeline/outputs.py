@@ -71,8 +71,7 @@ def quality_gate(joined, joined_key: str, plan: QCPlan, ctx) -> dict | None:
     key = make_key("qc", joined=joined_key, plan=plan.identity())
     qc = ctx.cache.get_meta(key)
     if qc is None:
-        ctx.report_progress(len(plan.scenes), len(plan.scenes), "QC")
-        with ctx.optimizer.monitor_performance("qc"):
+        with ctx.tracker.working("qc"), ctx.optimizer.monitor_performance("qc"):
             qc = check_output(joined, plan, mode)
         ctx.cache.put_meta(key, qc)
     qc = {**qc, "mode": mode}

@@ -51,6 +51,8 @@ from jobmodel.errors import JobFailed, JobInvalid, SceneError
 from jobmodel.spec import Job, Scene
 from protovideo.pipeline.context import JobContext
 from protovideo.pipeline.optimizer import PerformanceOptimizer
+from protovideo.pipeline.pace import Pace
+from protovideo.pipeline.workplan import WorkPlan
 from protovideo.pipeline.outputs import (check_platform_length, loudness_target, qc_plan, quality_gate,
                                          video_kbps_cap)
 from protovideo.pipeline.provenance import describe, place_video, write_manifest
@@ -139,6 +141,8 @@ def render_job(job: Job, ctx: JobContext, output_path: Path | None = None) -> Re
     settings, opt = ctx.settings, ctx.optimizer
     check(job, ctx)
     opt.start_performance_monitoring(job.id, scenes=len(job.scenes))
+    ctx.tracker.start(WorkPlan(job, qc=settings.QC != "off", loaded=ctx.runtime.models.loaded()),
+                      Pace.learnt(settings.path("REPORT_DIR")))   # the job's progress and ETA
     output = Path(output_path) if output_path else settings.path("OUTPUT_DIR") / job.output_name
     slots, threads = encoder_slots(opt.effective_max_workers)
     v = job.video
@@ -154,6 +158,7 @@ def render_job(job: Job, ctx: JobContext, output_path: Path | None = None) -> Re
         qc(run, made)
         return report(run, publish(run, made))
     finally:
+        ctx.tracker.stop()
         shutil.rmtree(run.work, ignore_errors=True)
         scenes.end_job()         # what the frame sources share between a job's pieces (scaled pictures)
         ctx.cache.close()        # drops scratch files handed out while the cache is off
@@ -163,7 +168,6 @@ def render_job(job: Job, ctx: JobContext, output_path: Path | None = None) -> Re
 def make(run: Run, side: ThreadPoolExecutor) -> Made:
     """Steps 1-4: the joined video, its poster and its captions."""
     job, ctx = run.job, run.ctx
-    ctx.report_progress(0, len(job.scenes), "scenes rendered")
     board = PictureBoard()
     side.submit(board.fill, job, ctx, fetch)                                    # 1 pictures
     queue = PieceQueue(ctx, run.encoder, transitions(job), job.video.transition_duration, run.slots,
@@ -232,6 +236,11 @@ class Narration:
 
 def scene_sound(job: Job, scene: Scene, text: str, reference: Path | None, ctx: JobContext) -> SceneSound:
     ctx.check_cancelled()
+    with ctx.tracker.working(f"narration:{scene.index}"):
+        return _scene_sound(job, scene, text, reference, ctx)
+
+
+def _scene_sound(job: Job, scene: Scene, text: str, reference: Path | None, ctx: JobContext) -> SceneSound:
     speech, note = None, ""
     recorded = scene.narration is not None and not job.narration_text.strip()
     if recorded:  # the recording is heard; narration_text, when given, is its transcript
@@ -254,6 +263,7 @@ def scene_sound(job: Job, scene: Scene, text: str, reference: Path | None, ctx: 
 def timeline(run: Run, scene: Scene, sound: SceneSound, board: PictureBoard):
     """The scene's length (it follows the speech) and its visual, once its files are ready."""
     run.counts.append(scene_frames(scene, sound.speech, run.job.video.fps))
+    run.ctx.tracker.scene_length(scene.index, run.counts[-1])   # its pieces costed by their real length
     files = board.get(scene.index)
     run.clips.append(files.file("video"))
     visual = scene_visual(run.job, scene, sound.speech, files, run.counts[-1])
@@ -301,6 +311,10 @@ def soundtrack(run: Run, music: Path | None) -> tuple[Path, str]:
                                 p.is_clip] for p in placements])
 
     def produce(tmp: Path) -> None:
+        with ctx.tracker.working("soundtrack"):
+            mixed(tmp)
+
+    def mixed(tmp: Path) -> None:
         with ctx.optimizer.monitor_performance("audio_mix"):
             ctx.check_cancelled()   # a cancelled job stops here rather than mix a soundtrack
             mix = build_soundtrack(total, placements, music, job.music_volume, cancel=ctx.cancel)
@@ -308,7 +322,9 @@ def soundtrack(run: Run, music: Path | None) -> tuple[Path, str]:
         with ctx.optimizer.monitor_performance("loudness"):   # the whole mix to the target, then AAC
             run.loudness.update(encode_normalized(mix, tmp, target, cancel=ctx.cancel))
 
-    return ctx.cache.get_or_create(key, ".aac", produce), key
+    path = ctx.cache.get_or_create(key, ".aac", produce)
+    ctx.tracker.settle("soundtrack")
+    return path, key
 
 
 # ---------------------------------------------------------------- 4 join
@@ -318,6 +334,11 @@ def join(run: Run, piece_keys: list[str], paths: list[Path], track: tuple[Path, 
     The joined file is keyed by its pieces' keys and the soundtrack's, the poster by the
     joined file's key and its time: a job rendered again copies both out of the cache instead
     of joining and decoding again."""
+    with run.ctx.tracker.working("join"):
+        return _join(run, piece_keys, paths, track)
+
+
+def _join(run: Run, piece_keys: list[str], paths: list[Path], track: tuple[Path, str]) -> Made:
     opt, (track_path, track_key) = run.ctx.optimizer, track
     joined_key = make_key("joined", pieces=piece_keys, soundtrack=track_key)
 
@@ -347,12 +368,18 @@ def qc(run: Run, made: Made) -> None:
     plan = qc_plan(job, run.counts, [s.speech.duration if s.speech else 0.0 for s in run.sounds], LEAD,
                    loudness_target(job, ctx.settings))
     run.qc = quality_gate(made.video, made.key, plan, ctx)
+    ctx.tracker.settle("qc")   # never begun: QC's result was kept with the joined file
 
 
 # ---------------------------------------------------------------- 6 publish
 def publish(run: Run, made: Made) -> Published:
     """Place the finished files: the video at its output path (signed with Content Credentials
     when C2PA_CERT/C2PA_KEY are set), the poster, captions and manifest beside it."""
+    with run.ctx.tracker.working("publish"):
+        return _publish(run, made)
+
+
+def _publish(run: Run, made: Made) -> Published:
     job, ctx = run.job, run.ctx
     with ctx.optimizer.monitor_performance("provenance"):   # inputs, models, voices, fonts and settings
         manifest = describe(job, ctx, fetch, run.encoder.identity(), loudness_target(job, ctx.settings).identity())
@@ -392,8 +419,9 @@ def report(run: Run, published: Published) -> RenderResult:
         "subtitles": [str(p) for p in published.subtitles],
         "notes": [n for n in [s.note for s in run.sounds] + run.notes if n],
         "loudness": run.loudness or {"cached": True},   # the normalization's figures (soundtrack step)
-        "qc": run.qc, "manifest": str(published.manifest)})
-    ctx.report_progress(len(job.scenes), len(job.scenes), "done")
+        "qc": run.qc, "manifest": str(published.manifest),
+        "progress": ctx.tracker.record()})   # what each lane took: later jobs' ETAs learn from it
+    ctx.tracker.finish()
     return RenderResult(published.output, duration, data, path, published.poster, published.subtitles,
                         run.qc, published.manifest)
 

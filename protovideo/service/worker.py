@@ -255,8 +255,8 @@ class Worker:
         box: dict[str, Any] = {}
         lease_lost = threading.Event()
 
-        def progress(done: int, total: int, what: str = "") -> None:
-            claimed.progress = {"done": done, "total": total, "what": what}
+        def progress(done: int, total: int, what: str = "", **more) -> None:   # more: percent, eta_s, step
+            claimed.progress = {"done": done, "total": total, "what": what, **more}
             beat.set()
 
         def target() -> None:

@@ -1,87 +1,152 @@
-"""How long a job will take, from the reports of earlier jobs (REPORT_DIR/<id>.json).
+"""ETAs in the job API: a running job's from its worker, a queued job's from its place in the queue.
 
-Each report gives the wall time of a whole job (`total_time`) and its scene count;
-their ratio is the seconds per scene this machine needed. The median over the most
-recent reports, times the job's scene count, less the time the job has run, is its
-ETA. The reports are read again when a report is added, else at most every REFRESH_S seconds.
+A running job's worker publishes `eta_s` with its progress (protovideo.pipeline.progress: the
+work left, at the rates seen so far in that job). A queued job waits for the jobs ahead of it, in
+the order workers claim them (priority, then submission), on the workers seen: its ETA is the
+seconds left of the running jobs plus the predicted seconds of the queued jobs ahead, divided by
+the workers (at least one; those whose presence beat lately, GET /v1/workers, and those running
+jobs, at least one per running job), plus its own predicted seconds. A job's predicted seconds are its work plan
+(protovideo.pipeline.workplan) at the rates learnt from the reports in REPORT_DIR.
+
+The queue is read at most every QUEUE_TTL_S (a list of 50 queued jobs reads it once), and a
+job's work plan once per job id.
 """
 from __future__ import annotations
 
-import json
-import os
-import statistics
+import logging
 import threading
 import time
-from datetime import datetime
-from pathlib import Path
+from collections import OrderedDict
+from dataclasses import dataclass, field
 
-REFRESH_S = 30.0
-RECENT = 50
+from jobmodel.spec import PRIORITIES
+from jobmodel.states import JobState
+
+log = logging.getLogger("protovideo.api")
+QUEUE_TTL_S = 2.0
+WORKERS_ALIVE_S = 30.0  # a worker whose presence beat (every 5 s) is this recent takes jobs
+QUEUE_MAX = 1000        # queued jobs looked at; a job further back has no ETA
+KNOWN_MAX = 4000        # work plans kept, by job id
+
+
+@dataclass
+class QueueLook:
+    order: list[str] = field(default_factory=list)                 # queued job ids, first claimed first
+    ahead_s: dict[str, float] = field(default_factory=dict)        # job id -> predicted seconds ahead of it
+    running_left_s: float = 0.0
+    workers: int = 1
 
 
 class EtaModel:
-    def __init__(self, report_dir: Path):
-        self.report_dir = Path(report_dir)
+    def __init__(self, settings, store=None, clock=time.monotonic):
+        self.settings, self.store, self.clock = settings, store, clock
         self._lock = threading.Lock()
-        self._read_at = float("-inf")
-        self._per_scene: float | None = None
-        self._folder_mtime: float | None = None
+        self._known: OrderedDict = OrderedDict()   # job id -> its WorkPlan (None: unreadable)
+        self._look: QueueLook | None = None
+        self._looked_at = float("-inf")
 
-    def seconds_per_scene(self) -> float | None:
-        folder_mtime = _mtime(self.report_dir)   # a new report changes the folder: read again now
+    # -- one job --------------------------------------------------------------------------
+    def predicted(self, job_id: str, job: dict | None) -> float | None:
+        """Seconds the job takes on this machine, before it starts (None: it cannot be read)."""
+        from protovideo.pipeline.progress import predicted_seconds
+        from protovideo.pipeline.pace import Pace
         with self._lock:
-            if time.monotonic() - self._read_at < REFRESH_S and folder_mtime == self._folder_mtime:
-                return self._per_scene
-            self._read_at = time.monotonic()
-            self._folder_mtime = folder_mtime
-        value = _median_per_scene(self.report_dir)
-        with self._lock:
-            self._per_scene = value
-        return value
-
-    def estimate(self, total_scenes: int, started_at: str | None) -> float | None:
-        """Seconds left for a job of `total_scenes` that started at `started_at` (ISO), or None."""
-        per_scene = self.seconds_per_scene()
-        if per_scene is None or not total_scenes:
+            known = job_id in self._known
+            plan = self._known.get(job_id)
+        if not known:
+            plan = self._plan(job_id, job)
+            with self._lock:
+                self._known[job_id] = plan
+                while len(self._known) > KNOWN_MAX:
+                    self._known.popitem(last=False)
+        if plan is None:
             return None
-        expected = per_scene * total_scenes
-        elapsed = _seconds_since(started_at) if started_at else 0.0
-        return round(max(0.0, expected - elapsed), 1)
+        return round(predicted_seconds(plan, Pace.learnt(self.settings.path("REPORT_DIR"))), 1)
 
-    def expected_total(self, total_scenes: int) -> float | None:
-        per_scene = self.seconds_per_scene()
-        return None if per_scene is None or not total_scenes else per_scene * total_scenes
-
-
-def _mtime(folder: Path) -> float | None:
-    try:
-        return os.stat(folder).st_mtime
-    except OSError:
-        return None
-
-
-def _median_per_scene(folder: Path) -> float | None:
-    try:
-        entries = [e for e in os.scandir(folder) if e.name.endswith(".json") and e.is_file()]
-    except FileNotFoundError:
-        return None
-    entries.sort(key=lambda e: e.stat().st_mtime, reverse=True)
-    ratios = []
-    for entry in entries[:RECENT]:
+    def _plan(self, job_id: str, job: dict | None):
+        from jobmodel.errors import JobInvalid
+        from protovideo.pipeline.jobcheck import JobChecker
+        from protovideo.pipeline.workplan import WorkPlan
+        if job is None and self.store is not None:
+            info = self.store.get(job_id)
+            job = info.job if info is not None else None
+        if not isinstance(job, dict):
+            return None
         try:
-            report = json.loads(Path(entry.path).read_text(encoding="utf-8"))
-            total = float(report["total_time"])
-            scenes = len(report.get("scenes") or report.get("timeline") or [])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if scenes > 0 and total > 0:
-            ratios.append(total / scenes)
-    return statistics.median(ratios) if ratios else None
+            parsed = JobChecker(self.settings).parse(job)
+        except (JobInvalid, ValueError, TypeError):
+            return None
+        return WorkPlan(parsed, qc=self.settings.QC != "off")
+
+    def running(self, info) -> float | None:
+        """A running job's seconds left: its worker's; else the share of its predicted seconds left."""
+        progress = info.progress or {}
+        told = progress.get("eta_s")
+        if isinstance(told, (int, float)) and not isinstance(told, bool):
+            return round(max(0.0, float(told)), 1)
+        expected = self.predicted(info.id, info.job)
+        total = progress.get("total") or 0
+        if expected is None:
+            return None
+        share = min(1.0, (progress.get("done") or 0) / total) if total else 0.0
+        return round(expected * (1.0 - share), 1)
+
+    def queued(self, info) -> float | None:
+        """A queued job's seconds until it is finished: the work ahead of it over the workers, and its own."""
+        own = self.predicted(info.id, info.job)
+        look = self.queue()
+        ahead = look.ahead_s.get(info.id)
+        if own is None or ahead is None:
+            return None
+        return round((look.running_left_s + ahead) / look.workers + own, 1)
+
+    # -- the queue --------------------------------------------------------------------------
+    def queue(self) -> QueueLook:
+        with self._lock:
+            if self._look is not None and self.clock() - self._looked_at < QUEUE_TTL_S:
+                return self._look
+        try:
+            look = self._read_queue()
+        except Exception:   # noqa: BLE001 - a view answers without an ETA rather than fail
+            log.warning("the queue could not be read for ETAs", exc_info=True)
+            look = QueueLook()
+        with self._lock:
+            self._look, self._looked_at = look, self.clock()
+        return look
+
+    def _read_queue(self) -> QueueLook:
+        look = QueueLook()
+        if self.store is None:
+            return look
+        queued = _all(self.store, JobState.QUEUED)
+        running = _all(self.store, JobState.STARTED)
+        rank = {p: i for i, p in enumerate(PRIORITIES)}
+        queued.sort(key=lambda i: (rank.get(i.priority, len(PRIORITIES)), i.submitted_at or ""))
+        ahead = 0.0
+        for info in queued:
+            look.order.append(info.id)
+            look.ahead_s[info.id] = ahead
+            ahead += self.predicted(info.id, info.job) or 0.0
+        look.running_left_s = sum(self.running(info) or 0.0 for info in running)
+        workers = {info.worker for info in running if info.worker} | set(_alive(self.store))
+        look.workers = max(1, len(running), len(workers))
+        return look
 
 
-def _seconds_since(iso: str) -> float:
+def _alive(store) -> list[str]:
+    """The workers the source saw beat lately (sources/presence.py; none where it keeps no list)."""
     try:
-        then = datetime.fromisoformat(iso)
-    except ValueError:
-        return 0.0
-    return max(0.0, time.time() - then.timestamp())
+        return [w["name"] for w in store.workers(WORKERS_ALIVE_S) if w.get("name")]
+    except Exception:   # noqa: BLE001 - no presence: the running jobs' workers are the ones seen
+        return []
+
+
+def _all(store, state: JobState) -> list:
+    """The jobs in `state`, up to QUEUE_MAX (list_jobs pages, newest first)."""
+    found, cursor = [], None
+    while len(found) < QUEUE_MAX:
+        page, cursor = store.list_jobs(state=state, limit=min(1000, QUEUE_MAX - len(found)), cursor=cursor)
+        found.extend(page)
+        if not cursor:
+            break
+    return found

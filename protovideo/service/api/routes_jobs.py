@@ -23,7 +23,7 @@ def eta_model(request: Request):
     state = request.app.state
     if getattr(state, "eta", None) is None:
         from protovideo.service.api.eta import EtaModel
-        state.eta = EtaModel(state.settings.path("REPORT_DIR"))
+        state.eta = EtaModel(state.settings, state.store)
     return state.eta
 
 

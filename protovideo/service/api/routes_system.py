@@ -5,8 +5,7 @@ import threading
 import time
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client import make_asgi_app
 
 import protovideo
 
@@ -28,15 +27,20 @@ def queue(request: Request) -> dict:
     return queue_view(request.app.state.store)
 
 
-@router.get("/metrics", summary="Prometheus metrics of this process")
-def metrics(request: Request) -> Response:
-    from protovideo.pipeline.metrics import shared_metrics
-    shared = shared_metrics()
-    try:
-        shared.set_queue_depth(queue_view(request.app.state.store).get("queued") or {})
-    except Exception:   # noqa: BLE001 - a scrape answers even when the source is down
-        pass
-    return Response(shared.exposition(), media_type=CONTENT_TYPE_LATEST)
+class MetricsApp:
+    """GET /metrics: prometheus-client's own ASGI exposition (`make_asgi_app`) of this process's
+    metrics (behind the token: auth.TokenGate answers before routing); the queue depth is this
+    API's store's."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        from protovideo.pipeline.metrics import shared_metrics
+        shared = shared_metrics()
+        shared.watch_queue(scope["app"].state.store)
+        await make_asgi_app(shared.registry)(scope, receive, send)
+
+
+# an ASGI app as the endpoint: FastAPI keeps it as it is
+router.add_route("/metrics", MetricsApp(), methods=["GET"], include_in_schema=False)
 
 
 def cache_stats(settings) -> dict:

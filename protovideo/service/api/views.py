@@ -1,4 +1,4 @@
-"""How a job looks in the API: state, progress in percent, ETA, record and links."""
+"""How a job looks in the API: state, progress (done/total, percent, the step), ETA, record and links."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,32 +33,27 @@ def _beside(record: dict, suffix: str) -> Path:
 
 
 def progress_with_eta(info, eta_model) -> tuple[dict, float | None]:
-    """The progress object with `percent`, and the ETA in seconds (None when unknown)."""
+    """The progress object {"done","total","what","percent"} (and "step" where the worker tells it)
+    and the ETA in seconds (None when unknown). done/total and percent are one figure, as the worker
+    published it (protovideo.pipeline.progress: thousandths of the job); the ETA of a running job is
+    its worker's, of a queued one its place in the queue (protovideo.service.api.eta)."""
     raw = dict(info.progress or {})
     done, total = int(raw.get("done") or 0), int(raw.get("total") or 0)
     state = info.state.value if hasattr(info.state, "value") else str(info.state)
     percent = 100.0 * done / total if total else 0.0
     eta = None
     if state == JobState.FINISHED.value:
-        percent = 100.0
-        eta = 0.0
+        done, total, percent, eta = max(done, total, 1), max(done, total, 1), 100.0, 0.0
     elif state == JobState.STARTED.value:
-        expected = eta_model.expected_total(total) if eta_model else None
-        if expected:
-            eta = eta_model.estimate(total, info.started_at)
-            percent = max(percent * 0.9, 100.0 * (1 - eta / expected) if expected else 0.0)
-        percent = min(percent, 99.0)   # the last steps (join, mux, report) follow the scenes
+        eta = eta_model.running(info) if eta_model else raw.get("eta_s")
     elif state == JobState.QUEUED.value:
-        percent = 0.0
-        expected = eta_model.expected_total(total or _scene_count(info.job)) if eta_model else None
-        eta = round(expected, 1) if expected else None
-    return ({"done": done, "total": total, "what": raw.get("what") or "",
-             "percent": round(max(0.0, min(100.0, percent)), 1)}, eta)
-
-
-def _scene_count(job) -> int:
-    scenes = job.get("scenes") if isinstance(job, dict) else None
-    return len(scenes) if isinstance(scenes, list) else 0
+        done, percent = 0, 0.0
+        eta = eta_model.queued(info) if eta_model else None
+    progress = {"done": done, "total": total, "what": raw.get("what") or "",
+                "percent": round(max(0.0, min(100.0, percent)), 1)}
+    if raw.get("step") and state == JobState.STARTED.value:
+        progress["step"] = raw["step"]
+    return progress, eta
 
 
 def job_view(info, eta_model=None, with_job: bool = False) -> dict:

@@ -35,7 +35,8 @@ export function progressOf(job) {
     : (p.total ? (100 * Number(p.done || 0)) / Number(p.total) : 0);
   if (job.state === "finished") pct = 100;
   let what = "";
-  if (job.state === "started") what = p.total ? `${p.done || 0}/${p.total} ${p.what || ""}`.trim() : (p.what || "");
+  // the step ("scene 2 of 5", "join"...): done/total are the job in thousandths, the bar shows them
+  if (job.state === "started") what = p.what || "";
   return {pct: Math.max(0, Math.min(100, pct)), what};
 }
 
