@@ -146,7 +146,9 @@ def render_job(job: Job, ctx: JobContext, output_path: Path | None = None) -> Re
               encoder_for(v.quality, v.fps, v.width, v.height, threads=threads,
                           max_kbps=video_kbps_cap(job)), slots)   # a platform's bitrate cap
     try:
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"job-{job.id}") as side:
+        # what the frame sources share between this job's pieces (scaled pictures) is released
+        # at the scope's end, and only this job's (others may be rendering beside it: MAX_JOBS)
+        with scenes.job_scope(), ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"job-{job.id}") as side:
             try:
                 made = make(run, side)
             except SceneError as exc:
@@ -155,7 +157,6 @@ def render_job(job: Job, ctx: JobContext, output_path: Path | None = None) -> Re
         return report(run, publish(run, made))
     finally:
         shutil.rmtree(run.work, ignore_errors=True)
-        scenes.end_job()         # what the frame sources share between a job's pieces (scaled pictures)
         ctx.cache.close()        # drops scratch files handed out while the cache is off
         opt.optimize_memory()    # freed frames and pictures go back to the system between jobs
 
