@@ -49,3 +49,40 @@ def test_no_steps_is_an_empty_path_of_the_whole_job():
                                             "steps": []}
     assert _names(chain([Interval("x", None, 1.0, 1.0), Interval("y", None, 1.0, 1.0)])) \
         in ([("x", None), ("y", None)], [("y", None), ("x", None)])
+
+
+def test_a_real_render_whose_last_narration_is_held_has_that_narration_on_its_path(make_settings,
+                                                                                   tmp_path):
+    """A seam in the job's steps holds the narration of the last scene until every piece
+    started before it is done, then 0.3 s more: everything after it waited for it."""
+    import time
+
+    from job_parsing import parse_job
+    from protovideo.pipeline.render import make_context, render_job
+    from several_jobs_helpers import spoken_job
+
+    ctx = make_context(make_settings(MAX_WORKERS=1))
+
+    def steps():
+        return [(i["step"], i["scene"]) for i in ctx.optimizer.get_performance_report()["intervals"]]
+
+    def hold(job_id, step, scene):
+        if (step, scene) == ("tts_synthesis", 2):
+            deadline = time.monotonic() + 120   # only bounds a hang
+            while ("render_scene", 0) not in steps() or ("render_transition", None) not in steps():
+                assert time.monotonic() < deadline, steps()
+                time.sleep(0.02)
+            time.sleep(0.3)
+
+    ctx.optimizer.on_step_start = hold
+    result = render_job(parse_job(spoken_job("held", scenes=3), tmp_path), ctx)
+    path = result.report["critical_path"]
+    names = [(s["step"], s["scene"]) for s in path["steps"]]
+    assert ("tts_synthesis", 2) in names and names[-2:] == [("mux", None), ("poster", None)]
+    assert ("render_scene", 0) not in names              # it was done while the voice was held
+    held = path["steps"][names.index(("tts_synthesis", 2))]
+    assert held["end"] - held["start"] >= 0.3
+    for before, after in zip(path["steps"], path["steps"][1:]):   # a chain: one after another
+        assert after["start"] >= before["end"] - 0.001
+    assert path["total"] == result.report["total_time"]
+    assert abs(path["in_steps"] + path["between_steps"] - path["total"]) < 0.001
