@@ -366,7 +366,7 @@ def publish(run: Run, made: Made) -> Published:
 def copy_atomically(source: Path, target: Path) -> Path:
     """Copy `source` to `target` through a hidden partial file, so `target` only ever holds a whole file."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.stem}.{os.getpid()}.partial{target.suffix}")
+    partial = target.with_name(f".{target.stem}.{os.getpid()}-{threading.get_ident()}.partial{target.suffix}")
     try:
         shutil.copyfile(source, partial)
         os.replace(partial, target)
