@@ -67,6 +67,7 @@ def test_two_jobs_render_at_once_with_one_voice_model_each_with_its_own_video(ma
                    absolute_intervals(right, "tts_synthesis")) > 0
     assert MODELS.load_counts.get(key, 0) - loads_before == 1   # one voice model for both jobs
     for rep in (left, right):
+        assert rep["jobs_at_once"] == 2   # its memory figures are the process's, shared by two
         assert [s["index"] for s in rep["scenes"]] == [0, 1]
         assert rep["critical_path"]["steps"][-1]["end"] <= rep["total_time"] + 1e-3
     assert record(settings, "done", "left")["report"] != record(settings, "done", "right")["report"]

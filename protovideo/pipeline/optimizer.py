@@ -129,6 +129,7 @@ class PerformanceOptimizer:
         self._scenes: dict[int, dict[str, dict[str, Any]]] = {}
         self._peak_rss = 0.0
         self._peak_gpu: float | None = None
+        self._jobs_at_once = 0
         self.cache_stats: dict[str, Any] | None = None
         self._cache: Any = None
         self._cache_since: dict | None = None
@@ -153,6 +154,7 @@ class PerformanceOptimizer:
     def _sample(self) -> MemorySample:
         sample = self.memory_watch.sample()
         with self._lock:
+            self._jobs_at_once = max(self._jobs_at_once, self.memory_watch.jobs_running)
             self._peak_rss = max(self._peak_rss, sample.rss_mb)
             if sample.gpu_mb is not None:
                 self._peak_gpu = max(self._peak_gpu or 0.0, sample.gpu_mb)
@@ -189,6 +191,7 @@ class PerformanceOptimizer:
             self._scenes = {i: {} for i in range(int(scenes or 0))}
             self._peak_rss = 0.0
             self._peak_gpu = None
+            self._jobs_at_once = 0
             self.cache_stats = None
         self._sample()
 
@@ -298,6 +301,8 @@ class PerformanceOptimizer:
                 "cache_stats": normalize_cache_stats(self.cache_stats),
                 "steps": steps, "scenes": scenes,
                 "max_workers": self.max_workers,
+                # jobs this process rendered at once meanwhile: memory figures are the process's
+                "jobs_at_once": max(1, self._jobs_at_once),
                 "critical_path": critical_path(intervals, total),
                 "intervals": [i.as_dict() for i in sorted(intervals, key=lambda i: i.start)],
             }

@@ -225,7 +225,11 @@ class Worker:
 
     # ------------------------------------------------------------ one job
     def process(self, claimed: ClaimedJob) -> None:
-        """Parse, render and record one job (on its job thread)."""
+        """Parse, render and record one job (on its job thread); the memory watch counts it."""
+        with self.runtime.memory.job():
+            self._process(claimed)
+
+    def _process(self, claimed: ClaimedJob) -> None:
         with self._lock:
             self.running[claimed.id] = claimed
         started_at = now_iso()
