@@ -21,6 +21,7 @@ from protovideo.service.middleware import Middleware, default_middleware
 from protovideo.service.sources.spool import SpoolSource
 from protovideo.service.worker import Worker
 from webhook_receiver import Receiver
+from test_redis_source import prefix, redis_settings  # noqa: F401  (fixtures)
 
 WAIT = 120   # seconds: only bounds a hang
 
@@ -221,3 +222,20 @@ def test_systemd_hears_ready_and_watchdog_pings_while_two_jobs_run(tmp_path):
     ready = next(i for i, m in enumerate(messages) if "READY=1" in m.split("\n"))
     # 3 s of jobs, a watchdog of 0.4 s: pings every 0.2 s or less while both run
     assert sum("WATCHDOG=1" in m.split("\n") for m in messages[ready + 1:]) >= 5
+
+
+def test_two_jobs_at_once_from_redis_each_acknowledged_once(redis_settings, tmp_path, monkeypatch):
+    from protovideo.service.sources.redis_streams import RedisSource
+    from test_redis_source import run_worker
+    monkeypatch.setenv("FAKE_SCENE_SECONDS", "0.1")
+    settings = redis_settings(MAX_JOBS=2, MAX_ATTEMPTS=2)
+    source = RedisSource(settings)
+    ids = ["r-a", "r-b", "transient-r", "boom-r", "r-c", "r-d"]
+    for job_id in ids:
+        source.submit(tiny_job(job_id, scenes=2))
+    worker = run_worker(settings)
+    assert worker.max_jobs == 2
+    assert sorted(ledger(tmp_path)) == ["r-a", "r-b", "r-c", "r-d"]
+    assert worker.counts == {"done": 4, "failed": 2, "retried": 1, "released": 0, "cancelled": 0}
+    status = source.status()
+    assert status["queued_total"] == 0 and status["started"] == 0 and source.is_drained()
