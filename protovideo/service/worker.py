@@ -86,7 +86,7 @@ class Worker:
         self.name = name or getattr(source, "worker_name", None) or default_worker_name()
         self.max_jobs = max(1, int(max_jobs or self.settings.MAX_JOBS))
         self.running: dict[str, ClaimedJob] = {}   # job id -> the job, while it runs here
-        self._job_threads: dict[str, threading.Thread] = {}
+        self._job_threads: dict[int, threading.Thread] = {}   # one per running job
         self.stopping = False          # first signal: claim nothing more
         self.stop_now = False          # second signal: hand the jobs back at once
         self.stop_deadline = 0.0
@@ -171,8 +171,10 @@ class Worker:
                     self._sleep(self.settings.POLL_INTERVAL)
                     continue
                 self._start(claimed)
-            self._join_jobs()   # stopping: each hands its job back at the grace's end
         finally:
+            if self._jobs_running() and not self.stopping:   # the loop itself failed
+                self.request_stop()
+            self._join_jobs()   # stopping: each job hands itself back at the grace's end
             self.notifier.stopping(f"stopping: {self.counts}")
             self._hook("after_worker_shutdown")
             self.source.close()
@@ -188,17 +190,19 @@ class Worker:
 
     def _start(self, claimed: ClaimedJob) -> None:
         """Run `claimed` on a job thread of its own (process); its slot frees when it ends."""
+        slot = id(claimed)   # not the job id: a job whose lease was lost may come back meanwhile
+
         def job() -> None:
             try:
                 self.process(claimed)
             finally:
                 with self._lock:
-                    self._job_threads.pop(claimed.id, None)
+                    self._job_threads.pop(slot, None)
                 self._wake.set()
 
         thread = threading.Thread(target=job, name=f"job-{claimed.id}", daemon=True)
         with self._lock:
-            self._job_threads[claimed.id] = thread
+            self._job_threads[slot] = thread
         thread.start()
 
     def _join_jobs(self) -> None:
@@ -273,7 +277,8 @@ class Worker:
             if not ended:   # handed back, lease lost, or its outcome not recorded
                 self._hook("after_job_released", claimed)
             with self._lock:
-                self.running.pop(claimed.id, None)
+                if self.running.get(claimed.id) is claimed:
+                    del self.running[claimed.id]
 
     def _parse(self, claimed: ClaimedJob):
         if claimed.decode_error is not None:
