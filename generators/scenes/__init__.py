@@ -22,7 +22,9 @@ or copies it before asking for the next frame, and overlays draw on it in place.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import cv2
@@ -53,9 +55,35 @@ def open_source(visual: SceneVisual) -> FrameSource:
     return factory(visual)
 
 
+_JOB: contextvars.ContextVar[object | None] = contextvars.ContextVar("scene_job", default=None)
+
+
+def current_job() -> object | None:
+    """The job whose pieces are being made in this context (job_scope), or None outside one.
+    What a source shares between a job's pieces it keeps under this (several jobs of one
+    process render at once: MAX_JOBS)."""
+    return _JOB.get()
+
+
+@contextlib.contextmanager
+def job_scope() -> Iterator[object]:
+    """One job's rendering: what sources share within the block is that job's, and end_job()
+    at its end releases only that (another job running beside it keeps its own). Threads that
+    make its pieces run in a copy of this context (generators/piece_queue.py)."""
+    token = _JOB.set(object())
+    try:
+        yield _JOB.get()
+    finally:
+        try:
+            end_job()
+        finally:
+            _JOB.reset(token)
+
+
 def end_job() -> None:
-    """After a job: each source drops what it shares between the pieces of a job (`end_job`
-    on the source class, if it has one: the still source's scaled pictures)."""
+    """After a job: each source drops what it shares between the pieces of the current job
+    (current_job(); `end_job` on the source class, if it has one: the still source's scaled
+    pictures)."""
     for plugin in SOURCES.values():
         release = getattr(plugin.make, "end_job", None)
         if release is not None:

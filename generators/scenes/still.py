@@ -9,13 +9,18 @@ whose camera does not move is made once and copied.
 A scene's picture is wanted by up to three pieces (its body and the crossfades on
 either side), often at the same time on different threads: the scaled planes of the
 last few pictures are shared (`shared_planes`), so each is decoded, scaled and
-converted once. The planes are only read; they are forgotten after each job (`end_job`).
+converted once. The planes are only read.
+
+Several jobs render at once in one process (MAX_JOBS): each job (scenes.current_job(), set by
+scenes.job_scope) keeps its own last KEEP pictures and forgets only its own when it ends
+(`end_job`); a picture two jobs use is shared by both and dropped once neither keeps it.
 """
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
 from pathlib import Path
+from typing import Hashable
 
 import numpy as np
 from PIL import Image
@@ -26,7 +31,7 @@ from ..motions import ROOM, camera
 from ..visual import SceneVisual
 from ..warp import Plane
 from ..yuv import even, new_frame, planes, rgb_to_i420
-from . import cover, scene_kind
+from . import cover, current_job, scene_kind
 
 
 KEEP = 4   # pictures whose planes stay shared: a body, its two crossfades and the next body's picture
@@ -38,22 +43,36 @@ class _Loading:
         self.planes: tuple[Plane, Plane, Plane] | None = None
 
 
-_shared: OrderedDict[tuple, _Loading] = OrderedDict()
+_shared: dict[tuple, _Loading] = {}
+_kept: dict[Hashable, OrderedDict[tuple, None]] = {}   # job -> its last KEEP keys
 _shared_lock = threading.Lock()
 
 
+def _keep(owner: Hashable, key: tuple) -> None:
+    """Under _shared_lock: `key` is the owner's newest; its oldest beyond KEEP let go."""
+    kept = _kept.setdefault(owner, OrderedDict())
+    kept[key] = None
+    kept.move_to_end(key)
+    while len(kept) > KEEP:
+        old, _ = kept.popitem(last=False)
+        _drop_if_unkept(old)
+
+
+def _drop_if_unkept(key: tuple) -> None:
+    if not any(key in kept for kept in _kept.values()):
+        _shared.pop(key, None)
+
+
 def shared_planes(key: tuple, load) -> tuple[Plane, Plane, Plane]:
-    """load() once per key among the last KEEP keys; a second caller while the first is
-    loading waits for its result (and loads on its own if that failed)."""
+    """load() once per key among the last KEEP keys of the current job (and of any other job
+    keeping it); a second caller while the first is loading waits for its result (and loads
+    on its own if that failed)."""
     with _shared_lock:
         entry = _shared.get(key)
         mine = entry is None
         if mine:
             entry = _shared[key] = _Loading()
-            while len(_shared) > KEEP:
-                _shared.popitem(last=False)
-        else:
-            _shared.move_to_end(key)
+        _keep(current_job(), key)
     if not mine:
         entry.done.wait()
         return entry.planes if entry.planes is not None else load()
@@ -69,9 +88,11 @@ def shared_planes(key: tuple, load) -> tuple[Plane, Plane, Plane]:
 
 
 def forget_pictures() -> None:
-    """Drop the shared planes (sources still open keep theirs)."""
+    """Drop the planes the current job keeps (those another job keeps stay; sources still open
+    keep theirs)."""
     with _shared_lock:
-        _shared.clear()
+        for key in _kept.pop(current_job(), {}):
+            _drop_if_unkept(key)
 
 
 @scene_kind("image", picture=ROOM)

@@ -4,7 +4,9 @@
                                        # one per process, in its Runtime (protovideo.pipeline.runtime)
     level = watch.check()              # "ok" | "warning" | "critical"
     watch.paused                       # True: the daemon must not claim new jobs
-    watch.parallelism(4)               # scene threads allowed right now
+    watch.parallelism(4)               # scene threads allowed right now (each running job's)
+    with watch.job():                  # the worker, around each job it runs (MAX_JOBS)
+        watch.jobs_running             # jobs sharing this process's memory now
 
 Levels and what they do (`relieve(level)` is the one place memory is given back;
 PerformanceOptimizer.optimize_memory is the pipeline's door to it, after every job):
@@ -19,9 +21,14 @@ PerformanceOptimizer.optimize_memory is the pipeline's door to it, after every j
 
 GPU memory is read only when torch is already imported and CUDA is available;
 this module never imports torch itself.
+
+With several jobs at once (MAX_JOBS) the watch is still the process's: RSS cannot be told apart by
+job, so the critical level stops new claims and lowers the parallelism of every running job, and
+each job's report says how many jobs shared the memory it measured (`jobs_at_once`).
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import inspect
 import logging
@@ -110,6 +117,7 @@ class MemoryWatch:
         self.peak_rss_mb = 0.0
         self.peak_gpu_mb: float | None = None
         self.critical_events = 0
+        self.jobs_running = 0   # jobs of this process now (the worker counts them: job())
         self._last_warning_action = float("-inf")
         self._last_relief = float("-inf")
 
@@ -123,6 +131,17 @@ class MemoryWatch:
         with self._lock:
             self._cache_hooks = [h for h in self._cache_hooks if h() is not None and h() != free]
             self._cache_hooks.append(ref)
+
+    @contextlib.contextmanager
+    def job(self):
+        """Count one running job for the block (the worker holds it around each job)."""
+        with self._lock:
+            self.jobs_running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.jobs_running -= 1
 
     # -- measuring ---------------------------------------------------------------
     def sample(self) -> MemorySample:
@@ -244,7 +263,7 @@ class MemoryWatch:
                     "warning_mb": self.warning_mb, "critical_mb": self.critical_mb,
                     "gpu_warning_mb": self.gpu_warning_mb,
                     "gpu_critical_mb": self.gpu_critical_mb,
-                    "critical_events": self.critical_events}
+                    "critical_events": self.critical_events, "jobs_running": self.jobs_running}
 
 
 def _fmt(value: float | None) -> str:

@@ -15,6 +15,11 @@ the picture making (generators/pictures.py); optimize_memory ends every render_j
 crosses a line). The renderer's own encoding fan-out is the piece queue
 (generators/piece_queue.py), sized by effective_max_workers.
 
+Every step is also kept as an interval (start and end, seconds from the job's start), the
+report's `intervals`, and from them comes its `critical_path` (protovideo/pipeline/critical_path.py:
+the chain of steps the job's end waited for). `on_step_start(job_id, step, scene)`, when set, is
+called as each step starts, inside it (a seam: tests inject a delay or a meeting point there).
+
 Every step is logged to logger "protovideo.perf" as
     PERF job=<id> step=<name> duration=<seconds>s rss_mb=<mb> [scene=<i>] [gpu_mb=<mb>]
 and every job as
@@ -38,6 +43,7 @@ from typing import Any, Callable, Iterable, Iterator
 from cache import ArtifactCache
 from jobmodel.errors import SceneError
 from jobmodel.files import write_json_atomic
+from protovideo.pipeline.critical_path import Interval, critical_path
 from protovideo.pipeline.memory_watch import OK, MemorySample, MemoryWatch
 from protovideo.pipeline.metrics import Metrics
 
@@ -114,12 +120,16 @@ class PerformanceOptimizer:
         self._lock = threading.Lock()
         self.task_id = ""
         self._start = 0.0
+        self._started_unix = 0.0
         self._started_at = ""
+        self._intervals: list[Interval] = []
+        self.on_step_start: Callable[[str, str, int | None], None] | None = None
         self._total: float | None = None
         self._steps: dict[str, dict[str, Any]] = {}
         self._scenes: dict[int, dict[str, dict[str, Any]]] = {}
         self._peak_rss = 0.0
         self._peak_gpu: float | None = None
+        self._jobs_at_once = 0
         self.cache_stats: dict[str, Any] | None = None
         self._cache: Any = None
         self._cache_since: dict | None = None
@@ -144,6 +154,7 @@ class PerformanceOptimizer:
     def _sample(self) -> MemorySample:
         sample = self.memory_watch.sample()
         with self._lock:
+            self._jobs_at_once = max(self._jobs_at_once, self.memory_watch.jobs_running)
             self._peak_rss = max(self._peak_rss, sample.rss_mb)
             if sample.gpu_mb is not None:
                 self._peak_gpu = max(self._peak_gpu or 0.0, sample.gpu_mb)
@@ -172,22 +183,31 @@ class PerformanceOptimizer:
         with self._lock:
             self.task_id = str(task_id)
             self._start = time.perf_counter()
+            self._started_unix = time.time()
             self._started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
             self._total = None
             self._steps = {}
+            self._intervals = []
             self._scenes = {i: {} for i in range(int(scenes or 0))}
             self._peak_rss = 0.0
             self._peak_gpu = None
+            self._jobs_at_once = 0
             self.cache_stats = None
         self._sample()
 
     def record_step(self, name: str, duration: float, scene: int | None = None,
-                    failed: bool = False) -> None:
-        """Add one run of step `name` (seconds); `scene` keeps it per scene too."""
+                    failed: bool = False, start: float | None = None) -> None:
+        """Add one run of step `name` (seconds); `scene` keeps it per scene too. `start`: when
+        it began (time.perf_counter()); default: `duration` before now."""
+        end = time.perf_counter()
         duration = max(0.0, float(duration))
+        begun = end - duration if start is None else float(start)
         sample = self._sample()
         with self._lock:
             _add(self._steps.setdefault(name, _new_step()), duration, sample, failed)
+            if self._start:
+                self._intervals.append(Interval(name, None if scene is None else int(scene),
+                                                max(0.0, begun - self._start), end - self._start))
             if scene is not None:
                 per_scene = self._scenes.setdefault(int(scene), {})
                 _add(per_scene.setdefault(name, _new_step()), duration, sample, failed)
@@ -215,10 +235,12 @@ class PerformanceOptimizer:
         start = time.perf_counter()
         failed = True
         try:
+            if self.on_step_start is not None:
+                self.on_step_start(self.task_id, name, scene)
             yield
             failed = False
         finally:
-            self.record_step(name, time.perf_counter() - start, scene, failed=failed)
+            self.record_step(name, time.perf_counter() - start, scene, failed=failed, start=start)
 
     # -- scenes ------------------------------------------------------------------
     def parallel_process_scenes(self, fn: Callable[[Any], Any], items: Iterable[Any],
@@ -271,12 +293,18 @@ class PerformanceOptimizer:
                 total = self._total
             else:
                 total = time.perf_counter() - self._start if self._start else 0.0
+            intervals = list(self._intervals)
             report: dict[str, Any] = {
                 "job_id": self.task_id, "started_at": self._started_at,
+                "started_unix": round(self._started_unix, 4),
                 "total_time": round(total, 4), "peak_rss_mb": round(self._peak_rss, 1),
                 "cache_stats": normalize_cache_stats(self.cache_stats),
                 "steps": steps, "scenes": scenes,
                 "max_workers": self.max_workers,
+                # jobs this process rendered at once meanwhile: memory figures are the process's
+                "jobs_at_once": max(1, self._jobs_at_once),
+                "critical_path": critical_path(intervals, total),
+                "intervals": [i.as_dict() for i in sorted(intervals, key=lambda i: i.start)],
             }
             if self._peak_gpu is not None:
                 report["peak_gpu_mb"] = round(self._peak_gpu, 1)

@@ -13,6 +13,7 @@ import functools
 import hashlib
 import json
 import os
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -175,7 +176,7 @@ def place_video(joined: Path, output: Path, manifest: dict, settings, copy) -> P
         manifest["content_credentials"] = {"signed": False}
         return copy(joined, output)
     signer = read_signer(settings.C2PA_CERT, settings.C2PA_KEY)
-    partial = output.with_name(f".{output.stem}.{os.getpid()}.signing{output.suffix}")
+    partial = output.with_name(f".{output.stem}.{os.getpid()}-{threading.get_ident()}.signing{output.suffix}")
     output.parent.mkdir(parents=True, exist_ok=True)
     try:
         sign_mp4(joined, partial, signer, manifest["_parts"], output.name, _version())

@@ -150,7 +150,9 @@ def render_job(job: Job, ctx: JobContext, output_path: Path | None = None) -> Re
               encoder_for(v.quality, v.fps, v.width, v.height, threads=threads,
                           max_kbps=video_kbps_cap(job)), slots)   # a platform's bitrate cap
     try:
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"job-{job.id}") as side:
+        # what the frame sources share between this job's pieces (scaled pictures) is released
+        # at the scope's end, and only this job's (others may be rendering beside it: MAX_JOBS)
+        with scenes.job_scope(), ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"job-{job.id}") as side:
             try:
                 made = make(run, side)
             except SceneError as exc:
@@ -160,7 +162,6 @@ def render_job(job: Job, ctx: JobContext, output_path: Path | None = None) -> Re
     finally:
         ctx.tracker.stop()
         shutil.rmtree(run.work, ignore_errors=True)
-        scenes.end_job()         # what the frame sources share between a job's pieces (scaled pictures)
         ctx.cache.close()        # drops scratch files handed out while the cache is off
         opt.optimize_memory()    # freed frames and pictures go back to the system between jobs
 
@@ -392,7 +393,7 @@ def _publish(run: Run, made: Made) -> Published:
 def copy_atomically(source: Path, target: Path) -> Path:
     """Copy `source` to `target` through a hidden partial file, so `target` only ever holds a whole file."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.stem}.{os.getpid()}.partial{target.suffix}")
+    partial = target.with_name(f".{target.stem}.{os.getpid()}-{threading.get_ident()}.partial{target.suffix}")
     try:
         shutil.copyfile(source, partial)
         os.replace(partial, target)

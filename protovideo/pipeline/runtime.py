@@ -14,6 +14,9 @@ on it (`metrics_server`: protovideo.service.metrics_server.serve_metrics) and cl
 it; `webhooks` is the place of the webhook deliverer, stopped the same way (the webhooks
 module still runs its own; it moves here when that module hands one over).
 
+Every job of the process shares it, also several at once (MAX_JOBS: the worker's job threads):
+one copy of each model, one memory watch that counts the jobs running.
+
 Code is handed the runtime; nothing below the entry point makes the process's. The one way
 around that is for the job API's routes, which are not handed it yet: install() makes its
 watch and metrics the ones memory_watch.shared_watch() and metrics.shared_metrics() give.

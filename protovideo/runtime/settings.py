@@ -171,6 +171,7 @@ def _url_ttl(text: str) -> int:
 # checks they agree). A new setting is one row here.
 SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "MAX_WORKERS": (_positive_int, "2", "per job: most scene pieces encoded at once (also at most a quarter of the cores) and most asset fetches at once; halved while memory is critical"),
+    "MAX_JOBS": (_positive_int, "1", "jobs one worker process renders at once, sharing its models (one copy of each); each job has its own lease, cancel, time limit and MAX_WORKERS"),
     "CACHE_DIR": (_text, "./var/cache", "artifact cache folder"),
     "CACHE_ENABLED": (_bool, "true", "turn the artifact cache on or off"),
     "CACHE_MAX_AGE": (_positive_float, "168", "default cache entry lifetime, hours"),

@@ -1,20 +1,31 @@
-"""The worker loop (RQ style): claim a job, render it, record the outcome, repeat.
+"""The worker loop (RQ style): claim jobs, render them, record their outcomes, repeat.
 
     while not stopping:
+        wait for a free slot              # MAX_JOBS jobs at once (default 1)
         claimed = source.claim()          # highest priority first; None when idle
-        job     = checker.parse(claimed)  # JobChecker; invalid -> failure record, never retried
-        result  = render(job, ctx)        # in a thread; heartbeats renew the lease
-        source.complete(...) | source.fail(..., retry_in) | source.release(...)
-                                          | source.record_cancelled(...)
+        on a job thread of its own:
+            job     = checker.parse(claimed)  # JobChecker; invalid -> failure record, never retried
+            result  = render(job, ctx)        # in a thread; heartbeats renew the lease
+            source.complete(...) | source.fail(..., retry_in) | source.release(...)
+                                              | source.record_cancelled(...)
 
 Cross-cutting concerns are middleware with typed hooks (protovideo.service.middleware,
 one default list: metrics, memory watch, time limit, retries); before-hooks run in
-list order, after-hooks in reverse. One job's failure never
-stops the loop. SIGTERM/SIGINT: stop claiming, let the job in progress finish
-within SHUTDOWN_GRACE, else hand it back; a second signal hands it back at once.
+list order, after-hooks in reverse, for each job; hooks run one at a time (a lock), so a
+middleware never sees two jobs' hooks at once. One job's failure never stops the loop.
+
+Several jobs at once (MAX_JOBS): a slot that frees claims the job the source ranks first
+then (never claimed ahead, so a critical job queued later still goes before a low one
+queued earlier); every job has its own lease and heartbeats, cancel event, time limit and
+context (optimizer, cache); they share the runtime (models loaded once, one memory watch
+whose critical level stops new claims and lowers every job's scene parallelism). With
+MAX_JOBS=1 the loop is today's: claim, render, record, claim.
+
+SIGTERM/SIGINT: stop claiming, let the jobs in progress finish within SHUTDOWN_GRACE, else
+hand them back; a second signal hands them back at once.
 A cancel request (`cancel JOB_ID`, DELETE /v1/jobs/{id}) reaches the worker with a
-heartbeat (at most HEARTBEAT_MAX seconds apart): the render is stopped, nothing is
-published, the job is recorded cancelled (never retried) and the loop goes on.
+heartbeat (at most HEARTBEAT_MAX seconds apart): that job's render is stopped, nothing is
+published, the job is recorded cancelled (never retried) and the others go on.
 """
 from __future__ import annotations
 
@@ -59,10 +70,11 @@ class Worker:
                  render: Callable[..., Any] | None = None,
                  make_context: Callable[..., Any] | None = None,
                  middleware: list[Middleware] | None = None, once: bool = False,
-                 name: str | None = None):
+                 name: str | None = None, max_jobs: int | None = None):
         """`runtime`: the process's (bare Settings get a runtime of their own: tests). The
         render and the job context are the runtime's (the pipeline's unless it was given
-        others), or `render`/`make_context` when given here."""
+        others), or `render`/`make_context` when given here. `max_jobs`: jobs at once
+        (default MAX_JOBS)."""
         self.runtime = Runtime.of(runtime)
         self.settings = self.runtime.settings
         self.source = source
@@ -72,14 +84,28 @@ class Worker:
         self.middleware = default_middleware(self.runtime) if middleware is None else middleware
         self.once = once
         self.name = name or getattr(source, "worker_name", None) or default_worker_name()
-        self.current: ClaimedJob | None = None
+        self.max_jobs = max(1, int(max_jobs or self.settings.MAX_JOBS))
+        self.running: dict[str, ClaimedJob] = {}   # job id -> the job, while it runs here
+        self._job_threads: dict[int, threading.Thread] = {}   # one per running job
         self.stopping = False          # first signal: claim nothing more
-        self.stop_now = False          # second signal: hand the job back at once
+        self.stop_now = False          # second signal: hand the jobs back at once
         self.stop_deadline = 0.0
         self.abandoned = 0             # render threads that never returned
         self.counts = {"done": 0, "failed": 0, "retried": 0, "released": 0, "cancelled": 0}
-        self._wake = threading.Event()
+        self._lock = threading.Lock()        # running, job threads, counts, abandoned
+        self._hook_lock = threading.RLock()  # one hook at a time, whichever job it is for
+        self._wake = threading.Event()       # a stop signal, or a job ended (a slot is free)
         self.notifier = Notifier.from_environ()  # systemd Type=notify: READY=1, WATCHDOG=1
+
+    @property
+    def current(self) -> ClaimedJob | None:
+        """One job this worker is running (the earliest claimed), or None."""
+        with self._lock:
+            return next(iter(self.running.values()), None)
+
+    def _count(self, outcome: str) -> None:
+        with self._lock:
+            self.counts[outcome] += 1
 
     # ------------------------------------------------------------ hooks and signals
     def _hook(self, name: str, *args) -> list:
@@ -87,19 +113,20 @@ class Worker:
         in reverse (see middleware.base). A failing hook is logged; the others still run."""
         order = self.middleware if name in BEFORE_HOOKS else reversed(self.middleware)
         results = []
-        for m in order:
-            try:
-                results.append(getattr(m, name)(self, *args))
-            except Exception:
-                log.exception("middleware %s.%s failed", type(m).__name__, name)
+        with self._hook_lock:
+            for m in order:
+                try:
+                    results.append(getattr(m, name)(self, *args))
+                except Exception:
+                    log.exception("middleware %s.%s failed", type(m).__name__, name)
         return results
 
     def request_stop(self, *_args) -> None:
         if self.stopping:
-            log.warning("second stop signal: handing the job in progress back now")
+            log.warning("second stop signal: handing the jobs in progress back now")
             self.stop_now = True
         else:
-            log.info("stop signal: no new jobs; waiting up to %.0fs for the job in progress",
+            log.info("stop signal: no new jobs; waiting up to %.0fs for the jobs in progress",
                      self.settings.SHUTDOWN_GRACE)
             self.stopping = True
             self.stop_deadline = time.monotonic() + self.settings.SHUTDOWN_GRACE
@@ -114,14 +141,18 @@ class Worker:
     def run(self, install_signals: bool = True) -> int:
         if install_signals:
             self._install_signals()
-        log.info("worker %s started (source=%s%s)", self.name, self.source.name,
-                 ", once" if self.once else "")
+        log.info("worker %s started (source=%s%s%s)", self.name, self.source.name,
+                 ", once" if self.once else "",
+                 f", {self.max_jobs} jobs at once" if self.max_jobs > 1 else "")
         self._hook("before_worker_boot")
         self.notifier.ready(f"taking jobs from {self.source.name}")
         failures = 0
         try:
             while not self.stopping:
                 self.notifier.alive()
+                if self._slots_full():   # woken early when a job ends
+                    self._sleep(self.settings.POLL_INTERVAL)
+                    continue
                 if not all(self._hook("can_claim")):
                     self._sleep(self.settings.POLL_INTERVAL)
                     continue
@@ -134,18 +165,56 @@ class Worker:
                     self._sleep(Backoff(2 * self.settings.POLL_INTERVAL, 60.0).delay(failures))
                     continue
                 if claimed is None:
-                    if self.once and self.source.is_drained():
+                    if self.once and not self._jobs_running() and self.source.is_drained():
                         break
                     self._hook("after_idle")
                     self._sleep(self.settings.POLL_INTERVAL)
                     continue
-                self.process(claimed)
+                self._start(claimed)
         finally:
+            if self._jobs_running() and not self.stopping:   # the loop itself failed
+                self.request_stop()
+            self._join_jobs()   # stopping: each job hands itself back at the grace's end
             self.notifier.stopping(f"stopping: {self.counts}")
             self._hook("after_worker_shutdown")
             self.source.close()
         log.info("worker %s stopped: %s", self.name, self.counts)
         return 0
+
+    def _jobs_running(self) -> int:
+        with self._lock:
+            return len(self._job_threads)
+
+    def _slots_full(self) -> bool:
+        return self._jobs_running() >= self.max_jobs
+
+    def _start(self, claimed: ClaimedJob) -> None:
+        """Run `claimed` on a job thread of its own (process); its slot frees when it ends."""
+        slot = id(claimed)   # not the job id: a job whose lease was lost may come back meanwhile
+
+        def job() -> None:
+            try:
+                self.process(claimed)
+            finally:
+                with self._lock:
+                    self._job_threads.pop(slot, None)
+                self._wake.set()
+
+        thread = threading.Thread(target=job, name=f"job-{claimed.id}", daemon=True)
+        with self._lock:
+            self._job_threads[slot] = thread
+        thread.start()
+
+    def _join_jobs(self) -> None:
+        """Wait for every job thread (watchdog pings meanwhile)."""
+        while True:
+            with self._lock:
+                threads = list(self._job_threads.values())
+            if not threads:
+                return
+            for thread in threads:
+                thread.join(0.2)
+                self.notifier.alive()
 
     def _sleep(self, seconds: float) -> None:
         """Wait (a stop signal wakes it early), pinging the systemd watchdog meanwhile."""
@@ -160,7 +229,13 @@ class Worker:
 
     # ------------------------------------------------------------ one job
     def process(self, claimed: ClaimedJob) -> None:
-        self.current = claimed
+        """Parse, render and record one job (on its job thread); the memory watch counts it."""
+        with self.runtime.memory.job():
+            self._process(claimed)
+
+    def _process(self, claimed: ClaimedJob) -> None:
+        with self._lock:
+            self.running[claimed.id] = claimed
         started_at = now_iso()
         log.info("job %s claimed (attempt %d, priority %s)", claimed.id, claimed.attempts,
                  claimed.priority)
@@ -177,14 +252,14 @@ class Worker:
             if outcome == "done":
                 record = self._result_record(claimed, value, started_at)
                 self.source.complete(claimed, record)
-                self.counts["done"] += 1
+                self._count("done")
                 log.info("job %s done: %s", claimed.id, record["output"])
                 ended = True
                 self._hook("after_process_job", claimed, value)
                 self._hook("after_job_ended", claimed, record)
             elif outcome == "release":
                 self.source.release(claimed)
-                self.counts["released"] += 1
+                self._count("released")
                 log.info("job %s handed back to the queue", claimed.id)
             elif outcome == "cancelled":
                 self._cancelled(claimed, started_at)
@@ -201,7 +276,9 @@ class Worker:
         finally:
             if not ended:   # handed back, lease lost, or its outcome not recorded
                 self._hook("after_job_released", claimed)
-            self.current = None
+            with self._lock:
+                if self.running.get(claimed.id) is claimed:
+                    del self.running[claimed.id]
 
     def _parse(self, claimed: ClaimedJob):
         if claimed.decode_error is not None:
@@ -216,18 +293,18 @@ class Worker:
         error = scrub(error_record(exc))
         self.source.fail(claimed, error, retry_in=claimed.retry_in)
         if claimed.retry_in is None:
-            self.counts["failed"] += 1
+            self._count("failed")
             log.error("job %s failed: %s", claimed.id, exc)
             self._hook("after_job_ended", claimed, self.source.failure_record(claimed, error))
         else:
-            self.counts["retried"] += 1
+            self._count("retried")
 
     def _cancelled(self, claimed: ClaimedJob, started_at: str) -> None:
         job = claimed.job_data()
         record = cancel_record(claimed.id, "started", claimed.attempts, job, worker=self.name,
                                started_at=started_at)
         self.source.record_cancelled(claimed, record)
-        self.counts["cancelled"] += 1
+        self._count("cancelled")
         log.info("job %s cancelled while running; no output", claimed.id)
         self._hook("after_job_cancelled", claimed)
         self._hook("after_job_ended", claimed, record)
@@ -282,7 +359,8 @@ class Worker:
                     claimed.request_cancel("shutdown")
                     thread.join(min(2.0, self.settings.SHUTDOWN_GRACE / 10))
                     if thread.is_alive():
-                        self.abandoned += 1
+                        with self._lock:
+                            self.abandoned += 1
                     return ("done", box["result"]) if "result" in box else ("release", None)
                 if lease_lost.is_set():
                     claimed.request_cancel("lease")

@@ -29,6 +29,7 @@ class WorkerView(Protocol):
     settings: Any
     source: "JobSource"
     name: str
+    running: "dict[str, ClaimedJob]"   # job id -> job, for every job this worker runs now
 
 
 BEFORE_HOOKS = ("before_worker_boot", "can_claim", "before_process_job")

@@ -36,9 +36,10 @@ class WebhooksMiddleware(Middleware):
         self.started = True
 
     def _on_final(self, event: str, record: dict) -> None:
-        current = getattr(self.worker, "current", None)
-        if current is not None and current.id == record.get("id"):
-            self._stored[current.id] = record    # after_job_ended sends it
+        running = getattr(self.worker, "running", None) or {}
+        job_id = record.get("id")
+        if job_id in running:
+            self._stored[job_id] = record    # that job's after_job_ended sends it
         else:
             webhooks.job_ended(self.settings, record, record.get("job"))
 
@@ -51,10 +52,13 @@ class WebhooksMiddleware(Middleware):
 
     def _send_leftovers(self) -> None:
         """Final records the source wrote while the worker saw another outcome (a job
-        cancelled while its failed attempt was being queued again): sent as they are."""
-        while self._stored:
-            _job_id, record = self._stored.popitem()
-            webhooks.job_ended(self.settings, record, record.get("job"))
+        cancelled while its failed attempt was being queued again): sent as they are. A job
+        still running here (MAX_JOBS > 1) keeps its record for its own after_job_ended."""
+        running = getattr(self.worker, "running", None) or {}
+        for job_id in [k for k in list(self._stored) if k not in running]:
+            record = self._stored.pop(job_id, None)
+            if record is not None:
+                webhooks.job_ended(self.settings, record, record.get("job"))
 
     def before_process_job(self, worker: WorkerView, claimed: Any) -> None:
         self._send_leftovers()
