@@ -93,9 +93,11 @@ def check_kind_fields(f: Fields, kind: str) -> None:
         if name not in mine and f.has(name):
             problem(JobInvalid(f.where(name), f"'{name}' is only for scenes of type {' or '.join(kinds)}; "
                                               f"this scene is of type {kind}"))
-    for name in entry.needs if entry else ():
-        if not f.has(name):
-            problem(JobInvalid(f.at(name), f"a scene of type {kind} needs '{name}'"))
+    for need in entry.needs if entry else ():   # "video|stock": one of them
+        names = need.split("|")
+        if not any(f.has(name) for name in names):
+            wanted = " or ".join(f"'{name}'" for name in names)
+            problem(JobInvalid(f.at(names[0]), f"a scene of type {kind} needs {wanted}"))
 
 
 def overlays(value: Any, path: str, refs: Refs) -> tuple[OverlaySpec, ...]:

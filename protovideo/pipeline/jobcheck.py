@@ -9,7 +9,8 @@
 
 The settings give what a job leaves out: the picture and voice providers (IMAGE_PROVIDER,
 TTS_PROVIDER), ASSET_ROOT (where relative paths of queued jobs resolve and may lie) and the
-network policy for a callback_url (ALLOW_PRIVATE_URLS, generators.netpolicy). Relative paths
+network policy for a callback_url (ALLOW_PRIVATE_URLS, generators.netpolicy). A template's
+`{{name}}` placeholders are filled from its `variables` first (jobmodel/prepare.py). Relative paths
 resolve against `base_dir`: a job file's folder, else ASSET_ROOT (an empty ASSET_ROOT: the
 current folder, and no folder beside the job's own).
 """
@@ -22,6 +23,7 @@ from generators.netpolicy import url_refusal
 from generators.plugins import load_all
 from jobmodel.errors import JobInvalid
 from jobmodel.jobfile import read_job_file
+from jobmodel.prepare import prepare_job, prepared
 from jobmodel.spec import TOP_FIELDS, Job, parse_job
 from jobmodel.validate import validate_job
 
@@ -45,6 +47,7 @@ class JobChecker:
     def parse(self, data: Any, base_dir: Path | str | None = None, *, callback: bool = False) -> Job:
         """The job, or JobInvalid naming the first bad field; with `callback`, a callback_url
         whose host the network policy refuses is a bad field too."""
+        data = prepared(data)      # a template's variables filled in, the stock defaults given out
         job = parse_job(data, **self._defaults(base_dir))
         refused = self.callback_refusal(data) if callback else None
         if refused is not None:
@@ -59,7 +62,12 @@ class JobChecker:
     def problems(self, data: Any, base_dir: Path | str | None = None) -> list[dict]:
         """[] for a valid job, else [{"field": JSON path, "message"}, ...], every problem in the
         order it appears, the callback_url's refused host among them."""
-        found = validate_job(data, **self._defaults(base_dir))
+        data, early, go_on = prepare_job(data)
+        found = [{"field": exc.field or "$", "message": exc.message} for exc in early]
+        if not go_on:   # a template's missing values: the rest would only be knock-on errors
+            return found
+        seen = {p["field"] for p in found}
+        found += [p for p in validate_job(data, **self._defaults(base_dir)) if p["field"] not in seen]
         if not any(p["field"] in CALLBACK_NAMES for p in found):
             refused = self.callback_refusal(data)
             if refused is not None:
