@@ -28,11 +28,12 @@ COMMANDS = {
     "cancel": "protovideo.cli.jobs:cancel_command",
     "validate": "protovideo.cli.jobs:validate_command",
     "mcp": "protovideo.cli.mcp_server:mcp_command",
+    "batch": "protovideo.cli.batch:batch_command",
 }
 
 
 # Commands that only read or queue: they never create WORK_DIR (or any other folder).
-NO_SCRATCH = {"status", "cache", "list", "cancel", "validate", "submit", "mcp"}
+NO_SCRATCH = {"status", "cache", "list", "cancel", "validate", "submit", "mcp", "batch"}
 # Commands that render or serve: they get the process's runtime (memory watch, metrics, models),
 # made here once and closed when they end.
 WITH_RUNTIME = {"render", "run", "serve"}
@@ -65,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     submit = sub.add_parser("submit", help="enqueue a job; prints its id")
     submit.add_argument("job", help="job JSON file")
     submit.add_argument("--priority", choices=["critical", "high", "normal", "low"])
+    submit.add_argument("--rows", metavar="ROWS.csv|ROWS.json",
+                        help="a batch: JOB.json is a template, one job per row; prints the batch id")
+    submit.add_argument("--batch-callback", metavar="URL", dest="batch_callback",
+                        help="(--rows) POST the batch.ended webhook here once every job has ended")
+    batch = sub.add_parser("batch", help="a batch's jobs and their states")
+    batch.add_argument("batch_id")
+    add_flag(batch, "--json", "machine-readable output")
     status = sub.add_parser("status", help="queue depths, or one job's state")
     status.add_argument("job_id", nargs="?")
     add_flag(status, "--json", "machine-readable output")

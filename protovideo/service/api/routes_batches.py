@@ -1,0 +1,98 @@
+"""/v1/batches: a template and its rows -> one job per row; a batch's state from its jobs.
+
+    POST /v1/batches  {"template": JOB, "rows": [{...}, ...], "batch_callback_url"?, "priority"?}
+        201 {"id", "jobs": [ids], "links"}; 400 {"errors": [{"row", "field", "message"}]} with every
+        problem of every row (nothing is queued then)
+    GET /v1/batches/{id}   {"id", "state", "counts", "jobs": [{"id", "state", ...}], "created_at"}
+"""
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from jobmodel.batch_rows import MAX_BATCH_ROWS
+from jobmodel.errors import JobInvalid
+from jobmodel.spec import PRIORITIES
+from protovideo.service.api.validation import decode_body
+from protovideo.service.batch_store import open_batch_store
+from protovideo.service.batches import batch_view, plan_batch, submit_batch
+
+router = APIRouter()
+BATCH_KEYS = ("template", "rows", "batch_callback_url", "priority")
+BATCH_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["template", "rows"],
+    "properties": {
+        "template": {"type": "object", "description": "a job whose strings may hold {{name}} placeholders"},
+        "rows": {"type": "array", "maxItems": MAX_BATCH_ROWS, "items": {"type": "object"},
+                 "description": "one object of variable values per job; `id` names the job"},
+        "batch_callback_url": {"type": "string", "format": "uri",
+                               "description": "POSTed {batch_id, counts, jobs} once every job has ended"},
+        "priority": {"type": "string", "enum": list(PRIORITIES)}}}}}}}
+
+
+def _store(request: Request):
+    state = request.app.state
+    if getattr(state, "batches", None) is None:
+        try:
+            state.batches = open_batch_store(state.settings, state.store)
+        except ValueError as exc:
+            raise HTTPException(status_code=501, detail=str(exc)) from None
+    return state.batches
+
+
+def _body_problems(data) -> list[dict]:
+    if not isinstance(data, dict):
+        return [{"row": None, "field": "$", "message": "must be an object: {template, rows, batch_callback_url?}"}]
+    problems = [{"row": None, "field": k, "message": f"unknown field; a batch has {', '.join(BATCH_KEYS)}"}
+                for k in data if k not in BATCH_KEYS]
+    for name in ("template", "rows"):
+        if name not in data:
+            problems.append({"row": None, "field": name, "message": "is required"})
+    priority = data.get("priority")
+    if priority is not None and priority not in PRIORITIES:
+        problems.append({"row": None, "field": "priority", "message": f"must be one of {', '.join(PRIORITIES)}"})
+    return problems
+
+
+def _plan_and_submit(request: Request, data: dict):
+    settings = request.app.state.settings
+    from protovideo.pipeline.jobcheck import JobChecker
+    from protovideo.service.webhooks import check_callback_url
+    problems = []
+    callback = ""
+    if data.get("batch_callback_url") not in (None, ""):
+        try:
+            callback = check_callback_url(data["batch_callback_url"], settings, "batch_callback_url")
+        except JobInvalid as exc:
+            problems.append({"row": None, "field": exc.field, "message": exc.message})
+    store = _store(request)
+    plan = plan_batch(data["template"], data["rows"], JobChecker(settings))
+    problems += plan.errors
+    if problems:
+        return JSONResponse(status_code=400, content={"errors": problems})
+    batch = submit_batch(plan, request.app.state.store, store, callback_url=callback,
+                         priority=data.get("priority"))
+    return JSONResponse(status_code=201, headers={"Location": f"/v1/batches/{batch['id']}"},
+                        content={"id": batch["id"], "jobs": batch["jobs"],
+                                 "links": {"self": f"/v1/batches/{batch['id']}"}})
+
+
+@router.post("/v1/batches", status_code=201, openapi_extra=BATCH_BODY,
+             summary="Queue a batch: one job per row of a template; 400 with every row's problems, nothing queued")
+async def create_batch(request: Request):
+    data, problems = decode_body(await request.body())
+    if not problems:
+        problems = _body_problems(data)
+    if problems:
+        return JSONResponse(status_code=400, content={"errors": [{"row": None, **p} if "row" not in p else p
+                                                                 for p in problems]})
+    return await run_in_threadpool(_plan_and_submit, request, data)
+
+
+@router.get("/v1/batches/{batch_id}", summary="A batch: state (queued, started, ended), counts per job state, jobs")
+def get_batch(request: Request, batch_id: str):
+    batch = _store(request).get(batch_id)
+    if batch is None:
+        raise HTTPException(status_code=404, detail=f"no batch {batch_id!r} on record")
+    return JSONResponse(batch_view(batch, request.app.state.store))
