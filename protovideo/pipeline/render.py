@@ -421,6 +421,7 @@ def report(run: Run, published: Published) -> RenderResult:
         "notes": [n for n in [s.note for s in run.sounds] + run.notes if n],
         "loudness": run.loudness or {"cached": True},   # the normalization's figures (soundtrack step)
         "qc": run.qc, "manifest": str(published.manifest),
+        "stock": [c for _, c in sorted(getattr(ctx, "credits", {}).items())],   # each stock asset's author, page, licence
         "progress": ctx.tracker.record()})   # what each lane took: later jobs' ETAs learn from it
     ctx.tracker.finish()
     return RenderResult(published.output, duration, data, path, published.poster, published.subtitles,
