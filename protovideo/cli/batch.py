@@ -1,4 +1,5 @@
-"""Batches on the command line: `submit TEMPLATE.json --rows ROWS.csv|ROWS.json` and `batch BATCH_ID`.
+"""Batches on the command line: `submit TEMPLATE.json --rows ROWS.csv|ROWS.json`, `batch BATCH_ID`
+and `validate TEMPLATE.json --rows ROWS` (every row checked, nothing queued).
 
 `submit --rows` checks every row's job first (the one job checker) and queues nothing when
 any row is invalid: each problem is printed as `row N: FIELD: message`, exit 2. Otherwise it
@@ -27,7 +28,8 @@ def _problem_line(item: dict) -> str:
     return f"  {where}{item['field']}: {item['message']}"
 
 
-def submit_batch_command(args, settings) -> int:
+def _plan(args, settings):
+    """(the plan, the batch callback URL), or None after printing why the batch is refused."""
     path, rows_path = Path(args.job), Path(args.rows)
     try:
         template = read_job_file(path)
@@ -36,15 +38,32 @@ def submit_batch_command(args, settings) -> int:
             if getattr(args, "batch_callback", None) else ""
     except JobInvalid as exc:
         print(f"error: invalid batch: {exc}", file=sys.stderr)
-        return 2
+        return None
     plan = plan_batch(template, rows, JobChecker(settings), path.resolve().parent)
     if plan.errors:
         rows_bad = len({e.get("row") for e in plan.errors})
         print(f"error: {rows_path}: {len(plan.errors)} problem{'s' if len(plan.errors) > 1 else ''} in "
-              f"{rows_bad} row{'s' if rows_bad > 1 else ''}; nothing was queued:", file=sys.stderr)
+              f"{rows_bad} row{'s' if rows_bad > 1 else ''}; the batch is refused, nothing queued:", file=sys.stderr)
         for item in plan.errors:
             print(_problem_line(item), file=sys.stderr)
+        return None
+    return plan, callback
+
+
+def validate_batch_command(args, settings) -> int:
+    """`validate TEMPLATE.json --rows ROWS`: every row's job checked, nothing queued."""
+    planned = _plan(args, settings)
+    if planned is None:
         return 2
+    print(f"{args.job} with {args.rows}: {len(planned[0].jobs)} valid jobs")
+    return 0
+
+
+def submit_batch_command(args, settings) -> int:
+    planned = _plan(args, settings)
+    if planned is None:
+        return 2
+    plan, callback = planned
     try:
         source = open_source(settings, worker_name="submit")
         try:

@@ -110,6 +110,9 @@ def cancel_command(args, settings) -> int:
 
 
 def validate_command(args, settings) -> int:
+    if getattr(args, "rows", None):
+        from protovideo.cli.batch import validate_batch_command
+        return validate_batch_command(args, settings)
     path = Path(args.job)
     problems = JobChecker(settings).file_problems(path)
     if getattr(args, "json", False):

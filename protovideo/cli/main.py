@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("--wait", action="store_true", help="wait until a running job has stopped")
     validate = sub.add_parser("validate", help="every problem of a job file at once (exit 2 if any)")
     validate.add_argument("job", help="job JSON file")
+    validate.add_argument("--rows", metavar="ROWS.csv|ROWS.json",
+                          help="JOB.json is a template: check the job of every row")
     add_flag(validate, "--json", "machine-readable output")
     sub.add_parser("mcp", help="an MCP server on stdio: agents validate, submit, watch and fetch jobs "
                               "through the job API")
