@@ -93,8 +93,12 @@ def test_a_clip_too_short_is_passed_over_and_looped_when_it_is_all_there_is(tmp_
              {"name": "long.mp4", "width": 320, "height": 568, "duration": 3, "author": "Slow"}]
     with StockServer(files, videos=clips, key=KEY) as server:
         chosen = render(tmp_path, server, job("clip-long", [{"stock": "waves", "duration": 2}],
-                                              stock={"provider": "pixabay", "kind": "video"}))
+                                              stock={"provider": "pixabay", "kind": "video"}),
+                        LOG_LEVEL="debug")     # urllib3 logs each request line (Pixabay's key is in it)
         assert chosen.returncode == 0, chosen.stderr[-3000:]
+        assert KEY not in chosen.stderr + chosen.stdout
+        logged = (tmp_path / "worker.log").read_text()
+        assert "GET /pixabay/videos/?key=***&q=waves" in logged and KEY not in logged   # logged, redacted
         server.videos = clips[:1]
         looped = render(tmp_path, server, job("clip-short", [{"type": "video", "duration": 2,
                                                               "stock": {"query": "ripples", "provider": "pixabay"}}]))
@@ -104,6 +108,8 @@ def test_a_clip_too_short_is_passed_over_and_looped_when_it_is_all_there_is(tmp_
     assert long_report["stock"][0]["author"] == "Slow" and long_report["stock"][0]["duration"] == 3
     short_report = json.loads((tmp_path / "var" / "reports" / "clip-short.json").read_text())
     assert short_report["stock"][0]["author"] == "Quick"
+    logs = [p for p in tmp_path.rglob("*.log")]
+    assert logs and not [p for p in logs if KEY in p.read_text(errors="replace")]
     for name, color in (("clip-long", (0, 128, 0)), ("clip-short", (255, 0, 0))):
         video = tmp_path / "var" / "output" / f"{name}.mp4"
         assert abs(float(ffprobe(video)["format"]["duration"]) - 2.0) < 0.2

@@ -53,10 +53,10 @@ def new_batch_id() -> str:
 def row_job(template: dict, row: dict[str, str], job_id: str) -> dict:
     """The template with the row's values among its variables, named `job_id`."""
     key = next((k for k in VARIABLE_KEYS if k in template), "variables")
-    own = template.get(key) if isinstance(template.get(key), dict) else {}
-    values = {k: v for k, v in row.items() if k != ROW_ID}
+    own = template.get(key, {})
     job = {k: v for k, v in template.items() if k not in VARIABLE_KEYS}
-    job["variables"] = {**own, **values, **({ROW_ID: row[ROW_ID]} if ROW_ID in row else {})}
+    # a template's variables that are no object stay as they are: the checker names them
+    job[key] = {**own, **row} if isinstance(own, dict) else own
     job["id"] = job_id
     return job
 
@@ -68,13 +68,11 @@ def plan_batch(template: Any, rows: Any, checker, base_dir: Path | None = None,
     if not isinstance(template, dict):
         plan.errors.append({"row": None, "field": "template", "message": "must be a job object"})
         return plan
-    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows) or \
-            any(not isinstance(v, str) for r in rows for v in r.values()):
-        try:
-            rows = check_rows(rows)
-        except JobInvalid as exc:
-            plan.errors.append({"row": _row_of(exc.field), "field": exc.field, "message": exc.message})
-            return plan
+    try:
+        rows = check_rows(rows)      # names, values as text, at most MAX_BATCH_ROWS
+    except JobInvalid as exc:
+        plan.errors.append({"row": _row_of(exc.field), "field": exc.field, "message": exc.message})
+        return plan
     seen: dict[str, int] = {}
     for n, row in enumerate(rows, start=1):
         job_id = row.get(ROW_ID) or f"{plan.id}-{n}"
