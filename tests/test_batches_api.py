@@ -35,6 +35,9 @@ def test_a_batch_of_five_where_the_third_fails_ends_with_one_webhook(tmp_path):
             assert jobs == [f"{batch_id}-1", f"{batch_id}-2", "boom-three", f"{batch_id}-4", f"{batch_id}-5"]
             (hook,) = rx.wait(1)
             view = api.get(f"/v1/batches/{batch_id}").json()
+            member = api.get(f"/v1/jobs/{batch_id}-2").json()
+            alone = api.post("/v1/jobs", json=tiny_job("alone")).json()["id"]
+            outsider = api.get(f"/v1/jobs/{alone}").json()
             time.sleep(1.0)                     # a second webhook would come now
         finally:
             assert api.stop() == 0
@@ -46,10 +49,11 @@ def test_a_batch_of_five_where_the_third_fails_ends_with_one_webhook(tmp_path):
     assert [j["id"] for j in body["jobs"]] == jobs
     assert {j["id"]: j["state"] for j in body["jobs"]}["boom-three"] == "failed"
     assert view["state"] == "ended" and view["counts"] == body["counts"]
+    assert member["batch_id"] == batch_id and "batch_id" not in outsider
     # the other four were rendered, each to its own row's file name
-    assert sorted(ledger(tmp_path)) == sorted(j for j in jobs if j != "boom-three")
+    assert sorted(j for j in ledger(tmp_path) if j != "alone") == sorted(j for j in jobs if j != "boom-three")
     outputs = sorted(p.name for p in (tmp_path / "var" / "output").glob("*.mp4"))
-    assert outputs == ["five.mp4", "four.mp4", "one.mp4", "two.mp4"]
+    assert [o for o in outputs if o != "alone.mp4"] == ["five.mp4", "four.mp4", "one.mp4", "two.mp4"]
 
 
 def test_a_row_with_a_missing_variable_refuses_the_batch_before_anything_is_queued(tmp_path):

@@ -41,6 +41,14 @@ def _store(request: Request):
     return state.batches
 
 
+def batch_id_of(request: Request, job_id: str) -> str | None:
+    """The batch a job belongs to (GET /v1/jobs/{id} shows it; the dashboard then shows the batch)."""
+    try:
+        return _store(request).batch_of(job_id)
+    except Exception:   # noqa: BLE001 - no batch store here (http source), or Redis away: no batch shown
+        return None
+
+
 def _body_problems(data) -> list[dict]:
     if not isinstance(data, dict):
         return [{"row": None, "field": "$", "message": "must be an object: {template, rows, batch_callback_url?}"}]

@@ -99,7 +99,12 @@ def list_jobs(request: Request, state: str | None = None, priority: str | None =
 
 @router.get("/v1/jobs/{job_id}", summary="One job: state, priority, attempts, progress, eta_s, record, links")
 def get_job(request: Request, job_id: str, with_job: bool = False):
-    return JSONResponse(job_view(job_or_404(request, job_id), eta_model(request), with_job=with_job))
+    from protovideo.service.api.routes_batches import batch_id_of
+    view = job_view(job_or_404(request, job_id), eta_model(request), with_job=with_job)
+    batch_id = batch_id_of(request, job_id)
+    if batch_id:
+        view["batch_id"] = batch_id      # the dashboard's job detail shows its batch's counts
+    return JSONResponse(view)
 
 
 @router.delete("/v1/jobs/{job_id}",
