@@ -54,6 +54,9 @@ def test_the_last_of_many_simultaneous_ends_claims_the_webhook_once(store):
     assert url == "http://127.0.0.1:9/hook" and body["batch_id"] == "b1"
     assert body["counts"]["finished"] == 15 and body["counts"]["failed"] == 1
     assert [j["id"] for j in body["jobs"]] == jobs
+    if isinstance(store, RedisBatchStore):   # kept as long as the ended jobs' records, then gone
+        assert 0 < store.r.ttl(f"{store.prefix}:batch:b1") <= 30 * 24 * 3600
+        assert store.r.ttl(f"{store.prefix}:batch-of:b1-3") > 0
     # a job ending again (a retry) after the batch ended sends nothing more
     assert job_ended(SETTINGS, {"id": "b1-3", "status": "done"}, store) is None
 

@@ -51,7 +51,11 @@ def test_the_batch_example_has_five_valid_rows_that_render_offline(make_settings
 
 
 def test_the_stock_example_is_valid_and_names_its_keys(make_settings):
-    checker = JobChecker(make_settings())
+    without = JobChecker(make_settings()).file_problems(EXAMPLES / "stock.json")
+    assert [(p["field"], p["message"].rsplit(" ", 1)[-1]) for p in without] == [
+        ("scenes[0].stock", "PEXELS_API_KEY"), ("scenes[1].stock", "PEXELS_API_KEY"),
+        ("scenes[2].stock", "PIXABAY_API_KEY")]
+    checker = JobChecker(make_settings(PEXELS_API_KEY="a", PIXABAY_API_KEY="b"))
     assert checker.file_problems(EXAMPLES / "stock.json") == []
     job = checker.read(EXAMPLES / "stock.json")
     assert [s.param("stock").provider for s in job.scenes] == ["pexels", "pexels", "pixabay"]

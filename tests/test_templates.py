@@ -18,7 +18,7 @@ from protovideo.runtime.settings import load_settings
 
 @pytest.fixture(scope="module")
 def checker():
-    return JobChecker(load_settings({}, read_files=False))
+    return JobChecker(load_settings({"PEXELS_API_KEY": "k1", "PIXABAY_API_KEY": "k2"}, read_files=False))
 
 
 def scene(**fields):
@@ -98,6 +98,10 @@ def test_stock_defaults_go_to_each_stock_scene(checker):
     assert [p["field"] for p in problems] == ["stock.provider", "scenes[0].stock.kind", "scenes[1].stock",
                                               "scenes[2].stock.query", "scenes[3].video"]
     assert "'video' or 'stock'" in problems[-1]["message"]
+    keyless = JobChecker(load_settings({"PIXABAY_API_KEY": "k2"}, read_files=False))
+    assert keyless.problems({"stock": {"provider": "pixabay"},
+                             "scenes": [scene(stock="a"), scene(stock={"query": "b", "provider": "pexels"})]}) == [
+        {"field": "scenes[1].stock", "message": "stock provider pexels needs an API key: set PEXELS_API_KEY"}]
 
 
 def test_validate_with_rows_names_the_row(tmp_path):

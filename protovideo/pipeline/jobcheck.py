@@ -10,7 +10,8 @@
 The settings give what a job leaves out: the picture and voice providers (IMAGE_PROVIDER,
 TTS_PROVIDER), ASSET_ROOT (where relative paths of queued jobs resolve and may lie) and the
 network policy for a callback_url (ALLOW_PRIVATE_URLS, generators.netpolicy). A template's
-`{{name}}` placeholders are filled from its `variables` first (jobmodel/prepare.py). Relative paths
+`{{name}}` placeholders are filled from its `variables` first (jobmodel/prepare.py); a stock
+scene whose provider has no API key in these settings is a problem too (`problems`). Relative paths
 resolve against `base_dir`: a job file's folder, else ASSET_ROOT (an empty ASSET_ROOT: the
 current folder, and no folder beside the job's own).
 """
@@ -21,6 +22,7 @@ from typing import Any
 
 from generators.netpolicy import url_refusal
 from generators.plugins import load_all
+from generators.stock import PROVIDERS as STOCK_PROVIDERS
 from jobmodel.errors import JobInvalid
 from jobmodel.jobfile import read_job_file
 from jobmodel.prepare import prepare_job, prepared
@@ -28,6 +30,7 @@ from jobmodel.spec import TOP_FIELDS, Job, parse_job
 from jobmodel.validate import validate_job
 
 CALLBACK_NAMES = ("callback_url", *TOP_FIELDS["callback_url"])   # the names the job model accepts
+STOCK_KEYS = {name: module.KEY_SETTING for name, module in STOCK_PROVIDERS.items()}   # PEXELS_API_KEY...
 
 
 class JobChecker:
@@ -38,6 +41,7 @@ class JobChecker:
         self.image_provider = settings.IMAGE_PROVIDER
         self.voice_provider = settings.TTS_PROVIDER
         self.allow_private = bool(settings.ALLOW_PRIVATE_URLS)
+        self.settings = settings
 
     def _defaults(self, base_dir: Path | str | None) -> dict[str, Any]:
         return {"base_dir": base_dir or self.base_dir, "asset_root": self.asset_root,
@@ -68,10 +72,28 @@ class JobChecker:
             return found
         seen = {p["field"] for p in found}
         found += [p for p in validate_job(data, **self._defaults(base_dir)) if p["field"] not in seen]
+        seen = {p["field"] for p in found}
+        found += [p for p in self.stock_problems(data) if p["field"] not in seen]
         if not any(p["field"] in CALLBACK_NAMES for p in found):
             refused = self.callback_refusal(data)
             if refused is not None:
                 found.append({"field": refused.field, "message": refused.message})
+        return found
+
+    def stock_problems(self, data: Any) -> list[dict]:
+        """A stock scene whose provider has no API key here (PEXELS_API_KEY, PIXABAY_API_KEY): the
+        render would refuse it, so `validate` and the API say so first, naming the setting."""
+        scenes = data.get("scenes") if isinstance(data, dict) else None
+        found = []
+        for index, scene in enumerate(scenes if isinstance(scenes, list) else []):
+            stock = scene.get("stock") if isinstance(scene, dict) else None
+            if stock is None:
+                continue
+            provider = stock.get("provider", "pexels") if isinstance(stock, dict) else "pexels"
+            setting = STOCK_KEYS.get(provider)
+            if setting and not str(getattr(self.settings, setting, "") or "").strip():
+                found.append({"field": f"scenes[{index}].stock",
+                              "message": f"stock provider {provider} needs an API key: set {setting}"})
         return found
 
     def file_problems(self, path: Path | str) -> list[dict]:

@@ -14,7 +14,8 @@ its jobs at the same time (an exclusive file create / SET NX).
         {prefix}:batch:{id}          the batch record (JSON)
         {prefix}:batch:{id}:ended    hash job id -> summary JSON
         {prefix}:batch:{id}:sent     set once, when the webhook is claimed
-        {prefix}:batch-of            hash job id -> batch id
+        {prefix}:batch-of:{job}      the batch id of each job
+    A batch's Redis keys expire RECORD_TTL (30 days, as ended jobs) after its last job ended.
 """
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ import os
 import threading
 from pathlib import Path
 
-from jobmodel.files import write_json_atomic
+from jobmodel.files import write_atomic, write_json_atomic
 from jobmodel.spec import ID_RE
+from protovideo.service.sources.redis_store import RECORD_TTL
 
 
 class FileBatchStore:
@@ -37,8 +39,8 @@ class FileBatchStore:
     def create(self, batch: dict) -> None:
         (self.root / "members").mkdir(parents=True, exist_ok=True)
         (self.root / f"{batch['id']}.ended").mkdir(exist_ok=True)
-        for job_id in batch["jobs"]:
-            (self.root / "members" / job_id).write_text(batch["id"], encoding="utf-8")
+        for job_id in batch["jobs"]:   # whole files, not each flushed: the record below is
+            write_atomic(self.root / "members" / job_id, batch["id"], fsync=False)
         write_json_atomic(self.root / f"{batch['id']}.json", batch)
 
     def get(self, batch_id: str) -> dict | None:
@@ -75,6 +77,9 @@ class FileBatchStore:
         write_json_atomic(folder / f"{summary['id']}.json", summary)
         return sum(1 for e in os.scandir(folder) if e.name.endswith(".json"))
 
+    def ended_for_good(self, batch_id: str, jobs: list[str]) -> None:
+        """Every job has ended (the spool keeps its batches, as it keeps its records)."""
+
     def claim_webhook(self, batch_id: str) -> bool:
         try:
             fd = os.open(self.root / f"{batch_id}.sent", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -94,9 +99,12 @@ class RedisBatchStore:
     def _key(self, batch_id: str, part: str = "") -> str:
         return f"{self.prefix}:batch:{batch_id}" + (f":{part}" if part else "")
 
+    def _member(self, job_id: str) -> str:
+        return f"{self.prefix}:batch-of:{job_id}"
+
     def create(self, batch: dict) -> None:
         pipe = self.r.pipeline(transaction=True)
-        pipe.hset(f"{self.prefix}:batch-of", mapping={job_id: batch["id"] for job_id in batch["jobs"]})
+        pipe.mset({self._member(job_id): batch["id"] for job_id in batch["jobs"]})
         pipe.set(self._key(batch["id"]), json.dumps(batch))
         pipe.execute()
 
@@ -107,7 +115,7 @@ class RedisBatchStore:
         return json.loads(raw) if raw else None
 
     def batch_of(self, job_id: str) -> str | None:
-        return self.r.hget(f"{self.prefix}:batch-of", job_id) or None
+        return self.r.get(self._member(job_id)) or None
 
     def ended(self, batch_id: str) -> dict[str, dict]:
         return {k: json.loads(v) for k, v in (self.r.hgetall(self._key(batch_id, "ended")) or {}).items()}
@@ -120,6 +128,14 @@ class RedisBatchStore:
 
     def claim_webhook(self, batch_id: str) -> bool:
         return bool(self.r.set(self._key(batch_id, "sent"), "1", nx=True))
+
+    def ended_for_good(self, batch_id: str, jobs: list[str]) -> None:
+        """Every job has ended: the batch's keys expire with the jobs' records."""
+        pipe = self.r.pipeline(transaction=False)
+        for key in (self._key(batch_id), self._key(batch_id, "ended"), self._key(batch_id, "sent"),
+                    *(self._member(j) for j in jobs)):
+            pipe.expire(key, RECORD_TTL)
+        pipe.execute()
 
     def close(self) -> None:
         if self.own:

@@ -172,7 +172,10 @@ def job_ended(settings, record: dict, store=None) -> tuple[str, dict] | None:
     if batch is None or job_id not in batch["jobs"]:
         return None
     ended = store.note_end(batch_id, _job_summary(job_id, state, record))
-    if ended < len(batch["jobs"]) or not batch.get("callback_url") or not store.claim_webhook(batch_id):
+    if ended < len(batch["jobs"]):
+        return None
+    store.ended_for_good(batch_id, batch["jobs"])
+    if not batch.get("callback_url") or not store.claim_webhook(batch_id):
         return None
     summaries = store.ended(batch_id)
     jobs = [summaries.get(j, {"id": j, "state": "unknown"}) for j in batch["jobs"]]
