@@ -66,6 +66,10 @@ def test_a_row_with_a_missing_variable_refuses_the_batch_before_anything_is_queu
         listed = api.get("/v1/jobs").json()["jobs"]
         missing = api.get("/v1/batches/nope")
         hostile = api.post("/v1/batches", json={"template": job, "rows": "x", "extra": 1})
+        too_many = api.post("/v1/batches", json={"template": job, "rows": [{"slug": "s", "title": "t"}] * 501})
+        not_object = api.post("/v1/batches", json=[1, 2])
+        refused_hook = api.post("/v1/batches", json={"template": job, "rows": [{"slug": "s", "title": "t"}],
+                                                     "batch_callback_url": "ftp://example.com/x"})
     finally:
         api.stop()
     assert answer.status_code == 400, answer.text
@@ -82,3 +86,8 @@ def test_a_row_with_a_missing_variable_refuses_the_batch_before_anything_is_queu
     assert missing.status_code == 404
     assert hostile.status_code == 400
     assert {e["field"] for e in hostile.json()["errors"]} == {"extra"}
+    assert too_many.status_code == 400 and too_many.json()["errors"] == [
+        {"row": None, "field": "rows", "message": "holds 501 rows; the limit is 500"}]
+    assert not_object.status_code == 400 and not_object.json()["errors"][0]["field"] == "$"
+    assert refused_hook.status_code == 400
+    assert [e["field"] for e in refused_hook.json()["errors"]] == ["batch_callback_url"]
