@@ -7,9 +7,12 @@
 """
 from __future__ import annotations
 
+from typing import Literal, Optional
+
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from jobmodel.batch_rows import MAX_BATCH_ROWS
 from jobmodel.errors import JobInvalid
@@ -29,6 +32,41 @@ BATCH_BODY = {"requestBody": {"required": True, "content": {"application/json": 
         "batch_callback_url": {"type": "string", "format": "uri",
                                "description": "POSTed {batch_id, counts, jobs} once every job has ended"},
         "priority": {"type": "string", "enum": list(PRIORITIES)}}}}}}}
+
+
+class BatchProblem(BaseModel):
+    row: Optional[int] = None      # counted from 1 (after a CSV header); null: the body's own problem
+    field: str
+    message: str
+
+
+class BatchErrors(BaseModel):
+    errors: list[BatchProblem]
+
+
+class BatchCreated(BaseModel):
+    id: str
+    jobs: list[str]
+    links: dict[str, str]
+
+
+class BatchJob(BaseModel):
+    id: str
+    state: str
+    download_url: Optional[str] = None
+    error: Optional[dict] = None
+
+
+class BatchView(BaseModel):
+    id: str
+    state: Literal["queued", "started", "ended"]
+    counts: dict[str, int]
+    jobs: list[BatchJob]
+    created_at: Optional[str] = None
+
+
+class Detail(BaseModel):
+    detail: str
 
 
 def _store(request: Request):
@@ -86,7 +124,8 @@ def _plan_and_submit(request: Request, data: dict):
                                  "links": {"self": f"/v1/batches/{batch['id']}"}})
 
 
-@router.post("/v1/batches", status_code=201, openapi_extra=BATCH_BODY,
+@router.post("/v1/batches", status_code=201, openapi_extra=BATCH_BODY, response_model=BatchCreated,
+             responses={400: {"model": BatchErrors, "description": "every problem of every row; nothing queued"}},
              summary="Queue a batch: one job per row of a template; 400 with every row's problems, nothing queued")
 async def create_batch(request: Request):
     data, problems = decode_body(await request.body())
@@ -98,7 +137,8 @@ async def create_batch(request: Request):
     return await run_in_threadpool(_plan_and_submit, request, data)
 
 
-@router.get("/v1/batches/{batch_id}", summary="A batch: state (queued, started, ended), counts per job state, jobs")
+@router.get("/v1/batches/{batch_id}", response_model=BatchView,
+            responses={404: {"model": Detail, "description": "no batch with this id"}}, summary="A batch: state (queued, started, ended), counts per job state, jobs")
 def get_batch(request: Request, batch_id: str):
     batch = _store(request).get(batch_id)
     if batch is None:
