@@ -68,6 +68,7 @@ def test_a_row_with_a_missing_variable_refuses_the_batch_before_anything_is_queu
         hostile = api.post("/v1/batches", json={"template": job, "rows": "x", "extra": 1})
         too_many = api.post("/v1/batches", json={"template": job, "rows": [{"slug": "s", "title": "t"}] * 501})
         not_object = api.post("/v1/batches", json=[1, 2])
+        described = api.get("/openapi.json").json()
         refused_hook = api.post("/v1/batches", json={"template": job, "rows": [{"slug": "s", "title": "t"}],
                                                      "batch_callback_url": "ftp://example.com/x"})
     finally:
@@ -90,4 +91,13 @@ def test_a_row_with_a_missing_variable_refuses_the_batch_before_anything_is_queu
         {"row": None, "field": "rows", "message": "holds 501 rows; the limit is 500"}]
     assert not_object.status_code == 400 and not_object.json()["errors"][0]["field"] == "$"
     assert refused_hook.status_code == 400
+    post = described["paths"]["/v1/batches"]["post"]
+    body = post["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["template", "rows"] and body["properties"]["rows"]["maxItems"] == 500
+    schemas = described["components"]["schemas"]
+    answer_schema = post["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert "errors" in schemas[answer_schema]["properties"]
+    view = described["paths"]["/v1/batches/{batch_id}"]["get"]["responses"]["200"]["content"]
+    assert set(schemas[view["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]]["properties"]) >= {
+        "id", "state", "counts", "jobs"}
     assert [e["field"] for e in refused_hook.json()["errors"]] == ["batch_callback_url"]
