@@ -57,7 +57,7 @@ class StockClient:
         return f"{parts.scheme}://{parts.netloc}"
 
     def _fail(self, message: str, cls=JobFailed, field: str | None = None) -> JobFailed:
-        text = message.replace(self.key, "***") if self.key else message
+        text = message.replace(self.key, "***") if len(self.key) >= 4 else message
         return cls(f"{self.field}: {text}", field=field or self.field)
 
     def check(self) -> None:
