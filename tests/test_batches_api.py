@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from api_helpers import ApiProcess
-from daemon_helpers import ledger, tiny_job, wait_for
+from daemon_helpers import ledger, tiny_job
 from webhook_receiver import Receiver, verify
 
 SECRET = "batch-webhook-secret"
