@@ -35,6 +35,7 @@ from protovideo.service.batch_store import open_batch_store
 log = logging.getLogger("protovideo.batches")
 
 ENDED = (JobState.FINISHED, JobState.FAILED, JobState.CANCELLED)
+BATCH_EVENT = "batch.ended"     # X-ProtoVideo-Event of a batch's one webhook: {"batch_id", "counts", "jobs"}
 STATE_NAMES = [s.value for s in JobState]
 
 

@@ -8,11 +8,8 @@
     start_delivery(settings) / stop_delivery()   the background thread that delivers
                                         (in the worker and in `serve`; one per process)
 
-When the job was the last of its batch to end, the batch's webhook (`batch.ended`, to its
-batch_callback_url; protovideo.service.batches) is queued here too, once per batch.
-
 Each try sends `Content-Type: application/json`, `X-ProtoVideo-Event: job.finished|
-job.failed|job.cancelled|batch.ended`, `X-ProtoVideo-Timestamp: <unix s>`, `X-ProtoVideo-Delivery: <id>`
+job.failed|job.cancelled`, `X-ProtoVideo-Timestamp: <unix s>`, `X-ProtoVideo-Delivery: <id>`
 (the same on every try, for receivers that deduplicate) and, when WEBHOOK_SECRET is set,
 `X-ProtoVideo-Signature: sha256=...`. A 2xx answer ends the delivery; anything else
 (another status, a timeout, a refused connection) is tried again after
@@ -41,7 +38,6 @@ from generators.netpolicy import RefusedAddress, http_session, resolve_checked
 from jobmodel.backoff import Backoff
 from jobmodel.errors import JobInvalid
 from jobmodel.fields import http_url
-from protovideo.service import batches
 from protovideo.service.webhook_outbox import new_delivery, open_outbox
 
 log = logging.getLogger("protovideo.webhooks")
@@ -50,7 +46,6 @@ EVENTS = {"done": "job.finished", "finished": "job.finished", "failed": "job.fai
           "cancelled": "job.cancelled"}
 MAX_BACKOFF_S = 3600.0
 FLUSH_S = 5.0              # at shutdown: time left to deliver what is due now
-BATCH_EVENT = "batch.ended"       # a batch's one webhook: {"batch_id", "counts", "jobs"}
 CALLBACK_KEYS = ("callback_url", "callbackUrl", "webhook_url")   # as jobmodel.spec accepts
 _warned_unsigned = False
 
@@ -146,7 +141,7 @@ def job_ended(settings, record: dict, job: Any = None, outbox=None) -> str | Non
     `job` is the Job or its JSON (for callback_url); the failure record's own `job`
     is used when it is missing. Never raises: a job's outcome is already recorded and
     must not be undone by a webhook problem."""
-    _batch_ended(settings, record, outbox)
+    _batch_ended(settings, record, outbox)   # the last job of a batch: its batch.ended webhook too
     try:
         event = EVENTS.get(str(record.get("status") or record.get("state")))
         if event is None:
@@ -157,47 +152,57 @@ def job_ended(settings, record: dict, job: Any = None, outbox=None) -> str | Non
         if not url:
             return None
         body = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
-        return _queue(settings, new_delivery(str(record.get("id")), event, url, body), outbox)
+        item = new_delivery(str(record.get("id")), event, url, body)
+        shared = _shared
+        box = outbox or (shared.outbox if shared is not None else None)
+        own = box is None
+        box = box or open_outbox(settings)
+        try:
+            box.add(item)
+        finally:
+            if own:
+                box.close()
+        log.info("webhook %s for job %s queued (delivery %s to %s)", event, item["job_id"],
+                 item["id"], shown(url))
+        global _warned_unsigned
+        if not settings.WEBHOOK_SECRET and not _warned_unsigned:
+            _warned_unsigned = True
+            log.warning("WEBHOOK_SECRET is not set: webhooks are sent without a signature")
+        _wake()
+        return item["id"]
     except Exception:   # noqa: BLE001 - see the docstring
         log.exception("webhook: queueing the final record of job %s failed", record.get("id"))
         return None
 
 
 def _batch_ended(settings, record: dict, outbox=None) -> str | None:
-    """The batch.ended webhook, when this job was the last of its batch to end
-    (protovideo.service.batches); never raises."""
+    """Note a job's end in its batch (protovideo.service.batches); when it was the batch's last,
+    queue the batch's one `batch.ended` webhook to its batch_callback_url. The delivery id, or
+    None; never raises (the jobs' outcomes are recorded already)."""
+    from protovideo.service import batches
     try:
         ended = batches.job_ended(settings, record)
         if ended is None:
             return None
         url, payload = ended
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
-        return _queue(settings, new_delivery(payload["batch_id"], BATCH_EVENT, url, body), outbox)
-    except Exception:   # noqa: BLE001 - the jobs' outcomes are recorded; a webhook problem must not undo them
+        item = new_delivery(payload["batch_id"], batches.BATCH_EVENT, url, body)
+        shared = _shared
+        box = outbox or (shared.outbox if shared is not None else None)
+        own = box is None
+        box = box or open_outbox(settings)
+        try:
+            box.add(item)
+        finally:
+            if own:
+                box.close()
+        log.info("webhook %s for batch %s queued (delivery %s to %s)", item["event"], item["job_id"],
+                 item["id"], shown(url))
+        _wake()
+        return item["id"]
+    except Exception:   # noqa: BLE001 - see the docstring
         log.exception("webhook: the batch of job %s could not be checked for its end", record.get("id"))
         return None
-
-
-def _queue(settings, item: dict, outbox=None) -> str:
-    """Put a delivery in the outbox and wake the delivery thread; its id."""
-    event, url = item["event"], item["url"]
-    shared = _shared
-    box = outbox or (shared.outbox if shared is not None else None)
-    own = box is None
-    box = box or open_outbox(settings)
-    try:
-        box.add(item)
-    finally:
-        if own:
-            box.close()
-    log.info("webhook %s for job %s queued (delivery %s to %s)", event, item["job_id"],
-             item["id"], shown(url))
-    global _warned_unsigned
-    if not settings.WEBHOOK_SECRET and not _warned_unsigned:
-        _warned_unsigned = True
-        log.warning("WEBHOOK_SECRET is not set: webhooks are sent without a signature")
-    _wake()
-    return item["id"]
 
 
 # ---------------------------------------------------------------- one try
