@@ -105,12 +105,16 @@ def get_job(request: Request, job_id: str, with_job: bool = False):
 @router.delete("/v1/jobs/{job_id}",
                summary="Cancel: queued jobs at once, running ones within seconds; 409 once ended")
 def cancel_job(request: Request, job_id: str):
+    return JSONResponse(job_view(store_action(request, job_id, "cancel", JobNotCancellable), eta_model(request)))
+
+
+def store_action(request: Request, job_id: str, action: str, refused: type[Exception]):
+    """The store's `action` (cancel, retry) on one job: 404 for an unknown id, 409 when `refused`."""
     if not ID_RE.match(job_id):
         raise HTTPException(status_code=404, detail=f"no job {job_id!r} on record")
     try:
-        info = request.app.state.store.cancel(job_id)
+        return getattr(request.app.state.store, action)(job_id)
     except JobNotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
-    except JobNotCancellable as exc:
+    except refused as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
-    return JSONResponse(job_view(info, eta_model(request)))
