@@ -279,12 +279,12 @@ class Deliverer:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()                 # before the round: a wake during it is kept
             try:
                 self.dispatch_due(give_up=self._stop.is_set)
             except Exception:   # noqa: BLE001 - the outbox may be down for a while
                 log.exception("webhook delivery round failed")
             self._wake.wait(self.interval)
-            self._wake.clear()
 
     def deliver_due(self, deadline: float | None = None) -> int:
         """Try every due delivery once and wait for the tries; the number delivered."""
