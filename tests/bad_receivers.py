@@ -11,6 +11,7 @@ client stopped listening (`ended`: the write that failed, or the end of the answ
 """
 from __future__ import annotations
 
+import select
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -92,7 +93,9 @@ class DripReceiver(_Misbehaving):
             handler.wfile.write(line)
             handler.wfile.flush()
             call["sent"] += len(line)
-            self.stopping.wait(1.0)
+            readable, _, _ = select.select([handler.connection], [], [], 1.0)
+            if readable and not handler.connection.recv(1):
+                return                             # the client hung up: seen at once
 
 
 class HugeReceiver(_Misbehaving):

@@ -92,6 +92,10 @@ class _DeadlineHTTPConnection(HTTPConnection):
             sock = socket.socket(family, socket.SOCK_STREAM)
             try:
                 deadline.watch(sock)
+            except DeadlinePassed:
+                sock.close()
+                raise
+            try:
                 for option in self.socket_options or ():
                     sock.setsockopt(*option)
                 limit = self.timeout if isinstance(self.timeout, (int, float)) else left

@@ -242,7 +242,7 @@ class Deliverer:
         self.outbox = outbox or open_outbox(settings)
         self.interval = interval if interval is not None else min(1.0, float(settings.POLL_INTERVAL))
         self.max_age = float(settings.WEBHOOK_MAX_AGE) * 3600
-        self.slots = int(getattr(settings, "WEBHOOK_CONCURRENCY", 8) or 1)
+        self.slots = int(settings.WEBHOOK_CONCURRENCY)
         self.per_receiver = min(PER_RECEIVER, self.slots)
         self._pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="webhook")
         self._free = threading.Semaphore(self.slots)
@@ -318,6 +318,8 @@ class Deliverer:
                     self._free.release()
                     item["next_at"] = time.time() + DEFER_S
                     self.outbox.retry(item, handle)
+                    log.debug("webhook %s for job %s: %s is busy; waits %.0fs", item["event"],
+                              item["job_id"], shown(item["url"]), DEFER_S)
                     continue
                 future = self._pool.submit(self._send, item, handle, receiver)
                 with self._lock:
