@@ -67,6 +67,7 @@ def string(max_len: int, allow_empty: bool = True) -> Callable[[Any, str], str]:
         if not allow_empty and not value.strip():
             raise JobInvalid(path, "must not be empty")
         return value
+    check.schema = {"type": "string", "maxLength": max_len, **({} if allow_empty else {"minLength": 1})}
     return check
 
 
@@ -81,21 +82,43 @@ def number(lo: float, hi: float, integer: bool = False) -> Callable[[Any, str], 
         if not lo <= value <= hi:
             raise JobInvalid(path, f"must be between {lo:g} and {hi:g}, got {value:g}")
         return int(value) if integer else float(value)
+    check.schema = {"type": "integer" if integer else "number", "minimum": lo, "maximum": hi}
     return check
 
 
 def one_of(*allowed: str) -> Callable[[Any, str], str]:
+    """One of `allowed` (any case, spaces around ignored); a near miss gets a "did you mean"."""
     def check(value: Any, path: str) -> str:
         if not isinstance(value, str) or value.strip().lower() not in allowed:
-            raise JobInvalid(path, f"must be one of {', '.join(allowed)}, got {value!r:.60}")
+            raise JobInvalid(path, not_one_of(value, allowed))
         return value.strip().lower()
+    check.schema = {"type": "string", "enum": list(allowed)}
     return check
+
+
+def not_one_of(value: Any, allowed: tuple[str, ...] | list[str]) -> str:
+    """The message for a value that is none of `allowed`: the list, what came, and the nearest name."""
+    message = f"must be one of {', '.join(allowed)}, got {value!r:.60}"
+    return message + did_you_mean(value, allowed) if isinstance(value, str) else message
+
+
+def did_you_mean(value: str, names) -> str:
+    """"; did you mean 'x'?" for the name nearest `value` (case, '-', spaces set aside), or ""."""
+    wanted = re.sub(r"[\s-]+", "_", value.strip().lower())[:64]
+    plain = {re.sub(r"[\s-]+", "_", n.lower()): n for n in names}
+    if wanted in plain:
+        return f"; did you mean '{plain[wanted]}'?"
+    hint = difflib.get_close_matches(wanted, list(plain), n=1, cutoff=0.6)
+    return f"; did you mean '{plain[hint[0]]}'?" if hint else ""
 
 
 def boolean(value: Any, path: str) -> bool:
     if not isinstance(value, bool):
         raise JobInvalid(path, f"must be true or false, got {type_name(value)}")
     return value
+
+
+boolean.schema = {"type": "boolean"}
 
 
 def http_url(max_len: int = 2048) -> Callable[[Any, str], str]:
@@ -118,6 +141,8 @@ def http_url(max_len: int = 2048) -> Callable[[Any, str], str]:
         if parts.username or parts.password:
             raise JobInvalid(path, "the URL must not carry a user name or password")
         return text
+    check.schema = {"type": "string", "format": "uri", "pattern": "^\\s*[hH][tT][tT][pP][sS]?://",
+                    "maxLength": max_len}
     return check
 
 
@@ -129,3 +154,7 @@ def color(value: Any, path: str) -> str:
     except ValueError:
         raise JobInvalid(path, f"is not a color name or #hex value: {text!r}") from None
     return text
+
+
+color.schema = {"type": "string", "minLength": 1, "maxLength": 40,
+                "description": "a colour name (white, red...) or #RGB / #RRGGBB / #RRGGBBAA"}

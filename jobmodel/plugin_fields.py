@@ -12,7 +12,7 @@ from typing import Any, Callable
 from jobmodel import catalogue
 from jobmodel.catalogue import Entry
 from jobmodel.errors import JobInvalid
-from jobmodel.fields import Fields, type_name
+from jobmodel.fields import Fields, not_one_of, type_name
 from jobmodel.problems import attempt, problem
 from jobmodel.refs import AssetRef
 
@@ -46,12 +46,13 @@ class OverlaySpec:
 def named(kind: str) -> Callable[[Any, str], str]:
     """A reader of one plug-in name of `kind` (or an alias of one): gives the plug-in's name."""
     def check(value: Any, path: str) -> str:
-        spelled = catalogue.spelled(kind)
         text = value.strip().lower() if isinstance(value, str) else None
         entry = catalogue.resolve(kind, text) if text else None
         if entry is None:
-            raise JobInvalid(path, f"must be one of {', '.join(spelled)}, got {value!r:.60}")
+            raise JobInvalid(path, not_one_of(value, catalogue.spelled(kind)))
         return entry.name
+    # read when the JSON Schema is made: the names the registries declared by then
+    check.schema = lambda: {"type": "string", "enum": list(catalogue.spelled(kind))}
     return check
 
 
