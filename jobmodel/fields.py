@@ -1,54 +1,14 @@
-"""Checked reading of JSON objects: each reader names the JSON path of what it refuses."""
+"""Readers of JSON values: `reader(value, json_path)` gives the value or raises JobInvalid naming
+the path; each declares its JSON Schema (`reader.schema`), which the job schema (jobmodel/schema.py)
+publishes."""
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import re
 from typing import Any, Callable
 
 from jobmodel.errors import JobInvalid
-from jobmodel.problems import attempt, problem
-
-
-class Fields:
-    """Reads the fields of one JSON object, resolving aliases, refusing unknowns."""
-
-    def __init__(self, obj: Any, path: str, names: dict[str, tuple[str, ...]]):
-        if not isinstance(obj, dict):
-            raise JobInvalid(path or "$", f"must be an object, got {type_name(obj)}")
-        self.path = path
-        self.values: dict[str, tuple[str, Any]] = {}
-        alias_of = {alias: name for name, aliases in names.items() for alias in (name, *aliases)}
-        for key, value in obj.items():
-            if not isinstance(key, str) or key not in alias_of:
-                hint = difflib.get_close_matches(str(key), list(alias_of), n=1)
-                extra = f"; did you mean '{hint[0]}'?" if hint else ""
-                problem(JobInvalid(self.at(str(key)), f"unknown field{extra}"))
-                continue
-            name = alias_of[key]
-            if name in self.values:
-                problem(JobInvalid(self.at(key), f"given twice (also as '{self.values[name][0]}')"))
-                continue
-            self.values[name] = (key, value)
-
-    def at(self, key: str) -> str:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", key):  # odd keys: quoted, never empty
-            key = "[" + json.dumps(key[:60], ensure_ascii=True) + "]"
-            return f"{self.path}{key}"
-        return f"{self.path}.{key}" if self.path else key
-
-    def has(self, name: str) -> bool:
-        return name in self.values and self.values[name][1] is not None
-
-    def get(self, name: str, check: Callable[[Any, str], Any], default: Any = None) -> Any:
-        if not self.has(name):
-            return default
-        key, value = self.values[name]
-        return attempt(check, value, self.at(key), default=default)
-
-    def where(self, name: str) -> str:
-        return self.at(self.values[name][0]) if name in self.values else self.at(name)
 
 
 def type_name(value: Any) -> str:

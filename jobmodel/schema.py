@@ -11,6 +11,7 @@ the checks that span objects (durations, platform limits). The names of scene ki
 transitions, overlays, motions and caption styles, and the fields plug-ins read, come from the
 catalogue (jobmodel/catalogue.py): the models are rebuilt when it changes.
 """
+import re
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Annotated, Any, Iterator, Optional, Union
@@ -55,7 +56,6 @@ def asset(kind: str):
 
 
 def _job_id(value: Any, path: str) -> str:
-    import re
     if not isinstance(value, str) or not re.match(ID_PATTERN, value):
         raise JobInvalid(path, "must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
     return value
@@ -95,8 +95,17 @@ def _loudness(value: Any, path: str) -> float | str:
 _loudness.schema = {"anyOf": [{"type": "number", "minimum": -70, "maximum": -5}, {"const": "off"}]}
 
 
+def safe_output_filename(value: str, path: str) -> str:
+    """Reduce an output filename to a safe basename ending in .mp4."""
+    base = re.split(r"[\\/]", value.strip())[-1]
+    stem = base[:-4] if base.lower().endswith(".mp4") else base
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")[:100]
+    if not stem:
+        raise JobInvalid(path, f"{value!r:.80} has no usable file name")
+    return stem + ".mp4"
+
+
 def _output_filename(value: Any, path: str) -> str:
-    from jobmodel.spec import safe_output_filename
     return safe_output_filename(string(255)(value, path), path)
 
 

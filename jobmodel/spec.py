@@ -29,7 +29,7 @@ from jobmodel.plugin_fields import OverlaySpec, Params, param
 from jobmodel.problems import attempt, collecting, is_collecting, problem, unique
 from jobmodel.refs import AssetRef
 from jobmodel.schema import (ID_PATTERN, POSITIONS, PRESETS, PRIORITIES, QUALITIES, asset, job_models,  # noqa: F401
-                             read_job_model, using_roots)
+                             read_job_model, safe_output_filename, using_roots)
 from jobmodel.schema_core import spellings
 
 ID_RE = re.compile(ID_PATTERN)
@@ -168,16 +168,6 @@ def _fields_of(part: str) -> dict[str, tuple[str, ...]]:
 
 SCENE_FIELDS = _fields_of("scene")   # the fields every scene has (kinds add theirs), with their aliases
 TOP_FIELDS = _fields_of("job")
-
-
-def safe_output_filename(value: str, path: str) -> str:
-    """Reduce an output filename to a safe basename ending in .mp4."""
-    base = re.split(r"[\\/]", value.strip())[-1]
-    stem = base[:-4] if base.lower().endswith(".mp4") else base
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")[:100]
-    if not stem:
-        raise JobInvalid(path, f"{value!r:.80} has no usable file name")
-    return stem + ".mp4"
 
 
 def parse_job(data: Any, base_dir: Path | str = ".", asset_root: Path | str | None = None, *,
