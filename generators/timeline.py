@@ -41,10 +41,12 @@ def scene_cues(job, speech: Speech | None) -> list[Cue]:
 
 
 def video_cues(job, speeches: Sequence[Speech | None], counts: Sequence[int]) -> list[Cue]:
-    """Every scene's caption lines in the video's time."""
+    """The caption lines of every captioned scene (`subtitle`) in the video's time: what the
+    .srt/.vtt files hold (none for a job without captions)."""
     cues, start = [], 0
-    for speech, n in zip(speeches, counts):
-        cues.extend(shift_cues(scene_cues(job, speech), start / job.video.fps))
+    for scene, speech, n in zip(job.scenes, speeches, counts):
+        if scene.subtitle:
+            cues.extend(shift_cues(scene_cues(job, speech), start / job.video.fps))
         start += n
     return cues
 
