@@ -73,7 +73,7 @@ def scene_visual(job, scene, speech: Speech | None, files: SceneFiles, frames: i
         t = scene.text
         title = TextSpec(t.content, t.position, max(8, int(t.fontsize * scale)), t.color)
     cues = ()
-    if scene.subtitle or bool(job.narration_text.strip()):
+    if scene.subtitle:   # the job model turns it on for a job-wide narration (jobmodel/spec.py)
         cues = tuple(scene_cues(job, speech))
     video = files.file("video")
     return SceneVisual(width=v.width, height=v.height, fps=v.fps, frames=frames, kind=scene.type,

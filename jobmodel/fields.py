@@ -116,5 +116,12 @@ def color(value: Any, path: str) -> str:
     return text
 
 
-color.schema = {"type": "string", "minLength": 1, "maxLength": 40,
-                "description": "a colour name (white, red...) or #RGB / #RRGGBB / #RRGGBBAA"}
+def _color_schema() -> dict:
+    from PIL import ImageColor
+    return {"anyOf": [{"type": "string", "pattern": r"^\s*(#[0-9A-Fa-f]{3,8}|(rgb|rgba|hsl|hsv|hsb)\(.*\))\s*$",
+                       "maxLength": 40},
+                      {"type": "string", "enum": sorted(ImageColor.colormap)}],
+            "description": "a colour name (white, red...), #RGB, #RRGGBB, #RRGGBBAA or rgb(...), as Pillow reads them"}
+
+
+color.schema = _color_schema

@@ -36,6 +36,8 @@ VOICE_PROVIDERS = ("piper", "chatterbox")
 IMAGE_PROVIDERS = ("simple", "diffusers", "openai")
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 SCHEMA_ID = "/v1/schema/job.json"
+# http:, https:, file: or no scheme at all (one letter is a Windows drive), as jobmodel.refs reads it
+ASSET_PATTERN = r"^\s*(?:(?:[hH][tT][tT][pP][sS]?|[fF][iI][lL][eE]):|(?![A-Za-z][A-Za-z0-9+.\-]+:))"
 
 _roots: ContextVar[tuple] = ContextVar("job_asset_roots", default=())
 
@@ -50,7 +52,7 @@ def asset(kind: str):
     """A reader of an asset reference: an http(s) URL, or a path inside the job's folder or ASSET_ROOT."""
     def read(value: Any, path: str) -> AssetRef:
         return parse_asset_ref(value, path, kind, list(_roots.get()))
-    read.schema = {"type": "string", "minLength": 1, "maxLength": 4096,
+    read.schema = {"type": "string", "minLength": 1, "maxLength": 4096, "pattern": ASSET_PATTERN,
                    "description": f"{kind}: an http(s) URL, or a path relative to the job's folder"}
     return read
 

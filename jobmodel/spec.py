@@ -293,8 +293,8 @@ def _scene(m, index: int, voice_provider: str, has_global: bool, subtitles_given
     subtitle = m.subtitle
     if subtitle and not speaks:
         problem(JobInvalid(m.at("subtitle"), "subtitles need narration_text to show"))
-    if subtitle is None:
-        subtitle = subtitles_given and shown
+    if subtitle is None:   # a job-wide narration is always captioned; a subtitles object turns them on
+        subtitle = has_global or (subtitles_given and shown)
     return Scene(
         index=index, type=m.type, image=m.image, image_prompt=m.image_prompt, video=m.video,
         narration=m.narration, narration_text=m.narration_text, duration=m.duration, text=_text(m.text),

@@ -8,6 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from jobmodel.spec import ID_RE, PRIORITIES
+from protovideo.service.api.bodies import JobCreated, JobView, Problems, Verdict, job_body
 from protovideo.service.api.search import search_jobs
 from protovideo.service.api.validation import decode_body, job_problems
 from protovideo.service.api.views import job_links, job_view
@@ -15,8 +16,10 @@ from protovideo.service.sources.store import BadCursor, JobNotCancellable, JobNo
 
 router = APIRouter()
 KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")   # printable ASCII, no spaces
-JOB_BODY = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": {"type": "object", "description": "a job (SPEC 'Job format')"}}}}}
+SUBMITTED = {201: {"model": JobCreated, "description": "queued"},
+             200: {"model": JobView, "description": "the job already there (same Idempotency-Key, or its id "
+                                                   "queued or running): nothing new queued"},
+             400: {"model": Problems, "description": "every problem of the job, each with its JSON path"}}
 
 
 def eta_model(request: Request):
@@ -35,7 +38,7 @@ def job_or_404(request: Request, job_id: str):
     return info
 
 
-@router.post("/v1/jobs", status_code=201, openapi_extra=JOB_BODY,
+@router.post("/v1/jobs", status_code=201, responses=SUBMITTED, openapi_extra=job_body("a job (docs/JOB_FORMAT.md)"),
              summary="Queue a job: 201 new, 200 the existing job (same Idempotency-Key, or its id queued/running), "
                      "400 with every problem")
 async def submit(request: Request, idempotency_key: str | None = Header(default=None),
@@ -66,7 +69,8 @@ def _submit(request: Request, data: dict, priority: str | None, key: str | None)
     return JSONResponse(status_code=200, content=body)
 
 
-@router.post("/v1/validate", openapi_extra=JOB_BODY,
+@router.post("/v1/validate", response_model=Verdict, openapi_extra=job_body("a job to check"),
+             responses={400: {"model": Problems, "description": "a query or header refused"}},
              summary="Check a job without queueing it: {valid, errors}")
 async def validate(request: Request):
     data, problems = decode_body(await request.body())
