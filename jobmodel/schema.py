@@ -200,7 +200,8 @@ class Video(Part):
     def finish(self) -> None:
         if self.has("width") != self.has("height"):
             missing = "height" if self.has("width") else "width"
-            problem(JobInvalid(self.at(missing), "width and height must be given together"))
+            if not self.typo_for(missing):
+                problem(JobInvalid(self.at(missing), "width and height must be given together"))
 
 class Subtitles(Part):
     """Burnt-in captions; given, they are on for every narrated scene that does not say false."""

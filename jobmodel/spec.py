@@ -287,11 +287,12 @@ def _scene(m, index: int, voice_provider: str, has_global: bool, subtitles_given
     if entry is not None:
         _check_kind_fields(m, entry)
     speaks = has_global or m.narration is not None or bool(m.narration_text.strip())
+    meant_to_speak = speaks or any(m.typo_for(n) or m.refused(n) for n in ("narration", "narration_text"))
     shown = has_global or bool(m.narration_text.strip())     # words a caption can show
-    if m.duration is None and not speaks and not m.refused("duration") and not m.typo_for("duration"):
+    if m.duration is None and not meant_to_speak and not m.refused("duration") and not m.typo_for("duration"):
         problem(JobInvalid(m.at("duration"), "is required when the scene has no narration"))
     subtitle = m.subtitle
-    if subtitle and not speaks:
+    if subtitle and not meant_to_speak:
         problem(JobInvalid(m.at("subtitle"), "subtitles need narration_text to show"))
     if subtitle is None:   # a job-wide narration is always captioned; a subtitles object turns them on
         subtitle = has_global or (subtitles_given and shown)

@@ -102,6 +102,23 @@ def test_enum_values_get_did_you_mean_and_no_knock_on_errors(tmp_path):
                      "priority": "high", "scenes[0].motion": "zoom_in", "scenes[0].type": "image"}
 
 
+ONE_TYPO = [
+    ({"scenez": [{"duration": 1}]}, "scenez"),                                          # not "scenes is required"
+    ({"scenes": [{"narationText": "Hi", "subtitle": True}]}, "scenes[0].narationText"),  # nor a missing duration
+    ({"scenes": [{"duration": 1}], "video": {"widht": 640, "height": 480}}, "video.widht"),
+    ({"scenes": [{"duration": 1, "text": {"contnet": "x"}}]}, "scenes[0].text.contnet"),
+    ({"scenes": [{"duration": 1}], "overlays": [{"type": "logo", "imge": "x.png"}]}, "overlays[0].imge"),
+    ({"scenes": [{"type": "vidoe", "duration": 1}]}, "scenes[0].type"),                  # nor "needs 'video'"
+]
+
+
+@pytest.mark.parametrize("data,field", ONE_TYPO, ids=[f for _, f in ONE_TYPO])
+def test_one_typo_is_one_problem(tmp_path, data, field):
+    from jobmodel.validate import validate_job
+    problems = validate_job(data, tmp_path, **PROVIDERS)
+    assert [p["field"] for p in problems] == [field] and "did you mean" in problems[0]["message"]
+
+
 def test_five_problems_at_once_a_bad_preset_hiding_none(tmp_path):
     from jobmodel.validate import validate_job
     job = {"video": {"preset": "cinema"},
