@@ -9,6 +9,7 @@ import re
 from typing import Any, Callable
 
 from jobmodel.errors import JobInvalid
+from jobmodel.limits import LIMITS
 
 
 def type_name(value: Any) -> str:
@@ -125,3 +126,57 @@ def _color_schema() -> dict:
 
 
 color.schema = _color_schema
+
+
+# ---------------------------------------------------------------- readers of job fields
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+def job_id(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not re.match(ID_PATTERN, value):
+        raise JobInvalid(path, "must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
+    return value
+
+
+job_id.schema = {"type": "string", "pattern": ID_PATTERN}
+
+
+def even_size(value: Any, path: str) -> int:
+    size = number(LIMITS.min_side, LIMITS.max_side, integer=True)(value, path)
+    if size % 2:
+        raise JobInvalid(path, f"must be an even number of pixels (H.264 4:2:0), got {size}")
+    return size
+
+
+even_size.schema = {"type": "integer", "minimum": LIMITS.min_side, "maximum": LIMITS.max_side, "multipleOf": 2}
+
+
+def multiple_of_8(value: Any, path: str) -> int:
+    size = number(64, 2048, integer=True)(value, path)
+    if size % 8:
+        raise JobInvalid(path, f"must be a multiple of 8, got {size}")
+    return size
+
+
+multiple_of_8.schema = {"type": "integer", "minimum": 64, "maximum": 2048, "multipleOf": 8}
+
+
+def loudness(value: Any, path: str) -> float | str:
+    if isinstance(value, str) and value.strip().lower() == "off":
+        return "off"
+    if isinstance(value, str):
+        raise JobInvalid(path, f'must be a loudness in LUFS (-70 to -5) or "off", got {value!r:.40}')
+    return number(-70, -5)(value, path)
+
+
+loudness.schema = {"anyOf": [{"type": "number", "minimum": -70, "maximum": -5}, {"const": "off"}]}
+
+
+def safe_output_filename(value: str, path: str) -> str:
+    """Reduce an output filename to a safe basename ending in .mp4."""
+    base = re.split(r"[\\/]", value.strip())[-1]
+    stem = base[:-4] if base.lower().endswith(".mp4") else base
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")[:100]
+    if not stem:
+        raise JobInvalid(path, f"{value!r:.80} has no usable file name")
+    return stem + ".mp4"

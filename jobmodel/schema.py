@@ -11,7 +11,6 @@ the checks that span objects (durations, platform limits). The names of scene ki
 transitions, overlays, motions and caption styles, and the fields plug-ins read, come from the
 catalogue (jobmodel/catalogue.py): the models are rebuilt when it changes.
 """
-import re
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Annotated, Any, Iterator, Optional, Union
@@ -20,7 +19,8 @@ from pydantic import AliasChoices, Field, create_model
 
 from jobmodel import catalogue
 from jobmodel.errors import JobInvalid
-from jobmodel.fields import boolean, color as colour, http_url, number, one_of, string, type_name
+from jobmodel.fields import (ID_PATTERN, boolean, color as colour, even_size, http_url, job_id, loudness,  # noqa: F401
+                             multiple_of_8, number, one_of, safe_output_filename, string, type_name)
 from jobmodel.limits import LIMITS
 from jobmodel.platforms import PLATFORMS
 from jobmodel.plugin_fields import MAX_OVERLAYS, named
@@ -34,7 +34,6 @@ POSITIONS = ("top", "center", "bottom")
 QUALITIES = ("draft", "standard", "high")
 VOICE_PROVIDERS = ("piper", "chatterbox")
 IMAGE_PROVIDERS = ("simple", "diffusers", "openai")
-ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 SCHEMA_ID = "/v1/schema/job.json"
 # http:, https:, file: or no scheme at all (one letter is a Windows drive), as jobmodel.refs reads it
 ASSET_PATTERN = r"^\s*(?:(?:[hH][tT][tT][pP][sS]?|[fF][iI][lL][eE]):|(?![A-Za-z][A-Za-z0-9+.\-]+:))"
@@ -55,56 +54,6 @@ def asset(kind: str):
     read.schema = {"type": "string", "minLength": 1, "maxLength": 4096, "pattern": ASSET_PATTERN,
                    "description": f"{kind}: an http(s) URL, or a path relative to the job's folder"}
     return read
-
-
-def _job_id(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not re.match(ID_PATTERN, value):
-        raise JobInvalid(path, "must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
-    return value
-
-
-_job_id.schema = {"type": "string", "pattern": ID_PATTERN}
-
-
-def _even_size(value: Any, path: str) -> int:
-    size = number(LIMITS.min_side, LIMITS.max_side, integer=True)(value, path)
-    if size % 2:
-        raise JobInvalid(path, f"must be an even number of pixels (H.264 4:2:0), got {size}")
-    return size
-
-
-_even_size.schema = {"type": "integer", "minimum": LIMITS.min_side, "maximum": LIMITS.max_side, "multipleOf": 2}
-
-
-def _multiple_of_8(value: Any, path: str) -> int:
-    size = number(64, 2048, integer=True)(value, path)
-    if size % 8:
-        raise JobInvalid(path, f"must be a multiple of 8, got {size}")
-    return size
-
-
-_multiple_of_8.schema = {"type": "integer", "minimum": 64, "maximum": 2048, "multipleOf": 8}
-
-
-def _loudness(value: Any, path: str) -> float | str:
-    if isinstance(value, str) and value.strip().lower() == "off":
-        return "off"
-    if isinstance(value, str):
-        raise JobInvalid(path, f'must be a loudness in LUFS (-70 to -5) or "off", got {value!r:.40}')
-    return number(-70, -5)(value, path)
-
-
-_loudness.schema = {"anyOf": [{"type": "number", "minimum": -70, "maximum": -5}, {"const": "off"}]}
-
-
-def safe_output_filename(value: str, path: str) -> str:
-    """Reduce an output filename to a safe basename ending in .mp4."""
-    base = re.split(r"[\\/]", value.strip())[-1]
-    stem = base[:-4] if base.lower().endswith(".mp4") else base
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")[:100]
-    if not stem:
-        raise JobInvalid(path, f"{value!r:.80} has no usable file name")
-    return stem + ".mp4"
 
 
 def _output_filename(value: Any, path: str) -> str:
@@ -155,13 +104,13 @@ class Image(Part):
     guidance_scale: Annotated[float, Check(number(0, 30))] = F(0.0, "guidance_scale", "guidance")
     negative_prompt: Annotated[str, Check(string(2000))] = F("", "negative_prompt", "negativePrompt")
     seed: Annotated[int, Check(number(0, 2**32 - 1, integer=True))] = F(0)
-    width: Annotated[int, Check(_multiple_of_8)] = F(512)
-    height: Annotated[int, Check(_multiple_of_8)] = F(512)
+    width: Annotated[int, Check(multiple_of_8)] = F(512)
+    height: Annotated[int, Check(multiple_of_8)] = F(512)
 
 
 class Audio(Part):
     """The soundtrack's loudness."""
-    loudness: Annotated[Any, Check(_loudness)] = F(
+    loudness: Annotated[Any, Check(loudness)] = F(
         None, about='integrated target in LUFS, or "off"; default: the platform\'s, else LOUDNESS_TARGET')
     true_peak: Annotated[float, Check(number(-9, 0))] = F(-1.5, "true_peak", "truePeak", about="dBTP")
 
@@ -184,9 +133,9 @@ def _text(value: Any, path: str) -> TextOverlay:
 
 class Video(Part):
     """The picture: size (or a preset or platform), frame rate, transitions, quality."""
-    width: Annotated[Optional[int], Check(_even_size)] = F(
+    width: Annotated[Optional[int], Check(even_size)] = F(
         None, about="pixels, even; with height; default 1080x1920, the preset's or the platform's")
-    height: Annotated[Optional[int], Check(_even_size)] = F(None, about="pixels, even; with width")
+    height: Annotated[Optional[int], Check(even_size)] = F(None, about="pixels, even; with width")
     preset: Annotated[Optional[str], Check(one_of(*PRESETS))] = F(
         None, about=", ".join(f"{k} {w}x{h}" for k, (w, h) in PRESETS.items()))
     fps: Annotated[Optional[int], Check(number(1, 60, integer=True))] = F(None, about="default 30 (the platform's)")
@@ -262,7 +211,7 @@ def _job_schema_extra(schema: dict, model: Any) -> None:
 class JobBase(Part):
     """A video job (format version 1)."""
     model_config = {"title": "ProtoVideo job", "json_schema_extra": _job_schema_extra}
-    id: Annotated[Optional[str], Check(_job_id)] = F(None, "id", "job_id", about="assigned when missing")
+    id: Annotated[Optional[str], Check(job_id)] = F(None, "id", "job_id", about="assigned when missing")
     version: Annotated[Optional[int], Check(number(1, 1, integer=True))] = F(None, about="the format's version: 1")
     priority: Annotated[str, Check(one_of(*PRIORITIES))] = F("normal")
     output_filename: Annotated[str, Check(_output_filename)] = F(

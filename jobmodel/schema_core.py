@@ -18,6 +18,7 @@ Each field of a job model is declared once, as pydantic declares fields:
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from contextvars import ContextVar
@@ -96,6 +97,7 @@ def field_path(name: str) -> str:
     return join(path, given.get(name, name))
 
 
+@functools.lru_cache(maxsize=256)
 def spellings(model: type[BaseModel]) -> dict[str, str]:
     """Every key a job may write for the model's fields -> the field's name."""
     found = {}
@@ -168,7 +170,7 @@ class Part(BaseModel):
 
 def _keys(model: type[Part], data: dict, path: str) -> tuple[dict, dict[str, str], set[str]]:
     """The values by field name (null: not given); unknown keys and names given twice reported."""
-    names = spellings(model)
+    names = spellings(model)   # cached: never changed by the caller
     values: dict[str, Any] = {}
     given: dict[str, str] = {}
     typos: set[str] = set()
