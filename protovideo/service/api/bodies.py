@@ -46,6 +46,12 @@ class JobView(BaseModel):
     links: dict[str, str] = {}
 
 
+class JobList(BaseModel):
+    jobs: list[JobView]
+    next_cursor: str | None = Field(None, description="pass it back as `cursor` for the next page")
+    scanned: int | None = Field(None, description="with q=: how many jobs this answer looked at")
+
+
 class Verdict(BaseModel):
     """POST /v1/validate: valid, or every problem (the job is never queued)."""
     valid: bool

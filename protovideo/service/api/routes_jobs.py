@@ -8,7 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from jobmodel.spec import ID_RE, PRIORITIES
-from protovideo.service.api.bodies import JobCreated, JobView, Problems, Verdict, job_body
+from protovideo.service.api.bodies import Detail, JobCreated, JobList, JobView, Problems, Verdict, job_body
 from protovideo.service.api.search import search_jobs
 from protovideo.service.api.validation import decode_body, job_problems
 from protovideo.service.api.views import job_links, job_view
@@ -79,7 +79,7 @@ async def validate(request: Request):
     return {"valid": not problems, "errors": problems}
 
 
-@router.get("/v1/jobs", summary="Jobs, newest first: {jobs, next_cursor}; q= finds ids and titles")
+@router.get("/v1/jobs", responses={200: {"model": JobList}, 400: {"model": Detail}}, summary="Jobs, newest first: {jobs, next_cursor}; q= finds ids and titles")
 def list_jobs(request: Request, state: str | None = None, priority: str | None = None,
               limit: int = Query(default=50, ge=1, le=1000), cursor: str | None = None,
               q: str | None = Query(default=None, max_length=200,
@@ -101,12 +101,13 @@ def list_jobs(request: Request, state: str | None = None, priority: str | None =
                          **extra})
 
 
-@router.get("/v1/jobs/{job_id}", summary="One job: state, priority, attempts, progress, eta_s, record, links")
+@router.get("/v1/jobs/{job_id}", responses={200: {"model": JobView}, 404: {"model": Detail}}, summary="One job: state, priority, attempts, progress, eta_s, record, links")
 def get_job(request: Request, job_id: str, with_job: bool = False):
     return JSONResponse(job_view(job_or_404(request, job_id), eta_model(request), with_job=with_job))
 
 
-@router.delete("/v1/jobs/{job_id}",
+@router.delete("/v1/jobs/{job_id}", responses={200: {"model": JobView}, 404: {"model": Detail},
+                                              409: {"model": Detail}},
                summary="Cancel: queued jobs at once, running ones within seconds; 409 once ended")
 def cancel_job(request: Request, job_id: str):
     if not ID_RE.match(job_id):
