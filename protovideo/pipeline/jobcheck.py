@@ -7,11 +7,18 @@
     problems = checker.problems(data, base_dir)           # every problem ([] = valid): `validate`, the API
     problems = checker.file_problems(path)                # the same for a job file, reading it included
 
+`problems` reports everything that rendering would refuse before any work, each once: the job
+model's checks (jobmodel.validate), then on the job as read: text that no installed font can
+draw (generators.glyphs), local files that are not what their field says by their bytes
+(generators.media_check: an .m4a given as an image), URLs whose host the address policy refuses
+(generators.netpolicy: loopback, private, link-local...), voices that are not installed and
+cannot be downloaded (generators.tts), stock scenes whose provider has no API key here
+(PEXELS_API_KEY, PIXABAY_API_KEY: generators/stock), and the callback_url's host. A template's
+`{{name}}` placeholders are filled from its `variables` by the job model first (jobmodel/prepare.py).
+
 The settings give what a job leaves out: the picture and voice providers (IMAGE_PROVIDER,
 TTS_PROVIDER), ASSET_ROOT (where relative paths of queued jobs resolve and may lie) and the
-network policy for a callback_url (ALLOW_PRIVATE_URLS, generators.netpolicy). A template's
-`{{name}}` placeholders are filled from its `variables` first (jobmodel/prepare.py); a stock
-scene whose provider has no API key in these settings is a problem too (`problems`). Relative paths
+network policy for a callback_url (ALLOW_PRIVATE_URLS, generators.netpolicy). Relative paths
 resolve against `base_dir`: a job file's folder, else ASSET_ROOT (an empty ASSET_ROOT: the
 current folder, and no folder beside the job's own).
 """
@@ -20,14 +27,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from generators.glyphs import drawn_texts, require_font
+from generators.media_check import check_asset
 from generators.netpolicy import url_refusal
 from generators.plugins import load_all
 from generators.stock import PROVIDERS as STOCK_PROVIDERS
-from jobmodel.errors import JobInvalid
+from generators.tts import voice_problems
+from jobmodel.errors import JobFailed, JobInvalid
 from jobmodel.jobfile import read_job_file
-from jobmodel.prepare import prepare_job, prepared
+from jobmodel.refs import AssetRef
 from jobmodel.spec import TOP_FIELDS, Job, parse_job
-from jobmodel.validate import validate_job
+from jobmodel.validate import check_job
 
 CALLBACK_NAMES = ("callback_url", *TOP_FIELDS["callback_url"])   # the names the job model accepts
 STOCK_KEYS = {name: module.KEY_SETTING for name, module in STOCK_PROVIDERS.items()}   # PEXELS_API_KEY...
@@ -51,7 +61,6 @@ class JobChecker:
     def parse(self, data: Any, base_dir: Path | str | None = None, *, callback: bool = False) -> Job:
         """The job, or JobInvalid naming the first bad field; with `callback`, a callback_url
         whose host the network policy refuses is a bad field too."""
-        data = prepared(data)      # a template's variables filled in, the stock defaults given out
         job = parse_job(data, **self._defaults(base_dir))
         refused = self.callback_refusal(data) if callback else None
         if refused is not None:
@@ -65,36 +74,56 @@ class JobChecker:
 
     def problems(self, data: Any, base_dir: Path | str | None = None) -> list[dict]:
         """[] for a valid job, else [{"field": JSON path, "message"}, ...], every problem in the
-        order it appears, the callback_url's refused host among them."""
-        data, early, go_on = prepare_job(data)
-        found = [{"field": exc.field or "$", "message": exc.message} for exc in early]
-        if not go_on:   # a template's missing values: the rest would only be knock-on errors
-            return found
-        seen = {p["field"] for p in found}
-        found += [p for p in validate_job(data, **self._defaults(base_dir)) if p["field"] not in seen]
-        seen = {p["field"] for p in found}
-        found += [p for p in self.stock_problems(data) if p["field"] not in seen]
+        order it appears, at most one a field (see the module's docstring for what is checked)."""
+        found, job = check_job(data, **self._defaults(base_dir))
+        if job is not None:
+            found += self.render_problems(job)
         if not any(p["field"] in CALLBACK_NAMES for p in found):
             refused = self.callback_refusal(data)
             if refused is not None:
                 found.append({"field": refused.field, "message": refused.message})
+        seen: set[str] = set()
+        return [p for p in found if not (p["field"] in seen or seen.add(p["field"]))]
+
+    def render_problems(self, job: Job) -> list[dict]:
+        """What rendering would refuse in a job the job model took: fonts, files by their bytes,
+        URLs under the address policy, voices, stock providers without their API key."""
+        found = []
+        for text, field in drawn_texts(job):
+            try:
+                require_font(text, field)
+            except JobInvalid as exc:
+                found.append(exc)
+        for ref in job_assets(job):
+            refused = self.asset_refusal(ref)
+            if refused is not None:
+                found.append(refused)
+        found += voice_problems(job, self.settings)
+        found += self.stock_problems(job)
+        return [{"field": exc.field or "$", "message": _without_field(exc)} for exc in found]
+
+    def stock_problems(self, job: Job) -> list[JobInvalid]:
+        """A stock scene whose provider has no API key in these settings: the render would refuse it."""
+        found = []
+        for scene in job.scenes:
+            stock = scene.param("stock")
+            setting = STOCK_KEYS.get(getattr(stock, "provider", ""))
+            if stock is not None and setting and not str(getattr(self.settings, setting, "") or "").strip():
+                found.append(JobInvalid(f"{scene.path}.stock",
+                                        f"stock provider {stock.provider} needs an API key: set {setting}"))
         return found
 
-    def stock_problems(self, data: Any) -> list[dict]:
-        """A stock scene whose provider has no API key here (PEXELS_API_KEY, PIXABAY_API_KEY): the
-        render would refuse it, so `validate` and the API say so first, naming the setting."""
-        scenes = data.get("scenes") if isinstance(data, dict) else None
-        found = []
-        for index, scene in enumerate(scenes if isinstance(scenes, list) else []):
-            stock = scene.get("stock") if isinstance(scene, dict) else None
-            if stock is None:
-                continue
-            provider = stock.get("provider", "pexels") if isinstance(stock, dict) else "pexels"
-            setting = STOCK_KEYS.get(provider)
-            if setting and not str(getattr(self.settings, setting, "") or "").strip():
-                found.append({"field": f"scenes[{index}].stock",
-                              "message": f"stock provider {provider} needs an API key: set {setting}"})
-        return found
+    def asset_refusal(self, ref: AssetRef) -> JobInvalid | JobFailed | None:
+        """A URL whose host the address policy refuses, or a local file that is not what its field
+        takes (checked by its bytes); None when rendering would take it as far as can be told now."""
+        if ref.is_url:
+            why = url_refusal(ref.url, self.allow_private)
+            return JobInvalid(ref.field, f"refused: {why}") if why else None
+        try:
+            check_asset(ref.path, ref.kind, ref.field, asset=ref.value)
+        except JobFailed as exc:
+            return exc
+        return None
 
     def file_problems(self, path: Path | str) -> list[dict]:
         """problems() of a job file, a file that cannot be read or decoded among them."""
@@ -116,3 +145,21 @@ class JobChecker:
                 if why:
                     return JobInvalid(name, f"refused: {why}")
         return None
+
+
+def job_assets(job: Job) -> list[AssetRef]:
+    """Every asset a job names: the job's, each scene's and each plug-in field's (overlays, kinds)."""
+    refs = [job.music, job.global_audio_prompt if job.voice.provider == "chatterbox" else None]
+    for scene in job.scenes:
+        refs += [scene.image, scene.video, scene.narration, scene.music]
+        refs += [value for _name, value in scene.params]
+    for item in job.overlays:
+        refs += [value for _name, value in item.params]
+    return [ref for ref in refs if isinstance(ref, AssetRef)]
+
+
+def _without_field(exc: Exception) -> str:
+    """The message of a refusal without the field in front (the problem names it apart)."""
+    field = getattr(exc, "field", "") or ""
+    message = getattr(exc, "message", None) or str(exc)
+    return message[len(field) + 2:] if field and message.startswith(f"{field}: ") else message
