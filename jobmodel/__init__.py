@@ -14,6 +14,10 @@
     backoff   Backoff: the one retry delay rule (doubling, capped, jittered, Retry-After)
     jobfile   reading a job file or raw bytes
     title     job_title(data): the short title lists show
+    prepare   the raw JSON before it is read: templates filled, stock defaults given out (parse_job runs it)
+    templates {{name}} placeholders filled from `variables`, never evaluated
+    stock     a scene's `stock` search and the job's stock defaults (the search itself: generators/stock)
+    batch_rows  a batch's rows: CSV with a header, or a JSON list of objects
 
 Everything may import it; it imports nothing of the project.
 """

@@ -1,11 +1,12 @@
 """What runs on a job's JSON before it is parsed: its template filled in, its stock defaults given out.
 
-    data, problems = prepare_job(data)          # problems: JobInvalid, each naming its field
-    data, problems = prepare_job(data, row)     # a batch row's values as variables too
+    data, problems, go_on = prepare_job(data)        # problems: JobInvalid, each naming its field
+    data, problems, go_on = prepare_job(data, row)   # a batch row's values as variables too
 
 Templates (jobmodel/templates.py) come first, so a placeholder may stand in a stock query;
-the job's `stock` defaults then go to each stock scene (jobmodel/stock.py). The parser
-(jobmodel/spec.py) sees a job with neither `variables` nor a job-level `stock`.
+the job's `stock` defaults then go to each stock scene (jobmodel/stock.py). parse_job (and so
+validate_job and the job checker) runs it first; the job model is then read from a job with
+neither `variables` nor a job-level `stock` (the schema declares both, for the JSON Schema).
 """
 from __future__ import annotations
 
@@ -25,10 +26,3 @@ def prepare_job(data: Any, row: dict[str, Any] | None = None) -> tuple[Any, list
     out, problems = apply_stock_defaults(expanded)
     return out, problems, True
 
-
-def prepared(data: Any, row: dict[str, Any] | None = None) -> Any:
-    """prepare_job's job, or its first problem raised."""
-    out, problems, _ = prepare_job(data, row)
-    if problems:
-        raise problems[0]
-    return out

@@ -27,6 +27,8 @@ from jobmodel.plugin_fields import MAX_OVERLAYS, named
 from jobmodel.problems import attempt, problem
 from jobmodel.refs import AssetRef, parse_asset_ref
 from jobmodel.schema_core import Check, Part, add_spellings, read_model, schema_of
+from jobmodel.stock import StockDefaults
+from jobmodel.templates import read_variables
 
 PRIORITIES = ("critical", "high", "normal", "low")
 PRESETS = {"reel": (1080, 1920), "landscape": (1920, 1080), "square": (1080, 1080)}
@@ -234,6 +236,11 @@ class JobBase(Part):
         "", "callback_url", "callbackUrl", "webhook_url", about="the final record is POSTed there")
     audio: Annotated[Optional[Audio], Check(read_model(Audio), of=Optional[Audio])] = F(None)
     overlays: Annotated[list, Check(_raw({"type": "array"}))] = F([], about="layers over the whole video")
+    # read from the JSON before the model is (jobmodel/prepare.py): declared here for the schema
+    stock: Annotated[Optional[StockDefaults], Check(read_model(StockDefaults), of=Optional[StockDefaults])] = F(
+        None, about="defaults for the scenes' stock searches")
+    variables: Annotated[Optional[dict], Check(read_variables)] = F(
+        None, "variables", "vars", about="values of the {{name}} placeholders in the job's strings")
 
     def finish(self) -> None:
         if not self.has("scenes") and not self.typo_for("scenes"):

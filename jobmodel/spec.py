@@ -26,6 +26,7 @@ from jobmodel.errors import JobInvalid
 from jobmodel.limits import LIMITS
 from jobmodel.platforms import PLATFORMS, check_length, check_picture
 from jobmodel.plugin_fields import OverlaySpec, Params, param
+from jobmodel.prepare import prepare_job
 from jobmodel.problems import attempt, collecting, is_collecting, problem, unique
 from jobmodel.refs import AssetRef
 from jobmodel.schema import (ID_PATTERN, POSITIONS, PRESETS, PRIORITIES, QUALITIES, asset, job_models,  # noqa: F401
@@ -188,6 +189,11 @@ def parse_job(data: Any, base_dir: Path | str = ".", asset_root: Path | str | No
 
 
 def _parse(data: Any, base: Path, roots: list[Path], image_provider: str, voice_provider: str) -> Job | None:
+    data, early, go_on = prepare_job(data)   # a template filled in, stock defaults given out
+    for exc in early:
+        problem(exc)
+    if not go_on:            # placeholders left unfilled: the rest would only be knock-on problems
+        return None
     model = read_job_model(data, roots)
     if model is None:
         return None
@@ -338,9 +344,11 @@ def _check_kind_fields(m, entry: catalogue.Entry) -> None:
         if name not in mine and m.has(name):
             problem(JobInvalid(m.at(name), f"'{name}' is only for scenes of type {' or '.join(kinds)}; "
                                            f"this scene is of type {entry.name}"))
-    for name in entry.needs:
-        if not m.has(name) and not m.typo_for(name):
-            problem(JobInvalid(m.at(name), f"a scene of type {entry.name} needs '{name}'"))
+    for need in entry.needs:   # "video|stock": one of them
+        names = need.split("|")
+        if not any(m.has(name) or m.typo_for(name) for name in names):
+            wanted = " or ".join(f"'{name}'" for name in names)
+            problem(JobInvalid(m.at(names[0]), f"a scene of type {entry.name} needs {wanted}"))
 
 
 def _overlay(index: int, m) -> OverlaySpec:

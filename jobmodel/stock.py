@@ -15,17 +15,40 @@ The search itself (an API key, the network) happens when the job renders (genera
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Optional
+
+from pydantic import AliasChoices, Field
 
 from jobmodel.errors import JobInvalid
-from jobmodel.fields import Fields, one_of, string, type_name
+from jobmodel.fields import one_of, string
+from jobmodel.problems import attempt, collecting
+from jobmodel.schema_core import Check, Part, read_model
 
 PROVIDERS = ("pexels", "pixabay")
 KINDS = ("photo", "video")
 ORIENTATIONS = ("landscape", "portrait", "square")
 MAX_QUERY_CHARS = 100      # Pixabay's limit for `q`
-FIELDS = {"query": ("q", "search"), "provider": (), "kind": ("type",), "orientation": ()}
-DEFAULT_FIELDS = {"provider": (), "kind": ("type",), "orientation": ()}
+
+
+def _f(*names: str, about: str) -> Any:
+    alias = {"validation_alias": AliasChoices(*names)} if len(names) > 1 else {}
+    return Field(None, description=about, **alias)
+
+
+class StockDefaults(Part):
+    """The job's defaults for its stock scenes (`stock` at the top of a job)."""
+    provider: Annotated[Optional[str], Check(one_of(*PROVIDERS))] = _f(
+        "provider", about="pexels (default) or pixabay; the key: PEXELS_API_KEY, PIXABAY_API_KEY")
+    kind: Annotated[Optional[str], Check(one_of(*KINDS))] = _f(
+        "kind", "type", about="photo (an image scene's picture) or video (a video scene's clip)")
+    orientation: Annotated[Optional[str], Check(one_of(*ORIENTATIONS))] = _f(
+        "orientation", about="the shape searched for; default: the frame's")
+
+
+class StockSearch(StockDefaults):
+    """A scene's stock search (`stock`: this object, or the query alone as a string)."""
+    query: Annotated[Optional[str], Check(string(MAX_QUERY_CHARS))] = _f(
+        "query", "q", "search", about="the search words")
 
 
 @dataclass(frozen=True)
@@ -42,32 +65,28 @@ class StockQuery:
 
 def read_stock(value: Any, path: str) -> StockQuery:
     """A scene's `stock` (a query, or an object): the param reader of the scene kinds."""
-    if isinstance(value, str):
-        value = {"query": value}
-    f = Fields(value, path, FIELDS)
-    query = f.get("query", string(MAX_QUERY_CHARS), "").strip()
-    if not query:
-        raise JobInvalid(f.where("query"), "a stock search needs a query (1 to "
-                                           f"{MAX_QUERY_CHARS} characters)")
-    return StockQuery(query=query,
-                      provider=f.get("provider", one_of(*PROVIDERS), "pexels"),
-                      kind=f.get("kind", one_of(*KINDS), "photo"),
-                      orientation=f.get("orientation", one_of(*ORIENTATIONS), ""))
+    m = read_model(StockSearch)({"query": value} if isinstance(value, str) else value, path)
+    query = (m.query or "").strip()
+    if not query and not m.refused("query") and not m.typo_for("query"):
+        raise JobInvalid(m.at("query"), f"a stock search needs a query (1 to {MAX_QUERY_CHARS} characters)")
+    return StockQuery(query=query, provider=m.provider or "pexels", kind=m.kind or "photo",
+                      orientation=m.orientation or "")
+
+
+read_stock.schema = lambda: {"oneOf": [
+    {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS, "description": "the search words"},
+    StockSearch.model_json_schema()]}
 
 
 def _defaults(value: Any) -> tuple[dict, list[JobInvalid]]:
     if value is None:
         return {}, []
-    if not isinstance(value, dict):
-        return {}, [JobInvalid("stock", f"must be an object of defaults ({', '.join(DEFAULT_FIELDS)}), "
-                                        f"got {type_name(value)}")]
-    from jobmodel.problems import collecting
     with collecting() as found:
-        f = Fields(value, "stock", DEFAULT_FIELDS)
-        out = {"provider": f.get("provider", one_of(*PROVIDERS)),
-               "kind": f.get("kind", one_of(*KINDS)),
-               "orientation": f.get("orientation", one_of(*ORIENTATIONS))}
-    return {k: v for k, v in out.items() if v is not None}, list(found)
+        m = attempt(read_model(StockDefaults), value, "stock")
+    if m is None:
+        return {}, list(found)
+    given = {"provider": m.provider, "kind": m.kind, "orientation": m.orientation}
+    return {k: v for k, v in given.items() if v is not None}, list(found)
 
 
 def apply_stock_defaults(data: Any) -> tuple[Any, list[JobInvalid]]:
@@ -92,8 +111,8 @@ def apply_stock_defaults(data: Any) -> tuple[Any, list[JobInvalid]]:
         if not isinstance(given, dict):
             filled.append(scene)        # read_stock names it
             continue
-        stock = {**defaults, **{k: v for k, v in given.items() if k != "type"}}
         own = given.get("kind", given.get("type"))
+        stock = {**defaults, **{k: v for k, v in given.items() if k not in ("type", "kind")}}
         scene = dict(scene)
         scene_type = scene.get("type")
         typed = scene_type.strip().lower() if isinstance(scene_type, str) else None

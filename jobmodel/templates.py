@@ -62,6 +62,22 @@ def check_variables(value: Any, path: str = "variables") -> tuple[dict[str, str]
     return out, problems
 
 
+def read_variables(value: Any, path: str) -> dict[str, str]:
+    """The `variables` object as a job model field (its JSON Schema; the values are used before
+    the job is read, by expand_job)."""
+    values, problems = check_variables(value, path)
+    if problems:
+        raise problems[0]
+    return values
+
+
+read_variables.schema = {
+    "type": "object", "maxProperties": MAX_VARIABLES, "propertyNames": {"pattern": f"^{NAME.pattern}$"},
+    "additionalProperties": {"anyOf": [{"type": "string", "maxLength": MAX_VALUE_CHARS},
+                                       {"type": "number"}, {"type": "boolean"}]},
+    "description": "values of the {{name}} placeholders in the job's strings"}
+
+
 def as_text(value: Any) -> str | None:
     """A variable's value as the text it stands for; None for what is no value (objects, lists, null)."""
     if isinstance(value, str):

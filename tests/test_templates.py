@@ -113,3 +113,19 @@ def test_validate_with_rows_names_the_row(tmp_path):
     assert "row 2: scenes[0].text: placeholder {{title}} has no value in variables; did you mean 'titel'?" \
         in done.stderr
     assert "row 1" not in done.stderr
+
+
+def test_the_json_schema_knows_stock_and_variables(checker):
+    import jsonschema
+    from jobmodel.schema import job_json_schema
+    schema = job_json_schema()
+    good = {"variables": {"city": "Oslo", "n": 2}, "stock": {"provider": "pixabay", "kind": "video"},
+            "scenes": [{"stock": "waves", "duration": 1}, {"stock": {"query": "sand", "orientation": "square"},
+                                                           "duration": 1}]}
+    jsonschema.validate(good, schema)
+    for bad in ({"stock": {"provider": "shutterstock"}, "scenes": [{"duration": 1}]},
+                {"variables": {"bad name": "x"}, "scenes": [{"duration": 1}]},
+                {"variables": {"x": [1]}, "scenes": [{"duration": 1}]},
+                {"scenes": [{"stock": {"query": "x", "orientation": "round"}, "duration": 1}]}):
+        assert list(jsonschema.Draft202012Validator(schema).iter_errors(bad)), bad
+        assert checker.problems(bad), bad          # and the job model refuses the same
