@@ -49,6 +49,15 @@ def test_a_missing_variable_names_the_field_and_the_placeholder(checker):
     assert caught.value.field == "scenes[0].text" and "{{title}}" in caught.value.message
 
 
+def test_a_template_callback_url_passes_the_address_policy_once_filled(checker):
+    job = {"variables": {"host": "127.0.0.1"}, "callback_url": "http://{{host}}:9/hook", "scenes": [scene()]}
+    problems = checker.problems(job)
+    assert [p["field"] for p in problems] == ["callback_url"] and "loopback" in problems[0]["message"]
+    with pytest.raises(JobInvalid) as caught:
+        checker.parse(job, callback=True)
+    assert caught.value.field == "callback_url"
+
+
 def test_values_are_text_never_code_nor_more_placeholders(checker):
     job = checker.parse({"variables": {"a": "{{b}}", "b": "B", "c": "__import__('os')"},
                          "scenes": [scene(text="{{a}} {{c}}")]})

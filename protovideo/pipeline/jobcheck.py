@@ -36,6 +36,7 @@ from generators.tts import voice_problems
 from jobmodel.errors import JobFailed, JobInvalid
 from jobmodel.jobfile import read_job_file
 from jobmodel.refs import AssetRef
+from jobmodel.templates import expand_job
 from jobmodel.spec import TOP_FIELDS, Job, parse_job
 from jobmodel.validate import check_job
 
@@ -135,9 +136,11 @@ class JobChecker:
         return self.problems(data, file.resolve().parent)
 
     def callback_refusal(self, data: Any) -> JobInvalid | None:
-        """JobInvalid naming the callback field when its host is refused, else None."""
+        """JobInvalid naming the callback field when its host is refused, else None (a template's
+        URL with its placeholders filled in)."""
         if not isinstance(data, dict):
             return None
+        data = expand_job(data)[0]
         for name in CALLBACK_NAMES:
             url = data.get(name)
             if isinstance(url, str) and url.strip():
