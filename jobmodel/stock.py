@@ -19,6 +19,7 @@ from typing import Annotated, Any, Optional
 
 from pydantic import AliasChoices, Field
 
+from jobmodel.catalogue import Param
 from jobmodel.errors import JobInvalid
 from jobmodel.fields import one_of, string
 from jobmodel.problems import attempt, collecting
@@ -71,6 +72,12 @@ def read_stock(value: Any, path: str) -> StockQuery:
         raise JobInvalid(m.at("query"), f"a stock search needs a query (1 to {MAX_QUERY_CHARS} characters)")
     return StockQuery(query=query, provider=m.provider or "pexels", kind=m.kind or "photo",
                       orientation=m.orientation or "")
+
+
+def stock_param(shows: str, instead_of: str) -> Param:
+    """The `stock` param a scene kind declares: `shows` a photo or a clip, `instead_of` its file field."""
+    return Param(check=read_stock, about=f'a stock {shows} for this scene: a search query or {{"query", '
+                                         f'"provider", "kind", "orientation"}} (used when `{instead_of}` is absent)')
 
 
 read_stock.schema = lambda: {"oneOf": [

@@ -6,20 +6,16 @@ from pathlib import Path
 
 import numpy as np
 
-from jobmodel.catalogue import Param
 from jobmodel.errors import JobFailed
-from jobmodel.stock import read_stock
+from jobmodel.stock import stock_param
 
 from ..visual import SceneVisual
 from ..yuv import rgb_to_i420
 from . import cover, scene_kind
 
-STOCK_PARAM = Param(check=read_stock, about="a stock clip for this scene: a search query or "
-                    '{"query","provider","kind","orientation"} (used when `video` is absent)')
-
 
 @scene_kind("video", owns=("video", "volume"), needs=("video|stock",), files=("video",),
-            params={"stock": STOCK_PARAM})
+            params={"stock": stock_param("clip", "video")})
 class ClipSource:
     """A video clip (`video`), trimmed or looped to the scene, cropped to fit; its own sound at `volume`."""
 

@@ -25,9 +25,8 @@ from typing import Hashable
 import numpy as np
 from PIL import Image
 
-from jobmodel.catalogue import Param
 from jobmodel.errors import JobFailed
-from jobmodel.stock import read_stock
+from jobmodel.stock import stock_param
 
 from ..motions import ROOM, camera
 from ..visual import SceneVisual
@@ -97,9 +96,7 @@ def forget_pictures() -> None:
             _drop_if_unkept(key)
 
 
-@scene_kind("image", picture=ROOM, params={"stock": Param(
-    check=read_stock, about='a stock photo for this scene: a search query or {"query","provider","kind",'
-                            '"orientation"} (used when `image` is absent)')})
+@scene_kind("image", picture=ROOM, params={"stock": stock_param("photo", "image")})
 class StillSource:
     """A still picture (the scene's `image`, or one generated from `promptImage`) and a camera move (`motion`)."""
 

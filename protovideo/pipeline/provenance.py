@@ -2,8 +2,8 @@
 Content Credentials inside the MP4 (generators/credentials.py).
 
 The manifest lists each input file (URL or path as the job gave it, sha256, licence and author
-where known: a stock photo or clip's author, page URL and licence), each generated picture (provider, model, seed), each model and voice (name, file
-hash or revision, device), the fonts that drew the text (name, licence), the worker's version,
+where known: a stock photo or clip's author, page URL and licence), each generated picture
+(provider, model, seed), each model and voice (name, file hash or revision, device), the fonts that drew the text (name, licence), the worker's version,
 the job's hash and the settings that shaped the output (never a secret: a fixed list of names).
 """
 from __future__ import annotations
