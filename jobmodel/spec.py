@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from jobmodel import catalogue
 from jobmodel.errors import JobInvalid
-from jobmodel.fields import Fields, boolean, color, http_url, number, one_of, string, type_name
+from jobmodel.fields import Fields, boolean, choice, color, http_url, number, one_of, string, type_name
 from jobmodel.limits import LIMITS
 from jobmodel.platforms import PLATFORMS, check_length, check_picture
 from jobmodel.plugin_fields import OverlaySpec, Params, check_kind_fields, field_names, named, overlays, param, \
@@ -33,6 +33,12 @@ PRESETS = {"reel": (1080, 1920), "landscape": (1920, 1080), "square": (1080, 108
 POSITIONS = ("top", "center", "bottom")
 QUALITIES = ("draft", "standard", "high")
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def priority_name(value: Any) -> str | None:
+    """The priority `value` spells (fields.choice: "CRITICAL", " critical" -> "critical"), else None.
+    The job model, the sources and every route read a priority with this one rule."""
+    return choice(value, PRIORITIES)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from jobmodel.spec import ID_RE, PRIORITIES
+from jobmodel.spec import ID_RE, PRIORITIES, priority_name
 from protovideo.service.api.search import search_jobs
 from protovideo.service.api.validation import decode_body, job_problems
 from protovideo.service.api.views import job_links, job_view
@@ -41,8 +41,11 @@ def job_or_404(request: Request, job_id: str):
 async def submit(request: Request, idempotency_key: str | None = Header(default=None),
                  priority: str | None = Query(default=None, description="overrides the job's own priority")):
     data, problems = decode_body(await request.body())
-    if priority is not None and priority not in PRIORITIES:
-        problems.append({"field": "priority", "message": f"must be one of {', '.join(PRIORITIES)}"})
+    if priority is not None:   # ?priority= by the job model's rule, as the job's own field
+        if priority_name(priority) is None:
+            problems.append({"field": "priority",
+                             "message": f"must be one of {', '.join(PRIORITIES)}, got {priority!r:.60}"})
+        priority = priority_name(priority)
     if idempotency_key is not None and not KEY_RE.match(idempotency_key):
         problems.append({"field": "Idempotency-Key",
                          "message": "must be 1-200 printable ASCII characters without spaces"})

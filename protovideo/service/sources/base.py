@@ -46,9 +46,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from jobmodel.errors import JobInvalid
+from jobmodel.fields import SURROGATE
 from jobmodel.files import write_json_atomic  # noqa: F401 - the spool's records are written with it
 from jobmodel.jobfile import decode_job_bytes
-from jobmodel.spec import PRIORITIES   # highest first
+from jobmodel.spec import PRIORITIES, priority_name   # highest first
 from jobmodel.states import JobState
 from protovideo.runtime.secrets import scrub
 from protovideo.service.sources.store import (BadCursor, JobInfo, JobNotCancellable,  # noqa: F401
@@ -264,17 +265,21 @@ def now_iso() -> str:
 
 
 def priority_of(data: Any, default: str = "normal") -> str:
+    """The job's priority by the job model's rule (jobmodel.spec.priority_name); `default` when
+    it has none or none the rule knows (the job's check then refuses it, naming the field)."""
     value = data.get("priority") if isinstance(data, dict) else None
-    return value if value in PRIORITIES else default
+    return priority_name(value) or default
 
 
 def decode_raw_job(raw: Any) -> tuple[Any, JobInvalid | None]:
     """(job JSON, None) or (None, JobInvalid) for a raw job: bytes or text as received,
     or JSON an API already decoded; the same size and depth limits as a job file."""
     if not isinstance(raw, (bytes, str)):
-        raw = json.dumps(raw)
+        raw = json.dumps(raw)   # ASCII: a lone surrogate becomes its escape, refused below
+    if isinstance(raw, str):    # text another program handed over may hold a lone surrogate itself
+        raw = SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", raw).encode("utf-8")
     try:
-        return decode_job_bytes(raw.encode("utf-8") if isinstance(raw, str) else raw), None
+        return decode_job_bytes(raw), None
     except JobInvalid as exc:
         return None, exc
 

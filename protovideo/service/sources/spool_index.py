@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jobmodel.spec import ID_RE, PRIORITIES
+from jobmodel.spec import ID_RE, PRIORITIES, priority_name
 from jobmodel.states import JobState
 
 CANONICAL = re.compile(r"^([0-3])-(\d+)-([A-Za-z0-9_-]{1,64})$")
@@ -171,9 +171,8 @@ class SpoolIndex:
                     int(dirent.stat().st_mtime * 1e6)
             except (OSError, ValueError, TypeError):
                 return None
-            priority = data.get("priority") if isinstance(data, dict) else None
-            return Entry(job_id, state, priority if priority in PRIORITIES else "normal",
-                         sort_us, stage, dirent.path)
+            priority = priority_name(data.get("priority")) if isinstance(data, dict) else None
+            return Entry(job_id, state, priority or "normal", sort_us, stage, dirent.path)
         record = read_json(dirent.path)
         if not isinstance(record, dict):
             return None
@@ -183,9 +182,9 @@ class SpoolIndex:
                 sort_us = int(dirent.stat().st_mtime * 1e6)
             except OSError:
                 return None
-        priority = record.get("priority")
-        if priority not in PRIORITIES:
+        priority = priority_name(record.get("priority"))
+        if priority is None:
             job = record.get("job")
-            priority = job.get("priority") if isinstance(job, dict) else None
-        return Entry(str(record.get("id") or stem), state,
-                     priority if priority in PRIORITIES else "normal", sort_us, stage, dirent.path)
+            priority = priority_name(job.get("priority")) if isinstance(job, dict) else None
+        return Entry(str(record.get("id") or stem), state, priority or "normal", sort_us, stage,
+                     dirent.path)

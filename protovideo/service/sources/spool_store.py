@@ -256,9 +256,7 @@ class SpoolStore:
     @staticmethod
     def _final_info(job_id: str, state: JobState, record: dict, with_job: bool = True) -> JobInfo:
         job = record.get("job") if with_job else None
-        priority = record.get("priority")
-        if priority not in PRIORITIES:
-            priority = priority_of(job if isinstance(job, dict) else None)
+        priority = priority_of(record, default="") or priority_of(job if isinstance(job, dict) else None)
         progress = progress_view({"done": 1, "total": 1, "what": "done"}) \
             if state is JobState.FINISHED else progress_view(None)
         return JobInfo(job_id, state, priority, int(record.get("attempts") or 0), progress,
