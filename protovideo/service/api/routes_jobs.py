@@ -27,9 +27,10 @@ def eta_model(request: Request):
     return state.eta
 
 
-def job_or_404(request: Request, job_id: str):
-    """The job as the store has it; 404 for an id that is malformed or not on record."""
-    info = request.app.state.store.get(job_id) if ID_RE.match(job_id) else None
+def job_or_404(request: Request, job_id: str, with_job: bool = False):
+    """The job as the store has it (its job data only `with_job`: the job may be megabytes);
+    404 for an id that is malformed or not on record."""
+    info = request.app.state.store.get(job_id, with_job=with_job) if ID_RE.match(job_id) else None
     if info is None:
         raise HTTPException(status_code=404, detail=f"no job {job_id!r} on record")
     return info
@@ -102,7 +103,7 @@ def list_jobs(request: Request, state: str | None = None, priority: str | None =
 
 @router.get("/v1/jobs/{job_id}", summary="One job: state, priority, attempts, progress, eta_s, record, links")
 def get_job(request: Request, job_id: str, with_job: bool = False):
-    return JSONResponse(job_view(job_or_404(request, job_id), eta_model(request), with_job=with_job))
+    return JSONResponse(job_view(job_or_404(request, job_id, with_job), eta_model(request), with_job=with_job))
 
 
 @router.delete("/v1/jobs/{job_id}",

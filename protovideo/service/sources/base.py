@@ -20,7 +20,7 @@ the http source is only a client of another job server and raises
 NotImplementedError for these):
 
 - `submit(data, priority, base_dir, idempotency_key) -> SubmitResult`
-- `get(job_id) -> JobInfo | None`
+- `get(job_id, with_job=True) -> JobInfo | None`   (without the job: its brief only)
 - `list_jobs(state, priority, limit, cursor) -> (list[JobInfo], next_cursor | None)`
 - `cancel(job_id) -> JobInfo`
 - `retry(job_id) -> JobInfo`   a failed or cancelled job queued again (a new run)
@@ -150,8 +150,9 @@ class JobSource(abc.ABC):
         """
         raise NotImplementedError(f"the {self.name} source does not accept submissions")
 
-    def get(self, job_id: str) -> JobInfo | None:
-        """One job (with its record and job data), or None when no such job is on record."""
+    def get(self, job_id: str, with_job: bool = True) -> JobInfo | None:
+        """One job (with its record, and its job data `with_job`), or None when no such job is
+        on record. Without the job data only the job's brief is read, never its whole body."""
         raise NotImplementedError(f"the {self.name} source keeps no jobs of its own")
 
     def list_jobs(self, state: JobState | str | None = None, priority: str | None = None,
@@ -195,7 +196,7 @@ class JobSource(abc.ABC):
         result = self.submit({**job, "id": job_id}, priority=info.priority,
                              base_dir=Path(base_dir) if isinstance(base_dir, str) and base_dir else None)
         log.info("job %s queued again by a retry (was %s)", job_id, info.state.value)
-        return self.get(result.id) or JobInfo(result.id, result.state)
+        return self.get(result.id, with_job=False) or JobInfo(result.id, result.state)
 
     # ------------------------------------------------------------ workers
     def worker_seen(self, name: str, info: dict) -> None:
@@ -213,8 +214,8 @@ class JobSource(abc.ABC):
         """Queue depths; or one job as a dict (JobInfo.to_dict), state "unknown" when absent."""
         if job_id is None:
             raise NotImplementedError
-        info = self.get(job_id)
-        return {"id": job_id, "state": "unknown"} if info is None else info.to_dict()
+        info = self.get(job_id, with_job=False)   # its brief: the job may be megabytes
+        return {"id": job_id, "state": "unknown"} if info is None else info.to_dict(with_job=False)
 
     # ------------------------------------------------------------ final-state listeners
     def add_final_listener(self, listener: Callable[[str, dict], None]) -> None:

@@ -35,7 +35,7 @@ from protovideo.service.sources.base import (PRIORITIES, ClaimedJob, JobSource, 
                                              cancel_record, decode_raw_job, default_worker_name,
                                              now_iso)
 from protovideo.service.sources.presence import RedisPresence
-from protovideo.service.sources.redis_store import RECORD_TTL, RedisStore, now_us
+from protovideo.service.sources.redis_store import RECORD_TTL, RedisStore, brief_record, now_us
 
 log = logging.getLogger("protovideo.redis_source")
 
@@ -208,7 +208,7 @@ class RedisSource(RedisStore, RedisPresence, JobSource):
              dead_letter: bool = False) -> None:
         record = self._stamp(claimed, record)
         with self.r.pipeline(transaction=True) as pipe:
-            self.move(claimed.id, state, {"record": json.dumps(record),
+            self.move(claimed.id, state, {"record": json.dumps(record), "brief_record": brief_record(record),
                                           "finished_at": record.get("finished_at") or now_iso(),
                                           "cancel_requested": "0"},
                       ttl=RECORD_TTL, client=pipe)

@@ -39,6 +39,7 @@ from protovideo.service.sources.base import (PRIORITIES, ClaimedJob, JobSource, 
 from protovideo.service.sources.spool_index import (CANONICAL, META, SpoolIndex, clean_id, job_files,
                                                     submitted_us_of_stem)
 from protovideo.service.sources.presence import SpoolPresence
+from protovideo.service.sources.spool_brief import SpoolBriefs
 from protovideo.service.sources.spool_store import FINAL_FOLDERS, SpoolStore
 from protovideo.service.sources.store import us_to_iso
 
@@ -68,6 +69,7 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
         elif not self.root.is_dir():
             raise FileNotFoundError(f"the spool folder {self.root} (SPOOL_DIR) does not exist")
         self.index = SpoolIndex(self.dirs, list_files=lambda folder: _job_json_files(folder))
+        self.briefs = SpoolBriefs(self.root)   # what lists and status read (spool_brief.py)
         self._last_key_prune = 0.0
         self.worker_name = worker_name or default_worker_name()
         self.lease = settings.LEASE_SECONDS
@@ -108,15 +110,25 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
             if os.path.exists(entry.path[:-5] + ".cancel"):
                 self._cancel_orphan(entry)   # cancelled while its worker was dying
                 continue
+            state = Path(entry.path[:-5] + ".state")
+            known = self._read_json(state)
+            attempts = known.get("attempts") if isinstance(known, dict) else None
             try:
                 os.rename(entry.path, self.dirs["incoming"] / f"{stem}.json")
             except FileNotFoundError:
                 continue    # another worker reclaimed it first
-            Path(entry.path[:-5] + ".state").unlink(missing_ok=True)
+            if isinstance(attempts, int):   # the dead worker's attempt counts
+                self.briefs.set_attempts(stem, attempts)
+            state.unlink(missing_ok=True)
             log.warning("lease of %s ran out (worker gone); queued again", stem)
             count += 1
         self._sweep_stale_temporaries(deadline)
+        self.briefs.sweep(self._live_stems, self.lease)
         return count
+
+    def _live_stems(self) -> set[str]:
+        return {e.name[:-5].rsplit("~", 1)[0] for folder in ("incoming", "processing")
+                for e in _job_json_files(self.dirs[folder])}
 
     def _sweep_stale_temporaries(self, deadline: float) -> None:
         """Remove processing/'s hidden half-written files (`.<name>.tmp-*`, from write_json_atomic)
@@ -207,6 +219,7 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
         self._processing(claimed).unlink(missing_ok=True)
         for suffix in (".state", ".cancel"):
             self._processing(claimed, suffix).unlink(missing_ok=True)
+        self.briefs.drop(claimed.handle["stem"])
 
     def _stamp(self, claimed: ClaimedJob, record: dict) -> dict:
         """The record with the job's priority and submission time (for lists and the API)."""
@@ -262,6 +275,8 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
             self.record_cancelled(claimed, cancel_record(claimed.id, "started", claimed.attempts,
                                                          job, worker=self.worker_name))
             return
+        self.briefs.write(claimed.handle["stem"], claimed.data, claimed.id,
+                          attempts=int(meta.get("attempts") or 0))
         if claimed.data is not None:
             # rewrite in place; the future mtime keeps other workers from reclaiming it
             write_json_atomic(path, {**claimed.data, META: meta}, mtime=not_before)
