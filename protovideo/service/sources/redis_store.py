@@ -257,7 +257,7 @@ class RedisStore:
                        (record.get("finished_at") if isinstance(record, dict) else None),
                        worker=values.get("worker") or None,
                        retry_pending=state is JobState.QUEUED and bool(retry_at)
-                       and float(retry_at) > time.time(),
+                       and float(retry_at) > self.clock(),
                        cancel_requested=state is JobState.STARTED and values.get("cancel_requested") == "1",
                        record=record, job=job if isinstance(job, dict) else None,
                        title=values.get("title") or (record.get("title") or job_title(record.get("job"))

@@ -29,7 +29,7 @@ import os
 import time
 import uuid
 from pathlib import Path
-
+from typing import Callable
 
 from jobmodel.spec import ID_RE
 from jobmodel.states import JobState
@@ -59,8 +59,12 @@ def _id_from_stem(stem: str) -> str:
 class SpoolSource(SpoolStore, SpoolPresence, JobSource):
     name = "spool"
 
-    def __init__(self, settings, worker_name: str | None = None, create: bool = True):
+    def __init__(self, settings, worker_name: str | None = None, create: bool = True,
+                 clock: Callable[[], float] = time.time):
+        """`clock`: wall-clock seconds for leases and retry times (file mtimes are set from it);
+        tests pass one they move on themselves instead of sleeping past a lease."""
         self.settings = settings
+        self.clock = clock
         self.root = settings.path("SPOOL_DIR")
         self.dirs = {name: self.root / name for name in FOLDERS}
         if create:
@@ -69,7 +73,7 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
         elif not self.root.is_dir():
             raise FileNotFoundError(f"the spool folder {self.root} (SPOOL_DIR) does not exist")
         self.index = SpoolIndex(self.dirs, list_files=lambda folder: _job_json_files(folder))
-        self.briefs = SpoolBriefs(self.root)   # what lists and status read (spool_brief.py)
+        self.briefs = SpoolBriefs(self.root, clock=clock)   # what lists and status read (spool_brief.py)
         self._last_key_prune = 0.0
         self.worker_name = worker_name or default_worker_name()
         self.lease = settings.LEASE_SECONDS
@@ -99,7 +103,7 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
     def reclaim_expired(self) -> int:
         """Move jobs whose lease ran out back to incoming/; return how many."""
         count = 0
-        deadline = time.time() - self.lease
+        deadline = self.clock() - self.lease
         for entry in _job_json_files(self.dirs["processing"]):
             try:
                 if entry.stat().st_mtime >= deadline:
@@ -143,7 +147,7 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
                         pass
 
     def _candidates(self) -> list[os.DirEntry]:
-        now = time.time()
+        now = self.clock()
         ready = []
         for entry in _job_json_files(self.dirs["incoming"]):
             try:
@@ -163,7 +167,7 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
             token = uuid.uuid4().hex[:12]
             target = self.dirs["processing"] / f"{stem}~{token}.json"
             try:
-                os.utime(entry.path)            # a fresh lease before anyone can see it
+                self._touch(entry.path)         # a fresh lease before anyone can see it
                 os.rename(entry.path, target)   # atomic: exactly one worker wins
             except FileNotFoundError:
                 continue
@@ -193,9 +197,14 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
             return None
         if data is not None:
             meta.update(attempts=attempts, worker=self.worker_name, claimed_at=claimed.claimed_at)
-            write_json_atomic(path, {**data, META: meta})
+            write_json_atomic(path, {**data, META: meta}, mtime=self.clock())   # the lease from now
         self._write_state(claimed)
         return claimed
+
+    def _touch(self, path) -> None:
+        """The file's mtime (its lease) set to now by this source's clock."""
+        now = self.clock()
+        os.utime(path, (now, now))
 
     # ------------------------------------------------------------ while running
     def _write_state(self, claimed: ClaimedJob) -> None:
@@ -206,7 +215,7 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
 
     def heartbeat(self, claimed: ClaimedJob) -> None:
         try:
-            os.utime(self._processing(claimed))
+            self._touch(self._processing(claimed))
         except FileNotFoundError:
             raise LeaseLost(f"job {claimed.id}: the lease ran out and the job was queued again") \
                 from None
@@ -255,7 +264,7 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
             self._forget(claimed)
             return
         meta = dict(claimed.handle["meta"], attempts=claimed.attempts, last_error=error)
-        self._requeue(claimed, meta, not_before=time.time() + max(0.0, retry_in))
+        self._requeue(claimed, meta, not_before=self.clock() + max(0.0, retry_in))
 
     def record_cancelled(self, claimed: ClaimedJob, record: dict) -> None:
         self._write_final(claimed.id, JobState.CANCELLED, self._stamp(claimed, record))
@@ -295,7 +304,7 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
     def _depths(self) -> dict:
         queued = {p: 0 for p in PRIORITIES}
         waiting = 0
-        now = time.time()
+        now = self.clock()
         for entry in _job_json_files(self.dirs["incoming"]):
             try:
                 queued[PRIORITIES[self._rank(entry)]] += 1

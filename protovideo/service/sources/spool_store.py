@@ -253,7 +253,7 @@ class SpoolStore:
         """A queued job from its incoming/ file's brief (mtime in the future: waiting for a retry)."""
         stem = os.path.basename(path)[:-5]
         data, meta, brief = self._body(job_id, path, stem, with_job)
-        waiting = os.stat(path).st_mtime > time.time()
+        waiting = os.stat(path).st_mtime > self.clock()
         return JobInfo(job_id, JobState.QUEUED, brief["priority"], brief["attempts"],
                        submitted_at=self._submitted(stem, meta),
                        retry_pending=waiting, job=data, title=brief["title"])
