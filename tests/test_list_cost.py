@@ -166,3 +166,27 @@ def test_redis_list_and_status_read_no_job_body(make_settings, redis_url, redis_
     meter[0] = 0
     assert len(source.get("big04", with_job=True).job["overlays"][0]["text"]) == BODY_CHARS
     assert meter[0] >= BODY_CHARS
+
+
+def test_spool_briefs_follow_their_jobs(make_settings):
+    """A brief per queued or running job: gone with the job, made again when lost, strays swept."""
+    from lease_clock import ManualClock
+    clock = ManualClock()
+    source = SpoolSource(make_settings(LEASE_SECONDS=30), clock=clock)
+    briefs = source.root / "briefs"
+    for n in range(3):
+        source.submit(tiny_job(f"j{n}", scenes=1, **({"output_filename": f"title{n}.mp4"})))
+    assert len(list(briefs.iterdir())) == 3
+    running = source.claim()
+    source.complete(running, {"id": running.id, "status": "done"})
+    source.cancel("j1")
+    assert [p.name.endswith("-j2.json") for p in briefs.iterdir()] == [True]   # only j2 is left
+    next(briefs.iterdir()).unlink()                          # lost (a crash between two writes)
+    fresh = SpoolSource(make_settings(LEASE_SECONDS=30), clock=clock)
+    assert [(j.id, j.title) for j in fresh.list_jobs(state="queued")[0]] == [("j2", "title2.mp4")]
+    assert len(list(briefs.iterdir())) == 1                   # made again from the job
+    stray = briefs / "2-00000000000000000001-gone.json"
+    stray.write_text('{"id": "gone", "title": "", "attempts": 0}')
+    clock.advance(60)
+    fresh.reclaim_expired()
+    assert not stray.exists() and len(list(briefs.iterdir())) == 1

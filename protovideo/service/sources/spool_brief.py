@@ -13,8 +13,8 @@ changes the attempts (a retry, a hand-back, a lease that ran out) rewrites it, s
 a job the spool queued is always there.
 
 A job file another program dropped in (no canonical stem), or one whose brief is missing
-(a crash between the two writes of an older version), is read once per file (by inode) and
-its brief kept in memory. Briefs of jobs that have ended are removed with the job; strays
+(a crash between the two writes of an older version), is read once per file (by inode). Every
+brief is kept in memory while its job file stays the same file, so a list costs a stat per job. Briefs of jobs that have ended are removed with the job; strays
 (a crash between the two) are swept after a lease.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ from jobmodel.title import job_title
 from protovideo.service.sources.spool_index import CANONICAL, META, read_json
 
 SWEEP_EVERY_S = 60.0
-MEMORY_SIZE = 20_000   # briefs of dropped-in files kept in memory
+MEMORY_SIZE = 20_000   # briefs kept in memory (by job file path and inode)
 
 
 def brief_of(data: Any, job_id: str) -> dict:
@@ -74,24 +74,23 @@ class SpoolBriefs:
             write_json_atomic(self.path(stem), {**brief, "attempts": attempts}, indent=None)
 
     def read(self, stem: str, body_path: str, job_id: str) -> dict:
-        """The brief of the job in `body_path`: from briefs/, else from the body, read once per
-        file. FileNotFoundError when the body is gone (the job moved on)."""
-        if CANONICAL.match(stem):
-            brief = read_json(self.path(stem))
-            if isinstance(brief, dict):
-                return brief
+        """The brief of the job in `body_path`: from briefs/, else from the body; kept in memory
+        while the body is the same file (path and inode: every step that changes a brief also
+        renames or rewrites the body). FileNotFoundError when the body is gone (it moved on)."""
         inode = os.stat(body_path).st_ino          # FileNotFoundError: it moved on
         with self._lock:
             known = self._memory.get((body_path, inode))
         if known is not None:
             return known
-        data = read_json(body_path)
-        if data is None and not os.path.exists(body_path):
-            raise FileNotFoundError(body_path)
-        brief = brief_of(data, job_id)
-        if CANONICAL.match(stem):   # a brief lost to a crash: made again from the body
-            with contextlib.suppress(OSError):
-                self.write(stem, data, job_id)
+        brief = read_json(self.path(stem)) if CANONICAL.match(stem) else None
+        if not isinstance(brief, dict):
+            data = read_json(body_path)
+            if data is None and not os.path.exists(body_path):
+                raise FileNotFoundError(body_path)
+            brief = brief_of(data, job_id)
+            if CANONICAL.match(stem):   # a brief lost to a crash: made again from the body
+                with contextlib.suppress(OSError):
+                    self.write(stem, data, job_id)
         with self._lock:
             if len(self._memory) > MEMORY_SIZE:
                 self._memory.clear()
