@@ -38,36 +38,45 @@ def read_bytes(pid: int | str = "self") -> int:
     raise AssertionError("no rchar in /proc/PID/io")
 
 
-def queue_big_jobs(source) -> None:
+def queue_big_jobs(source, failed: int = 0) -> None:
     for n in range(JOBS):
         source.submit(big_job(n))
+    for _ in range(failed):   # ended: their records hold a copy of the job
+        claimed = source.claim()
+        source.fail(claimed, {"type": "JobFailed", "message": "no"})
     for _ in range(5):   # some are running: their listing reads .state beside the brief
         assert source.claim() is not None
 
 
 def test_spool_list_and_status_read_briefs_not_bodies(make_settings):
     settings = make_settings(LEASE_SECONDS=600)
-    queue_big_jobs(SpoolSource(settings))
+    queue_big_jobs(SpoolSource(settings), failed=5)
     source = SpoolSource(settings)   # a fresh process's view: nothing cached
 
     before = read_bytes()
     jobs, _ = source.list_jobs(limit=JOBS)
     one = source.status("big07")
+    failed = source.status("big01")
     depths = source.status()
-    brief = source.get("big01", with_job=False)
+    brief = source.get("big20", with_job=False)
     spent = read_bytes() - before
 
-    assert len(jobs) == JOBS and {j.state.value for j in jobs} == {"queued", "started"}
+    assert len(jobs) == JOBS and {j.state.value for j in jobs} == {"queued", "started", "failed"}
     assert all(j.title == "" and j.priority == "normal" for j in jobs)
     assert sum(j.state.value == "started" for j in jobs) == 5
-    assert one["state"] in ("queued", "started") and one["submitted_at"]
-    assert depths["queued_total"] == JOBS - 5 and depths["started"] == 5
-    assert brief.job is None and brief.attempts in (0, 1)
+    assert [j.record["error"]["message"] for j in jobs if j.state.value == "failed"] == ["no"] * 5
+    assert one["state"] == "started" and one["submitted_at"] and one["attempts"] == 1
+    assert failed["state"] == "failed" and failed["record"]["error"]["message"] == "no"
+    assert depths["queued_total"] == JOBS - 10 and depths["started"] == 5 and depths["failed"] == 5
+    assert brief.job is None and brief.attempts == 0 and brief.state.value == "queued"
     assert spent < LITTLE, f"read {spent} bytes for a list, a status and the depths"
 
     before = read_bytes()                      # the meter sees a body read
-    whole = source.get("big03", with_job=True)
+    whole = source.get("big33", with_job=True)
     assert whole.job["overlays"][0]["text"] == "x" * BODY_CHARS
+    assert read_bytes() - before >= BODY_CHARS
+    before = read_bytes()                      # and an ended job's whole record
+    assert source.get("big02", with_job=True).record["job"]["id"] == "big02"
     assert read_bytes() - before >= BODY_CHARS
 
 
@@ -169,7 +178,8 @@ def test_redis_list_and_status_read_no_job_body(make_settings, redis_url, redis_
 
 
 def test_spool_briefs_follow_their_jobs(make_settings):
-    """A brief per queued or running job: gone with the job, made again when lost, strays swept."""
+    """A brief per queued or running job, gone when it ends, and one per ended job's record; made
+    again when lost or no longer matching; strays swept."""
     from lease_clock import ManualClock
     clock = ManualClock()
     source = SpoolSource(make_settings(LEASE_SECONDS=30), clock=clock)
@@ -180,13 +190,20 @@ def test_spool_briefs_follow_their_jobs(make_settings):
     running = source.claim()
     source.complete(running, {"id": running.id, "status": "done"})
     source.cancel("j1")
-    assert [p.name.endswith("-j2.json") for p in briefs.iterdir()] == [True]   # only j2 is left
-    next(briefs.iterdir()).unlink()                          # lost (a crash between two writes)
+    names = sorted(p.name for p in briefs.iterdir())
+    assert names[1:] == ["cancelled.j1.json", "done.j0.json"] and names[0].endswith("-j2.json")
+    queued = briefs / names[0]
+    queued.unlink()                                           # lost (a crash between two writes)
+    record = source.root / "done" / "j0.json"
+    record.write_text(record.read_text().replace('"done"', '"done" ', 1))   # rewritten by hand
     fresh = SpoolSource(make_settings(LEASE_SECONDS=30), clock=clock)
-    assert [(j.id, j.title) for j in fresh.list_jobs(state="queued")[0]] == [("j2", "title2.mp4")]
-    assert len(list(briefs.iterdir())) == 1                   # made again from the job
+    listed = {j.id: j for j in fresh.list_jobs()[0]}
+    assert (listed["j2"].state.value, listed["j2"].title) == ("queued", "title2.mp4")
+    assert listed["j0"].state.value == "finished" and listed["j0"].record["status"] == "done"
+    assert queued.exists()                                    # made again from the job
+    assert fresh.briefs.read_final("done", "j0", record) is not None   # matches the new record
     stray = briefs / "2-00000000000000000001-gone.json"
     stray.write_text('{"id": "gone", "title": "", "attempts": 0}')
     clock.advance(60)
     fresh.reclaim_expired()
-    assert not stray.exists() and len(list(briefs.iterdir())) == 1
+    assert not stray.exists() and sorted(p.name for p in briefs.iterdir()) == names

@@ -28,7 +28,7 @@ from requests.adapters import HTTPAdapter
 from jobmodel.backoff import Backoff
 from jobmodel.states import JobState
 from jobmodel.spec import priority_name
-from protovideo.service.sources.base import (PRIORITIES, ClaimedJob, JobSource, LeaseLost,
+from protovideo.service.sources.base import (ClaimedJob, JobSource, LeaseLost,
                                              decode_raw_job, default_worker_name, now_iso)
 from protovideo.service.sources.store import SubmitResult
 

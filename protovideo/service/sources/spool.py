@@ -72,8 +72,9 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
                 folder.mkdir(parents=True, exist_ok=True)
         elif not self.root.is_dir():
             raise FileNotFoundError(f"the spool folder {self.root} (SPOOL_DIR) does not exist")
-        self.index = SpoolIndex(self.dirs, list_files=lambda folder: _job_json_files(folder))
         self.briefs = SpoolBriefs(self.root, clock=clock)   # what lists and status read (spool_brief.py)
+        self.index = SpoolIndex(self.dirs, list_files=lambda folder: _job_json_files(folder),
+                                final_record=self._brief_record)
         self._last_key_prune = 0.0
         self.worker_name = worker_name or default_worker_name()
         self.lease = settings.LEASE_SECONDS
@@ -248,9 +249,11 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
         folder = self.dirs[FINAL_FOLDERS[state]]
         folder.mkdir(exist_ok=True)
         write_json_atomic(folder / f"{job_id}.json", record)
+        self.briefs.write_final(FINAL_FOLDERS[state], job_id, folder / f"{job_id}.json", record)
         for other, name in FINAL_FOLDERS.items():
             if other is not state:
                 (self.dirs[name] / f"{job_id}.json").unlink(missing_ok=True)
+                self.briefs.drop_final(name, job_id)
         self._notify_final(state, record)
 
     def complete(self, claimed: ClaimedJob, record: dict) -> None:

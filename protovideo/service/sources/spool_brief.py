@@ -12,6 +12,15 @@ file, which is small too. `submit` writes the brief before the job file, and eve
 changes the attempts (a retry, a hand-back, a lease that ran out) rewrites it, so the brief of
 a job the spool queued is always there.
 
+An ended job's record holds a copy of the job, so it has a brief too:
+
+    SPOOL_DIR/briefs/<folder>.<id>.json   {"sig", "record" (less its "job"), "title"}
+                                          for done/, failed/ or cancelled/<id>.json
+
+`sig` is the record file's (inode, size, mtime) when the brief was written: a brief that does
+not match the record as it is now (the record was rewritten, a crash came between the two
+writes) is not used, and the record itself is read.
+
 A job file another program dropped in (no canonical stem), or one whose brief is missing
 (a crash between the two writes of an older version), is read once per file (by inode). Every
 brief is kept in memory while its job file stays the same file, so a list costs a stat per job. Briefs of jobs that have ended are removed with the job; strays
@@ -100,6 +109,49 @@ class SpoolBriefs:
     def drop(self, stem: str) -> None:
         self.path(stem).unlink(missing_ok=True)
 
+    # ------------------------------------------------------------ ended jobs
+    def final_path(self, folder: str, job_id: str) -> Path:
+        return self.folder / f"{folder}.{job_id}.json"
+
+    @staticmethod
+    def signature(path: Path | str) -> list[int]:
+        st = os.stat(path)
+        return [st.st_ino, st.st_size, st.st_mtime_ns]
+
+    def write_final(self, folder: str, job_id: str, record_path: Path | str, record: dict,
+                    sig: list[int] | None = None) -> None:
+        """The brief of the record at `record_path` (`sig`: the file's signature when `record`
+        was read from it; nothing is written when the file has changed since)."""
+        now = self.signature(record_path)
+        if sig is not None and sig != now:
+            return
+        self.folder.mkdir(exist_ok=True)
+        write_json_atomic(self.final_path(folder, job_id), {
+            "sig": now,
+            "record": {k: v for k, v in record.items() if k != "job"},
+            "title": record.get("title") or job_title(record.get("job"))}, indent=None)
+
+    def read_final(self, folder: str, job_id: str, record_path: Path | str) -> dict | None:
+        """{"record" (less its job), "title"} of the record at `record_path` when its brief matches
+        the file as it is, else None (read the record). FileNotFoundError: no such record."""
+        sig = self.signature(record_path)
+        key = (str(record_path), *sig)
+        with self._lock:
+            known = self._memory.get(key)
+        if known is not None:
+            return known
+        brief = read_json(self.final_path(folder, job_id))
+        if not (isinstance(brief, dict) and brief.get("sig") == sig and isinstance(brief.get("record"), dict)):
+            return None
+        with self._lock:
+            if len(self._memory) > MEMORY_SIZE:
+                self._memory.clear()
+            self._memory[key] = brief
+        return brief
+
+    def drop_final(self, folder: str, job_id: str) -> None:
+        self.final_path(folder, job_id).unlink(missing_ok=True)
+
     def sweep(self, live_stems, older_than_s: float) -> int:
         """Remove briefs whose job (`live_stems()`: the stems in incoming/ and processing/) is gone
         and that are older
@@ -119,6 +171,9 @@ class SpoolBriefs:
             stem = entry.name[:-5]
             if not entry.name.endswith(".json") or stem in live_stems:
                 continue
+            folder, dot, job_id = stem.partition(".")
+            if dot and (self.folder.parent / folder / f"{job_id}.json").exists():
+                continue   # an ended job's brief, its record still there
             with contextlib.suppress(FileNotFoundError):
                 if entry.stat().st_mtime < now - older_than_s:
                     os.unlink(entry.path)

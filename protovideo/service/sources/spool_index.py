@@ -84,9 +84,12 @@ def clean_id(stem: str, fallback: str) -> str:
 
 
 class SpoolIndex:
-    def __init__(self, dirs: dict[str, Path], list_files=job_files):
+    def __init__(self, dirs: dict[str, Path], list_files=job_files, final_record=None):
+        """`final_record(folder, id, path)`: an ended job's record less its job (its brief), or
+        None, when the record itself must be read."""
         self.dirs = dirs
         self.list_files = list_files
+        self.final_record = final_record
         self._cache: dict[tuple[str, str, int], Entry] = {}
         self._lock = threading.Lock()
         self._stamps: tuple | None = None      # the folders' mtimes when the last scan began
@@ -173,7 +176,9 @@ class SpoolIndex:
                 return None
             priority = priority_name(data.get("priority")) if isinstance(data, dict) else None
             return Entry(job_id, state, priority or "normal", sort_us, stage, dirent.path)
-        record = read_json(dirent.path)
+        record = self.final_record(folder, stem, dirent.path) if self.final_record else None
+        if record is None:
+            record = read_json(dirent.path)
         if not isinstance(record, dict):
             return None
         sort_us = iso_to_us(record.get("submitted_at")) if record.get("submitted_at") else None

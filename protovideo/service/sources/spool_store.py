@@ -7,7 +7,6 @@ listings go through `self._files(folder)`.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import fcntl
 import hashlib
 import json
@@ -30,7 +29,6 @@ from protovideo.service.sources.store import (JobInfo, JobNotCancellable, JobNot
 log = logging.getLogger("protovideo.spool")
 
 FINAL_FOLDERS = {JobState.FINISHED: "done", JobState.FAILED: "failed", JobState.CANCELLED: "cancelled"}
-FINAL_CACHE_SIZE = 20_000   # ended jobs whose parsed record a listing keeps
 KEY_TTL = 24 * 3600   # an Idempotency-Key is remembered this long
 
 
@@ -202,9 +200,9 @@ class SpoolStore:
         elif known is not None:   # ended, and nothing newer of this id in the folders
             if not final:
                 return None
-            record = self._read_json(Path(known.path))
-            if isinstance(record, dict):
-                return self._final_info(job_id, known.state, record)
+            found = self._ended(job_id, known.state, known.path, with_job)
+            if found is not None:
+                return found
         for entry in self._files(self.dirs["processing"]):
             if self._entry_id(entry) == job_id:
                 return self._started_info(job_id, entry.path, with_job)
@@ -214,10 +212,41 @@ class SpoolStore:
         if not final:
             return None
         for state, folder in FINAL_FOLDERS.items():
-            record = self._read_json(self.dirs[folder] / f"{job_id}.json")
-            if isinstance(record, dict):
-                return self._final_info(job_id, state, record)
+            found = self._ended(job_id, state, self.dirs[folder] / f"{job_id}.json", with_job)
+            if found is not None:
+                return found
         return None
+
+    def _ended(self, job_id: str, state: JobState, path, with_job: bool) -> JobInfo | None:
+        """An ended job from its record (None when there is none): `with_job` the whole record,
+        else its brief when one matches the record as it is (made now when none does)."""
+        folder = FINAL_FOLDERS[state]
+        try:
+            brief = None if with_job else self.briefs.read_final(folder, job_id, path)
+            sig = self.briefs.signature(path)
+        except FileNotFoundError:
+            return None
+        if brief is not None:
+            info = self._final_info(job_id, state, brief["record"], with_job=False)
+            info.title = brief.get("title") or info.title
+            return info
+        record = self._read_json(Path(path))
+        if not isinstance(record, dict):
+            return None
+        info = self._final_info(job_id, state, record, with_job=with_job)
+        if not with_job:   # without its copy of the job, as the brief (and Redis) give it
+            info.record = {k: v for k, v in record.items() if k != "job"}
+            with contextlib.suppress(OSError):
+                self.briefs.write_final(folder, job_id, path, record, sig=sig)
+        return info
+
+    def _brief_record(self, folder: str, job_id: str, path: str) -> dict | None:
+        """For the index: an ended job's record less its job, from its brief (None: none matches)."""
+        try:
+            brief = self.briefs.read_final(folder, job_id, path)
+        except FileNotFoundError:
+            return None
+        return brief["record"] if brief is not None else None
 
     def _body(self, job_id: str, path: str, stem: str, with_job: bool) -> tuple[dict | None, dict, dict]:
         """(job data or None, its "_spool" bookkeeping, its brief): the whole body only
@@ -307,25 +336,10 @@ class SpoolStore:
         return info
 
     def _final_listed(self, entry) -> JobInfo:
-        """An ended job for a listing; its record is parsed once while the file stays the same."""
-        cache = self.__dict__.setdefault("_final_cache", {})
-        try:
-            st = os.stat(entry.path)
-        except FileNotFoundError:
-            st = None
-        if st is not None:
-            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-            hit = cache.get(entry.path)
-            if hit is not None and hit[0] == stamp and hit[1].state is entry.state:
-                return dataclasses.replace(hit[1])
-            record = self._read_json(Path(entry.path))
-            if isinstance(record, dict):   # listed without its copy of the job, as Redis lists it
-                info = self._final_info(entry.id, entry.state, record, with_job=False)
-                info.record = {k: v for k, v in record.items() if k != "job"}
-                if len(cache) > FINAL_CACHE_SIZE:
-                    cache.clear()
-                cache[entry.path] = (stamp, info)
-                return dataclasses.replace(info)
+        """An ended job for a listing, from its brief (the record read once when it has none)."""
+        info = self._ended(entry.id, entry.state, entry.path, with_job=False)
+        if info is not None:
+            return info
         info = self.get(entry.id, with_job=False)   # it moved on since the listing
         if info is None:
             return JobInfo(entry.id, entry.state, entry.priority, submitted_at=us_to_iso(entry.sort_us))
