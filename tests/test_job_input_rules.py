@@ -187,3 +187,16 @@ def test_redis_reads_a_priority_by_the_same_rule(redis_settings):
     assert {j.id: j.priority for j in source.list_jobs(priority="CRITICAL")[0]} == {"shouted": "critical"}
     assert source.status()["queued"] == {"critical": 1, "high": 1, "normal": 1, "low": 0}
     assert [source.claim().id for _ in range(3)] == ["shouted", "overridden", "plain"]
+
+
+def test_the_cli_reads_priorities_by_the_same_rule(tmp_path, make_settings):
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps(tiny_job("from-cli")))
+    main = [sys.executable, str(ROOT / "main_worker.py")]
+    done = subprocess.run([*main, "submit", str(job), "--priority", " HIGH"], cwd=tmp_path,
+                          env=worker_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert SpoolSource(make_settings()).get("from-cli").priority == "high"
+    refused = subprocess.run([*main, "submit", str(job), "--priority", "urgent"], cwd=tmp_path,
+                             env=worker_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "--priority" in refused.stderr
