@@ -52,16 +52,34 @@ class PiperProvider:
         if voice.name:
             self.named_voice(voice.name, field)
 
-    def named_voice(self, name: str, field: str = "voice.name") -> Path:
-        """PIPER_VOICES_DIR/<name>.onnx (with <name>.onnx.json or <name>.json); a voice not there is
-        downloaded into it with piper's own downloader (names like en_US-lessac-medium)."""
+    def installed(self, voice, field: str = "voice.name") -> None:
+        """Before a job is queued (`validate`): JobFailed naming `field` when rendering would refuse
+        the voice: not a voice name, no PIPER_VOICES_DIR, or neither in it nor a voice piper can
+        download (<language>-<name>-<quality>). Nothing is downloaded here."""
+        if not voice.name:
+            return
+        name, model = self._model_path(voice.name, field)
+        if model.is_file() and voice_config(model) is not None:
+            return
+        from piper.download_voices import VOICE_PATTERN
+        if not VOICE_PATTERN.match(name):
+            raise JobFailed(f"Piper voice {name!r} is not installed in PIPER_VOICES_DIR ({self.voices_dir}) "
+                            "and is no voice piper can download (names like en_US-lessac-medium)",
+                            field=field)
+
+    def _model_path(self, name: str, field: str) -> tuple[str, Path]:
         name = name[:-5] if name.endswith(".onnx") else name
         if not VOICE_NAME.match(name):
             raise JobFailed(f"{name!r} is not a voice name (letters, digits, '_', '-', '.')", field=field)
         if self.voices_dir is None:
             raise JobFailed(f"Piper voice {name!r}: no PIPER_VOICES_DIR is set on this worker; "
                             "leave voice.name empty for the default voice", field=field)
-        model = self.voices_dir / f"{name}.onnx"
+        return name, self.voices_dir / f"{name}.onnx"
+
+    def named_voice(self, name: str, field: str = "voice.name") -> Path:
+        """PIPER_VOICES_DIR/<name>.onnx (with <name>.onnx.json or <name>.json); a voice not there is
+        downloaded into it with piper's own downloader (names like en_US-lessac-medium)."""
+        name, model = self._model_path(name, field)
         if model.is_file() and voice_config(model) is not None:
             return model
         with self._download_lock:

@@ -1,9 +1,12 @@
 """The job model (layer 1, a leaf): what a job is and what can be wrong with it.
 
     spec      parse_job(data) -> Job (scenes, voice, image, video, subtitles, overlays)
+    schema    the job format's one typed schema (pydantic models): fields, names, defaults; JSON Schema
+    schema_core  the machinery under it: fields read by readers, every problem with its path
+    validate  validate_job / check_job: every problem at once
     catalogue the plug-ins' names and the fields they read, declared by the renderer's registries
-    plugin_fields  reading those fields: plug-in names, params, the job's overlays list
-    fields    typed field readers that name the JSON path of a bad value
+    plugin_fields  plug-in names ("did you mean"), params, overlay items
+    fields    typed field readers that name the JSON path of a bad value and declare their JSON Schema
     refs      asset references (URL or path inside the job folder / ASSET_ROOT)
     limits    sizes and counts a job may not exceed
     errors    JobInvalid, JobFailed, TransientError, ... and their records

@@ -418,7 +418,7 @@ def report(run: Run, published: Published) -> RenderResult:
         "video_duration": round(duration, 3),
         "timeline": scenes_timeline, "encoder": run.encoder.identity(), "pieces": run.pieces,
         "subtitles": [str(p) for p in published.subtitles],
-        "notes": [n for n in [s.note for s in run.sounds] + run.notes if n],
+        "notes": [n for n in [*job.notes, *(s.note for s in run.sounds), *run.notes] if n],
         "loudness": run.loudness or {"cached": True},   # the normalization's figures (soundtrack step)
         "qc": run.qc, "manifest": str(published.manifest),
         "progress": ctx.tracker.record()})   # what each lane took: later jobs' ETAs learn from it

@@ -237,7 +237,8 @@ SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "WEBHOOK_DIR": (_text, "", "folder of pending webhook deliveries (JOB_SOURCE=redis keeps them in Redis); empty = SPOOL_DIR/webhooks"),
     "WEBHOOK_RETRY_BACKOFF": (_positive_float, "10", "seconds before the first webhook retry; doubles each attempt (with jitter), at most an hour"),
     "WEBHOOK_MAX_AGE": (_positive_float, "24", "hours a webhook delivery is retried before it is given up"),
-    "WEBHOOK_TIMEOUT": (_positive_float, "10", "seconds to connect to, and then to wait for, a webhook receiver"),
+    "WEBHOOK_TIMEOUT": (_positive_float, "10", "seconds one webhook try may take in all: connecting, sending, the answer's headers and body"),
+    "WEBHOOK_CONCURRENCY": (_positive_int, "8", "webhook tries one process sends at once (at most 2 to one receiver); a slow receiver holds only its own"),
     "LOUDNESS_TARGET": (_loudness, "-14", "integrated loudness of every soundtrack, LUFS (EBU R128), unless the job's audio.loudness "
                         "or video.platform says otherwise; off = not normalized"),
     "QC": (_choice("fail", "warn", "off"), "warn", "check every video before it is called done: fail = a problem fails the job, "

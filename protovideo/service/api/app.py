@@ -34,7 +34,7 @@ from protovideo.service.api.waiting import JobEndWatch
 log = logging.getLogger("protovideo.api")
 PROTECTED_ROUTERS = ("routes_jobs", "routes_files", "routes_assets", "routes_compat", "routes_system",
                      "routes_live")
-PUBLIC_EXTRA = ("/openapi.json",)
+PUBLIC_EXTRA = ("/openapi.json",)   # and /v1/schema/job.json (routes_public)
 STATIC_PREFIX = "/static/"
 
 
@@ -43,6 +43,13 @@ class JobApi(FastAPI):
 
     def build_middleware_stack(self):
         return SecureASGIMiddleware(super().build_middleware_stack(), secure=security_headers())
+
+    def openapi(self) -> dict:
+        """FastAPI's description with the job format's schema in it (bodies.describe_jobs)."""
+        if not self.openapi_schema:
+            from protovideo.service.api.bodies import describe_jobs
+            self.openapi_schema = describe_jobs(super().openapi())
+        return self.openapi_schema
 
 
 def create_app(settings, store=None) -> FastAPI:

@@ -64,7 +64,8 @@ if tonumber(ARGV[5]) > 0 then redis.call('EXPIRE', hkey, ARGV[5]) else redis.cal
 return 1
 """
 
-# ARGV: prefix, id, job JSON, base_dir, priority, submitted_at, submitted_us, idem key ('' = none)
+# ARGV: prefix, id, job JSON, base_dir, priority, submitted_at, submitted_us, idem key ('' = none),
+# title. One script: the job, its indexes and its key are written together or not at all.
 SUBMIT = MOVE_LUA + """
 local prefix, id = ARGV[1], ARGV[2]
 local hkey = prefix .. ':job:' .. id
@@ -85,7 +86,7 @@ local stream = prefix .. ':stream:' .. ARGV[5]
 local entry = redis.call('XADD', stream, '*', 'id', id, 'job', ARGV[3], 'base_dir', ARGV[4])
 redis.call('HSET', hkey, 'attempts', 0, 'priority', ARGV[5], 'submitted_at', ARGV[6],
            'submitted_us', ARGV[7], 'job', ARGV[3], 'base_dir', ARGV[4],
-           'stream', stream, 'entry', entry)
+           'stream', stream, 'entry', entry, 'title', ARGV[9])
 move(prefix, id, 'queued', ARGV[7])
 for _, p in ipairs({'critical', 'high', 'normal', 'low'}) do
   redis.call('ZREM', prefix .. ':prio:' .. p, id)
@@ -226,9 +227,7 @@ class RedisStore:
             if idempotency_key else ""
         got_id, created, state = self._submit_script(keys=[], args=[
             self.prefix, job_id, json.dumps(data), str(Path(base_dir).resolve()) if base_dir else "",
-            priority, us_to_iso(us), us, key])
-        if int(created):
-            self.r.hset(self._job_key(job_id), "title", job_title(data))   # lists show and search it
+            priority, us_to_iso(us), us, key, job_title(data) or ""])   # the title: lists show and search it
         return SubmitResult(str(got_id), bool(int(created)), JobState(state))
 
     # ------------------------------------------------------------ get / list

@@ -68,19 +68,30 @@ class SpoolStore:
 
     def submit(self, data: dict, priority: str | None = None, base_dir: Path | None = None,
                idempotency_key: str | None = None) -> SubmitResult:
+        """Queue a job once. With a key, its record (naming the job id) is written before
+        the job, so a crash at any point leaves no job or exactly one: a retry with the key
+        finds the job, or queues it under the recorded id when the crash came between the
+        two writes. Both writes are atomic renames, under the spool's lock."""
         data = dict(data)
         if priority:
             data["priority"] = priority
         with self._locked():
+            job_id = data.get("id")
             if idempotency_key:
                 known = self._read_json(self._key_path(idempotency_key))
-                if isinstance(known, dict) and time.time() - float(known.get("at", 0)) < KEY_TTL:
-                    info = self.get(str(known.get("id")))
+                if isinstance(known, dict) and time.time() - float(known.get("at", 0)) < KEY_TTL \
+                        and isinstance(known.get("id"), str) and known["id"]:
+                    info = self.get(known["id"])
                     if info is not None:
                         return SubmitResult(info.id, False, info.state)
-            job_id = data.get("id") or uuid.uuid4().hex[:16]
+                    if not job_id:
+                        job_id = known["id"]      # recorded, never queued: queue it now
+            job_id = job_id or uuid.uuid4().hex[:16]
             data["id"] = job_id
             active = self._find_active(job_id)
+            if idempotency_key:
+                self.dirs_keys.mkdir(exist_ok=True)
+                write_json_atomic(self._key_path(idempotency_key), {"id": job_id, "at": time.time()})
             if active is None:
                 rank = PRIORITIES.index(priority_of(data))
                 meta = {"attempts": 0, "queued_at": time.time()}
@@ -90,8 +101,6 @@ class SpoolStore:
                 self.briefs.write(name[:-5], {**data, META: meta}, job_id)   # lists read this, not the job
                 write_json_atomic(self.dirs["incoming"] / name, {**data, META: meta})
             if idempotency_key:
-                self.dirs_keys.mkdir(exist_ok=True)
-                write_json_atomic(self._key_path(idempotency_key), {"id": job_id, "at": time.time()})
                 self._prune_keys()
         if active is not None:
             return SubmitResult(job_id, False, active.state)
