@@ -4,12 +4,37 @@ publishes."""
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import re
 from typing import Any, Callable
 
 from jobmodel.errors import JobInvalid
 from jobmodel.limits import LIMITS
+
+
+def child_path(path: str, key: str | int) -> str:
+    """The JSON path of `key` in the object (or index in the list) at `path` ("" = the job):
+    `scenes[2].text`; odd keys quoted (ASCII-escaped, never empty): `scenes[0]["a b"]`."""
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", key):
+        return f"{path}[{json.dumps(key[:60], ensure_ascii=True)}]"
+    return f"{path}.{key}" if path else key
+
+
+SURROGATE = re.compile("[\ud800-\udfff]")   # only a lone one survives JSON decoding
+SURROGATE_MESSAGE = ("holds a lone surrogate (\\u{code:04x}), which is not Unicode text "
+                     "(UTF-8 cannot carry it)")
+
+
+def surrogate_problem(value: str, path: str) -> JobInvalid | None:
+    """JobInvalid naming `path` when the text holds a lone surrogate (JSON allows "\\ud800";
+    no UTF-8 file, log or record can hold it), else None."""
+    found = SURROGATE.search(value)
+    if found is None:
+        return None
+    return JobInvalid(path or "$", SURROGATE_MESSAGE.format(code=ord(found.group())))
 
 
 def type_name(value: Any) -> str:
@@ -23,6 +48,8 @@ def string(max_len: int, allow_empty: bool = True) -> Callable[[Any, str], str]:
             raise JobInvalid(path, f"must be a string, got {type_name(value)}")
         if "\x00" in value:
             raise JobInvalid(path, "must not contain NUL characters")
+        if (bad := surrogate_problem(value, path)) is not None:
+            raise bad
         if len(value) > max_len:
             raise JobInvalid(path, f"is {len(value)} characters long; the limit is {max_len}")
         if not allow_empty and not value.strip():
@@ -47,12 +74,24 @@ def number(lo: float, hi: float, integer: bool = False) -> Callable[[Any, str], 
     return check
 
 
+def choice(value: Any, allowed: tuple[str, ...] | list[str]) -> str | None:
+    """The one rule for every enum of a job (priority, preset, position...), in the job model,
+    the sources and every route: case and surrounding spaces do not count ("CRITICAL",
+    " critical" -> "critical"); None when `value` is no spelling of an allowed name."""
+    if not isinstance(value, str):
+        return None
+    name = value.strip().lower()
+    return name if name in allowed else None
+
+
 def one_of(*allowed: str) -> Callable[[Any, str], str]:
-    """One of `allowed` (any case, spaces around ignored); a near miss gets a "did you mean"."""
+    """One of `allowed` (fields.choice: any case, spaces around ignored); a near miss gets a
+    "did you mean"."""
     def check(value: Any, path: str) -> str:
-        if not isinstance(value, str) or value.strip().lower() not in allowed:
+        name = choice(value, allowed)
+        if name is None:
             raise JobInvalid(path, not_one_of(value, allowed))
-        return value.strip().lower()
+        return name
     check.schema = {"type": "string", "enum": list(allowed)}
     return check
 

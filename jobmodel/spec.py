@@ -23,6 +23,7 @@ from typing import Any
 
 from jobmodel import catalogue
 from jobmodel.errors import JobInvalid
+from jobmodel.fields import choice
 from jobmodel.limits import LIMITS
 from jobmodel.platforms import PLATFORMS, check_length, check_picture
 from jobmodel.plugin_fields import OverlaySpec, Params, param
@@ -34,6 +35,12 @@ from jobmodel.schema import (ID_PATTERN, POSITIONS, PRESETS, PRIORITIES, QUALITI
 from jobmodel.schema_core import spellings
 
 ID_RE = re.compile(ID_PATTERN)
+
+
+def priority_name(value: Any) -> str | None:
+    """The priority `value` spells (fields.choice: "CRITICAL", " critical" -> "critical"), else None.
+    The job model, the sources and every route read a priority with this one rule."""
+    return choice(value, PRIORITIES)
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,7 @@ def cancel_command(args, settings) -> int:
             deadline = time.monotonic() + 60
             while info.state is JobState.STARTED and time.monotonic() < deadline:
                 time.sleep(0.2)
-                info = source.get(args.job_id) or info
+                info = source.get(args.job_id, with_job=False) or info
         return info
 
     info, code = _on_source(settings, "cancel", "cancel on", cancel,

@@ -10,6 +10,7 @@ import tempfile
 from typing import Callable
 
 from generators.plugins import load_all
+from jobmodel.spec import PRIORITIES, priority_name
 from protovideo import __version__
 from protovideo.pipeline.runtime import Runtime
 from protovideo.runtime.settings import Settings, SettingsError, load_settings
@@ -39,6 +40,11 @@ NO_SCRATCH = {"status", "cache", "list", "cancel", "validate", "submit", "mcp", 
 WITH_RUNTIME = {"render", "run", "serve"}
 
 
+
+def _priority(value: str) -> str:
+    """--priority by the job model's rule ("HIGH" is high); argparse's choices refuse the rest."""
+    return priority_name(value) or value
+
 def add_flag(parser: argparse.ArgumentParser, flag: str, help: str) -> None:  # noqa: A002
     """A store_true flag a subcommand shares with the top level (`--json status` and
     `status --json` both work): SUPPRESS keeps the subparser's default from overwriting
@@ -65,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--quiet", action="store_true", help="no progress display")
     submit = sub.add_parser("submit", help="enqueue a job; prints its id")
     submit.add_argument("job", help="job JSON file")
-    submit.add_argument("--priority", choices=["critical", "high", "normal", "low"])
+    submit.add_argument("--priority", type=_priority, choices=PRIORITIES)
     submit.add_argument("--rows", metavar="ROWS.csv|ROWS.json",
                         help="a batch: JOB.json is a template, one job per row; prints the batch id")
     submit.add_argument("--batch-callback", metavar="URL", dest="batch_callback",
@@ -78,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_flag(status, "--json", "machine-readable output")
     jobs = sub.add_parser("list", help="jobs, newest first")
     jobs.add_argument("--state", choices=["queued", "started", "finished", "failed", "cancelled"])
-    jobs.add_argument("--priority", choices=["critical", "high", "normal", "low"])
+    jobs.add_argument("--priority", type=_priority, choices=PRIORITIES)
     jobs.add_argument("--limit", type=int, default=50, help="at most this many (1-1000; default 50)")
     jobs.add_argument("--cursor", help="go on after the last page (printed at its end)")
     add_flag(jobs, "--json", "machine-readable output")

@@ -44,6 +44,7 @@ class JobView(BaseModel):
     eta_s: float | None = None
     record: dict[str, Any] | None = None
     links: dict[str, str] = {}
+    batch_id: str | None = Field(None, description="only for a job of a batch (POST /v1/batches)")
 
 
 class JobList(BaseModel):

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from jobmodel.batch_rows import MAX_BATCH_ROWS
 from jobmodel.errors import JobInvalid
-from jobmodel.spec import PRIORITIES
+from jobmodel.spec import PRIORITIES, priority_name
 from protovideo.service.api.validation import decode_body
 from protovideo.service.batch_store import open_batch_store
 from protovideo.service.batches import batch_view, plan_batch, submit_batch
@@ -96,8 +96,9 @@ def _body_problems(data) -> list[dict]:
         if name not in data:
             problems.append({"row": None, "field": name, "message": "is required"})
     priority = data.get("priority")
-    if priority is not None and priority not in PRIORITIES:
-        problems.append({"row": None, "field": "priority", "message": f"must be one of {', '.join(PRIORITIES)}"})
+    if priority is not None and priority_name(priority) is None:   # the job model's rule, as ?priority=
+        problems.append({"row": None, "field": "priority",
+                         "message": f"must be one of {', '.join(PRIORITIES)}, got {priority!r:.60}"})
     return problems
 
 
@@ -117,8 +118,8 @@ def _plan_and_submit(request: Request, data: dict):
     problems += plan.errors
     if problems:
         return JSONResponse(status_code=400, content={"errors": problems})
-    batch = submit_batch(plan, request.app.state.store, store, callback_url=callback,
-                         priority=data.get("priority"))
+    priority = priority_name(data["priority"]) if data.get("priority") is not None else None
+    batch = submit_batch(plan, request.app.state.store, store, callback_url=callback, priority=priority)
     return JSONResponse(status_code=201, headers={"Location": f"/v1/batches/{batch['id']}"},
                         content={"id": batch["id"], "jobs": batch["jobs"],
                                  "links": {"self": f"/v1/batches/{batch['id']}"}})

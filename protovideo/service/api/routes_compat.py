@@ -134,7 +134,7 @@ async def generate_task(request: Request):
 
 @router.get("/task-status/{task_id}", summary="The original service's task status")
 def task_status(request: Request, task_id: str):
-    info = request.app.state.store.get(task_id) if ID_RE.match(task_id) else None
+    info = request.app.state.store.get(task_id, with_job=False) if ID_RE.match(task_id) else None
     if info is None:
         return JSONResponse(status_code=404, content={"error": "Task not found"})
     state = state_of(info)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from jobmodel.spec import ID_RE, PRIORITIES
+from jobmodel.spec import ID_RE, PRIORITIES, priority_name
 from protovideo.service.api.bodies import Detail, JobCreated, JobList, JobView, Problems, Verdict, job_body
 from protovideo.service.api.search import search_jobs
 from protovideo.service.api.validation import decode_body, job_problems
@@ -30,9 +30,10 @@ def eta_model(request: Request):
     return state.eta
 
 
-def job_or_404(request: Request, job_id: str):
-    """The job as the store has it; 404 for an id that is malformed or not on record."""
-    info = request.app.state.store.get(job_id) if ID_RE.match(job_id) else None
+def job_or_404(request: Request, job_id: str, with_job: bool = False):
+    """The job as the store has it (its job data only `with_job`: the job may be megabytes);
+    404 for an id that is malformed or not on record."""
+    info = request.app.state.store.get(job_id, with_job=with_job) if ID_RE.match(job_id) else None
     if info is None:
         raise HTTPException(status_code=404, detail=f"no job {job_id!r} on record")
     return info
@@ -44,8 +45,11 @@ def job_or_404(request: Request, job_id: str):
 async def submit(request: Request, idempotency_key: str | None = Header(default=None),
                  priority: str | None = Query(default=None, description="overrides the job's own priority")):
     data, problems = decode_body(await request.body())
-    if priority is not None and priority not in PRIORITIES:
-        problems.append({"field": "priority", "message": f"must be one of {', '.join(PRIORITIES)}"})
+    if priority is not None:   # ?priority= by the job model's rule, as the job's own field
+        if priority_name(priority) is None:
+            problems.append({"field": "priority",
+                             "message": f"must be one of {', '.join(PRIORITIES)}, got {priority!r:.60}"})
+        priority = priority_name(priority)
     if idempotency_key is not None and not KEY_RE.match(idempotency_key):
         problems.append({"field": "Idempotency-Key",
                          "message": "must be 1-200 printable ASCII characters without spaces"})
@@ -104,7 +108,7 @@ def list_jobs(request: Request, state: str | None = None, priority: str | None =
 @router.get("/v1/jobs/{job_id}", responses={200: {"model": JobView}, 404: {"model": Detail}}, summary="One job: state, priority, attempts, progress, eta_s, record, links")
 def get_job(request: Request, job_id: str, with_job: bool = False):
     from protovideo.service.api.routes_batches import batch_id_of
-    view = job_view(job_or_404(request, job_id), eta_model(request), with_job=with_job)
+    view = job_view(job_or_404(request, job_id, with_job), eta_model(request), with_job=with_job)
     batch_id = batch_id_of(request, job_id)
     if batch_id:
         view["batch_id"] = batch_id      # the dashboard's job detail shows its batch's counts
