@@ -149,7 +149,7 @@ def batch_view(batch: dict, source) -> dict:
     """{"id", "state", "counts", "jobs": [{"id", "state", ...}], "created_at"}: from the jobs' own states."""
     jobs = []
     for job_id in batch["jobs"]:
-        info = source.get(job_id)
+        info = source.get(job_id, with_job=False)   # its brief: state and record, not the job itself
         state = info.state.value if info is not None else "unknown"
         jobs.append(_job_summary(job_id, state, info.record if info is not None else None))
     counts = counts_of([j["state"] for j in jobs])
