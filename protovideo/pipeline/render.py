@@ -38,8 +38,8 @@ from generators.encode import EncoderSettings, encoder_for, encoder_slots, join_
 from generators.glyphs import check_job_text
 from generators.loudness import encode_normalized
 from generators.overlays import layer_notes
-from generators.narration import (recorded_narration, scene_texts, spread_narration,  # noqa: F401 (re-exported)
-                                  synthesize_narration)
+from generators.narration import (narration_workers, recorded_narration, scene_texts,  # noqa: F401 (re-exported)
+                                  spread_narration, synthesize_narration)
 from generators.pictures import PictureBoard
 from generators.piece_queue import PieceQueue
 from generators.poster import poster_path, write_poster
@@ -199,11 +199,14 @@ def check(job: Job, ctx: JobContext) -> None:
 
 # ---------------------------------------------------------------- 1 narration
 class Narration:
-    """Each scene's sound, in scene order, made on one thread ahead of the scene asking for it."""
+    """Each scene's sound, handed out in scene order, made ahead of the scene asking for it by
+    up to NARRATION_WORKERS threads (generators.narration.narration_workers): scenes spoken side
+    by side come out as they would one after the other (tests/test_narration_parallel.py)."""
 
     def __init__(self, run: Run):
         self.run = run
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="narration")
+        workers = narration_workers(getattr(run.ctx.settings, "NARRATION_WORKERS", 0), len(run.job.scenes))
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="narration")
         self._futures: dict[int, Future] = {}
 
     def __enter__(self) -> "Narration":
