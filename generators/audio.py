@@ -90,9 +90,12 @@ def _add_music(mix: np.ndarray, start: int, length: int, source: np.ndarray, gai
 
 
 def build_soundtrack(total_seconds: float, placements: list[Placement], music: Path | None,
-                     music_volume: float, duck_to: float = 0.3, cancel=None) -> np.ndarray:
+                     music_volume: float, duck_to: float = 0.3, cancel=None,
+                     under_peak: bool = True) -> np.ndarray:
     """Mix narration at its places, then scene music and background music ducked under it.
-    `cancel` (a threading.Event) set: InterruptedError before the next file is decoded."""
+    `cancel` (a threading.Event) set: InterruptedError before the next file is decoded.
+    `under_peak`: the whole mix scaled under 0.98 where it peaks over (False: left as mixed, for a
+    caller that sets the level itself; each sample then depends only on the sound around it)."""
     def check() -> None:
         if cancel is not None and cancel.is_set():
             raise InterruptedError("cancelled")
@@ -125,7 +128,7 @@ def build_soundtrack(total_seconds: float, placements: list[Placement], music: P
     if music is not None and music_volume > 0:
         _add_music(mix, 0, total, decode_audio(music, what="music"), music_volume, duck, duck_to, 1.0)
     peak = float(np.max(np.abs(mix))) if total else 0.0
-    if peak > 0.98:  # avoid clipping after the mix
+    if peak > 0.98 and under_peak:  # avoid clipping after the mix
         mix *= 0.98 / peak
     return mix
 

@@ -32,11 +32,11 @@ from pathlib import Path
 from cache import make_key, open_cache
 from cache.keys import file_md5
 from generators import scenes
-from generators.audio import Placement, build_soundtrack
+from generators.audio import RATE, Placement, build_soundtrack
 from generators.compose import scratch_dir, total_seconds
 from generators.encode import EncoderSettings, encoder_for, encoder_slots, join_and_mux
 from generators.glyphs import check_job_text
-from generators.loudness import encode_normalized
+from generators.soundtrack_segments import SEGMENTS_VERSION, SegmentedSoundtrack
 from generators.overlays import layer_notes
 from generators.narration import (narration_workers, recorded_narration, scene_texts,  # noqa: F401 (re-exported)
                                   spread_narration, synthesize_narration)
@@ -112,6 +112,7 @@ class Run:
     pieces: int = 0
     notes: list[str] = field(default_factory=list)       # the layers' notes (a title made smaller)
     loudness: dict = field(default_factory=dict)         # what normalizing the soundtrack did
+    soundtrack: dict = field(default_factory=dict)       # its segments: how many encoded, from the cache
     qc: dict | None = None                               # step 5's result
 
 
@@ -284,6 +285,15 @@ def _overlays(run: Run):
 
 
 # ---------------------------------------------------------------- 3 soundtrack
+def scene_starts(counts: list[int]) -> list[int]:
+    """Each scene's first frame."""
+    starts, at = [], 0
+    for n in counts:
+        starts.append(at)
+        at += n
+    return starts
+
+
 def _job_music(run: Run) -> Path | None:
     if run.job.music is None:
         return None
@@ -310,6 +320,7 @@ def soundtrack(run: Run, music: Path | None) -> tuple[Path, str]:
     total = total_seconds(run.counts, fps)
     target = loudness_target(job, ctx.settings)
     key = make_key("soundtrack", total=round(total, 4), volume=job.music_volume, loudness=target.identity(),
+                   segments=SEGMENTS_VERSION,
                    music=file_md5(music) if music else None,
                    placements=[[file_md5(p.path), round(p.start, 4), p.gain, p.length, p.is_speech,
                                 p.is_clip] for p in placements])
@@ -321,10 +332,14 @@ def soundtrack(run: Run, music: Path | None) -> tuple[Path, str]:
     def mixed(tmp: Path) -> None:
         with ctx.optimizer.monitor_performance("audio_mix"):
             ctx.check_cancelled()   # a cancelled job stops here rather than mix a soundtrack
-            mix = build_soundtrack(total, placements, music, job.music_volume, cancel=ctx.cancel)
+            mix = build_soundtrack(total, placements, music, job.music_volume, cancel=ctx.cancel,
+                                   under_peak=False)
             ctx.check_cancelled()
-        with ctx.optimizer.monitor_performance("loudness"):   # the whole mix to the target, then AAC
-            run.loudness.update(encode_normalized(mix, tmp, target, cancel=ctx.cancel))
+        with ctx.optimizer.monitor_performance("loudness"):   # the whole mix's gain, AAC per scene
+            track = SegmentedSoundtrack(mix, [round(s * RATE / fps) for s in scene_starts(run.counts)],
+                                        ctx.cache.get_or_create, ctx.cancel)
+            run.loudness.update(track.normalized(tmp, target))
+            run.soundtrack.update(track.counts.as_dict())
 
     path = ctx.cache.get_or_create(key, ".aac", produce)
     ctx.tracker.settle("soundtrack")
@@ -423,6 +438,7 @@ def report(run: Run, published: Published) -> RenderResult:
         "subtitles": [str(p) for p in published.subtitles],
         "notes": [n for n in [s.note for s in run.sounds] + run.notes if n],
         "loudness": run.loudness or {"cached": True},   # the normalization's figures (soundtrack step)
+        "soundtrack": run.soundtrack or {"cached": True},   # its AAC segments (generators/soundtrack_segments.py)
         "qc": run.qc, "manifest": str(published.manifest),
         "progress": ctx.tracker.record()})   # what each lane took: later jobs' ETAs learn from it
     ctx.tracker.finish()
