@@ -8,8 +8,9 @@
                     neighbours are known, so steps 1-3 run as one stream and the encoder
                     never waits for the voice
       ‖ soundtrack  narration at its places; music and clips' own sound ducked under it (cached)
-    4 join          pieces by stream copy + AAC mux, and the poster frame (both cached: a job
-                    rendered again only copies files out of the cache); the caption files
+    4 join          pieces by stream copy + AAC mux (cached: a job rendered again only copies
+                    files out of the cache); the caption files
+      ‖ poster      the first scene's middle frame, from its piece, once the pieces are made (cached)
     5 QC            the joined file checked against the job's plan (loudness, black, frozen and
                     silent spans, A/V timing, every frame decodes: protovideo/pipeline/qc.py)
     6 publish       the finished files placed at their destination (OUTPUT_DIR; issue 25's sinks),
@@ -42,7 +43,7 @@ from generators.narration import (narration_workers, recorded_narration, scene_t
                                   spread_narration, synthesize_narration)
 from generators.pictures import PictureBoard
 from generators.piece_queue import PieceQueue
-from generators.poster import poster_path, write_poster
+from generators.poster import poster_frame_in, poster_path, write_poster
 from generators.sidecars import write_sidecars
 from generators.speech import Speech
 from generators.timeline import LEAD, overlay_uses, scene_frames, scene_visual, transitions, video_cues  # noqa: F401
@@ -185,9 +186,11 @@ def make(run: Run, side: ThreadPoolExecutor) -> Made:
         run.pieces = len(pieces)
     finally:
         queue.close()
+    keys = [queue.keys[p] for p in pieces]
+    poster = side.submit(poster_frame, run, pieces, paths, keys)              # 4 poster, from its piece
     track = audio.result()
     ctx.check_cancelled()
-    return join(run, [queue.keys[p] for p in pieces], paths, track)            # 4 join
+    return join(run, keys, paths, track, poster.result())                      # 4 join
 
 
 # ---------------------------------------------------------------- 0 check
@@ -347,17 +350,31 @@ def soundtrack(run: Run, music: Path | None) -> tuple[Path, str]:
 
 
 # ---------------------------------------------------------------- 4 join
-def join(run: Run, piece_keys: list[str], paths: list[Path], track: tuple[Path, str]) -> Made:
-    """The joined MP4 and its poster, both through the cache, and the caption files.
+def poster_frame(run: Run, pieces, paths: list[Path], piece_keys: list[str]) -> Path:
+    """The poster (the middle frame of the first scene), decoded from the piece that holds it as
+    soon as the pieces are made (beside the soundtrack and the mux, not after them); cached by
+    that piece's key and the frame."""
+    index, piece, frame = poster_frame_in(pieces, paths, scene_starts(run.counts), run.counts[0] // 2)
+    key = make_key("poster", piece=piece_keys[index], frame=frame)
 
-    The joined file is keyed by its pieces' keys and the soundtrack's, the poster by the
-    joined file's key and its time: a job rendered again copies both out of the cache instead
-    of joining and decoding again."""
+    def decode(tmp: Path) -> None:
+        with run.ctx.optimizer.monitor_performance("poster"):
+            # half a frame in: the frame shown there, whatever the rounding of its time stamp
+            write_poster(piece, at_seconds=(frame + 0.5) / run.job.video.fps, poster=tmp)
+
+    return run.ctx.cache.get_or_create(key, ".jpg", decode)
+
+
+def join(run: Run, piece_keys: list[str], paths: list[Path], track: tuple[Path, str], poster: Path) -> Made:
+    """The joined MP4 through the cache, and the caption files.
+
+    The joined file is keyed by its pieces' keys and the soundtrack's: a job rendered again
+    copies it out of the cache instead of joining again."""
     with run.ctx.tracker.working("join"):
-        return _join(run, piece_keys, paths, track)
+        return _join(run, piece_keys, paths, track, poster)
 
 
-def _join(run: Run, piece_keys: list[str], paths: list[Path], track: tuple[Path, str]) -> Made:
+def _join(run: Run, piece_keys: list[str], paths: list[Path], track: tuple[Path, str], poster: Path) -> Made:
     opt, (track_path, track_key) = run.ctx.optimizer, track
     joined_key = make_key("joined", pieces=piece_keys, soundtrack=track_key)
 
@@ -366,14 +383,6 @@ def _join(run: Run, piece_keys: list[str], paths: list[Path], track: tuple[Path,
             join_and_mux(paths, track_path, tmp, run.work)
 
     joined = run.ctx.cache.get_or_create(joined_key, ".mp4", joining)
-    poster_at = run.counts[0] / run.job.video.fps / 2
-    poster_key = make_key("poster", joined=joined_key, at=round(poster_at, 4))
-
-    def frame(tmp: Path) -> None:
-        with opt.monitor_performance("poster"):
-            write_poster(joined, at_seconds=poster_at, poster=tmp)
-
-    poster = run.ctx.cache.get_or_create(poster_key, ".jpg", frame)
     cues = video_cues(run.job, [s.speech for s in run.sounds], run.counts)
     captions = tuple(write_sidecars(run.work / run.output.name, cues)) if cues else ()
     return Made(joined, poster, captions, joined_key)
