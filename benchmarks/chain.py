@@ -78,7 +78,7 @@ def measure(checkout: Path, shape: dict, extra: dict) -> dict:
         cpu0 = os.times()
         proc = subprocess.run([sys.executable, "-c", CHILD, tmp, json.dumps(shape), json.dumps(extra)],
                               cwd=checkout, capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": str(checkout)})
+                              env={**os.environ, "PYTHONPATH": str(checkout), "PYTHONDONTWRITEBYTECODE": "1"})
         cpu1 = os.times()
     if proc.returncode != 0:
         raise SystemExit(f"render in {checkout} failed:\n{proc.stderr[-3000:]}")

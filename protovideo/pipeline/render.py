@@ -340,7 +340,7 @@ def soundtrack(run: Run, music: Path | None) -> tuple[Path, str]:
             ctx.check_cancelled()
         with ctx.optimizer.monitor_performance("loudness"):   # the whole mix's gain, AAC per scene
             track = SegmentedSoundtrack(mix, [round(s * RATE / fps) for s in scene_starts(run.counts)],
-                                        ctx.cache.get_or_create, ctx.cancel)
+                                        ctx.cache, ctx.cancel)
             run.loudness.update(track.normalized(tmp, target))
             run.soundtrack.update(track.counts.as_dict())
 
