@@ -148,9 +148,10 @@ def narration_workers(setting: int = 0, scenes: int = 1, cores: int | None = Non
     Each scene's speech is made on its own from its own text (and cached by it), so scenes can
     be spoken side by side and come out as they would one after the other; what a voice cannot
     do twice at once is locked inside its provider (Piper: espeak-ng's phonemizer, ESPEAK_LOCK;
-    Chatterbox: the model, held by one caller at a time through generators.models). auto: 2 on
-    up to 4 cores (the second scene's speech is ready when the first scene's pieces want it), a
-    quarter of the cores (at most 4) on more; never more than the job's scenes."""
+    Chatterbox: the model, held by one caller at a time through generators.models). auto: 1 on
+    up to 4 cores (there the encoder keeps the cores busy, and two voices beside it made the first
+    scene's speech, which the first pieces wait for, later: benchmarks/RESULTS.md), a quarter of
+    the cores (at most 4) on more; never more than the job's scenes."""
     cores = cores or os.cpu_count() or 1
-    wanted = setting or (2 if cores <= 4 else min(4, cores // 4))
+    wanted = setting or (1 if cores <= 4 else min(4, cores // 4))
     return max(1, min(wanted, scenes))
