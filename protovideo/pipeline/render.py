@@ -33,7 +33,8 @@ from pathlib import Path
 from cache import make_key, open_cache
 from cache.keys import file_md5
 from generators import scenes
-from generators.audio import RATE, Placement, build_soundtrack
+from generators.audio import RATE, Placement, build_soundtrack, decode_audio
+from generators.audio_prefetch import AudioPrefetch
 from generators.compose import scratch_dir, total_seconds
 from generators.encode import EncoderSettings, encoder_for, encoder_slots, join_and_mux
 from generators.glyphs import check_job_text
@@ -175,20 +176,26 @@ def make(run: Run, side: ThreadPoolExecutor) -> Made:
     side.submit(board.fill, job, ctx, fetch)                                    # 1 pictures
     queue = PieceQueue(ctx, run.encoder, transitions(job), job.video.transition_duration, run.slots,
                        scenes=len(job.scenes), overlays=_overlays(run))
+    early = AudioPrefetch()   # each scene's sound decoded for the soundtrack as soon as it is made
     try:
-        with Narration(run) as narration:
-            for scene in job.scenes:
-                sound = narration.next(scene)                                   # 1 narration
-                queue.add_scene(timeline(run, scene, sound, board))             # 2 timeline -> 3 pieces
-        check_platform_length(job, total_seconds(run.counts, job.video.fps))   # refused by name
-        audio = side.submit(soundtrack, run, _job_music(run))                   # 3 soundtrack
-        pieces, paths = queue.finish()                                          # 3 pieces
-        run.pieces = len(pieces)
+        try:
+            with Narration(run) as narration:
+                for scene in job.scenes:
+                    sound = narration.next(scene)                               # 1 narration
+                    early.start(sound.speech.path if sound.speech else None, what="narration")
+                    early.start(sound.music, what="music")
+                    queue.add_scene(timeline(run, scene, sound, board))         # 2 timeline -> 3 pieces
+            check_platform_length(job, total_seconds(run.counts, job.video.fps))   # refused by name
+            audio = side.submit(soundtrack, run, _job_music(run), early.decode)   # 3 soundtrack
+            pieces, paths = queue.finish()                                      # 3 pieces
+            run.pieces = len(pieces)
+        finally:
+            queue.close()
+        keys = [queue.keys[p] for p in pieces]
+        poster = side.submit(poster_frame, run, pieces, paths, keys)          # 4 poster, from its piece
+        track = audio.result()
     finally:
-        queue.close()
-    keys = [queue.keys[p] for p in pieces]
-    poster = side.submit(poster_frame, run, pieces, paths, keys)              # 4 poster, from its piece
-    track = audio.result()
+        early.close()
     ctx.check_cancelled()
     return join(run, keys, paths, track, poster.result())                      # 4 join
 
@@ -304,7 +311,7 @@ def _job_music(run: Run) -> Path | None:
         return fetch(run.job.music, run.ctx)
 
 
-def soundtrack(run: Run, music: Path | None) -> tuple[Path, str]:
+def soundtrack(run: Run, music: Path | None, decode=decode_audio) -> tuple[Path, str]:
     """The job's AAC soundtrack, cached by everything in it and its loudness target (a re-render
     only copies it), and its key; what normalizing it measured and did goes to run.loudness
     (empty when it came from the cache)."""
@@ -336,7 +343,7 @@ def soundtrack(run: Run, music: Path | None) -> tuple[Path, str]:
         with ctx.optimizer.monitor_performance("audio_mix"):
             ctx.check_cancelled()   # a cancelled job stops here rather than mix a soundtrack
             mix = build_soundtrack(total, placements, music, job.music_volume, cancel=ctx.cancel,
-                                   under_peak=False)
+                                   under_peak=False, decode=decode)
             ctx.check_cancelled()
         with ctx.optimizer.monitor_performance("loudness"):   # the whole mix's gain, AAC per scene
             track = SegmentedSoundtrack(mix, [round(s * RATE / fps) for s in scene_starts(run.counts)],
