@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cache import make_key
 from jobmodel.errors import JobFailed
 
 from .encode import PRIMING, encode_audio
@@ -92,7 +93,6 @@ class Segment:
     def family(self, mix: np.ndarray, ceiling: float | None, bitrate: str) -> str:
         """What the segment is made of but its gain: its sound (pre- and post-roll included), the
         limiter's ceiling (None: none) and the bitrate."""
-        from cache import make_key
         samples, pre = self.source(mix)
         digest = hashlib.md5(np.ascontiguousarray(samples, dtype="<f4").tobytes()).hexdigest()
         return make_key("soundtrack-segment-family", version=SEGMENTS_VERSION, sound=digest, pre=pre,
@@ -147,7 +147,6 @@ class SegmentedSoundtrack:
         """Every segment at `gain` dB (limited under `ceiling` dBFS; None: no limiter), from the
         cache or encoded side by side, joined into `out`. `reuse`: a segment of the same sound made
         at a gain within REUSE_DB of `gain` (the last exact one made) is taken as it is."""
-        from cache import make_key
         self.counts.passes += 1
 
         def one(segment: Segment) -> Path:
