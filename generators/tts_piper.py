@@ -4,7 +4,9 @@ One voice model per process, shared by every scene and job without a lock around
 onnxruntime runs on one session may overlap. What is not thread-safe is espeak-ng, the
 phonemizer (one process-wide C state: the voice set, then the text phonemized), so each
 loaded voice phonemizes under ESPEAK_LOCK (piper 1.8 holds a lock of its own there too;
-this one keeps the guarantee whatever piper does).
+this one keeps the guarantee whatever piper does). The voice's random noise is drawn from
+each synthesis's own inputs (generators/piper_noise.py), so a text's speech does not depend on
+what the shared session spoke before it, nor on scenes spoken beside it.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import numpy as np
 from jobmodel.errors import JobFailed, ProviderUnavailable
 
 from .models import MODELS
+from .piper_noise import noise_feed, with_noise_inputs
 from .word_timing import assign_words, expected_groups, phoneme_groups, split_words
 
 ESPEAK_LOCK = threading.Lock()   # espeak-ng's state is the process's: one phonemization at a time
@@ -178,7 +181,8 @@ def voice_config(model: Path) -> Path | None:
 
 def aligned_model(path: Path) -> bytes | None:
     """The voice model with its phoneme durations exposed as an output (piper's own
-    patch, applied in memory; needs the onnx package), or None when it cannot be."""
+    patch, applied in memory; needs the onnx package) and its noise drawn from its inputs
+    (generators/piper_noise.py: the same text, the same samples), or None when it cannot be."""
     try:
         import onnx
         from piper.patch_voice_with_alignment import add_alignment_output
@@ -189,6 +193,7 @@ def aligned_model(path: Path) -> bytes | None:
         add_alignment_output(model)
     except ValueError:  # already patched on disk, or a model without the tensor
         pass
+    with_noise_inputs(model)
     return model.SerializeToString()
 
 
@@ -222,11 +227,13 @@ class _ShrinkingSession:
     def __init__(self, session):
         import onnxruntime
         self._session = session
+        self._inputs = [i.name for i in session.get_inputs()]
         self._run_options = onnxruntime.RunOptions()
         self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
     def run(self, output_names, input_feed, run_options=None):
-        return self._session.run(output_names, input_feed, run_options or self._run_options)
+        feed = noise_feed(self._inputs, input_feed)   # seeded by the feed: no hidden generator state
+        return self._session.run(output_names, feed, run_options or self._run_options)
 
     def __getattr__(self, name):
         return getattr(self._session, name)

@@ -188,6 +188,9 @@ SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
                          "voices not there are downloaded into it when the machine has network"),
     "PIPER_THREADS": (_threads, "auto", "onnxruntime threads for one Piper synthesis; auto: 1 on up to 4 "
                       "cores (the video encoder keeps them busy), a quarter of the cores (at most 8) on more"),
+    "NARRATION_WORKERS": (_threads, "auto", "scenes of one job narrated side by side (what a voice cannot do at once, "
+                          "espeak phonemization or a GPU model, still runs one at a time); auto: 1 on up to 4 cores "
+                          "(the encoder keeps them busy), a quarter of the cores (at most 4) on more"),
     "IMAGE_PROVIDER": (_choice("simple", "diffusers", "openai"), "simple", "default picture provider for promptImage"),
     "IMAGE_DEVICE": (_device, "auto", "device for diffusers: auto, cpu, cuda, cuda:N, mps"),
     "DIFFUSERS_MODEL": (_text, "stabilityai/sd-turbo", "diffusers hub id or local folder"),
