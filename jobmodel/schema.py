@@ -19,7 +19,7 @@ from pydantic import AliasChoices, Field, create_model
 
 from jobmodel import catalogue
 from jobmodel.errors import JobInvalid
-from jobmodel.fields import (ID_PATTERN, boolean, color as colour, even_size, http_url, job_id, loudness,  # noqa: F401
+from jobmodel.fields import (ID_PATTERN, boolean, color as colour, even_size, http_url, job_id, loudness as loudness_level,  # noqa: F401
                              multiple_of_8, number, one_of, safe_output_filename, string, type_name)
 from jobmodel.limits import LIMITS
 from jobmodel.platforms import PLATFORMS
@@ -112,7 +112,7 @@ class Image(Part):
 
 class Audio(Part):
     """The soundtrack's loudness."""
-    loudness: Annotated[Any, Check(loudness)] = F(
+    loudness: Annotated[Any, Check(loudness_level)] = F(
         None, about='integrated target in LUFS, or "off"; default: the platform\'s, else LOUDNESS_TARGET')
     true_peak: Annotated[float, Check(number(-9, 0))] = F(-1.5, "true_peak", "truePeak", about="dBTP")
 
