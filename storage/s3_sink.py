@@ -177,6 +177,11 @@ class S3Sink:
         return self._retried(f"deleting {name}", op)
 
 
+# how a failing store is tried again (read when a sink is made, so a test may shorten the wait)
+PUBLISH_ATTEMPTS, PUBLISH_BACKOFF = DEFAULT_ATTEMPTS, DEFAULT_BACKOFF
+
+
 @output_sink("s3")
 def s3_sink(settings) -> S3Sink:
-    return S3Sink(parse_store_url(settings.OUTPUT_STORE), settings.URL_TTL)
+    return S3Sink(parse_store_url(settings.OUTPUT_STORE), settings.URL_TTL, attempts=PUBLISH_ATTEMPTS,
+                  backoff=PUBLISH_BACKOFF)
