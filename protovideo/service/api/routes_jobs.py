@@ -8,6 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from jobmodel.spec import ID_RE, PRIORITIES
+from protovideo.service.api.outputs import output_sink
 from protovideo.service.api.search import search_jobs
 from protovideo.service.api.validation import decode_body, job_problems
 from protovideo.service.api.views import job_links, job_view
@@ -62,7 +63,7 @@ def _submit(request: Request, data: dict, priority: str | None, key: str | None)
                             content={"id": result.id, "state": state,
                                      "links": job_links(result.id, state, None)})
     info = store.get(result.id)
-    body = job_view(info, eta_model(request)) if info is not None else {"id": result.id}
+    body = job_view(info, eta_model(request), sink=output_sink(request)) if info is not None else {"id": result.id}
     return JSONResponse(status_code=200, content=body)
 
 
@@ -91,15 +92,16 @@ def list_jobs(request: Request, state: str | None = None, priority: str | None =
                                                  limit=limit, cursor=cursor or None)
     except (ValueError, BadCursor) as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
-    model = eta_model(request)
+    model, sink = eta_model(request), output_sink(request)
     # JSONResponse directly: FastAPI's generic encoder would cost more than the lookup itself
-    return JSONResponse({"jobs": [job_view(info, model) for info in infos], "next_cursor": next_cursor,
+    return JSONResponse({"jobs": [job_view(info, model, sink=sink) for info in infos], "next_cursor": next_cursor,
                          **extra})
 
 
 @router.get("/v1/jobs/{job_id}", summary="One job: state, priority, attempts, progress, eta_s, record, links")
 def get_job(request: Request, job_id: str, with_job: bool = False):
-    return JSONResponse(job_view(job_or_404(request, job_id), eta_model(request), with_job=with_job))
+    return JSONResponse(job_view(job_or_404(request, job_id), eta_model(request), with_job=with_job,
+                                 sink=output_sink(request)))
 
 
 @router.delete("/v1/jobs/{job_id}",
@@ -113,4 +115,4 @@ def cancel_job(request: Request, job_id: str):
         raise HTTPException(status_code=404, detail=str(exc)) from None
     except JobNotCancellable as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
-    return JSONResponse(job_view(info, eta_model(request)))
+    return JSONResponse(job_view(info, eta_model(request), sink=output_sink(request)))

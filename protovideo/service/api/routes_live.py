@@ -10,6 +10,7 @@ from sse_starlette import EventSourceResponse
 from jobmodel.spec import ID_RE
 from protovideo.service.api.events import TooManyListeners
 from protovideo.service.api.routes_jobs import eta_model
+from protovideo.service.api.outputs import output_sink
 from protovideo.service.api.views import job_view
 from protovideo.service.middleware.presence import BEAT_S
 from protovideo.service.sources.store import JobNotFound, JobNotRetryable
@@ -68,4 +69,4 @@ def retry_job(request: Request, job_id: str):
         raise HTTPException(status_code=404, detail=str(exc)) from None
     except JobNotRetryable as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
-    return JSONResponse(job_view(info, eta_model(request)), headers={"Location": f"/v1/jobs/{job_id}"})
+    return JSONResponse(job_view(info, eta_model(request), sink=output_sink(request)), headers={"Location": f"/v1/jobs/{job_id}"})
