@@ -97,6 +97,9 @@ def render_command(args, runtime) -> int:
         print(f"poster: {result.poster}", file=sys.stderr)
     if getattr(result, "manifest", None):
         print(f"manifest: {result.manifest}", file=sys.stderr)
+    delivered = getattr(result, "delivered", None)
+    if delivered is not None and delivered.store != "local" and delivered.urls.get("video"):
+        print(f"url: {delivered.urls['video']}", file=sys.stderr)   # presigned, valid URL_TTL s
     qc = getattr(result, "qc", None)
     if qc is not None and not qc.get("passed"):
         print("QC: " + "; ".join(p["message"] for p in qc.get("problems", [])), file=sys.stderr)
