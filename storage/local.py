@@ -18,7 +18,7 @@ import contextlib
 import errno
 import os
 import shutil
-import tempfile
+import uuid
 from pathlib import Path
 from typing import IO
 from urllib.parse import quote
@@ -66,8 +66,9 @@ class LocalSink:
         if source.resolve() == target.resolve():
             return Published(name, str(target), size, digest, new=False)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".publish-", suffix=target.suffix, dir=target.parent)
-        tmp = Path(tmp_name)
+        tmp = target.parent / f".publish-{uuid.uuid4().hex}{target.suffix}"
+        # 0666 less the umask, as every output (tempfile.mkstemp would make it 0600: jobmodel/files.py)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
         try:
             with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
                 shutil.copyfileobj(src, out, 1 << 20)
