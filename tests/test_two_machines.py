@@ -158,6 +158,9 @@ def test_a_store_that_is_down_is_retried_then_fails_the_job_clearly_keeping_the_
     message = record["error"]["message"]
     assert "publishing down-1.mp4" in message and f"s3://outputs/{_prefix}" in message and "3 times" in message
     assert worker.counts["retried"] == 1 and worker.counts["failed"] == 1
+    from protovideo.service.api.describe import describe_error
+    words = describe_error(record)   # what the dashboard and GET /v1/jobs/{id} say
+    assert "not published" in words["summary"] and "failed 3 times" in words["detail"]
     kept = settings.path("WORK_DIR") / "outbox" / "down-1" / "down-1.mp4"
     assert streams(ffprobe(kept), "video")                    # the finished file is still here
     assert not list(settings.path("OUTPUT_DIR").glob("*.mp4"))

@@ -92,9 +92,10 @@ def list_jobs(request: Request, state: str | None = None, priority: str | None =
                                                  limit=limit, cursor=cursor or None)
     except (ValueError, BadCursor) as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
-    model, sink = eta_model(request), output_sink(request)
-    # JSONResponse directly: FastAPI's generic encoder would cost more than the lookup itself
-    return JSONResponse({"jobs": [job_view(info, model, sink=sink) for info in infos], "next_cursor": next_cursor,
+    model = eta_model(request)
+    # JSONResponse directly: FastAPI's generic encoder would cost more than the lookup itself. No URLs
+    # are presigned for a list (about 1 ms each, 7 a job): its links are the job API's routes
+    return JSONResponse({"jobs": [job_view(info, model) for info in infos], "next_cursor": next_cursor,
                          **extra})
 
 
