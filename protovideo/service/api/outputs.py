@@ -22,7 +22,7 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
-from storage import OutputSink, StoreUnavailable, open_sink
+from storage import OutputSink, open_sink
 from storage.address import check_segment
 from storage.sinks import content_type
 
@@ -63,8 +63,8 @@ def fresh_urls(sink: OutputSink | None, job_id: str, record: dict | None) -> dic
     for role, name in record_files(record).items():
         try:
             urls[role] = sink.url(job_id, name)
-        except (ValueError, StoreUnavailable) as exc:
-            log.warning("job %s: no URL for its %s: %s", job_id, role, exc)
+        except Exception as exc:   # noqa: BLE001 - no credentials to sign with: no URL, never a 500
+            log.warning("job %s: no URL for its %s (%s)", job_id, role, type(exc).__name__)
     if "video" in urls:   # the original service's /download: on S3 the store's URL itself
         public = getattr(sink, "public_url", None)
         urls["download"] = f"{public}/download/{quote(record_files(record)['video'], safe='')}" \
@@ -80,15 +80,16 @@ def from_store(sink: OutputSink, job_id: str, record: dict, role: str) -> Respon
     name = record_files(record).get(role)
     if name is None:
         return JSONResponse(status_code=404, content={"detail": f"job {job_id} has no {role}"})
-    if role in REDIRECTED:
-        return RedirectResponse(sink.url(job_id, name), status_code=307)
     try:
+        if role in REDIRECTED:
+            return RedirectResponse(sink.url(job_id, name), status_code=307)
         body = sink.open(job_id, name)
-    except StoreUnavailable:
-        return JSONResponse(status_code=503, content={
-            "detail": f"the store holding job {job_id}'s {role} does not answer; try again later"})
     except FileNotFoundError:
         return JSONResponse(status_code=404, content={"detail": f"job {job_id} has no {role} in the store"})
+    except Exception as exc:   # noqa: BLE001 - StoreUnavailable, or no credentials: 503, never a 500
+        log.warning("job %s: its %s from the store: %s", job_id, role, type(exc).__name__)
+        return JSONResponse(status_code=503, content={
+            "detail": f"the store holding job {job_id}'s {role} does not answer; try again later"})
 
     def chunks():
         try:
