@@ -5,10 +5,16 @@ OUTPUT_DIR, CACHE_DIR, WORK_DIR and REPORT_DIR, on one Redis (a real redis-serve
 S3 server (Ceph radosgw, scripts/s3_server.sh). A renders a job and stops; B's API serves it by
 presigned URLs that a plain HTTP client fetches (ffprobe checks the video, a Range request gets
 206), the webhook's body and every answer name no local path, and B rendering the same job
-again makes nothing anew: the report's hits come from the S3 level.
+again makes nothing anew: the report's hits come from the S3 level. A killed with SIGKILL while
+publishing: B takes the job and publishes it once.
+
+Faults in one process with the real pipeline and worker: a store that is down (a closed port:
+retried, then a clear failure record, the finished files kept), its gateway killed and started
+again between two attempts (published once), a duplicated job (never replaces other bytes).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from urllib.parse import urlsplit
@@ -240,3 +246,46 @@ def test_a_store_stopped_during_a_job_and_started_again_gets_its_output_once(sto
     saved.write_bytes(body)
     assert streams(ffprobe(saved), "video")
     assert not (settings.path("WORK_DIR") / "outbox" / "back-1").exists()   # published, then the staged copies went
+
+
+def test_a_worker_killed_while_publishing_leaves_the_job_to_another_that_publishes_it_once(shared, s3_server):
+    """Machine A is SIGKILLed as soon as its finished files are staged for publishing (in the
+    middle of step 8); once A's lease runs out machine B takes the job, renders it from the
+    shared cache and publishes: one object per name, the bytes of the claim."""
+    import os
+    import signal
+    import time
+
+    settings = {**shared["settings"], "LEASE_SECONDS": "2"}
+    for name in ("a", "b"):
+        (shared["root"] / name).mkdir(exist_ok=True)
+    job = small_job(1, text="Killed while publishing.", id="killed-1")
+    a = ApiProcess(shared["root"] / "a", "run", "--serve", token=TOKEN, name="a-killed", **settings)
+    try:
+        assert a.post("/v1/jobs", json=job).status_code == 201
+        staged = shared["root"] / "a" / "var" / "work" / "outbox" / "killed-1" / "killed-1.mp4"
+        deadline = time.monotonic() + 240
+        while not staged.exists() and time.monotonic() < deadline and a.proc.poll() is None:
+            time.sleep(0.005)
+        assert staged.exists(), "A never staged its video"
+        os.kill(a.proc.pid, signal.SIGKILL)
+        a.proc.wait(timeout=30)
+    finally:
+        a.stop()
+    b = ApiProcess(shared["root"] / "b", "run", "--serve", token=TOKEN, name="b-killed", **settings)
+    try:
+        done = wait_state(b, "killed-1", ("finished", "failed"), timeout=240)
+    finally:
+        b.stop()
+    assert done["state"] == "finished", done
+    assert done["attempts"] >= 2, done   # A's attempt, then B's
+    client = s3_server.client()
+    prefix = f"{shared['prefix']}/killed-1/"
+    names = [o["Key"][len(prefix):] for o in client.list_objects_v2(Bucket="outputs", Prefix=prefix)["Contents"]]
+    assert sorted(names) == sorted(done["record"]["files"].values())   # each name once
+    claim = json.loads(client.get_object(Bucket="outputs", Key=f"{shared['prefix']}/.publish/killed-1/killed-1.mp4")
+                       ["Body"].read())
+    head = client.head_object(Bucket="outputs", Key=f"{prefix}killed-1.mp4")
+    assert (head["ContentLength"], head["Metadata"]["sha256"]) == (claim["size"], claim["sha256"])
+    video = fetch(done["links"]["video"])
+    assert hashlib.sha256(video.content).hexdigest() == claim["sha256"]
