@@ -117,6 +117,22 @@ def test_a_job_rendered_on_a_is_served_by_b_and_rendered_again_by_b_from_the_sha
         done_b = wait_state(b, "two-b-1", ("finished", "failed"), timeout=300)
         assert done_b["state"] == "finished", done_b
         report_b = b.get("/v1/jobs/two-b-1/report").json()
+        # the original service's /generate and /download, on S3
+        endpoint = shared["settings"]["AWS_ENDPOINT_URL_S3"]
+        original = b.post("/generate", timeout=300, json={
+            "output_filename": "orig.mp4", "video": {"width": 270, "height": 480, "fps": 12, "quality": "draft"},
+            "scenes": [{"type": "image", "duration": 1}]})
+        assert original.status_code == 200, original.text
+        url = original.json()["download_url"]
+        assert url.startswith(endpoint) and "X-Amz-Signature=" in url and url.split("?")[0].endswith("_orig.mp4")
+        got = tmp_path / "orig.mp4"
+        got.write_bytes(fetch(url).content)
+        assert streams(ffprobe(got), "video")
+        name = urlsplit(url).path.rsplit("/", 1)[1]
+        moved = b.get(f"/download/{name}", allow_redirects=False)
+        assert moved.status_code == 307 and urlsplit(moved.headers["location"]).path == urlsplit(url).path
+        # the dashboard's player may load from the store (its routes redirect there)
+        assert f"media-src 'self' {endpoint}" in b.get("/health").headers["content-security-policy"]
     finally:
         b.stop()
     stats = report_b["cache_stats"]
