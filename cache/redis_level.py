@@ -14,6 +14,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 from .integrity import DigestMismatch, bytes_digest
 from .outage import Outage
@@ -29,6 +30,19 @@ class RemoteArtifact:
     created: float
     ttl_s: float | None
     data: bytes
+
+    @classmethod
+    def checked(cls, data: bytes, fields: Mapping[str, str]) -> "RemoteArtifact | None":
+        """A shared level's entry as an artifact: `fields` ext, kind, digest, created, ttl_s, size;
+        None when one is missing or bad, or the bytes do not match their size and digest."""
+        try:
+            ttl_text = fields.get("ttl_s", "")
+            item = cls(fields["ext"], fields.get("kind", "other"), fields["digest"], float(fields["created"]),
+                       float(ttl_text) if ttl_text else None, data)
+            whole = len(data) == int(fields["size"]) and bytes_digest(data) == item.digest
+        except (KeyError, ValueError):
+            return None
+        return item if whole else None
 
 
 class RedisLevel:
@@ -74,16 +88,11 @@ class RedisLevel:
         if not raw:
             return None
         try:
-            data = raw[b"data"]
-            digest = raw[b"digest"].decode()
-            ttl_text = raw.get(b"ttl_s", b"").decode()
-            item = RemoteArtifact(raw[b"ext"].decode(), raw.get(b"kind", b"other").decode(), digest,
-                                  float(raw[b"created"]), float(ttl_text) if ttl_text else None,
-                                  data)
-            complete = len(data) == int(raw[b"size"]) and bytes_digest(data) == digest
-        except (KeyError, ValueError, UnicodeDecodeError):
-            complete = False
-        if not complete:
+            fields = {k.decode(): v.decode() for k, v in raw.items() if k != b"data"}
+        except UnicodeDecodeError:
+            fields = {}
+        item = RemoteArtifact.checked(raw.get(b"data", b""), fields)
+        if item is None:
             self.log.warning("cache: dropping a damaged Redis entry %s", key)
             self.delete(key)
             return None

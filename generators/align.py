@@ -77,8 +77,10 @@ def normalized(feats: np.ndarray) -> np.ndarray:
 
 def with_deltas(feats: np.ndarray) -> np.ndarray:
     """Features and their slope over +-2 frames (how the sound is changing: onsets stand out)."""
-    if DELTA_WEIGHT <= 0 or len(feats) < 5:
+    if DELTA_WEIGHT <= 0:
         return feats
+    if len(feats) < 5:   # too short for a slope: flat, so both sides keep the same columns
+        return np.concatenate([feats, np.zeros_like(feats)], axis=1).astype(np.float32)
     padded = np.pad(feats, ((2, 2), (0, 0)), mode="edge")
     delta = (padded[4:] - padded[:-4] + 2 * (padded[3:-1] - padded[1:-3])) / 10.0
     return np.concatenate([feats, DELTA_WEIGHT * delta / (delta.std(axis=0) + 1e-6)], axis=1).astype(np.float32)

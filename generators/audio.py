@@ -90,9 +90,14 @@ def _add_music(mix: np.ndarray, start: int, length: int, source: np.ndarray, gai
 
 
 def build_soundtrack(total_seconds: float, placements: list[Placement], music: Path | None,
-                     music_volume: float, duck_to: float = 0.3, cancel=None) -> np.ndarray:
+                     music_volume: float, duck_to: float = 0.3, cancel=None,
+                     under_peak: bool = True, decode=decode_audio) -> np.ndarray:
     """Mix narration at its places, then scene music and background music ducked under it.
-    `cancel` (a threading.Event) set: InterruptedError before the next file is decoded."""
+    `cancel` (a threading.Event) set: InterruptedError before the next file is decoded.
+    `under_peak`: the whole mix scaled under 0.98 where it peaks over (False: left as mixed, for a
+    caller that sets the level itself; each sample then depends only on the sound around it).
+    `decode`: decode_audio, or what stands for it (generators/audio_prefetch.py: decoded earlier);
+    what it returns is read, never changed."""
     def check() -> None:
         if cancel is not None and cancel.is_set():
             raise InterruptedError("cancelled")
@@ -104,7 +109,7 @@ def build_soundtrack(total_seconds: float, placements: list[Placement], music: P
         if not item.is_speech:
             continue
         check()
-        samples = decode_audio(item.path, what="narration")
+        samples = decode(item.path, what="narration")
         start = int(round(item.start * RATE))
         end = min(total, start + len(samples))
         if end > start:
@@ -116,16 +121,16 @@ def build_soundtrack(total_seconds: float, placements: list[Placement], music: P
             check()
             seconds = item.length if item.length is not None else total_seconds
             if item.is_clip:   # decoded only as far as the scene plays it; looped like its picture
-                source = decode_audio(item.path, max_seconds=seconds + 0.1, what="video",
+                source = decode(item.path, max_seconds=seconds + 0.1, what="video",
                                       silent_ok=True)
             else:
-                source = decode_audio(item.path, what="music")
+                source = decode(item.path, what="music")
             _add_music(mix, int(round(item.start * RATE)), int(seconds * RATE), source,
                        item.gain, duck, duck_to, 0.03 if item.is_clip else 0.4)
     if music is not None and music_volume > 0:
-        _add_music(mix, 0, total, decode_audio(music, what="music"), music_volume, duck, duck_to, 1.0)
+        _add_music(mix, 0, total, decode(music, what="music"), music_volume, duck, duck_to, 1.0)
     peak = float(np.max(np.abs(mix))) if total else 0.0
-    if peak > 0.98:  # avoid clipping after the mix
+    if peak > 0.98 and under_peak:  # avoid clipping after the mix
         mix *= 0.98 / peak
     return mix
 

@@ -265,17 +265,22 @@ def require_font(text: str, field: str) -> None:
                      "fonts); install a font that has them or remove them")
 
 
-def check_job_text(job) -> None:
-    """Refuse, before any work, text of a job that no font can draw.
-
-    Checks every title (`scenes[i].text.content`) and the narration that will be
-    shown as subtitles (`scenes[i].narration_text`, or the job's `narration_text`).
-    """
-    global_subtitles = any(scene.subtitle for scene in job.scenes) and job.narration_text.strip()
-    if global_subtitles:
-        require_font(job.narration_text, "narration_text")
+def drawn_texts(job) -> list[tuple[str, str]]:
+    """(text, JSON path) of every text of the job that is drawn: each title
+    (`scenes[i].text.content`) and the narration shown as captions (`scenes[i].narration_text`,
+    or the job's `narration_text`)."""
+    found = []
+    if any(scene.subtitle for scene in job.scenes) and job.narration_text.strip():
+        found.append((job.narration_text, "narration_text"))
     for scene in job.scenes:
         if scene.text is not None:
-            require_font(scene.text.content, f"{scene.path}.text.content")
+            found.append((scene.text.content, f"{scene.path}.text.content"))
         if scene.subtitle and scene.narration_text.strip() and not job.narration_text.strip():
-            require_font(scene.narration_text, f"{scene.path}.narration_text")
+            found.append((scene.narration_text, f"{scene.path}.narration_text"))
+    return found
+
+
+def check_job_text(job) -> None:
+    """Refuse, before any work, text of a job that no font can draw (the first, naming its field)."""
+    for text, field in drawn_texts(job):
+        require_font(text, field)

@@ -85,10 +85,11 @@ def measure_file(path: Path) -> Loudness:
     return parse_ebur128(proc.stderr.decode("utf-8", "replace"))
 
 
-def measure_samples(samples: np.ndarray, cancel=None) -> Loudness:
-    """The loudness of float stereo samples at RATE."""
+def measure_samples(samples: np.ndarray, cancel=None, filters: str = "") -> Loudness:
+    """The loudness of float stereo samples at RATE (after the filter chain `filters`, when given:
+    what the encoder would be fed)."""
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-v", "info", "-f", "f32le", "-ar", str(RATE),
-           "-ac", "2", "-i", "pipe:0", "-af", EBUR128, "-f", "null", "-"]
+           "-ac", "2", "-i", "pipe:0", "-af", f"{filters},{EBUR128}" if filters else EBUR128, "-f", "null", "-"]
     _code, stderr = feed_samples(cmd, samples, cancel)
     return parse_ebur128(stderr)
 

@@ -2,6 +2,7 @@
 job's global narration spread over its scenes (`scene_texts`)."""
 from __future__ import annotations
 
+import os
 import wave
 from pathlib import Path
 
@@ -139,3 +140,18 @@ def scene_texts(job) -> list[str]:
     if job.narration_text.strip():
         return spread_narration(job.narration_text, len(job.scenes))
     return [s.narration_text for s in job.scenes]
+
+
+def narration_workers(setting: int = 0, scenes: int = 1, cores: int | None = None) -> int:
+    """How many scenes of one job are narrated at once (NARRATION_WORKERS; 0: auto).
+
+    Each scene's speech is made on its own from its own text (and cached by it), so scenes can
+    be spoken side by side and come out as they would one after the other; what a voice cannot
+    do twice at once is locked inside its provider (Piper: espeak-ng's phonemizer, ESPEAK_LOCK;
+    Chatterbox: the model, held by one caller at a time through generators.models). auto: 1 on
+    up to 4 cores (there the encoder keeps the cores busy, and two voices beside it made the first
+    scene's speech, which the first pieces wait for, later: benchmarks/RESULTS.md), a quarter of
+    the cores (at most 4) on more; never more than the job's scenes."""
+    cores = cores or os.cpu_count() or 1
+    wanted = setting or (1 if cores <= 4 else min(4, cores // 4))
+    return max(1, min(wanted, scenes))

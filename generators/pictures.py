@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from cache import make_key
+from jobmodel.stock import StockQuery
 
 from .images import ImageRequest, get_image_provider
 from .scenes import kind_of
@@ -75,13 +76,33 @@ def _lookup(ctx, key: str) -> Path | None:
 
 
 def _wanted(scene) -> list[tuple[str, object]]:
-    """(field, asset reference) of every file the scene's kind shows; "" names the picture."""
+    """(field, asset reference) of every file the scene's kind shows; "" names the picture. A
+    scene's `stock` query (generators/stock) stands for its picture or clip when it has none."""
     kind = kind_of(scene.type)
     wanted = [(name, getattr(scene, name)) for name in kind.trait("files", ())]
     wanted += [(name, scene.param(name)) for name in kind.assets]
     if kind.trait("picture") and scene.image is not None:
         wanted.append(("", scene.image))
+    stock = scene.param("stock")
+    if stock is not None:
+        shown = "" if kind.trait("picture") else "video"
+        if not any(name == shown and ref is not None for name, ref in wanted):
+            wanted.append((shown, stock))
     return [(name, ref) for name, ref in wanted if ref is not None]
+
+
+def _stock_ref(job, scene, query, ctx):
+    """The scene's stock query searched (cached), its credit noted for the report and manifest."""
+    from .stock import Want, asset_ref, credit, find_stock
+    seconds = scene.duration or 0.0
+    if not seconds and scene.narration_text.strip():      # about 2.5 words a second, as speech goes
+        seconds = len(scene.narration_text.split()) / 2.5 + 0.5
+    where = f"{scene.path}.stock"
+    asset = find_stock(query, Want(job.video.width, job.video.height, seconds), ctx.settings, ctx.cache, where)
+    credits = getattr(ctx, "credits", None)
+    if credits is not None:
+        credits[scene.index] = credit(asset, where)
+    return asset_ref(asset, where)
 
 
 def make_pictures(job, ctx, fetch, ready) -> None:
@@ -93,13 +114,19 @@ def make_pictures(job, ctx, fetch, ready) -> None:
     fetched_for: dict[int, tuple[tuple[str, Path], ...]] = {}   # files of scenes whose picture is made
 
     def generated(scene) -> bool:
-        return bool(kind_of(scene.type).trait("picture")) and scene.image is None
+        return bool(kind_of(scene.type).trait("picture")) and scene.image is None and scene.param("stock") is None
+
+    def local(scene, ref) -> Path:
+        if isinstance(ref, StockQuery):
+            with ctx.optimizer.monitor_performance("stock_search", scene.index):
+                ref = _stock_ref(job, scene, ref, ctx)
+        return fetch(ref, ctx)
 
     def fetch_scene(scene) -> None:
         if not wanted[scene.index]:
             return
         with ctx.optimizer.monitor_performance("fetch_assets", scene.index):
-            fetched = [(name, fetch(ref, ctx)) for name, ref in wanted[scene.index]]
+            fetched = [(name, local(scene, ref)) for name, ref in wanted[scene.index]]
         files = tuple((n, f) for n, f in fetched if n)
         if generated(scene):
             fetched_for[scene.index] = files

@@ -31,3 +31,15 @@ def write_poster(video: Path, at_seconds: float, poster: Path, quality: int = 3)
     if proc.returncode != 0 or not poster.is_file() or poster.stat().st_size == 0:
         raise JobFailed("writing the poster frame failed: " + proc.stderr.decode("utf-8", "replace")[-500:])
     return poster
+
+
+def poster_frame_in(pieces, paths: list[Path], starts: list[int], frame: int) -> tuple[int, Path, int]:
+    """(index, file, frame within it) of the piece that holds `frame` of the joined video
+    (`starts`: each scene's first frame; pieces in timeline order, as joined): the poster is
+    decoded from that piece, beside the join instead of after it."""
+    from .compose import piece_start
+    for index, (piece, path) in enumerate(zip(pieces, paths)):
+        first = piece_start(piece, starts)
+        if first <= frame < first + piece.frames:
+            return index, Path(path), frame - first
+    raise JobFailed(f"the poster's frame {frame} is in no piece of the video")

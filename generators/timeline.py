@@ -41,10 +41,12 @@ def scene_cues(job, speech: Speech | None) -> list[Cue]:
 
 
 def video_cues(job, speeches: Sequence[Speech | None], counts: Sequence[int]) -> list[Cue]:
-    """Every scene's caption lines in the video's time."""
+    """The caption lines of every captioned scene (`subtitle`) in the video's time: what the
+    .srt/.vtt files hold (none for a job without captions)."""
     cues, start = [], 0
-    for speech, n in zip(speeches, counts):
-        cues.extend(shift_cues(scene_cues(job, speech), start / job.video.fps))
+    for scene, speech, n in zip(job.scenes, speeches, counts):
+        if scene.subtitle:
+            cues.extend(shift_cues(scene_cues(job, speech), start / job.video.fps))
         start += n
     return cues
 
@@ -71,7 +73,7 @@ def scene_visual(job, scene, speech: Speech | None, files: SceneFiles, frames: i
         t = scene.text
         title = TextSpec(t.content, t.position, max(8, int(t.fontsize * scale)), t.color)
     cues = ()
-    if scene.subtitle or bool(job.narration_text.strip()):
+    if scene.subtitle:   # the job model turns it on for a job-wide narration (jobmodel/spec.py)
         cues = tuple(scene_cues(job, speech))
     video = files.file("video")
     return SceneVisual(width=v.width, height=v.height, fps=v.fps, frames=frames, kind=scene.type,

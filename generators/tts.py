@@ -16,6 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
+from jobmodel.errors import JobFailed
 from jobmodel.spec import VoiceSpec
 
 from .providers import ProviderTable
@@ -43,9 +44,30 @@ def get_tts_provider(name: str, settings) -> TTSProvider:
     return _PROVIDERS.get(name, settings)
 
 
+def named_voices(job) -> list[tuple[str, object]]:
+    """(JSON path of the name, voice) of the job's voice and every scene's own."""
+    return [("voice.name", job.voice)] + [(f"{s.path}.voice.name", s.voice) for s in job.scenes if s.voice]
+
+
+def voice_problems(job, settings) -> list:
+    """The JobFailed of every voice that rendering would refuse, found without downloading or
+    loading anything (providers with an `installed(voice, field)` check)."""
+    found = []
+    for field, voice in named_voices(job):
+        if not voice.name:
+            continue
+        provider = get_tts_provider(voice.provider, settings)
+        check = getattr(provider, "installed", None)
+        try:
+            if check is not None:
+                check(voice, field)
+        except JobFailed as exc:
+            found.append(exc)
+    return found
+
+
 def check_voices(job, settings) -> None:
     """Every voice of the job checked by its own provider before any work; the error names the
     field (`voice.name`, `scenes[i].voice.name`)."""
-    named = [("voice.name", job.voice)] + [(f"{s.path}.voice.name", s.voice) for s in job.scenes if s.voice]
-    for field, voice in named:
+    for field, voice in named_voices(job):
         get_tts_provider(voice.provider, settings).check(voice, field)

@@ -4,7 +4,9 @@ One voice model per process, shared by every scene and job without a lock around
 onnxruntime runs on one session may overlap. What is not thread-safe is espeak-ng, the
 phonemizer (one process-wide C state: the voice set, then the text phonemized), so each
 loaded voice phonemizes under ESPEAK_LOCK (piper 1.8 holds a lock of its own there too;
-this one keeps the guarantee whatever piper does).
+this one keeps the guarantee whatever piper does). The voice's random noise is drawn from
+each synthesis's own inputs (generators/piper_noise.py), so a text's speech does not depend on
+what the shared session spoke before it, nor on scenes spoken beside it.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import numpy as np
 from jobmodel.errors import JobFailed, ProviderUnavailable
 
 from .models import MODELS
+from .piper_noise import noise_feed, with_noise_inputs
 from .word_timing import assign_words, expected_groups, phoneme_groups, split_words
 
 ESPEAK_LOCK = threading.Lock()   # espeak-ng's state is the process's: one phonemization at a time
@@ -52,16 +55,34 @@ class PiperProvider:
         if voice.name:
             self.named_voice(voice.name, field)
 
-    def named_voice(self, name: str, field: str = "voice.name") -> Path:
-        """PIPER_VOICES_DIR/<name>.onnx (with <name>.onnx.json or <name>.json); a voice not there is
-        downloaded into it with piper's own downloader (names like en_US-lessac-medium)."""
+    def installed(self, voice, field: str = "voice.name") -> None:
+        """Before a job is queued (`validate`): JobFailed naming `field` when rendering would refuse
+        the voice: not a voice name, no PIPER_VOICES_DIR, or neither in it nor a voice piper can
+        download (<language>-<name>-<quality>). Nothing is downloaded here."""
+        if not voice.name:
+            return
+        name, model = self._model_path(voice.name, field)
+        if model.is_file() and voice_config(model) is not None:
+            return
+        from piper.download_voices import VOICE_PATTERN
+        if not VOICE_PATTERN.match(name):
+            raise JobFailed(f"Piper voice {name!r} is not installed in PIPER_VOICES_DIR ({self.voices_dir}) "
+                            "and is no voice piper can download (names like en_US-lessac-medium)",
+                            field=field)
+
+    def _model_path(self, name: str, field: str) -> tuple[str, Path]:
         name = name[:-5] if name.endswith(".onnx") else name
         if not VOICE_NAME.match(name):
             raise JobFailed(f"{name!r} is not a voice name (letters, digits, '_', '-', '.')", field=field)
         if self.voices_dir is None:
             raise JobFailed(f"Piper voice {name!r}: no PIPER_VOICES_DIR is set on this worker; "
                             "leave voice.name empty for the default voice", field=field)
-        model = self.voices_dir / f"{name}.onnx"
+        return name, self.voices_dir / f"{name}.onnx"
+
+    def named_voice(self, name: str, field: str = "voice.name") -> Path:
+        """PIPER_VOICES_DIR/<name>.onnx (with <name>.onnx.json or <name>.json); a voice not there is
+        downloaded into it with piper's own downloader (names like en_US-lessac-medium)."""
+        name, model = self._model_path(name, field)
         if model.is_file() and voice_config(model) is not None:
             return model
         with self._download_lock:
@@ -160,7 +181,8 @@ def voice_config(model: Path) -> Path | None:
 
 def aligned_model(path: Path) -> bytes | None:
     """The voice model with its phoneme durations exposed as an output (piper's own
-    patch, applied in memory; needs the onnx package), or None when it cannot be."""
+    patch, applied in memory; needs the onnx package) and its noise drawn from its inputs
+    (generators/piper_noise.py: the same text, the same samples), or None when it cannot be."""
     try:
         import onnx
         from piper.patch_voice_with_alignment import add_alignment_output
@@ -171,6 +193,7 @@ def aligned_model(path: Path) -> bytes | None:
         add_alignment_output(model)
     except ValueError:  # already patched on disk, or a model without the tensor
         pass
+    with_noise_inputs(model)
     return model.SerializeToString()
 
 
@@ -204,11 +227,13 @@ class _ShrinkingSession:
     def __init__(self, session):
         import onnxruntime
         self._session = session
+        self._inputs = [i.name for i in session.get_inputs()]
         self._run_options = onnxruntime.RunOptions()
         self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
     def run(self, output_names, input_feed, run_options=None):
-        return self._session.run(output_names, input_feed, run_options or self._run_options)
+        feed = noise_feed(self._inputs, input_feed)   # seeded by the feed: no hidden generator state
+        return self._session.run(output_names, feed, run_options or self._run_options)
 
     def __getattr__(self, name):
         return getattr(self._session, name)

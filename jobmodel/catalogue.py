@@ -44,6 +44,7 @@ class Param:
     required: bool = False
     aliases: tuple[str, ...] = ()
     about: str = ""            # one line for the docs
+    schema: Mapping[str, Any] | None = None   # its JSON Schema, when `check` declares none itself
 
 
 @dataclass(frozen=True)

@@ -48,4 +48,6 @@ def write_json_atomic(path: Path | str, value: Any, mtime: float | None = None, 
                       default=None) -> Path:
     """`value` as JSON (UTF-8, not ASCII-escaped) written with write_atomic."""
     text = json.dumps(value, indent=indent, ensure_ascii=False, default=default)
-    return write_atomic(path, text, mtime=mtime)
+    # a lone surrogate (JSON text allows "\\ud800", UTF-8 does not) is written as that escape
+    # again, so the file reads back as the same value and a record never fails to be written
+    return write_atomic(path, text.encode("utf-8", "backslashreplace"), mtime=mtime)

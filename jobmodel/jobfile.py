@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from jobmodel.errors import JobInvalid
+from jobmodel.fields import child_path, surrogate_problem
 from jobmodel.limits import LIMITS
+
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")   # how a lone one gets into JSON
 
 
 def _depth(value: Any, level: int = 1) -> int:
@@ -39,7 +43,29 @@ def decode_job_bytes(data: bytes) -> Any:
         raise JobInvalid("$", f"not valid JSON: {str(exc)[:120]}") from None
     if _depth(value) > LIMITS.max_json_depth:
         raise JobInvalid("$", f"JSON nested deeper than {LIMITS.max_json_depth} levels")
+    if SURROGATE_ESCAPE.search(text):   # a pair is one character once decoded; a lone one stays
+        check_unicode(value)
     return value
+
+
+def check_unicode(value: Any, path: str = "") -> None:
+    """Raise JobInvalid naming the JSON path of the first string (value or key) that holds a
+    lone surrogate: JSON text may spell one ("\\ud800"), but it is no Unicode character, and
+    the job could never be written as UTF-8 (its spool file, its record, a log line)."""
+    stack = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if (bad := surrogate_problem(item, where)) is not None:
+                raise bad
+        elif isinstance(item, dict):
+            for key, child in reversed(list(item.items())):
+                inner = child_path(where, key)
+                if (bad := surrogate_problem(key, inner)) is not None:
+                    raise JobInvalid(bad.field, "the field's name " + bad.message)
+                stack.append((child, inner))
+        elif isinstance(item, list):
+            stack.extend((child, child_path(where, i)) for i, child in reversed(list(enumerate(item))))
 
 
 def _no_constant(name: str) -> Any:

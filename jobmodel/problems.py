@@ -24,6 +24,11 @@ def problem(exc: JobInvalid) -> None:
     found.append(exc)
 
 
+def is_collecting() -> bool:
+    """Inside collecting(): problems are noted, not raised."""
+    return _found.get() is not None
+
+
 def attempt(read: Callable[..., Any], *args: Any, default: Any = None) -> Any:
     """read(*args), or `default` after reporting the JobInvalid it raised."""
     try:

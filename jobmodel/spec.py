@@ -3,8 +3,11 @@
 `parse_job(data, base_dir, asset_root)` turns decoded JSON into a `Job` or raises
 `JobInvalid` whose `field` is the JSON path of the offending value
 (`scenes[2].duration`); jobmodel.validate.validate_job lists every problem at once
-(the readers report through jobmodel.problems). Original ProtoVideo names and snake_case aliases are
-both accepted; unknown fields are refused so that typos do not pass silently.
+(the readers report through jobmodel.problems). The fields, their names and aliases (the
+original ProtoVideo names), readers and defaults are declared once, in the typed schema
+(jobmodel/schema.py, pydantic models); this module turns a read model into the frozen
+dataclasses the renderer uses and runs the checks that span objects: the picture size from a
+preset or platform, the fields of each scene kind, durations, captions and platform limits.
 
 The names of scene kinds, transitions, overlays, motions and caption styles, and the fields
 those plug-ins read, come from the plug-in catalogue (jobmodel/catalogue.py), which the
@@ -16,23 +19,28 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from jobmodel import catalogue
 from jobmodel.errors import JobInvalid
-from jobmodel.fields import Fields, boolean, color, http_url, number, one_of, string, type_name
+from jobmodel.fields import choice
 from jobmodel.limits import LIMITS
 from jobmodel.platforms import PLATFORMS, check_length, check_picture
-from jobmodel.plugin_fields import OverlaySpec, Params, check_kind_fields, field_names, named, overlays, param, \
-    read_params
-from jobmodel.problems import attempt, problem
-from jobmodel.refs import AssetRef, parse_asset_ref
+from jobmodel.plugin_fields import OverlaySpec, Params, param
+from jobmodel.prepare import prepare_job
+from jobmodel.problems import attempt, collecting, is_collecting, problem, unique
+from jobmodel.refs import AssetRef
+from jobmodel.schema import (ID_PATTERN, POSITIONS, PRESETS, PRIORITIES, QUALITIES, asset, job_models,  # noqa: F401
+                             read_job_model, safe_output_filename, using_roots)
+from jobmodel.schema_core import spellings
 
-PRIORITIES = ("critical", "high", "normal", "low")
-PRESETS = {"reel": (1080, 1920), "landscape": (1920, 1080), "square": (1080, 1080)}
-POSITIONS = ("top", "center", "bottom")
-QUALITIES = ("draft", "standard", "high")
-ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+ID_RE = re.compile(ID_PATTERN)
+
+
+def priority_name(value: Any) -> str | None:
+    """The priority `value` spells (fields.choice: "CRITICAL", " critical" -> "critical"), else None.
+    The job model, the sources and every route read a priority with this one rule."""
+    return choice(value, PRIORITIES)
 
 
 @dataclass(frozen=True)
@@ -140,6 +148,7 @@ class Job:
     audio: AudioSpec = field(default_factory=AudioSpec)
     overlays: tuple[OverlaySpec, ...] = ()   # layers over the whole video (logo, progress bar, ...)
     base_dir: Path = Path(".")
+    notes: tuple[str, ...] = ()    # what the job model decided for the job (captions turned on...)
 
     @property
     def output_name(self) -> str:
@@ -150,245 +159,208 @@ class Job:
         return self.scenes[index].transition or self.video.transition
 
 
-def _even_size(value: Any, path: str) -> int:
-    size = number(LIMITS.min_side, LIMITS.max_side, integer=True)(value, path)
-    if size % 2:
-        raise JobInvalid(path, f"must be an even number of pixels (H.264 4:2:0), got {size}")
-    return size
+def _names(model) -> dict[str, tuple[str, ...]]:
+    """Each field of a model with its other spellings."""
+    found: dict[str, list[str]] = {}
+    for key, name in spellings(model).items():
+        found.setdefault(name, [])
+        if key != name:
+            found[name].append(key)
+    return {name: tuple(keys) for name, keys in found.items()}
 
 
-# ---------------------------------------------------------------- objects
-def _voice(obj: Any, path: str, default_provider: str) -> VoiceSpec:
-    f = Fields(obj, path, {"provider": (), "name": ("voice",), "speed": (),
-                            "exaggeration": (), "cfg_weight": ("cfgWeight",)})
-    return VoiceSpec(
-        provider=f.get("provider", one_of("piper", "chatterbox"), default_provider),
-        name=f.get("name", string(200), ""),
-        speed=f.get("speed", number(0.5, 2.0), 1.0),
-        exaggeration=f.get("exaggeration", number(0.0, 2.0), 0.5),
-        cfg_weight=f.get("cfg_weight", number(0.0, 1.0), 0.5),
-    )
+def _fields_of(part: str) -> dict[str, tuple[str, ...]]:
+    from jobmodel.schema import SCENE_BASE, JOB_BASE
+    return _names(SCENE_BASE if part == "scene" else JOB_BASE)
 
 
-def _image_spec(obj: Any, path: str, default_provider: str) -> ImageSpec:
-    f = Fields(obj, path, {"provider": (), "model": (), "steps": ("num_inference_steps",),
-                            "guidance_scale": ("guidance",), "negative_prompt": ("negativePrompt",),
-                            "seed": (), "width": (), "height": ()})
-
-    def multiple_of_8(value: Any, p: str) -> int:
-        size = number(64, 2048, integer=True)(value, p)
-        if size % 8:
-            raise JobInvalid(p, f"must be a multiple of 8, got {size}")
-        return size
-    return ImageSpec(
-        provider=f.get("provider", one_of("simple", "diffusers", "openai"), default_provider),
-        model=f.get("model", string(300), ""),
-        steps=f.get("steps", number(1, 150, integer=True), 4),
-        guidance_scale=f.get("guidance_scale", number(0, 30), 0.0),
-        negative_prompt=f.get("negative_prompt", string(2000), ""),
-        seed=f.get("seed", number(0, 2**32 - 1, integer=True), 0),
-        width=f.get("width", multiple_of_8, 512),
-        height=f.get("height", multiple_of_8, 512),
-    )
-
-
-def _video_spec(obj: Any, path: str) -> VideoSpec:
-    f = Fields(obj, path, {"width": (), "height": (), "preset": (), "fps": (),
-                            "transition": (), "transition_duration": ("transitionDuration",),
-                            "quality": (),
-                            "platform": ()})
-    width, height = PRESETS["reel"]
-    platform = PLATFORMS.get(f.get("platform", one_of(*PLATFORMS), ""))
-    if platform is not None:
-        width, height = platform.size
-    if f.has("preset"):
-        width, height = PRESETS[f.get("preset", one_of(*PRESETS))]
-    if f.has("width") != f.has("height"):
-        missing = "height" if f.has("width") else "width"
-        problem(JobInvalid(f.at(missing), "width and height must be given together"))
-    width = f.get("width", _even_size, width)
-    height = f.get("height", _even_size, height)
-    if width * height > LIMITS.max_frame_pixels:
-        problem(JobInvalid(f.where("width"), f"{width}x{height} is larger than the limit of "
-                         f"{LIMITS.max_frame_pixels} pixels"))
-    fps = f.get("fps", number(1, 60, integer=True), platform.fps if platform else 30)
-    if platform is not None:
-        sized_by_preset = f.has("preset") and not f.has("width")   # a refused size names what set it
-        check_picture(platform, width, height, fps,
-                      lambda n: f.where("preset") if sized_by_preset and n in ("width", "height") else f.where(n))
-    return VideoSpec(
-        width=width, height=height, fps=fps,
-        transition=f.get("transition", named("transition"), "crossfade"),
-        transition_duration=f.get("transition_duration", number(0, 2), 0.5),
-        quality=f.get("quality", one_of(*QUALITIES), "standard"),
-        platform=platform.name if platform else "",
-    )
-
-
-def _audio_spec(obj: Any, path: str) -> AudioSpec:
-    f = Fields(obj, path, {"loudness": (), "true_peak": ("truePeak",)})
-
-    def target(value: Any, p: str) -> float | str:
-        if isinstance(value, str) and value.strip().lower() == "off":
-            return "off"
-        if isinstance(value, str):
-            raise JobInvalid(p, f'must be a loudness in LUFS (-70 to -5) or "off", got {value!r:.40}')
-        return number(-70, -5)(value, p)
-    loudness = f.get("loudness", target, None)
-    return AudioSpec(loudness=None if loudness in (None, "off") else loudness, normalize=loudness != "off",
-                     true_peak=f.get("true_peak", number(-9, 0), -1.5))
-
-
-def _subtitle_style(obj: Any, path: str) -> SubtitleStyle:
-    f = Fields(obj, path, {"words_per_line": ("wordsPerLine",), "font_size": ("fontsize", "fontSize"),
-                            "position": (), "color": (), "stroke_color": ("strokeColor",),
-                            "style": (), "highlight_color": ("highlightColor",), "uppercase": ()})
-    return SubtitleStyle(
-        words_per_line=f.get("words_per_line", number(1, 20, integer=True), 4),
-        font_size=f.get("font_size", number(8, 400, integer=True), 0),
-        position=f.get("position", one_of(*POSITIONS), "bottom"),
-        color=f.get("color", color, "white"),
-        stroke_color=f.get("stroke_color", color, "black"),
-        style=f.get("style", named("caption_style"), "phrase"),
-        highlight_color=f.get("highlight_color", color, "#FFD400"),
-        uppercase=f.get("uppercase", boolean, False),
-    )
-
-
-def _text_overlay(obj: Any, path: str) -> TextOverlay | None:
-    if isinstance(obj, str):  # shorthand: "text": "Title"
-        obj = {"content": obj}
-    f = Fields(obj, path, {"content": ("text",), "position": (), "fontsize": ("font_size", "fontSize"),
-                            "color": ()})
-    content = f.get("content", string(LIMITS.max_title_chars), "")
-    if not content.strip():
-        problem(JobInvalid(f.where("content"), "a title needs non-empty content"))
-    return TextOverlay(content=content,
-                       position=f.get("position", one_of(*POSITIONS), "center"),
-                       fontsize=f.get("fontsize", number(8, 400, integer=True), 80),
-                       color=f.get("color", color, "white"))
-
-
-SCENE_FIELDS = {
-    "type": (), "image": ("image_url", "imageUrl"), "image_prompt": ("promptImage", "prompt_image"),
-    "video": ("video_url", "videoUrl"), "narration": ("narration_url", "narrationUrl"),
-    "narration_text": ("narrationText",), "duration": (), "text": (), "subtitle": ("subtitles",),
-    "motion": (), "music": ("music_url",), "scene_id": ("sceneId",), "volume": (), "voice": (),
-    "transition": (),
-}
-
-
-def _scene(obj: Any, index: int, refs: Callable[[Any, str, str], AssetRef],
-           default_voice_provider: str) -> Scene:
-    path = f"scenes[{index}]"
-    f = Fields(obj, path, {**SCENE_FIELDS, **field_names(catalogue.entries("scene_kind"))})
-    kind = f.get("type", named("scene_kind"), "image")
-    entry = catalogue.resolve("scene_kind", kind)
-    if entry is not None:
-        check_kind_fields(f, kind)
-    return Scene(
-        index=index, type=kind,
-        image=f.get("image", lambda v, p: refs(v, p, "image")),
-        image_prompt=f.get("image_prompt", string(LIMITS.max_prompt_chars), ""),
-        video=f.get("video", lambda v, p: refs(v, p, "video")),
-        narration=f.get("narration", lambda v, p: refs(v, p, "audio")),
-        narration_text=f.get("narration_text", string(LIMITS.max_scene_narration_chars), ""),
-        duration=f.get("duration", number(LIMITS.min_scene_seconds, LIMITS.max_scene_seconds)),
-        text=f.get("text", _text_overlay),
-        subtitle=f.get("subtitle", boolean, False),
-        motion=f.get("motion", named("motion"), "zoom_in"),
-        music=f.get("music", lambda v, p: refs(v, p, "audio")),
-        scene_id=f.get("scene_id", string(128), ""),
-        volume=f.get("volume", number(0, 2), 1.0),
-        voice=f.get("voice", lambda v, p: _voice(v, p, default_voice_provider)),
-        transition=f.get("transition", named("transition")),
-        params=read_params(f, entry, refs) if entry is not None else (),
-    )
-
-
-TOP_FIELDS = {
-    "id": ("job_id",), "priority": (), "output_filename": ("outputFilename",), "scenes": (),
-    "narration_text": ("narrationText",),
-    "global_audio_prompt_url": ("audio_prompt_url", "globalAudioPromptUrl"),
-    "voice": (), "image": (), "video": (), "subtitles": ("global_subtitle_config",),
-    "music": ("music_url",), "music_volume": ("musicVolume",), "version": (),
-    "callback_url": ("callbackUrl", "webhook_url"), "overlays": (),
-    "audio": (),
-}
-
-
-def safe_output_filename(value: str, path: str) -> str:
-    """Reduce an output filename to a safe basename ending in .mp4."""
-    base = re.split(r"[\\/]", value.strip())[-1]
-    stem = base[:-4] if base.lower().endswith(".mp4") else base
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")[:100]
-    if not stem:
-        raise JobInvalid(path, f"{value!r:.80} has no usable file name")
-    return stem + ".mp4"
+SCENE_FIELDS = _fields_of("scene")   # the fields every scene has (kinds add theirs), with their aliases
+TOP_FIELDS = _fields_of("job")
 
 
 def parse_job(data: Any, base_dir: Path | str = ".", asset_root: Path | str | None = None, *,
               default_image_provider: str, default_voice_provider: str) -> Job:
-    """Check decoded job JSON and return a Job; raise JobInvalid naming the field.
+    """Check decoded job JSON and return a Job; raise JobInvalid naming the (first) bad field.
+    Inside jobmodel.problems.collecting() every problem is noted instead (validate_job).
     CatalogueNotLoaded when the plug-ins have not declared themselves (generators.plugins.load_all)."""
     catalogue.entries("scene_kind")   # loud, before any field is judged against an empty catalogue
     base = Path(base_dir).resolve()
     roots = [base] + ([Path(asset_root).resolve()] if asset_root else [])
+    if is_collecting():
+        return _parse(data, base, roots, default_image_provider, default_voice_provider)
+    with collecting() as found:
+        job = _parse(data, base, roots, default_image_provider, default_voice_provider)
+    if found:
+        raise unique(found)[0]
+    return job
 
-    def refs(value: Any, path: str, kind: str) -> AssetRef:
-        return parse_asset_ref(value, path, kind, roots)
 
-    f = Fields(data, "", TOP_FIELDS)
-    f.get("version", number(1, 1, integer=True))
+def _parse(data: Any, base: Path, roots: list[Path], image_provider: str, voice_provider: str) -> Job | None:
+    data, early, go_on = prepare_job(data)   # a template filled in, stock defaults given out
+    for exc in early:
+        problem(exc)
+    if not go_on:            # placeholders left unfilled: the rest would only be knock-on problems
+        return None
+    model = read_job_model(data, roots)
+    if model is None:
+        return None
+    with using_roots(roots):
+        return _job(model, base, image_provider, voice_provider)
 
-    def job_id(value: Any, path: str) -> str:
-        if not isinstance(value, str) or not ID_RE.match(value):
-            raise JobInvalid(path, "must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
-        return value
 
-    raw_scenes = f.values["scenes"][1] if f.has("scenes") else None
-    if raw_scenes is None:
-        problem(JobInvalid("scenes", "is required: a list of 1 to "
-                           f"{LIMITS.max_scenes} scenes"))
-        raw_scenes = []
-    elif not isinstance(raw_scenes, list):
-        problem(JobInvalid("scenes", f"must be a list, got {type_name(raw_scenes)}"))
-        raw_scenes = []
-    elif not 1 <= len(raw_scenes) <= LIMITS.max_scenes:
-        problem(JobInvalid("scenes", f"must hold 1 to {LIMITS.max_scenes} scenes, got {len(raw_scenes)}"))
-        raw_scenes = raw_scenes[:LIMITS.max_scenes]
-    voice_obj = f.values.get("voice", (None, None))[1]
-    voice = attempt(_voice, voice_obj, f.where("voice"), default_voice_provider, default=None) \
-        if voice_obj is not None else None
-    voice = voice or VoiceSpec(provider=default_voice_provider)
-    image_obj = f.values.get("image", (None, None))[1]
-    image = attempt(_image_spec, image_obj, f.where("image"), default_image_provider, default=None) \
-        if image_obj is not None else None
-    image = image or ImageSpec(provider=default_image_provider)
-    video = f.get("video", _video_spec, VideoSpec())
-    scenes = tuple(scene for scene in (attempt(_scene, obj, i, refs, default_voice_provider)
-                                       for i, obj in enumerate(raw_scenes))
-                   if scene is not None)
-    narration_text = f.get("narration_text", string(LIMITS.max_job_narration_chars), "")
+def _job(m, base: Path, image_provider: str, voice_provider: str) -> Job:
+    has_global = bool(m.narration_text.strip())
+    scenes, notes = [], []
+    auto = []
+    for index, sm in m.scenes or ():
+        scene = _scene(sm, index, voice_provider, has_global, m.subtitles is not None)
+        if m.subtitles is not None and sm.subtitle is None and scene.subtitle:
+            auto.append(index)
+        scenes.append(scene)
+    if m.subtitles is not None:
+        if auto:
+            notes.append(f"subtitles: captions turned on for scene{'s' if len(auto) > 1 else ''} "
+                         f"{', '.join(str(i) for i in auto)} by the job's subtitles object "
+                         "(a scene's \"subtitle\": false keeps them off)")
+        elif not any(s.subtitle for s in scenes):
+            notes.append("subtitles: no scene has narration text to caption; the subtitles object is unused "
+                         "and no caption files are written")
+    sub = m.subtitles
     job = Job(
-        id=f.get("id", job_id) or uuid.uuid4().hex[:16],
-        scenes=scenes,
-        priority=f.get("priority", one_of(*PRIORITIES), "normal"),
-        output_filename=f.get("output_filename",
-                              lambda v, p: safe_output_filename(string(255)(v, p), p), ""),
-        narration_text=narration_text,
-        global_audio_prompt=f.get("global_audio_prompt_url", lambda v, p: refs(v, p, "audio")),
-        voice=voice, image=image, video=video,
-        subtitles=f.get("subtitles", _subtitle_style, SubtitleStyle()),
-        music=f.get("music", lambda v, p: refs(v, p, "audio")),
-        music_volume=f.get("music_volume", number(0, 1), 0.15),
-        callback_url=f.get("callback_url", http_url(), ""),
-        audio=f.get("audio", _audio_spec, AudioSpec()),
-        overlays=f.get("overlays", lambda v, p: overlays(v, p, refs), ()),
+        id=m.id or uuid.uuid4().hex[:16],
+        scenes=tuple(scenes),
+        priority=m.priority,
+        output_filename=m.output_filename,
+        narration_text=m.narration_text,
+        global_audio_prompt=m.global_audio_prompt_url,
+        voice=_voice(m.voice, voice_provider) or VoiceSpec(provider=voice_provider),
+        image=_image(m.image, image_provider),
+        video=_video(m.video),
+        subtitles=SubtitleStyle() if sub is None else SubtitleStyle(
+            words_per_line=sub.words_per_line, font_size=sub.font_size, position=sub.position,
+            color=sub.color, stroke_color=sub.stroke_color, style=sub.style,
+            highlight_color=sub.highlight_color, uppercase=sub.uppercase),
+        music=m.music,
+        music_volume=m.music_volume,
+        callback_url=m.callback_url,
+        audio=_audio(m.audio),
+        overlays=tuple(_overlay(index, om) for index, om in m.overlays),
         base_dir=base,
+        notes=tuple(notes),
     )
     _check_durations(job)
     return job
+
+
+def _voice(m, default_provider: str) -> VoiceSpec | None:
+    if m is None:
+        return None
+    return VoiceSpec(provider=m.provider or default_provider, name=m.name, speed=m.speed,
+                     exaggeration=m.exaggeration, cfg_weight=m.cfg_weight)
+
+
+def _image(m, default_provider: str) -> ImageSpec:
+    if m is None:
+        return ImageSpec(provider=default_provider)
+    return ImageSpec(provider=m.provider or default_provider, model=m.model, steps=m.steps,
+                     guidance_scale=m.guidance_scale, negative_prompt=m.negative_prompt, seed=m.seed,
+                     width=m.width, height=m.height)
+
+
+def _audio(m) -> AudioSpec:
+    if m is None:
+        return AudioSpec()
+    return AudioSpec(loudness=None if m.loudness in (None, "off") else m.loudness,
+                     normalize=m.loudness != "off", true_peak=m.true_peak)
+
+
+def _video(m) -> VideoSpec:
+    if m is None:
+        return VideoSpec()
+    platform = PLATFORMS.get(m.platform) if m.platform else None
+    width, height = platform.size if platform is not None else PRESETS["reel"]
+    if m.preset:
+        width, height = PRESETS[m.preset]
+    width, height = m.width or width, m.height or height
+    if width * height > LIMITS.max_frame_pixels:
+        problem(JobInvalid(m.at("width"), f"{width}x{height} is larger than the limit of "
+                                          f"{LIMITS.max_frame_pixels} pixels"))
+    fps = m.fps or (platform.fps if platform else 30)
+    if platform is not None:
+        sized_by_preset = m.has("preset") and not m.has("width")   # a refused size names what set it
+        check_picture(platform, width, height, fps,
+                      lambda n: m.at("preset") if sized_by_preset and n in ("width", "height") else m.at(n))
+    return VideoSpec(width=width, height=height, fps=fps, transition=m.transition,
+                     transition_duration=m.transition_duration, quality=m.quality,
+                     platform=platform.name if platform else "")
+
+
+def _scene(m, index: int, voice_provider: str, has_global: bool, subtitles_given: bool) -> Scene:
+    entry = None if m.refused("type") else catalogue.resolve("scene_kind", m.type)
+    if entry is not None:
+        _check_kind_fields(m, entry)
+    speaks = has_global or m.narration is not None or bool(m.narration_text.strip())
+    meant_to_speak = speaks or any(m.typo_for(n) or m.refused(n) for n in ("narration", "narration_text"))
+    shown = has_global or bool(m.narration_text.strip())     # words a caption can show
+    if m.duration is None and not meant_to_speak and not m.refused("duration") and not m.typo_for("duration"):
+        problem(JobInvalid(m.at("duration"), "is required when the scene has no narration"))
+    subtitle = m.subtitle
+    if subtitle and not meant_to_speak:
+        problem(JobInvalid(m.at("subtitle"), "subtitles need narration_text to show"))
+    if subtitle is None:   # a job-wide narration is always captioned; a subtitles object turns them on
+        subtitle = has_global or (subtitles_given and shown)
+    return Scene(
+        index=index, type=m.type, image=m.image, image_prompt=m.image_prompt, video=m.video,
+        narration=m.narration, narration_text=m.narration_text, duration=m.duration, text=_text(m.text),
+        subtitle=bool(subtitle), motion=m.motion, music=m.music, scene_id=m.scene_id, volume=m.volume,
+        voice=_voice(m.voice, voice_provider), transition=m.transition,
+        params=_params(m, entry) if entry is not None else (),
+    )
+
+
+def _text(m) -> TextOverlay | None:
+    if m is None:
+        return None
+    return TextOverlay(content=m.content, position=m.position, fontsize=m.fontsize, color=m.color)
+
+
+def _params(m, entry: catalogue.Entry) -> Params:
+    """The entry's params from the scene, each read by the entry's own reader, defaults filled in."""
+    values = []
+    for name, p in entry.params.items():
+        if p.required and not m.has(name) and not m.typo_for(name):
+            problem(JobInvalid(m.at(name), f"is required for {entry.name}"))
+        value = p.default
+        if m.has(name):
+            read = asset(p.asset) if p.asset else p.check
+            raw = getattr(m, name)
+            value = attempt(read, raw, m.at(name), default=p.default) if read is not None else raw
+        values.append((name, value))
+    return tuple(values)
+
+
+def _check_kind_fields(m, entry: catalogue.Entry) -> None:
+    """A scene's fields that other scene kinds own or declare, given to a scene of this kind:
+    refused, naming the kinds they belong to; fields the kind needs and lacks: refused."""
+    mine = set(entry.params) | set(entry.owns)
+    owners: dict[str, list[str]] = {}
+    for other in catalogue.entries("scene_kind"):
+        for name in (*other.params, *other.owns):
+            owners.setdefault(name, []).append(other.name)
+    for name, kinds in owners.items():
+        if name not in mine and m.has(name):
+            problem(JobInvalid(m.at(name), f"'{name}' is only for scenes of type {' or '.join(kinds)}; "
+                                           f"this scene is of type {entry.name}"))
+    for need in entry.needs:   # "video|stock": one of them
+        names = need.split("|")
+        if not any(m.has(name) or m.typo_for(name) for name in names):
+            wanted = " or ".join(f"'{name}'" for name in names)
+            problem(JobInvalid(m.at(names[0]), f"a scene of type {entry.name} needs {wanted}"))
+
+
+def _overlay(index: int, m) -> OverlaySpec:
+    entry = catalogue.resolve("overlay", m.type)
+    return OverlaySpec(entry.name, tuple((name, getattr(m, name)) for name in entry.params), index)
 
 
 def _check_durations(job: Job) -> None:
@@ -396,16 +368,7 @@ def _check_durations(job: Job) -> None:
     if total_text > LIMITS.max_job_narration_chars:
         problem(JobInvalid("narration_text", f"the job's narration is {total_text} characters; "
                          f"the limit is {LIMITS.max_job_narration_chars}"))
-    has_global = bool(job.narration_text.strip())
-    known = 0.0
-    for scene in job.scenes:
-        speaks = has_global or scene.narration is not None or bool(scene.narration_text.strip())
-        if scene.duration is None and not speaks:
-            problem(JobInvalid(f"{scene.path}.duration",
-                             "is required when the scene has no narration"))
-        if scene.subtitle and not speaks:
-            problem(JobInvalid(f"{scene.path}.subtitle", "subtitles need narration_text to show"))
-        known += scene.duration or 0.0
+    known = sum(scene.duration or 0.0 for scene in job.scenes)
     if known > LIMITS.max_job_seconds:
         problem(JobInvalid("scenes", f"the scenes last {known:g} s; the limit is {LIMITS.max_job_seconds:g} s"))
     if job.video.platform and known > PLATFORMS[job.video.platform].max_seconds:   # narration only adds

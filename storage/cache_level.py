@@ -81,14 +81,8 @@ class S3CacheLevel:
                 self._failed("read", exc)
             return None
         meta = answer.get("Metadata", {})
-        try:
-            digest, ttl_text = meta["digest"], meta.get("ttl-s", "")
-            item = RemoteArtifact(meta["ext"], meta.get("kind", "other"), digest, float(meta["created"]),
-                                  float(ttl_text) if ttl_text else None, data)
-            whole = len(data) == int(meta["size"]) and bytes_digest(data) == digest
-        except (KeyError, ValueError):
-            whole = False
-        if not whole:
+        item = RemoteArtifact.checked(data, {**meta, "ttl_s": meta.get("ttl-s", "")})
+        if item is None:
             self.log.warning("cache: dropping a damaged S3 object %s (size or digest does not match)",
                              self.address.url(object_key))
             self.delete(key)

@@ -81,3 +81,16 @@ def test_idle_workers_seen_share_the_queue(make_settings):
         source.worker_seen(name, {"host": "here", "state": "idle", "jobs": []})
     clock.now += 10
     assert model.queued(source.get("b")) == pytest.approx(own / 2 + own, abs=0.3)
+
+
+def test_a_job_queued_since_the_last_look_has_an_eta_at_once(make_settings):
+    settings = make_settings()
+    source = SpoolSource(settings, worker_name="w1")
+    clock = Clock()
+    model = EtaModel(settings, source, clock=clock)
+    source.submit(job("first"))
+    own = model.predicted("first", source.get("first").job)
+    assert model.queued(source.get("first")) == pytest.approx(own, abs=0.2)   # the queue looked at
+    source.submit(job("later", priority="low"))
+    clock.now += 1.0                                   # within the look's lifetime, past FRESH_S
+    assert model.queued(source.get("later")) == pytest.approx(2 * own, abs=0.3)

@@ -149,7 +149,7 @@ def test_a_failed_job_says_what_went_wrong_in_words(api):
     assert words["summary"].startswith("Rendering scene 1 failed"), words
     assert "JobFailed" not in json.dumps(words)
     again = api.post("/v1/jobs/boom-words/retry")                     # failed: may be retried
-    assert again.status_code == 200 and again.json()["state"] == "queued"
+    assert again.status_code == 200 and again.json()["state"] in ("queued", "started")   # a worker may take it at once
     wait_state(api, "boom-words", "failed", timeout=120)
 
 

@@ -125,3 +125,37 @@ def test_no_api_in_front_of_the_http_source(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "main_worker.py"), "serve"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "JOB_SOURCE=http" in done.stderr
+
+
+def test_the_job_schema_is_served_and_types_the_openapi_description(api):
+    import jsonschema
+    schema = requests.get(api.url + "/v1/schema/job.json", timeout=10)   # no token needed
+    assert schema.status_code == 200 and schema.headers["content-type"].startswith("application/schema+json")
+    checker = jsonschema.Draft202012Validator(schema.json())
+    assert checker.is_valid({"scenes": [{"duration": 2, "transition": "wipe_left"}], "overlays": [
+        {"type": "progress_bar", "position": "bottom"}]})
+    assert not checker.is_valid({"scenes": [{"duration": 2, "motion": "zoom-in"}]})
+    described = requests.get(api.url + "/openapi.json", timeout=10).json()
+    submit = described["paths"]["/v1/jobs"]["post"]
+    body = submit["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/Job"}
+    job = described["components"]["schemas"]["Job"]
+    assert {"scenes", "video", "subtitles", "narration_text"} <= set(job["properties"]) and job["required"] == ["scenes"]
+    assert set(submit["responses"]) >= {"201", "200", "400"}
+    problems = submit["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert described["components"]["schemas"][problems]["properties"]["errors"]["type"] == "array"
+    for path in ("/v1/validate", "/generate"):
+        op = described["paths"][path]["post"]
+        assert op["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Job"}
+    assert not [(p, m) for p, ms in described["paths"].items() for m, op in ms.items()
+                if "422" in op.get("responses", {})], "this API never answers 422"
+    # and the API answers as described: 400 with every problem, each with its field
+    bad = {"video": {"preset": "cinema"}, "scenes": [{"durraton": 2}, {"duration": "long", "motion": "zoom-in"}],
+           "music_volume": 3, "subtitles": {"style": "karoake"}}
+    answer = requests.post(api.url + "/v1/jobs", json=bad, timeout=30,
+                           headers={"Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == 400
+    fields = sorted(p["field"] for p in answer.json()["errors"])
+    assert fields == ["music_volume", "scenes[0].durraton", "scenes[1].duration", "scenes[1].motion",
+                      "subtitles.style", "video.preset"]
+    assert not checker.is_valid(bad)

@@ -215,3 +215,19 @@ def test_subtitle_on_a_recording_without_text_renders_and_says_why_there_are_no_
     assert any("scenes[0].subtitle" in note and "transcript" in note for note in result.report["notes"])
     video = frames(result.output, W, H)
     assert edge_density(video[len(video) // 2], 0.6, 0.92) < 0.005
+
+
+def test_a_recording_shorter_than_the_alignment_window_still_renders(make_settings, tmp_path):
+    """A 30 ms recording with a transcript (a click, a cut-off take): alignment has fewer than
+    five feature frames; the job renders and its words stay inside the recording."""
+    rate = 22050
+    t = np.arange(int(0.03 * rate)) / rate
+    pcm = (0.5 * np.sin(2 * np.pi * 220 * t) * 32767).astype("<i2")
+    with wave.open(str(tmp_path / "short.wav"), "wb") as out:
+        out.setnchannels(1), out.setsampwidth(2), out.setframerate(rate), out.writeframes(pcm.tobytes())
+    data = small_job(id="short-take", scenes=[{"narration": "short.wav", "narration_text": "Hi there.",
+                                               "subtitle": True, "motion": "none"}])
+    result = render_job(parse_job(data, tmp_path), make_context(make_settings()))
+    assert result.output.exists()
+    timeline = result.report["timeline"][0]
+    assert timeline["narration_s"] == pytest.approx(0.03, abs=0.02)

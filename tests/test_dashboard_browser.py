@@ -6,7 +6,7 @@ A person's session: sign in, submit a job through the form and watch its bar mov
 server-sent events), play its video (captions, timeline, SRT and VTT), see validation problems
 at their fields, upload an asset, open a failed job (its error in words, its record and job)
 and Retry it until a worker finishes it, Clone and edit it, cancel only after saying yes,
-search and page the list, see the workers, use the page at phone width (412 px, no sideways
+search and page the list, see the workers, see a batch job's batch, use the page at phone width (412 px, no sideways
 scrolling), and see a `<script>` title as text; a server without a token shows no Sign out.
 Screenshots go to DASHBOARD_SCREENSHOTS (default: a pytest tmp folder; the path is printed).
 """
@@ -356,6 +356,23 @@ def test_a_script_title_shows_as_text(page, server, shots):
     errors = [e for e in page.get_log("browser")
               if e["level"] == "SEVERE" and "favicon" not in e["message"] and "401" not in e["message"]]
     assert not errors, errors
+
+
+def test_a_batch_job_shows_its_batch(page, server):
+    template = {"video": VIDEO, "scenes": [{"duration": 1, "motion": "none", "text": "Batch {{n}}"}]}
+    status, answer = server.request("POST", "/v1/batches", {"template": template,
+                                                             "rows": [{"n": "1"}, {"n": "2", "id": "dash-batch-2"}]})
+    assert status == 201, answer
+    batch_id = answer["id"]
+    wait_for(lambda: server.request("GET", f"/v1/batches/{batch_id}")[1]["state"] == "ended", timeout=120,
+             what="the batch to end")
+    wait(page, lambda d: (row_state(d, "dash-batch-2") or [""])[0] == "finished", timeout=30,
+         what="the batch's job in the list")
+    page.find_element(By.CSS_SELECTOR, "tr[data-id='dash-batch-2'] button.open").click()
+    box = wait(page, lambda d: d.find_element(By.ID, "detail-batch") if
+               d.find_element(By.ID, "detail-batch").is_displayed() else None, what="the batch line")
+    assert box.text.startswith(f"Batch {batch_id}: ended (") and "2 finished" in box.text, box.text
+    assert page.find_element(By.ID, "detail-title").text == "Batch 2"    # the title with its row's value
 
 
 def test_sign_out_drops_the_session(page, server):

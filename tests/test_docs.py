@@ -61,18 +61,17 @@ def test_the_readme_links_the_job_format_reference():
 
 
 def spec_field_names() -> set[str]:
-    """Every field name and alias of jobmodel/spec.py: the keys and alias tuples of its field
-    tables (TOP_FIELDS, SCENE_FIELDS and each `Fields(obj, path, {...})`)."""
-    tree = ast.parse((ROOT / "jobmodel" / "spec.py").read_text(encoding="utf-8"))
+    """Every field name and alias of the job schema (jobmodel/schema.py): each object's fields and
+    their other spellings, the plug-ins' fields among them."""
+    from generators.plugins import load_all
+    from jobmodel.schema import Audio, Image, TextOverlay, Voice, job_models
+    from jobmodel.schema_core import spellings
+    load_all()
+    models = job_models()
     names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Dict) and node.keys and all(
-                isinstance(v, ast.Tuple) for v in node.values):
-            for key, value in zip(node.keys, node.values):
-                aliases = ast.literal_eval(value)
-                if isinstance(ast.literal_eval(key), str) and all(isinstance(a, str) for a in aliases):
-                    names.add(ast.literal_eval(key))
-                    names.update(aliases)
+    for model in (models.Job, models.Scene, models.Video, models.Subtitles, Voice, Image, Audio, TextOverlay,
+                  *models.overlays.values()):
+        names.update(spellings(model))
     return names
 
 

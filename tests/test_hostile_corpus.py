@@ -261,3 +261,22 @@ def test_daemon_keeps_running_after_bad_jobs(corpus, listener, tmp_path):
     assert code == 0
     assert listener.hits == []
     assert tree(work, skip=("var", "assets")) == set()
+
+
+def test_validate_refuses_what_render_refuses(corpus, listener, make_settings):
+    """`validate` (JobChecker.problems) against everything the pipeline does before it renders
+    (the in-process way above): a job the pipeline refuses has a problem on the same field in
+    validate's answer, and validate passes every job the pipeline takes. Validate downloads nothing."""
+    from cache import open_cache
+    base, jobs = corpus
+    settings = make_settings()
+    checker, cache = JobChecker(settings), open_cache(settings)
+    disagree = []
+    for name in NAMES:
+        code, field, message = outcome_in_process(jobs[name], settings, cache)
+        problems = checker.file_problems(jobs[name])
+        fields = [p["field"] for p in problems]
+        if (code == 0) != (not problems) or (code and field not in fields):
+            disagree.append((name, code, field, message, problems))
+    assert not disagree, disagree
+    assert listener.hits == []

@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from daemon_helpers import fake_make_context, fake_render, ledger, tiny_job, wait_for
+from lease_clock import ManualClock, age_pending
 from jobmodel.states import JobState
 from protovideo.service.middleware.retries import Retries
 from protovideo.service.middleware.time_limit import TimeLimit
@@ -198,15 +199,16 @@ def test_cancel_a_job_waiting_for_its_retry(store_settings, tmp_path):
 
 
 def test_a_cancel_requested_before_the_worker_died_is_honoured(store_settings):
-    import time
-    settings = store_settings(LEASE_SECONDS=0.3)
-    source = open_source(settings)
+    settings, clock = store_settings(LEASE_SECONDS=30), ManualClock()
+    source = open_source(settings, clock=clock)
     source.submit(tiny_job("orphan"))
-    dying = open_source(settings).claim()               # its worker will die: no heartbeat
+    dying = open_source(settings, clock=clock).claim()  # its worker will die: no heartbeat
     assert dying.id == "orphan"
     assert source.cancel("orphan").cancel_requested
-    time.sleep(0.5)                                     # the lease runs out
-    assert open_source(settings).claim() is None        # not run again
+    clock.advance(31)                                   # the lease runs out: the spool's clock...
+    if settings.JOB_SOURCE == "redis":
+        age_pending(source, 31)                         # ...and the Redis server's idle time
+    assert open_source(settings, clock=clock).claim() is None   # not run again
     info = source.get("orphan")
     assert info.state == JobState.CANCELLED and info.record["was"] == "started"
 

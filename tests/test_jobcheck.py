@@ -54,7 +54,8 @@ def test_a_refused_callback_host_is_a_problem_at_submit_not_at_claim(make_settin
 def test_job_files_resolve_against_their_folder_and_unreadable_ones_are_problems(make_settings, tmp_path):
     folder = tmp_path / "jobs"
     folder.mkdir()
-    (folder / "pic.png").write_bytes(b"x")
+    from PIL import Image
+    Image.new("RGB", (8, 8), "red").save(folder / "pic.png")   # a real picture: validate reads its bytes
     (folder / "job.json").write_text(json.dumps({"scenes": [{"duration": 1, "image": "pic.png"}]}))
     checker = JobChecker(make_settings())
     assert checker.read(folder / "job.json").scenes[0].image.path == (folder / "pic.png").resolve()

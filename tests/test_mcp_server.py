@@ -24,7 +24,8 @@ TOKEN = "mcp-test-token-0123456789"
 JOB = {"id": "agent-made", "video": {"width": 270, "height": 480, "fps": 12},
        "scenes": [{"narration_text": "Made by an agent.", "subtitle": True, "duration": 2,
                    "text": {"content": "Agent", "position": "top"}}]}
-TOOLS = {"validate_job", "submit_job", "job_status", "watch_job", "list_jobs", "cancel_job", "video_url"}
+TOOLS = {"validate_job", "submit_job", "job_status", "watch_job", "list_jobs", "cancel_job", "video_url",
+         "submit_batch", "batch_status"}
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +116,33 @@ def test_an_agent_validates_submits_watches_and_fetches_a_video(stack):
     assert 1.9 <= float(info["format"]["duration"]) <= 3.5
     assert requests.get(url["subtitles_vtt"], headers={"Authorization": f"Bearer {TOKEN}"},
                         timeout=30).text.startswith("WEBVTT")
+
+
+def test_an_agent_submits_a_batch_and_follows_it(stack):
+    tmp, api = stack
+    template = {"video": {"width": 270, "height": 480, "fps": 12, "transition": "cut", "quality": "draft"},
+                "output_filename": "agent-{{name}}.mp4", "scenes": [{"duration": 1, "text": "{{name}}"}]}
+
+    async def steps():
+        async with agent(tmp, api) as session:
+            refused = result(await session.call_tool("submit_batch", {"template": template,
+                                                                      "rows": [{"name": "a"}, {}]}))
+            queued = result(await session.call_tool("submit_batch", {"template": template,
+                                                                     "rows": [{"name": "a"}, {"name": "b"}]}))
+            for _ in range(600):
+                status = result(await session.call_tool("batch_status", {"batch_id": queued["id"]}))
+                if status["state"] == "ended":
+                    break
+                await asyncio.sleep(0.2)
+            missing = await session.call_tool("batch_status", {"batch_id": "no-such-batch"})
+            return refused, queued, status, missing
+
+    refused, queued, status, missing = run(steps())
+    assert [(e["row"], e["field"]) for e in refused["errors"]] == [(2, "output_filename"), (2, "scenes[0].text")]
+    assert queued["jobs"] == [f"{queued['id']}-1", f"{queued['id']}-2"]
+    assert status["state"] == "ended" and status["counts"]["finished"] == 2, status
+    assert missing.is_error and "no-such-batch" in missing.content[0].text
+    assert (tmp / "var" / "output" / "agent-b.mp4").is_file()
 
 
 def test_an_agent_with_a_wrong_token_gets_the_apis_refusal(stack):

@@ -111,7 +111,8 @@ def test_a_changed_logo_at_the_same_path_remakes_the_pieces_that_show_it_and_not
     settings = make_settings(MEMORY_WARNING_THRESHOLD=10**7, MEMORY_CRITICAL_THRESHOLD=10**7)
     logo_file(tmp_path, colour=(255, 255, 255, 255))
     first = render_job(_job(tmp_path, "logo-a"), make_context(settings))
-    assert _misses(first) == {"image": 3, "piece": 5, "soundtrack": 1, "joined": 1, "poster": 1}
+    assert _misses(first) == {"image": 3, "piece": 5, "soundtrack": 1, "soundtrack-segment": 3, "joined": 1,
+                              "poster": 1}
     assert _misses(render_job(_job(tmp_path, "logo-b"), make_context(settings))) == \
         {"image": 0, "piece": 0, "soundtrack": 0, "joined": 0, "poster": 0}
     logo_file(tmp_path, colour=(0, 0, 0, 255))                        # the same path, another picture

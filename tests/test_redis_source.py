@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import collections
 import signal
-import time
 import uuid
 
 import pytest
@@ -11,6 +10,7 @@ import redis
 
 from daemon_helpers import (fake_make_context, fake_render, ledger, start_worker, stop, tiny_job,
                             wait_for, worker_env)
+from lease_clock import age_pending
 from protovideo.service.middleware.retries import Retries
 from protovideo.runtime.settings import load_settings
 from protovideo.service.sources.redis_streams import RedisSource
@@ -67,15 +67,16 @@ def test_jobs_run_highest_priority_first_and_are_acknowledged(redis_settings, tm
 
 
 def test_pending_entry_of_a_dead_consumer_is_taken_over_after_the_lease(redis_settings):
-    settings = redis_settings(LEASE_SECONDS=0.3)
+    settings = redis_settings(LEASE_SECONDS=30)
     RedisSource(settings).submit(tiny_job("orphan"))
     dead = RedisSource(settings, worker_name="dead-consumer")
     first = dead.claim()
     assert first.attempts == 1
     alive = RedisSource(settings, worker_name="alive-consumer")
+    assert age_pending(alive, 29) == 1        # 29 s without a heartbeat
     assert alive.claim() is None              # still leased
     assert alive.status("orphan")["state"] == "started"
-    time.sleep(0.45)
+    age_pending(alive, 31)                    # longer than a lease: the consumer is gone
     again = alive.claim()
     assert again.id == "orphan" and again.attempts == 2
     with pytest.raises(Exception, match="lease"):
@@ -86,17 +87,21 @@ def test_pending_entry_of_a_dead_consumer_is_taken_over_after_the_lease(redis_se
 
 
 def test_heartbeats_keep_the_lease(redis_settings):
-    settings = redis_settings(LEASE_SECONDS=0.4)
+    settings = redis_settings(LEASE_SECONDS=30)
     RedisSource(settings).submit(tiny_job("held"))
     holder = RedisSource(settings)
     job = holder.claim()
     other = RedisSource(settings)
     for step in range(5):
-        time.sleep(0.15)
+        age_pending(holder, 31)               # past the lease since the last heartbeat...
         job.progress = {"done": step, "total": 5, "what": "scene"}
-        holder.heartbeat(job)
+        holder.heartbeat(job)                 # ...but it beats before anyone looks
         assert other.claim() is None
     assert other.status("held")["progress"] == {"done": 4, "total": 5, "what": "scene", "percent": 80.0}
+    age_pending(holder, 31)                   # no heartbeat this time: the lease is gone
+    assert other.claim().attempts == 2
+    with pytest.raises(Exception, match="lease"):
+        holder.heartbeat(job)
 
 
 def test_transient_failures_retry_then_go_to_the_dead_letter_stream(redis_settings, tmp_path):
@@ -128,11 +133,12 @@ def test_invalid_job_is_failed_at_once(redis_settings):
 
 
 def test_workers_dying_repeatedly_dead_letter_the_job(redis_settings):
-    settings = redis_settings(LEASE_SECONDS=0.2, MAX_ATTEMPTS=2)
+    settings = redis_settings(LEASE_SECONDS=30, MAX_ATTEMPTS=2)
     RedisSource(settings).submit(tiny_job("cursed"))
     for attempt in (1, 2):
-        assert RedisSource(settings).claim().attempts == attempt
-        time.sleep(0.3)
+        dying = RedisSource(settings)
+        assert dying.claim().attempts == attempt
+        age_pending(dying, 31)                # it died: no heartbeat for longer than a lease
     source = RedisSource(settings)
     assert source.claim() is None
     record = source.status("cursed")["record"]
@@ -154,7 +160,7 @@ def test_release_puts_the_job_back_uncounted(redis_settings):
 
 def test_two_consumers_one_killed_finish_every_job_once(redis_url, prefix, tmp_path):
     env = worker_env(tmp_path, JOB_SOURCE="redis", REDIS_URL=redis_url, REDIS_KEY_PREFIX=prefix,
-                     LEASE_SECONDS="1", FAKE_SCENE_SECONDS="0.5")
+                     LEASE_SECONDS="4", FAKE_SCENE_SECONDS="0.5")   # heartbeats every 1.3 s: slack for a loaded machine
     source = RedisSource(load_settings(env, read_files=False), worker_name="test")
     ids = [f"rj{n:02d}" for n in range(10)]
     for job_id in ids:

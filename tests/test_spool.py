@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from daemon_helpers import fake_make_context, fake_render, ledger, read_json, tiny_job
+from daemon_helpers import fake_make_context, fake_render, ledger, read_json, tiny_job, wait_for
+from lease_clock import ManualClock
 from protovideo.service.middleware.retries import Retries
 from protovideo.service.sources.spool import SpoolSource
 from protovideo.service.middleware.time_limit import TimeLimit
@@ -97,22 +98,24 @@ def test_status_while_a_worker_claims_the_job_between_two_reads(spool_settings, 
 
 
 def test_status_shows_progress_while_started(spool_settings):
-    settings = spool_settings(LEASE_SECONDS=0.9)
+    settings = spool_settings()
     source = SpoolSource(settings)
     source.submit(tiny_job("slow", scenes=3))
     seen = []
 
+    def published(status, done):
+        return status if (status["progress"]["done"], status["progress"]["total"]) == (done, 3) else None
+
     def render(job, ctx, output_path=None):
         for done in range(3):
-            ctx.progress(done, 3, f"scene {done}")
-            time.sleep(0.5)   # long enough for a heartbeat to publish it
-            seen.append(SpoolSource(settings).status("slow"))
+            ctx.progress(done, 3, f"scene {done}")   # wakes the heartbeat, which publishes it
+            seen.append(wait_for(lambda: published(SpoolSource(settings).status("slow"), done),
+                                 timeout=60, what=f"progress {done}/3 published"))
         return fake_render(job, ctx)
 
     make_worker(settings, render=render).run(install_signals=False)
-    started = [s for s in seen if s["state"] == "started"]
-    assert started and started[-1]["progress"]["total"] == 3
-    assert started[-1]["progress"]["done"] == 2
+    assert [s["state"] for s in seen] == ["started"] * 3
+    assert [(s["progress"]["done"], s["progress"]["total"]) for s in seen] == [(0, 3), (1, 3), (2, 3)]
     assert source.status("slow")["state"] == "finished"
 
 
@@ -139,15 +142,18 @@ def test_two_sources_claim_each_job_exactly_once(spool_settings):
 
 
 def test_expired_lease_is_claimed_again_with_attempts_raised(spool_settings):
-    settings = spool_settings(LEASE_SECONDS=0.3)
+    settings, clock = spool_settings(LEASE_SECONDS=30), ManualClock()
     SpoolSource(settings).submit(tiny_job("orphan"))
-    dead = SpoolSource(settings, worker_name="dead").claim()
+    dead = SpoolSource(settings, worker_name="dead", clock=clock).claim()
     assert dead.attempts == 1
-    other = SpoolSource(settings, worker_name="alive")
+    other = SpoolSource(settings, worker_name="alive", clock=clock)
+    clock.advance(29)
     assert other.claim() is None          # the lease still holds
-    time.sleep(0.5)
+    assert other.status("orphan")["state"] == "started"
+    clock.advance(2)                      # 31 s without a heartbeat: the worker is gone
     again = other.claim()
     assert again.id == "orphan" and again.attempts == 2
+    assert other.status("orphan")["attempts"] == 2
 
 
 def test_half_written_files_of_a_killed_worker_are_swept_after_a_lease(spool_settings):
@@ -168,26 +174,28 @@ def test_half_written_files_of_a_killed_worker_are_swept_after_a_lease(spool_set
 
 
 def test_heartbeats_keep_the_lease(spool_settings):
-    settings = spool_settings(LEASE_SECONDS=0.4)
+    settings, clock = spool_settings(LEASE_SECONDS=30), ManualClock()
     SpoolSource(settings).submit(tiny_job("held"))
-    holder = SpoolSource(settings)
+    holder = SpoolSource(settings, clock=clock)
     job = holder.claim()
-    other = SpoolSource(settings)
-    for _ in range(6):
-        time.sleep(0.15)
+    other = SpoolSource(settings, clock=clock)
+    for _ in range(6):                    # 6 x 20 s = four leases, each gap shorter than one
+        clock.advance(20)
         holder.heartbeat(job)
         assert other.claim() is None
-    holder.complete(job, {"id": job.id, "status": "done"})
-    assert holder.status("held")["state"] == "finished"
+    clock.advance(31)                     # no heartbeat for longer than a lease: it is taken
+    assert other.claim().attempts == 2
+    with pytest.raises(Exception, match="lease"):
+        holder.heartbeat(job)
 
 
 def test_a_job_whose_workers_keep_dying_fails_after_max_attempts(spool_settings):
-    settings = spool_settings(LEASE_SECONDS=0.2, MAX_ATTEMPTS=2)
+    settings, clock = spool_settings(LEASE_SECONDS=30, MAX_ATTEMPTS=2), ManualClock()
     SpoolSource(settings).submit(tiny_job("cursed"))
     for attempt in (1, 2):
-        assert SpoolSource(settings).claim().attempts == attempt
-        time.sleep(0.3)   # the worker "dies": no heartbeat, no outcome
-    assert SpoolSource(settings).claim() is None
+        assert SpoolSource(settings, clock=clock).claim().attempts == attempt
+        clock.advance(31)   # the worker "dies": no heartbeat, no outcome, for longer than a lease
+    assert SpoolSource(settings, clock=clock).claim() is None
     record = read_json(settings.path("SPOOL_DIR") / "failed" / "cursed.json")
     assert record["status"] == "failed" and record["attempts"] == 2
     assert record["error"]["type"] == "LeaseExpired"

@@ -5,7 +5,8 @@
         rx.wait(3)                                # the first 3 requests
         verify(rx.requests[2], "secret")          # the signature, checked independently
 
-Every request is kept (method, path, headers, body bytes, status answered).
+Every request is kept (method, path, headers, body bytes, status answered, and `at`:
+time.monotonic() when it came).
 """
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ class Receiver:
                     status = receiver.statuses.pop(0) if receiver.statuses else receiver.default
                     receiver.requests.append({"method": "POST", "path": self.path,
                                               "headers": {k.lower(): v for k, v in self.headers.items()},
-                                              "body": body, "status": status})
+                                              "body": body, "status": status,
+                                              "at": time.monotonic()})
                 answer = b'{"ok": true}' if status < 300 else b'{"error": "try later"}'
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -36,6 +36,11 @@ def colours(value: Any, path: str) -> tuple[str, ...]:
     raise JobInvalid(path, f"must be a colour or a list of two colours, got {type_name(value)}")
 
 
+# its JSON Schema (jobmodel/schema.py publishes it): a colour, or two
+colours.schema = lambda: {"anyOf": [color.schema(), {"type": "array", "items": color.schema(),
+                                                    "minItems": 2, "maxItems": 2}]}
+
+
 def background(width: int, height: int, fill: tuple[str, ...], direction: str) -> np.ndarray:
     """RGB (height, width, 3): one colour, or a linear RGB gradient between two."""
     ends = [np.array(ImageColor.getrgb(c)[:3], dtype=np.float64) for c in fill]

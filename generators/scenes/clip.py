@@ -7,13 +7,15 @@ from pathlib import Path
 import numpy as np
 
 from jobmodel.errors import JobFailed
+from jobmodel.stock import stock_param
 
 from ..visual import SceneVisual
 from ..yuv import rgb_to_i420
 from . import cover, scene_kind
 
 
-@scene_kind("video", owns=("video", "volume"), needs=("video",), files=("video",))
+@scene_kind("video", owns=("video", "volume"), needs=("video|stock",), files=("video",),
+            params={"stock": stock_param("clip", "video")})
 class ClipSource:
     """A video clip (`video`), trimmed or looped to the scene, cropped to fit; its own sound at `volume`."""
 

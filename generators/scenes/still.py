@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from jobmodel.errors import JobFailed
+from jobmodel.stock import stock_param
 
 from ..motions import ROOM, camera
 from ..visual import SceneVisual
@@ -95,7 +96,7 @@ def forget_pictures() -> None:
             _drop_if_unkept(key)
 
 
-@scene_kind("image", picture=ROOM)
+@scene_kind("image", picture=ROOM, params={"stock": stock_param("photo", "image")})
 class StillSource:
     """A still picture (the scene's `image`, or one generated from `promptImage`) and a camera move (`motion`)."""
 

@@ -64,6 +64,9 @@ def run_command(args, runtime) -> int:
 
 
 def submit_command(args, settings) -> int:
+    if getattr(args, "rows", None):
+        from protovideo.cli.batch import submit_batch_command
+        return submit_batch_command(args, settings)
     path = Path(args.job)
     try:
         data = read_job_file(path)                   # refuse a bad job before it is queued,

@@ -91,7 +91,7 @@ def cancel_command(args, settings) -> int:
             deadline = time.monotonic() + 60
             while info.state is JobState.STARTED and time.monotonic() < deadline:
                 time.sleep(0.2)
-                info = source.get(args.job_id) or info
+                info = source.get(args.job_id, with_job=False) or info
         return info
 
     info, code = _on_source(settings, "cancel", "cancel on", cancel,
@@ -110,6 +110,9 @@ def cancel_command(args, settings) -> int:
 
 
 def validate_command(args, settings) -> int:
+    if getattr(args, "rows", None):
+        from protovideo.cli.batch import validate_batch_command
+        return validate_batch_command(args, settings)
     path = Path(args.job)
     problems = JobChecker(settings).file_problems(path)
     if getattr(args, "json", False):

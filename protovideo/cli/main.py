@@ -10,6 +10,7 @@ import tempfile
 from typing import Callable
 
 from generators.plugins import load_all
+from jobmodel.spec import PRIORITIES, priority_name
 from protovideo import __version__
 from protovideo.pipeline.runtime import Runtime
 from protovideo.runtime.settings import Settings, SettingsError, load_settings
@@ -28,15 +29,21 @@ COMMANDS = {
     "cancel": "protovideo.cli.jobs:cancel_command",
     "validate": "protovideo.cli.jobs:validate_command",
     "mcp": "protovideo.cli.mcp_server:mcp_command",
+    "batch": "protovideo.cli.batch:batch_command",
 }
 
 
 # Commands that only read or queue: they never create WORK_DIR (or any other folder).
-NO_SCRATCH = {"status", "cache", "list", "cancel", "validate", "submit", "mcp"}
+NO_SCRATCH = {"status", "cache", "list", "cancel", "validate", "submit", "mcp", "batch"}
 # Commands that render or serve: they get the process's runtime (memory watch, metrics, models),
 # made here once and closed when they end.
 WITH_RUNTIME = {"render", "run", "serve"}
 
+
+
+def _priority(value: str) -> str:
+    """--priority by the job model's rule ("HIGH" is high); argparse's choices refuse the rest."""
+    return priority_name(value) or value
 
 def add_flag(parser: argparse.ArgumentParser, flag: str, help: str) -> None:  # noqa: A002
     """A store_true flag a subcommand shares with the top level (`--json status` and
@@ -64,13 +71,20 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--quiet", action="store_true", help="no progress display")
     submit = sub.add_parser("submit", help="enqueue a job; prints its id")
     submit.add_argument("job", help="job JSON file")
-    submit.add_argument("--priority", choices=["critical", "high", "normal", "low"])
+    submit.add_argument("--priority", type=_priority, choices=PRIORITIES)
+    submit.add_argument("--rows", metavar="ROWS.csv|ROWS.json",
+                        help="a batch: JOB.json is a template, one job per row; prints the batch id")
+    submit.add_argument("--batch-callback", metavar="URL", dest="batch_callback",
+                        help="(--rows) POST the batch.ended webhook here once every job has ended")
+    batch = sub.add_parser("batch", help="a batch's jobs and their states")
+    batch.add_argument("batch_id")
+    add_flag(batch, "--json", "machine-readable output")
     status = sub.add_parser("status", help="queue depths, or one job's state")
     status.add_argument("job_id", nargs="?")
     add_flag(status, "--json", "machine-readable output")
     jobs = sub.add_parser("list", help="jobs, newest first")
     jobs.add_argument("--state", choices=["queued", "started", "finished", "failed", "cancelled"])
-    jobs.add_argument("--priority", choices=["critical", "high", "normal", "low"])
+    jobs.add_argument("--priority", type=_priority, choices=PRIORITIES)
     jobs.add_argument("--limit", type=int, default=50, help="at most this many (1-1000; default 50)")
     jobs.add_argument("--cursor", help="go on after the last page (printed at its end)")
     add_flag(jobs, "--json", "machine-readable output")
@@ -79,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("--wait", action="store_true", help="wait until a running job has stopped")
     validate = sub.add_parser("validate", help="every problem of a job file at once (exit 2 if any)")
     validate.add_argument("job", help="job JSON file")
+    validate.add_argument("--rows", metavar="ROWS.csv|ROWS.json",
+                          help="JOB.json is a template: check the job of every row")
     add_flag(validate, "--json", "machine-readable output")
     sub.add_parser("mcp", help="an MCP server on stdio: agents validate, submit, watch and fetch jobs "
                               "through the job API")

@@ -194,6 +194,32 @@ def build_server(api: JobApi):
         raise ToolError(f"cancel {job_id!r}: {_detail(body)}")
 
     @server.tool()
+    async def submit_batch(template: dict[str, Any], rows: list[dict[str, Any]],
+                           batch_callback_url: str | None = None) -> dict:
+        """Queue one job per row of a template: the template is a job whose strings hold {{name}}
+        placeholders, each row an object of values (a row's "id" names its job). Every row is checked
+        first: {"errors": [{"row", "field", "message"}]} and nothing queued when any is invalid;
+        else {"id", "jobs": [ids]}. Follow it with batch_status (or watch_job per job)."""
+        body = {"template": template, "rows": rows}
+        if batch_callback_url:
+            body["batch_callback_url"] = batch_callback_url
+        status, answer = await call("POST", "/v1/batches", json=body)
+        if status == 201:
+            return {"id": answer["id"], "jobs": answer["jobs"]}
+        if status == 400 and "errors" in answer:
+            return {"errors": answer["errors"]}
+        raise ToolError(f"submit_batch: {_detail(answer)}")
+
+    @server.tool()
+    async def batch_status(batch_id: str) -> dict:
+        """A batch now: state (queued, started, or ended once every job has ended), counts per job
+        state, and each job's id and state (with the error of a failed one)."""
+        status, answer = await call("GET", f"/v1/batches/{quote(batch_id, safe='')}")
+        if status == 200:
+            return answer
+        raise ToolError(f"batch {batch_id!r}: {_detail(answer)}")
+
+    @server.tool()
     async def video_url(job_id: str) -> dict:
         """The URL of a finished job's MP4, with its poster and captions. "needs_token": true means
         the URL is on the job API and wants the API's token (Authorization: Bearer)."""

@@ -30,6 +30,7 @@ class JobContext:
     progress: Callable[..., None] | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     tracker: ProgressTracker | None = None
+    credits: dict = field(default_factory=dict)   # scene index -> its stock asset's credit (generators/stock)
 
     def __post_init__(self) -> None:
         if self.tracker is None:   # nobody listening: the tracker still keeps the figures for the report

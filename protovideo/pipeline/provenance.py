@@ -2,8 +2,8 @@
 Content Credentials inside the MP4 (generators/credentials.py).
 
 The manifest lists each input file (URL or path as the job gave it, sha256, licence and author
-where known), each generated picture (provider, model, seed), each model and voice (name, file
-hash or revision, device), the fonts that drew the text (name, licence), the worker's version,
+where known: a stock photo or clip's author, page URL and licence), each generated picture
+(provider, model, seed), each model and voice (name, file hash or revision, device), the fonts that drew the text (name, licence), the worker's version,
 the job's hash and the settings that shaped the output (never a secret: a fixed list of names).
 """
 from __future__ import annotations
@@ -87,9 +87,10 @@ def describe(job: Job, ctx, fetch, encoder: dict, loudness: dict) -> dict:
         path = fetch(ref, ctx)   # already fetched for the render: the cached file
         inputs.append({"field": ref.field, "kind": ref.kind, "source": ref.url or ref.value,
                        "sha256": sha256_file(path), "bytes": path.stat().st_size})
+    inputs += _stock_inputs(job, ctx, fetch)
     parts, pictures, models = [], [], []
     for scene in job.scenes:
-        if scene.type != "image" or scene.image is not None:
+        if scene.type != "image" or scene.image is not None or scene.index in getattr(ctx, "credits", {}):
             continue
         provider = job.image.provider if scene.image_prompt.strip() else "simple"
         entry = {"field": f"{scene.path}.promptImage", "provider": provider}
@@ -118,6 +119,20 @@ def describe(job: Job, ctx, fetch, encoder: dict, loudness: dict) -> dict:
                          for p in parts if p.ai],
         "_parts": parts,
     }
+
+
+def _stock_inputs(job: Job, ctx, fetch) -> list[dict]:
+    """Each stock photo or clip (generators/stock): its file's hash, author, page and licence."""
+    from generators.stock import credit_ref
+    inputs = []
+    for _index, credit in sorted(getattr(ctx, "credits", {}).items()):
+        path = fetch(credit_ref(credit), ctx)   # already fetched for the render: the cached file
+        inputs.append({"field": credit["field"], "kind": "video" if credit["kind"] == "video" else "image",
+                       "source": credit["url"], "sha256": sha256_file(path), "bytes": path.stat().st_size,
+                       "licence": credit["licence"], "author": credit["author"],
+                       "author_url": credit["author_url"], "page_url": credit["page_url"],
+                       "stock": {"provider": credit["provider"], "id": credit["id"]}})
+    return inputs
 
 
 def _voices(job: Job, ctx, parts: list[Part], models: list[dict]) -> list[dict]:

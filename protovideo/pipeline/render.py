@@ -8,8 +8,9 @@
                     neighbours are known, so steps 1-3 run as one stream and the encoder
                     never waits for the voice
       ‖ soundtrack  narration at its places; music and clips' own sound ducked under it (cached)
-    4 join          pieces by stream copy + AAC mux, and the poster frame (both cached: a job
-                    rendered again only copies files out of the cache); the caption files
+    4 join          pieces by stream copy + AAC mux (cached: a job rendered again only copies
+                    files out of the cache); the caption files
+      ‖ poster      the first scene's middle frame, from its piece, once the pieces are made (cached)
     5 QC            the joined file checked against the job's plan (loudness, black, frozen and
                     silent spans, A/V timing, every frame decodes: protovideo/pipeline/qc.py)
     6 finish        the finished files staged (WORK_DIR/outbox/<id>/), the video signed with
@@ -35,17 +36,18 @@ from pathlib import Path
 from cache import make_key, open_cache
 from cache.keys import file_md5
 from generators import scenes
-from generators.audio import Placement, build_soundtrack
+from generators.audio import RATE, Placement, build_soundtrack, decode_audio
+from generators.audio_prefetch import AudioPrefetch
 from generators.compose import scratch_dir, total_seconds
 from generators.encode import EncoderSettings, encoder_for, encoder_slots, join_and_mux
 from generators.glyphs import check_job_text
-from generators.loudness import encode_normalized
+from generators.soundtrack_segments import SEGMENTS_VERSION, SegmentedSoundtrack
 from generators.overlays import layer_notes
-from generators.narration import (recorded_narration, scene_texts, spread_narration,  # noqa: F401 (re-exported)
-                                  synthesize_narration)
+from generators.narration import (narration_workers, recorded_narration, scene_texts,  # noqa: F401 (re-exported)
+                                  spread_narration, synthesize_narration)
 from generators.pictures import PictureBoard
 from generators.piece_queue import PieceQueue
-from generators.poster import poster_path, write_poster
+from generators.poster import poster_frame_in, poster_path, write_poster
 from generators.sidecars import write_sidecars
 from generators.speech import Speech
 from generators.timeline import LEAD, overlay_uses, scene_frames, scene_visual, transitions, video_cues  # noqa: F401
@@ -118,6 +120,7 @@ class Run:
     pieces: int = 0
     notes: list[str] = field(default_factory=list)       # the layers' notes (a title made smaller)
     loudness: dict = field(default_factory=dict)         # what normalizing the soundtrack did
+    soundtrack: dict = field(default_factory=dict)       # its segments: how many encoded, from the cache
     qc: dict | None = None                               # step 5's result
 
 
@@ -194,20 +197,28 @@ def make(run: Run, side: ThreadPoolExecutor) -> Made:
     side.submit(board.fill, job, ctx, fetch)                                    # 1 pictures
     queue = PieceQueue(ctx, run.encoder, transitions(job), job.video.transition_duration, run.slots,
                        scenes=len(job.scenes), overlays=_overlays(run))
+    early = AudioPrefetch()   # each scene's sound decoded for the soundtrack as soon as it is made
     try:
-        with Narration(run) as narration:
-            for scene in job.scenes:
-                sound = narration.next(scene)                                   # 1 narration
-                queue.add_scene(timeline(run, scene, sound, board))             # 2 timeline -> 3 pieces
-        check_platform_length(job, total_seconds(run.counts, job.video.fps))   # refused by name
-        audio = side.submit(soundtrack, run, _job_music(run))                   # 3 soundtrack
-        pieces, paths = queue.finish()                                          # 3 pieces
-        run.pieces = len(pieces)
+        try:
+            with Narration(run) as narration:
+                for scene in job.scenes:
+                    sound = narration.next(scene)                               # 1 narration
+                    early.start(sound.speech.path if sound.speech else None, what="narration")
+                    early.start(sound.music, what="music")
+                    queue.add_scene(timeline(run, scene, sound, board))         # 2 timeline -> 3 pieces
+            check_platform_length(job, total_seconds(run.counts, job.video.fps))   # refused by name
+            audio = side.submit(soundtrack, run, _job_music(run), early.decode)   # 3 soundtrack
+            pieces, paths = queue.finish()                                      # 3 pieces
+            run.pieces = len(pieces)
+        finally:
+            queue.close()
+        keys = [queue.keys[p] for p in pieces]
+        poster = side.submit(poster_frame, run, pieces, paths, keys)          # 4 poster, from its piece
+        track = audio.result()
     finally:
-        queue.close()
-    track = audio.result()
+        early.close()
     ctx.check_cancelled()
-    return join(run, [queue.keys[p] for p in pieces], paths, track)            # 4 join
+    return join(run, keys, paths, track, poster.result())                      # 4 join
 
 
 # ---------------------------------------------------------------- 0 check
@@ -220,11 +231,14 @@ def check(job: Job, ctx: JobContext) -> None:
 
 # ---------------------------------------------------------------- 1 narration
 class Narration:
-    """Each scene's sound, in scene order, made on one thread ahead of the scene asking for it."""
+    """Each scene's sound, handed out in scene order, made ahead of the scene asking for it by
+    up to NARRATION_WORKERS threads (generators.narration.narration_workers): scenes spoken side
+    by side come out as they would one after the other (tests/test_narration_parallel.py)."""
 
     def __init__(self, run: Run):
         self.run = run
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="narration")
+        workers = narration_workers(getattr(run.ctx.settings, "NARRATION_WORKERS", 0), len(run.job.scenes))
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="narration")
         self._futures: dict[int, Future] = {}
 
     def __enter__(self) -> "Narration":
@@ -302,6 +316,15 @@ def _overlays(run: Run):
 
 
 # ---------------------------------------------------------------- 3 soundtrack
+def scene_starts(counts: list[int]) -> list[int]:
+    """Each scene's first frame."""
+    starts, at = [], 0
+    for n in counts:
+        starts.append(at)
+        at += n
+    return starts
+
+
 def _job_music(run: Run) -> Path | None:
     if run.job.music is None:
         return None
@@ -309,7 +332,7 @@ def _job_music(run: Run) -> Path | None:
         return fetch(run.job.music, run.ctx)
 
 
-def soundtrack(run: Run, music: Path | None) -> tuple[Path, str]:
+def soundtrack(run: Run, music: Path | None, decode=decode_audio) -> tuple[Path, str]:
     """The job's AAC soundtrack, cached by everything in it and its loudness target (a re-render
     only copies it), and its key; what normalizing it measured and did goes to run.loudness
     (empty when it came from the cache)."""
@@ -328,6 +351,7 @@ def soundtrack(run: Run, music: Path | None) -> tuple[Path, str]:
     total = total_seconds(run.counts, fps)
     target = loudness_target(job, ctx.settings)
     key = make_key("soundtrack", total=round(total, 4), volume=job.music_volume, loudness=target.identity(),
+                   segments=SEGMENTS_VERSION,
                    music=file_md5(music) if music else None,
                    placements=[[file_md5(p.path), round(p.start, 4), p.gain, p.length, p.is_speech,
                                 p.is_clip] for p in placements])
@@ -339,10 +363,14 @@ def soundtrack(run: Run, music: Path | None) -> tuple[Path, str]:
     def mixed(tmp: Path) -> None:
         with ctx.optimizer.monitor_performance("audio_mix"):
             ctx.check_cancelled()   # a cancelled job stops here rather than mix a soundtrack
-            mix = build_soundtrack(total, placements, music, job.music_volume, cancel=ctx.cancel)
+            mix = build_soundtrack(total, placements, music, job.music_volume, cancel=ctx.cancel,
+                                   under_peak=False, decode=decode)
             ctx.check_cancelled()
-        with ctx.optimizer.monitor_performance("loudness"):   # the whole mix to the target, then AAC
-            run.loudness.update(encode_normalized(mix, tmp, target, cancel=ctx.cancel))
+        with ctx.optimizer.monitor_performance("loudness"):   # the whole mix's gain, AAC per scene
+            track = SegmentedSoundtrack(mix, [round(s * RATE / fps) for s in scene_starts(run.counts)],
+                                        ctx.cache, ctx.cancel)
+            run.loudness.update(track.normalized(tmp, target))
+            run.soundtrack.update(track.counts.as_dict())
 
     path = ctx.cache.get_or_create(key, ".aac", produce)
     ctx.tracker.settle("soundtrack")
@@ -350,17 +378,31 @@ def soundtrack(run: Run, music: Path | None) -> tuple[Path, str]:
 
 
 # ---------------------------------------------------------------- 4 join
-def join(run: Run, piece_keys: list[str], paths: list[Path], track: tuple[Path, str]) -> Made:
-    """The joined MP4 and its poster, both through the cache, and the caption files.
+def poster_frame(run: Run, pieces, paths: list[Path], piece_keys: list[str]) -> Path:
+    """The poster (the middle frame of the first scene), decoded from the piece that holds it as
+    soon as the pieces are made (beside the soundtrack and the mux, not after them); cached by
+    that piece's key and the frame."""
+    index, piece, frame = poster_frame_in(pieces, paths, scene_starts(run.counts), run.counts[0] // 2)
+    key = make_key("poster", piece=piece_keys[index], frame=frame)
 
-    The joined file is keyed by its pieces' keys and the soundtrack's, the poster by the
-    joined file's key and its time: a job rendered again copies both out of the cache instead
-    of joining and decoding again."""
+    def decode(tmp: Path) -> None:
+        with run.ctx.optimizer.monitor_performance("poster"):
+            # half a frame in: the frame shown there, whatever the rounding of its time stamp
+            write_poster(piece, at_seconds=(frame + 0.5) / run.job.video.fps, poster=tmp)
+
+    return run.ctx.cache.get_or_create(key, ".jpg", decode)
+
+
+def join(run: Run, piece_keys: list[str], paths: list[Path], track: tuple[Path, str], poster: Path) -> Made:
+    """The joined MP4 through the cache, and the caption files.
+
+    The joined file is keyed by its pieces' keys and the soundtrack's: a job rendered again
+    copies it out of the cache instead of joining again."""
     with run.ctx.tracker.working("join"):
-        return _join(run, piece_keys, paths, track)
+        return _join(run, piece_keys, paths, track, poster)
 
 
-def _join(run: Run, piece_keys: list[str], paths: list[Path], track: tuple[Path, str]) -> Made:
+def _join(run: Run, piece_keys: list[str], paths: list[Path], track: tuple[Path, str], poster: Path) -> Made:
     opt, (track_path, track_key) = run.ctx.optimizer, track
     joined_key = make_key("joined", pieces=piece_keys, soundtrack=track_key)
 
@@ -369,14 +411,6 @@ def _join(run: Run, piece_keys: list[str], paths: list[Path], track: tuple[Path,
             join_and_mux(paths, track_path, tmp, run.work)
 
     joined = run.ctx.cache.get_or_create(joined_key, ".mp4", joining)
-    poster_at = run.counts[0] / run.job.video.fps / 2
-    poster_key = make_key("poster", joined=joined_key, at=round(poster_at, 4))
-
-    def frame(tmp: Path) -> None:
-        with opt.monitor_performance("poster"):
-            write_poster(joined, at_seconds=poster_at, poster=tmp)
-
-    poster = run.ctx.cache.get_or_create(poster_key, ".jpg", frame)
     cues = video_cues(run.job, [s.speech for s in run.sounds], run.counts)
     captions = tuple(write_sidecars(run.work / run.output.name, cues)) if cues else ()
     return Made(joined, poster, captions, joined_key)
@@ -443,9 +477,11 @@ def report(run: Run, published: Published, where: Delivered | None = None) -> Re
         "video_duration": round(duration, 3),
         "timeline": scenes_timeline, "encoder": run.encoder.identity(), "pieces": run.pieces,
         "subtitles": subtitles,
-        "notes": [n for n in [s.note for s in run.sounds] + run.notes if n],
+        "notes": [n for n in [*job.notes, *(s.note for s in run.sounds), *run.notes] if n],
         "loudness": run.loudness or {"cached": True},   # the normalization's figures (soundtrack step)
+        "soundtrack": run.soundtrack or {"cached": True},   # its AAC segments (generators/soundtrack_segments.py)
         "qc": run.qc, "manifest": at.get("manifest", str(published.manifest)),
+        "stock": [c for _, c in sorted(getattr(ctx, "credits", {}).items())],   # each stock asset's author, page, licence
         "progress": ctx.tracker.record()})   # what each lane took: later jobs' ETAs learn from it
     return RenderResult(published.output, duration, data, path, published.poster, published.subtitles,
                         run.qc, published.manifest)

@@ -188,6 +188,9 @@ SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
                          "voices not there are downloaded into it when the machine has network"),
     "PIPER_THREADS": (_threads, "auto", "onnxruntime threads for one Piper synthesis; auto: 1 on up to 4 "
                       "cores (the video encoder keeps them busy), a quarter of the cores (at most 8) on more"),
+    "NARRATION_WORKERS": (_threads, "auto", "scenes of one job narrated side by side (what a voice cannot do at once, "
+                          "espeak phonemization or a GPU model, still runs one at a time); auto: 1 on up to 4 cores "
+                          "(the encoder keeps them busy), a quarter of the cores (at most 4) on more"),
     "IMAGE_PROVIDER": (_choice("simple", "diffusers", "openai"), "simple", "default picture provider for promptImage"),
     "IMAGE_DEVICE": (_device, "auto", "device for diffusers: auto, cpu, cuda, cuda:N, mps"),
     "DIFFUSERS_MODEL": (_text, "stabilityai/sd-turbo", "diffusers hub id or local folder"),
@@ -195,6 +198,10 @@ SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "OPENAI_API_KEY": (_text, "", "key for the OpenAI-compatible images API"),
     "OPENAI_BASE_URL": (_text, "https://api.openai.com/v1", "base URL of the OpenAI-compatible images API"),
     "OPENAI_IMAGE_MODEL": (_text, "gpt-image-1", "model name sent to the images API"),
+    "PEXELS_API_KEY": (_text, "", "key of the Pexels API, for scenes with `stock` (provider pexels; never logged)"),
+    "PEXELS_API_URL": (_text, "https://api.pexels.com", "base URL of the Pexels API (/v1/search, /videos/search)"),
+    "PIXABAY_API_KEY": (_text, "", "key of the Pixabay API, for scenes with `stock` (provider pixabay; never logged)"),
+    "PIXABAY_API_URL": (_text, "https://pixabay.com/api", "base URL of the Pixabay API (/ for photos, /videos/ for clips)"),
     "JOB_SOURCE": (_choice("spool", "http", "redis"), "spool", "where jobs come from"),
     "SPOOL_DIR": (_text, "./var/spool", "spool folder (incoming/, processing/, done/, failed/)"),
     "JOB_API_URL": (_text, "", "base URL of the HTTP job API (JOB_SOURCE=http)"),
@@ -237,7 +244,8 @@ SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "WEBHOOK_DIR": (_text, "", "folder of pending webhook deliveries (JOB_SOURCE=redis keeps them in Redis); empty = SPOOL_DIR/webhooks"),
     "WEBHOOK_RETRY_BACKOFF": (_positive_float, "10", "seconds before the first webhook retry; doubles each attempt (with jitter), at most an hour"),
     "WEBHOOK_MAX_AGE": (_positive_float, "24", "hours a webhook delivery is retried before it is given up"),
-    "WEBHOOK_TIMEOUT": (_positive_float, "10", "seconds to connect to, and then to wait for, a webhook receiver"),
+    "WEBHOOK_TIMEOUT": (_positive_float, "10", "seconds one webhook try may take in all: connecting, sending, the answer's headers and body"),
+    "WEBHOOK_CONCURRENCY": (_positive_int, "8", "webhook tries one process sends at once (at most 2 to one receiver); a slow receiver holds only its own"),
     "LOUDNESS_TARGET": (_loudness, "-14", "integrated loudness of every soundtrack, LUFS (EBU R128), unless the job's audio.loudness "
                         "or video.platform says otherwise; off = not normalized"),
     "QC": (_choice("fail", "warn", "off"), "warn", "check every video before it is called done: fail = a problem fails the job, "

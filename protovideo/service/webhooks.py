@@ -5,8 +5,8 @@
                                         the cancel path of queued jobs call it
     check_callback_url(url, settings)   the address policy at submit (JobInvalid naming callback_url)
     sign(secret, timestamp, body)       "sha256=<hex HMAC-SHA256 of '<timestamp>.<body>'>"
-    start_delivery(settings) / stop_delivery()   the background thread that delivers
-                                        (in the worker and in `serve`; one per process)
+    start_delivery(settings) / stop_delivery()   the delivery threads (in the worker and
+                                        in `serve`; one Deliverer per process)
 
 Each try sends `Content-Type: application/json`, `X-ProtoVideo-Event: job.finished|
 job.failed|job.cancelled`, `X-ProtoVideo-Timestamp: <unix s>`, `X-ProtoVideo-Delivery: <id>`
@@ -14,7 +14,11 @@ job.failed|job.cancelled`, `X-ProtoVideo-Timestamp: <unix s>`, `X-ProtoVideo-Del
 `X-ProtoVideo-Signature: sha256=...`. A 2xx answer ends the delivery; anything else
 (another status, a timeout, a refused connection) is tried again after
 WEBHOOK_RETRY_BACKOFF seconds, doubling (with jitter, at most an hour) until
-WEBHOOK_MAX_AGE hours have passed. Pending deliveries live in the outbox
+WEBHOOK_MAX_AGE hours have passed. Tries run side by side (WEBHOOK_CONCURRENCY senders,
+at most PER_RECEIVER to one receiver); each try ends within WEBHOOK_TIMEOUT in all
+(connect, headers and answer), and only the first 64 KiB of an answer are read, then
+dropped (protovideo.service.webhook_http), so a slow or bloated receiver delays no
+other receiver's webhook. Pending deliveries live in the outbox
 (protovideo.service.webhook_outbox), so a restart loses none. The URL passes the
 address policy of asset downloads (generators.fetch) at submit and again at every
 try, through the same guarded connection (DNS may change). Logs show a URL's scheme
@@ -29,15 +33,17 @@ import logging
 import socket
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import requests
 
-from generators.netpolicy import RefusedAddress, http_session, resolve_checked
+from generators.netpolicy import RefusedAddress, resolve_checked
 from jobmodel.backoff import Backoff
 from jobmodel.errors import JobInvalid
 from jobmodel.fields import http_url
+from protovideo.service import webhook_http
 from protovideo.service.webhook_outbox import new_delivery, open_outbox
 
 log = logging.getLogger("protovideo.webhooks")
@@ -46,6 +52,8 @@ EVENTS = {"done": "job.finished", "finished": "job.finished", "failed": "job.fai
           "cancelled": "job.cancelled"}
 MAX_BACKOFF_S = 3600.0
 FLUSH_S = 5.0              # at shutdown: time left to deliver what is due now
+PER_RECEIVER = 2           # tries in flight to one receiver (scheme, host, port) at once
+DEFER_S = 1.0              # a delivery whose receiver is busy waits this long
 CALLBACK_KEYS = ("callback_url", "callbackUrl", "webhook_url")   # as jobmodel.spec accepts
 _warned_unsigned = False
 
@@ -141,6 +149,7 @@ def job_ended(settings, record: dict, job: Any = None, outbox=None) -> str | Non
     `job` is the Job or its JSON (for callback_url); the failure record's own `job`
     is used when it is missing. Never raises: a job's outcome is already recorded and
     must not be undone by a webhook problem."""
+    _batch_ended(settings, record, outbox)   # the last job of a batch: its batch.ended webhook too
     try:
         event = EVENTS.get(str(record.get("status") or record.get("state")))
         if event is None:
@@ -174,11 +183,43 @@ def job_ended(settings, record: dict, job: Any = None, outbox=None) -> str | Non
         return None
 
 
+def _batch_ended(settings, record: dict, outbox=None) -> str | None:
+    """Note a job's end in its batch (protovideo.service.batches); when it was the batch's last,
+    queue the batch's one `batch.ended` webhook to its batch_callback_url. The delivery id, or
+    None; never raises (the jobs' outcomes are recorded already)."""
+    from protovideo.service import batches
+    try:
+        ended = batches.job_ended(settings, record)
+        if ended is None:
+            return None
+        url, payload = ended
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
+        item = new_delivery(payload["batch_id"], batches.BATCH_EVENT, url, body)
+        shared = _shared
+        box = outbox or (shared.outbox if shared is not None else None)
+        own = box is None
+        box = box or open_outbox(settings)
+        try:
+            box.add(item)
+        finally:
+            if own:
+                box.close()
+        log.info("webhook %s for batch %s queued (delivery %s to %s)", item["event"], item["job_id"],
+                 item["id"], shown(url))
+        _wake()
+        return item["id"]
+    except Exception:   # noqa: BLE001 - see the docstring
+        log.exception("webhook: the batch of job %s could not be checked for its end", record.get("id"))
+        return None
+
+
 # ---------------------------------------------------------------- one try
 def attempt(item: dict, settings) -> tuple[bool, str, bool]:
-    """POST one delivery once: (delivered, what happened, give up now)."""
+    """POST one delivery once: (delivered, what happened, give up now). The try ends
+    within WEBHOOK_TIMEOUT whatever the receiver does (protovideo.service.webhook_http)."""
     url = item["url"]
-    problem = address_refusal(url, bool(settings.ALLOW_PRIVATE_URLS))
+    allow_private = bool(settings.ALLOW_PRIVATE_URLS)
+    problem = address_refusal(url, allow_private)
     if problem:
         return False, f"refused: {problem}", True
     body = item["body"].encode("utf-8")
@@ -189,17 +230,14 @@ def attempt(item: dict, settings) -> tuple[bool, str, bool]:
         headers["X-ProtoVideo-Signature"] = sign(settings.WEBHOOK_SECRET, timestamp, body)
     timeout = float(settings.WEBHOOK_TIMEOUT)
     try:
-        session = http_session(bool(settings.ALLOW_PRIVATE_URLS))
-        response = session.post(url, data=body, headers=headers, timeout=(timeout, timeout),
-                                allow_redirects=False)
-        response.close()
+        status, _note = webhook_http.post(url, body, headers, timeout, allow_private)
     except RefusedAddress as exc:
         return False, f"refused: {exc}", True
+    except webhook_http.DeadlinePassed:
+        return False, f"no answer within WEBHOOK_TIMEOUT ({timeout:g}s)", False
     except requests.RequestException as exc:
         return False, _reason(exc), False
-    if 200 <= response.status_code < 300:
-        return True, f"HTTP {response.status_code}", False
-    return False, f"HTTP {response.status_code}", False
+    return 200 <= status < 300, f"HTTP {status}", False
 
 
 def _reason(exc: requests.RequestException) -> str:
@@ -213,15 +251,35 @@ def _reason(exc: requests.RequestException) -> str:
     return f"{type(exc).__name__}: {text[:200]}"
 
 
-# ---------------------------------------------------------------- the delivery thread
+def receiver_of(url: str) -> str:
+    """The receiver a URL belongs to (scheme, host and port): the unit of PER_RECEIVER."""
+    try:
+        parts = urlsplit(url)
+        return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{parts.port or ''}"
+    except ValueError:
+        return url
+
+
+# ---------------------------------------------------------------- the delivery threads
 class Deliverer:
-    """Delivers due webhooks from the outbox on a background thread until stopped."""
+    """Delivers due webhooks from the outbox until stopped: a dispatch thread claims due
+    deliveries and hands each to a pool of WEBHOOK_CONCURRENCY sender threads, at most
+    PER_RECEIVER of them to one receiver, so one slow receiver holds no other's delivery.
+    A delivery is claimed only when a sender is free; one whose receiver has PER_RECEIVER
+    tries in flight goes back to the queue for DEFER_S (no try counted)."""
 
     def __init__(self, settings, outbox=None, interval: float | None = None):
         self.settings = settings
         self.outbox = outbox or open_outbox(settings)
         self.interval = interval if interval is not None else min(1.0, float(settings.POLL_INTERVAL))
         self.max_age = float(settings.WEBHOOK_MAX_AGE) * 3600
+        self.slots = int(settings.WEBHOOK_CONCURRENCY)
+        self.per_receiver = min(PER_RECEIVER, self.slots)
+        self._pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="webhook")
+        self._free = threading.Semaphore(self.slots)
+        self._busy: dict[str, int] = {}        # receiver -> tries in flight
+        self._inflight: set[Future] = set()
+        self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -235,33 +293,99 @@ class Deliverer:
         self._wake.set()
 
     def stop(self, flush: float = FLUSH_S) -> None:
-        """Stop the thread; first deliver what is due now, for at most `flush` seconds."""
+        """Stop; first deliver what is due now, for at most `flush` seconds (tries in
+        flight get their WEBHOOK_TIMEOUT on top)."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(flush + float(self.settings.WEBHOOK_TIMEOUT) + 1)
+            self._thread.join(5)
         if flush > 0:
-            self.deliver_due(deadline=time.monotonic() + flush)
+            ends = time.monotonic() + flush
+            self.dispatch_due(give_up=lambda: time.monotonic() >= ends)
+        with self._lock:
+            running = set(self._inflight)
+        wait(running, timeout=max(flush, 0) + float(self.settings.WEBHOOK_TIMEOUT) + 1)
+        self._pool.shutdown(wait=False, cancel_futures=True)
         self.outbox.close()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()                 # before the round: a wake during it is kept
             try:
-                self.deliver_due()
+                self.dispatch_due(give_up=self._stop.is_set)
             except Exception:   # noqa: BLE001 - the outbox may be down for a while
                 log.exception("webhook delivery round failed")
             self._wake.wait(self.interval)
-            self._wake.clear()
 
     def deliver_due(self, deadline: float | None = None) -> int:
-        """Try every due delivery once; the number delivered."""
-        count = 0
-        for item, handle in self.outbox.claim_due():
-            count += self.deliver(item, handle)
-            if (deadline is not None and time.monotonic() >= deadline) or \
-                    (deadline is None and self._stop.is_set()):
-                break
-        return count
+        """Try every due delivery once and wait for the tries; the number delivered."""
+        if deadline is None:
+            started = self.dispatch_due()
+            done, _ = wait(started)
+        else:
+            started = self.dispatch_due(give_up=lambda: time.monotonic() >= deadline)
+            done, _ = wait(started, timeout=max(0.0, deadline - time.monotonic()))
+        return sum(1 for f in done if f.exception() is None and f.result())
+
+    def dispatch_due(self, give_up: Callable[[], bool] = lambda: False) -> list[Future]:
+        """Start a try of every due delivery (when a sender is free, and its receiver has
+        fewer than PER_RECEIVER in flight); the tries started, not waited for."""
+        now = time.time()                      # one round: what is due now
+        started: list[Future] = []
+        claims = self.outbox.claim_due(now)
+        try:
+            while self._take_slot(give_up):
+                try:
+                    item, handle = next(claims)
+                except StopIteration:
+                    self._free.release()
+                    break
+                receiver = receiver_of(item["url"])
+                with self._lock:
+                    full = self._busy.get(receiver, 0) >= self.per_receiver
+                    if not full:
+                        self._busy[receiver] = self._busy.get(receiver, 0) + 1
+                if full:
+                    self._free.release()
+                    item["next_at"] = time.time() + DEFER_S
+                    self.outbox.retry(item, handle)
+                    log.debug("webhook %s for job %s: %s is busy; waits %.0fs", item["event"],
+                              item["job_id"], shown(item["url"]), DEFER_S)
+                    continue
+                future = self._pool.submit(self._send, item, handle, receiver)
+                with self._lock:
+                    self._inflight.add(future)
+                future.add_done_callback(self._forget)
+                started.append(future)
+        finally:
+            claims.close()
+        return started
+
+    def _take_slot(self, give_up: Callable[[], bool]) -> bool:
+        while not give_up():
+            if self._free.acquire(timeout=0.2):
+                return True
+        return False
+
+    def _forget(self, future: Future) -> None:
+        with self._lock:
+            self._inflight.discard(future)
+
+    def _send(self, item: dict, handle: object, receiver: str) -> bool:
+        try:
+            return self.deliver(item, handle)
+        except Exception:   # noqa: BLE001 - the outbox may be down; the claim's lease returns it
+            log.exception("webhook %s for job %s: recording the try failed", item.get("event"),
+                          item.get("job_id"))
+            return False
+        finally:
+            with self._lock:
+                left = self._busy.get(receiver, 1) - 1
+                if left > 0:
+                    self._busy[receiver] = left
+                else:
+                    self._busy.pop(receiver, None)
+            self._free.release()
 
     def deliver(self, item: dict, handle: object) -> bool:
         item["attempts"] = int(item.get("attempts", 0)) + 1

@@ -15,6 +15,7 @@
     eta.py            ETA from the reports of earlier jobs
     routes_public.py  GET / (greeting or dashboard), /health, /docs, /v1/login, /v1/logout, /v1/session
     routes_jobs.py    /v1/jobs (submit, list with search, get, cancel), /v1/validate
+    routes_batches.py /v1/batches (a template and its rows -> jobs; a batch's state)
     routes_live.py    /v1/events (server-sent events), /v1/workers, POST /v1/jobs/{id}/retry
     events.py         the one poller behind /v1/events, fanning changes out to every listener
     search.py         `q=` of GET /v1/jobs: ids and titles matched page by page, bounded

@@ -1,7 +1,7 @@
 """The job API as a FastAPI application: `create_app(settings)`.
 
 Routers (one module each): public (greeting, dashboard, health, docs, login, session),
-jobs (/v1/jobs, /v1/validate), live (/v1/events, /v1/workers, retry), files (videos, reports, posters, captions),
+jobs (/v1/jobs, /v1/validate), batches (/v1/batches), live (/v1/events, /v1/workers, retry), files (videos, reports, posters, captions),
 assets (uploads), compat (the original service's /generate, /download, /generate-task),
 system (/metrics, /v1/queue, /v1/system). Every router but `public` needs the token
 (see auth.py). Errors are JSON: {"detail": message}; invalid jobs {"errors": [...]}.
@@ -32,9 +32,9 @@ from protovideo.service.api.sessions import LoginThrottle, open_sessions
 from protovideo.service.api.waiting import JobEndWatch
 
 log = logging.getLogger("protovideo.api")
-PROTECTED_ROUTERS = ("routes_jobs", "routes_files", "routes_assets", "routes_compat", "routes_system",
-                     "routes_live")
-PUBLIC_EXTRA = ("/openapi.json",)
+PROTECTED_ROUTERS = ("routes_jobs", "routes_batches", "routes_files", "routes_assets", "routes_compat",
+                     "routes_system", "routes_live")
+PUBLIC_EXTRA = ("/openapi.json",)   # and /v1/schema/job.json (routes_public)
 STATIC_PREFIX = "/static/"
 
 
@@ -44,6 +44,13 @@ class JobApi(FastAPI):
     def build_middleware_stack(self):
         return SecureASGIMiddleware(super().build_middleware_stack(),
                                     secure=security_headers(getattr(self.state, "settings", None)))
+
+    def openapi(self) -> dict:
+        """FastAPI's description with the job format's schema in it (bodies.describe_jobs)."""
+        if not self.openapi_schema:
+            from protovideo.service.api.bodies import describe_jobs
+            self.openapi_schema = describe_jobs(super().openapi())
+        return self.openapi_schema
 
 
 def create_app(settings, store=None) -> FastAPI:

@@ -24,6 +24,7 @@ from jobmodel.states import JobState
 
 log = logging.getLogger("protovideo.api")
 QUEUE_TTL_S = 2.0
+FRESH_S = 0.25          # a job missing from the look (queued since) reads the queue again, at most this often
 WORKERS_ALIVE_S = 30.0  # a worker whose presence beat (every 5 s) is this recent takes jobs
 QUEUE_MAX = 1000        # queued jobs looked at; a job further back has no ETA
 KNOWN_MAX = 4000        # work plans kept, by job id
@@ -96,14 +97,18 @@ class EtaModel:
         own = self.predicted(info.id, info.job)
         look = self.queue()
         ahead = look.ahead_s.get(info.id)
+        if ahead is None:   # queued since the last look: look again (not more often than FRESH_S)
+            look = self.queue(fresh_s=FRESH_S)
+            ahead = look.ahead_s.get(info.id)
         if own is None or ahead is None:
             return None
         return round((look.running_left_s + ahead) / look.workers + own, 1)
 
     # -- the queue --------------------------------------------------------------------------
-    def queue(self) -> QueueLook:
+    def queue(self, fresh_s: float = QUEUE_TTL_S) -> QueueLook:
+        """The queue as last looked at, read again when the look is older than `fresh_s`."""
         with self._lock:
-            if self._look is not None and self.clock() - self._looked_at < QUEUE_TTL_S:
+            if self._look is not None and self.clock() - self._looked_at < fresh_s:
                 return self._look
         try:
             look = self._read_queue()

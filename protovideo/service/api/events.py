@@ -107,7 +107,7 @@ class JobEvents:
         for info in (*running, *recent):
             found.setdefault(info.id, info)
         for job_id in list(self._watch - found.keys())[:WATCH_MAX]:
-            info = self.store.get(job_id)
+            info = self.store.get(job_id, with_job=False)
             if info is not None:
                 info.job = None
                 found[job_id] = info

@@ -31,6 +31,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from jobmodel.spec import ID_RE
 from jobmodel.states import JobState
 from protovideo.runtime.secrets import redact
+from protovideo.service.api.bodies import Detail, Generated, TaskQueued, job_body
 from protovideo.service.api.outputs import fresh_urls, from_store, output_sink, record_files
 from protovideo.service.api.routes_files import plain_file_name, servable
 from protovideo.service.api.validation import decode_body, job_problems
@@ -38,9 +39,11 @@ from protovideo.service.api.waiting import ClientLeft, state_of
 
 log = logging.getLogger("protovideo.api")
 router = APIRouter()
-ORIGINAL_BODY = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": {"type": "object", "description": "the original service's request: output_filename, "
-                                                "narration_text, scenes"}}}}}
+ORIGINAL_BODY = job_body("the original service's request (output_filename, narration_text, scenes): a job")
+ANSWERS = {400: {"model": Detail, "description": "an invalid request (every problem in the detail) or an asset "
+                                                 "that cannot be fetched"},
+           500: {"model": Detail, "description": "rendering failed"},
+           504: {"model": Detail, "description": "not ready after API_GENERATE_TIMEOUT; the job goes on"}}
 TASK_STATUS = {"queued": "queued", "started": "inprogress", "finished": "finished",
                "failed": "failed", "cancelled": "failed"}
 
@@ -73,7 +76,7 @@ async def _queue_original(request: Request) -> tuple[str, str] | JSONResponse:
     return result.id, data["output_filename"]
 
 
-@router.post("/generate", openapi_extra=ORIGINAL_BODY,
+@router.post("/generate", openapi_extra=ORIGINAL_BODY, responses={200: {"model": Generated}, **ANSWERS},
              summary="The original service's render call: answers when the video is ready")
 async def generate(request: Request):
     started = time.monotonic()
@@ -153,6 +156,7 @@ def _stored_download(request: Request, filename: str):
 
 
 @router.post("/generate-task", openapi_extra=ORIGINAL_BODY,
+             responses={200: {"model": TaskQueued}, 400: ANSWERS[400]},
              summary="The original service's queued render: {task_id, status}")
 async def generate_task(request: Request):
     queued = await _queue_original(request)
@@ -163,7 +167,7 @@ async def generate_task(request: Request):
 
 @router.get("/task-status/{task_id}", summary="The original service's task status")
 def task_status(request: Request, task_id: str):
-    info = request.app.state.store.get(task_id) if ID_RE.match(task_id) else None
+    info = request.app.state.store.get(task_id, with_job=False) if ID_RE.match(task_id) else None
     if info is None:
         return JSONResponse(status_code=404, content={"error": "Task not found"})
     state = state_of(info)

@@ -3,17 +3,16 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse
 
-from jobmodel.spec import ID_RE
 from protovideo.service.api.events import TooManyListeners
-from protovideo.service.api.routes_jobs import eta_model
 from protovideo.service.api.outputs import output_sink
+from protovideo.service.api.routes_jobs import eta_model, store_action
 from protovideo.service.api.views import job_view
 from protovideo.service.middleware.presence import BEAT_S
-from protovideo.service.sources.store import JobNotFound, JobNotRetryable
+from protovideo.service.sources.store import JobNotRetryable
 
 router = APIRouter()
 PING_S = 15             # a comment line this often keeps proxies from closing a quiet stream
@@ -61,12 +60,5 @@ def workers(request: Request):
 @router.post("/v1/jobs/{job_id}/retry",
              summary="Queue a failed or cancelled job again as a new run; 409 for any other state")
 def retry_job(request: Request, job_id: str):
-    if not ID_RE.match(job_id):
-        raise HTTPException(status_code=404, detail=f"no job {job_id!r} on record")
-    try:
-        info = request.app.state.store.retry(job_id)
-    except JobNotFound as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from None
-    except JobNotRetryable as exc:
-        raise HTTPException(status_code=409, detail=str(exc)) from None
+    info = store_action(request, job_id, "retry", JobNotRetryable)
     return JSONResponse(job_view(info, eta_model(request), sink=output_sink(request)), headers={"Location": f"/v1/jobs/{job_id}"})

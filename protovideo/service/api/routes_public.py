@@ -110,6 +110,15 @@ async def session(request: Request):
     return {"auth": True, "signed_in": await gate.authorized(request.scope)}
 
 
+@router.get("/v1/schema/job.json", summary="The job format as JSON Schema (draft 2020-12), for editors and "
+                                          "client generators; the plug-ins' names and fields included")
+def job_schema():
+    from generators.plugins import load_all
+    from jobmodel.schema import job_json_schema
+    load_all()
+    return JSONResponse(job_json_schema(), media_type="application/schema+json")
+
+
 @router.get("/docs", include_in_schema=False)
 def docs(request: Request) -> Response:
     """Every route with its summary, from the OpenAPI description (offline: no CDN)."""

@@ -93,7 +93,7 @@ class JobEndWatch:
         ended = {}
         for job_id in ids:
             try:
-                info = self.store.get(job_id)
+                info = self.store.get(job_id, with_job=False)
             except Exception as exc:   # noqa: BLE001 - the source is down: try again next poll
                 log.warning("waiting for %d job(s) to end: the job source did not answer (%s: %s)",
                             len(ids), type(exc).__name__, exc)

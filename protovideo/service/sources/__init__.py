@@ -13,22 +13,25 @@ from protovideo.service.sources.store import (BadCursor, JobInfo, JobNotCancella
                                               JobNotRetryable, SubmitResult)
 
 
-def open_source(settings, worker_name: str | None = None, create: bool = True) -> JobSource:
+def open_source(settings, worker_name: str | None = None, create: bool = True,
+                clock=None) -> JobSource:
     """The job source named by settings.JOB_SOURCE (spool, http or redis).
 
     create=False (status, list, cancel): the spool's folders are not made; a missing
-    spool raises FileNotFoundError naming it.
+    spool raises FileNotFoundError naming it. `clock` (wall-clock seconds, time.time by
+    default): the spool's leases and the spool's and Redis's retry times read it.
     """
     kind = settings.JOB_SOURCE
+    extra = {"clock": clock} if clock is not None else {}
     if kind == "spool":
         from protovideo.service.sources.spool import SpoolSource
-        return SpoolSource(settings, worker_name=worker_name, create=create)
+        return SpoolSource(settings, worker_name=worker_name, create=create, **extra)
     if kind == "http":
         from protovideo.service.sources.http_api import HttpSource
         return HttpSource(settings, worker_name=worker_name)
     if kind == "redis":
         from protovideo.service.sources.redis_streams import RedisSource
-        return RedisSource(settings, worker_name=worker_name)
+        return RedisSource(settings, worker_name=worker_name, **extra)
     raise ValueError(f"unknown JOB_SOURCE {kind!r}")
 
 

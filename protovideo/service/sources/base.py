@@ -20,7 +20,7 @@ the http source is only a client of another job server and raises
 NotImplementedError for these):
 
 - `submit(data, priority, base_dir, idempotency_key) -> SubmitResult`
-- `get(job_id) -> JobInfo | None`
+- `get(job_id, with_job=True) -> JobInfo | None`   (without the job: its brief only)
 - `list_jobs(state, priority, limit, cursor) -> (list[JobInfo], next_cursor | None)`
 - `cancel(job_id) -> JobInfo`
 - `retry(job_id) -> JobInfo`   a failed or cancelled job queued again (a new run)
@@ -46,9 +46,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from jobmodel.errors import JobInvalid
+from jobmodel.fields import SURROGATE
 from jobmodel.files import write_json_atomic  # noqa: F401 - the spool's records are written with it
 from jobmodel.jobfile import decode_job_bytes
-from jobmodel.spec import PRIORITIES   # highest first
+from jobmodel.spec import PRIORITIES, priority_name   # highest first
 from jobmodel.states import JobState
 from protovideo.runtime.secrets import scrub
 from protovideo.service.sources.store import (BadCursor, JobInfo, JobNotCancellable,  # noqa: F401
@@ -149,8 +150,9 @@ class JobSource(abc.ABC):
         """
         raise NotImplementedError(f"the {self.name} source does not accept submissions")
 
-    def get(self, job_id: str) -> JobInfo | None:
-        """One job (with its record and job data), or None when no such job is on record."""
+    def get(self, job_id: str, with_job: bool = True) -> JobInfo | None:
+        """One job (with its record, and its job data `with_job`), or None when no such job is
+        on record. Without the job data only the job's brief is read, never its whole body."""
         raise NotImplementedError(f"the {self.name} source keeps no jobs of its own")
 
     def list_jobs(self, state: JobState | str | None = None, priority: str | None = None,
@@ -194,7 +196,7 @@ class JobSource(abc.ABC):
         result = self.submit({**job, "id": job_id}, priority=info.priority,
                              base_dir=Path(base_dir) if isinstance(base_dir, str) and base_dir else None)
         log.info("job %s queued again by a retry (was %s)", job_id, info.state.value)
-        return self.get(result.id) or JobInfo(result.id, result.state)
+        return self.get(result.id, with_job=False) or JobInfo(result.id, result.state)
 
     # ------------------------------------------------------------ workers
     def worker_seen(self, name: str, info: dict) -> None:
@@ -212,8 +214,8 @@ class JobSource(abc.ABC):
         """Queue depths; or one job as a dict (JobInfo.to_dict), state "unknown" when absent."""
         if job_id is None:
             raise NotImplementedError
-        info = self.get(job_id)
-        return {"id": job_id, "state": "unknown"} if info is None else info.to_dict()
+        info = self.get(job_id, with_job=False)   # its brief: the job may be megabytes
+        return {"id": job_id, "state": "unknown"} if info is None else info.to_dict(with_job=False)
 
     # ------------------------------------------------------------ final-state listeners
     def add_final_listener(self, listener: Callable[[str, dict], None]) -> None:
@@ -264,17 +266,21 @@ def now_iso() -> str:
 
 
 def priority_of(data: Any, default: str = "normal") -> str:
+    """The job's priority by the job model's rule (jobmodel.spec.priority_name); `default` when
+    it has none or none the rule knows (the job's check then refuses it, naming the field)."""
     value = data.get("priority") if isinstance(data, dict) else None
-    return value if value in PRIORITIES else default
+    return priority_name(value) or default
 
 
 def decode_raw_job(raw: Any) -> tuple[Any, JobInvalid | None]:
     """(job JSON, None) or (None, JobInvalid) for a raw job: bytes or text as received,
     or JSON an API already decoded; the same size and depth limits as a job file."""
     if not isinstance(raw, (bytes, str)):
-        raw = json.dumps(raw)
+        raw = json.dumps(raw)   # ASCII: a lone surrogate becomes its escape, refused below
+    if isinstance(raw, str):    # text another program handed over may hold a lone surrogate itself
+        raw = SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", raw).encode("utf-8")
     try:
-        return decode_job_bytes(raw.encode("utf-8") if isinstance(raw, str) else raw), None
+        return decode_job_bytes(raw), None
     except JobInvalid as exc:
         return None, exc
 

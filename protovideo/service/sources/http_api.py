@@ -27,7 +27,8 @@ from requests.adapters import HTTPAdapter
 
 from jobmodel.backoff import Backoff
 from jobmodel.states import JobState
-from protovideo.service.sources.base import (PRIORITIES, ClaimedJob, JobSource, LeaseLost,
+from jobmodel.spec import priority_name
+from protovideo.service.sources.base import (ClaimedJob, JobSource, LeaseLost,
                                              decode_raw_job, default_worker_name, now_iso)
 from protovideo.service.sources.store import SubmitResult
 
@@ -140,7 +141,7 @@ class HttpSource(JobSource):
         data, decode_error = decode_raw_job(body.get("job"))
         if isinstance(data, dict) and "id" not in data:
             data["id"] = job_id
-        priority = body.get("priority") if body.get("priority") in PRIORITIES else "normal"
+        priority = priority_name(body.get("priority")) or "normal"
         return ClaimedJob(id=job_id, data=data, attempts=int(body.get("attempts") or 1),
                           priority=priority, base_dir=self.settings.path("ASSET_ROOT"),
                           decode_error=decode_error, claimed_at=now_iso(),

@@ -4,6 +4,8 @@ A mixin of RedisSource (redis_streams.py). Job state lives in Redis, so any API
 process answers for any job. Keys besides the streams (prefix = REDIS_KEY_PREFIX):
 
     {prefix}:job:{id}        hash: state, attempts, priority, worker, progress, record,
+                             brief_record (the record less its copy of the job: lists and
+                             status read it, never the job body), title,
                              job, submitted_at, submitted_us, claimed_at, finished_at,
                              stream + entry (the job's live stream entry),
                              delayed_member (while waiting for a retry),
@@ -62,7 +64,8 @@ if tonumber(ARGV[5]) > 0 then redis.call('EXPIRE', hkey, ARGV[5]) else redis.cal
 return 1
 """
 
-# ARGV: prefix, id, job JSON, base_dir, priority, submitted_at, submitted_us, idem key ('' = none)
+# ARGV: prefix, id, job JSON, base_dir, priority, submitted_at, submitted_us, idem key ('' = none),
+# title. One script: the job, its indexes and its key are written together or not at all.
 SUBMIT = MOVE_LUA + """
 local prefix, id = ARGV[1], ARGV[2]
 local hkey = prefix .. ':job:' .. id
@@ -83,7 +86,7 @@ local stream = prefix .. ':stream:' .. ARGV[5]
 local entry = redis.call('XADD', stream, '*', 'id', id, 'job', ARGV[3], 'base_dir', ARGV[4])
 redis.call('HSET', hkey, 'attempts', 0, 'priority', ARGV[5], 'submitted_at', ARGV[6],
            'submitted_us', ARGV[7], 'job', ARGV[3], 'base_dir', ARGV[4],
-           'stream', stream, 'entry', entry)
+           'stream', stream, 'entry', entry, 'title', ARGV[9])
 move(prefix, id, 'queued', ARGV[7])
 for _, p in ipairs({'critical', 'high', 'normal', 'low'}) do
   redis.call('ZREM', prefix .. ':prio:' .. p, id)
@@ -139,7 +142,7 @@ end
 return #due
 """
 
-# ARGV: prefix, id, record JSON (if queued), now_iso, now_us, ttl -> {state before}
+# ARGV: prefix, id, record JSON (if queued), now_iso, now_us, ttl, brief record JSON -> {state before}
 CANCEL = MOVE_LUA + """
 local prefix, id = ARGV[1], ARGV[2]
 local hkey = prefix .. ':job:' .. id
@@ -151,7 +154,7 @@ if st == 'queued' then
   local member = redis.call('HGET', hkey, 'delayed_member')
   if member and member ~= '' then redis.call('ZREM', prefix .. ':delayed', member) end
   move(prefix, id, 'cancelled', ARGV[5])
-  redis.call('HSET', hkey, 'record', ARGV[3], 'finished_at', ARGV[4])
+  redis.call('HSET', hkey, 'record', ARGV[3], 'brief_record', ARGV[7], 'finished_at', ARGV[4])
   redis.call('HDEL', hkey, 'entry', 'delayed_member', 'retry_at')
   redis.call('EXPIRE', hkey, ARGV[6])
   redis.call('HINCRBY', prefix .. ':stats', 'cancelled', 1)
@@ -175,7 +178,12 @@ return out
 """
 
 INFO_FIELDS = ["state", "priority", "attempts", "progress", "submitted_at", "submitted_us",
-               "claimed_at", "finished_at", "worker", "retry_at", "cancel_requested", "record", "title"]
+               "claimed_at", "finished_at", "worker", "retry_at", "cancel_requested", "brief_record", "title"]
+
+
+def brief_record(record: dict) -> str:
+    """The record as lists and status read it: without its copy of the job (megabytes, maybe)."""
+    return json.dumps({k: v for k, v in record.items() if k != "job"})
 
 
 def now_us() -> int:
@@ -219,9 +227,7 @@ class RedisStore:
             if idempotency_key else ""
         got_id, created, state = self._submit_script(keys=[], args=[
             self.prefix, job_id, json.dumps(data), str(Path(base_dir).resolve()) if base_dir else "",
-            priority, us_to_iso(us), us, key])
-        if int(created):
-            self.r.hset(self._job_key(job_id), "title", job_title(data))   # lists show and search it
+            priority, us_to_iso(us), us, key, job_title(data) or ""])   # the title: lists show and search it
         return SubmitResult(str(got_id), bool(int(created)), JobState(state))
 
     # ------------------------------------------------------------ get / list
@@ -230,7 +236,10 @@ class RedisStore:
             state = JobState(values.get("state"))
         except ValueError:
             return None
-        record = json.loads(values["record"]) if values.get("record") else None
+        raw = values.get("record") or values.get("brief_record")
+        if not raw and state.is_final and "record" not in values:   # ended before briefs were kept
+            raw = self.r.hget(self._job_key(job_id), "record")
+        record = json.loads(raw) if raw else None
         job = None
         if with_job:
             job = json.loads(values["job"]) if values.get("job") else \
@@ -247,15 +256,19 @@ class RedisStore:
                        (record.get("finished_at") if isinstance(record, dict) else None),
                        worker=values.get("worker") or None,
                        retry_pending=state is JobState.QUEUED and bool(retry_at)
-                       and float(retry_at) > time.time(),
+                       and float(retry_at) > self.clock(),
                        cancel_requested=state is JobState.STARTED and values.get("cancel_requested") == "1",
                        record=record, job=job if isinstance(job, dict) else None,
                        title=values.get("title") or (record.get("title") or job_title(record.get("job"))
                                                      if isinstance(record, dict) else None))
 
-    def get(self, job_id: str) -> JobInfo | None:
-        values = self.r.hgetall(self._job_key(job_id))
-        return self._info(job_id, values, with_job=True) if values else None
+    def get(self, job_id: str, with_job: bool = True) -> JobInfo | None:
+        if with_job:
+            values = self.r.hgetall(self._job_key(job_id))
+        else:   # the job's brief fields, never its body
+            reply = self.r.hmget(self._job_key(job_id), INFO_FIELDS)
+            values = {k: v for k, v in zip(INFO_FIELDS, reply) if v is not None}
+        return self._info(job_id, values, with_job=with_job) if values else None
 
     def list_jobs(self, state=None, priority=None, limit: int = 50,
                   cursor: str | None = None) -> tuple[list[JobInfo], str | None]:
@@ -332,10 +345,11 @@ class RedisStore:
         if values.get("base_dir"):
             record["base_dir"] = values["base_dir"]   # where a retry resolves relative paths
         before, = self._cancel_script(keys=[], args=[self.prefix, job_id, json.dumps(record),
-                                                     record["finished_at"], now_us(), RECORD_TTL])
+                                                     record["finished_at"], now_us(), RECORD_TTL,
+                                                     brief_record(record)])
         if before == "unknown":
             raise JobNotFound(job_id)
-        info = self.get(job_id)
+        info = self.get(job_id, with_job=False)
         if info is None:
             raise JobNotFound(job_id)
         if before == JobState.QUEUED:

@@ -27,6 +27,7 @@ import logging
 import time
 import uuid
 from pathlib import Path
+from typing import Callable
 
 import redis
 
@@ -35,7 +36,7 @@ from protovideo.service.sources.base import (PRIORITIES, ClaimedJob, JobSource, 
                                              cancel_record, decode_raw_job, default_worker_name,
                                              now_iso)
 from protovideo.service.sources.presence import RedisPresence
-from protovideo.service.sources.redis_store import RECORD_TTL, RedisStore, now_us
+from protovideo.service.sources.redis_store import RECORD_TTL, RedisStore, brief_record, now_us
 
 log = logging.getLogger("protovideo.redis_source")
 
@@ -45,8 +46,12 @@ GROUP = "workers"
 class RedisSource(RedisStore, RedisPresence, JobSource):
     name = "redis"
 
-    def __init__(self, settings, worker_name: str | None = None, client: redis.Redis | None = None):
+    def __init__(self, settings, worker_name: str | None = None, client: redis.Redis | None = None,
+                 clock: Callable[[], float] = time.time):
+        """`clock`: wall-clock seconds for retry times. Leases are the Redis server's idle times
+        of pending entries (tests age an entry with XCLAIM ... IDLE instead of sleeping)."""
         self.settings = settings
+        self.clock = clock
         self.prefix = settings.REDIS_KEY_PREFIX or "protovideo"
         self.worker_name = worker_name or default_worker_name()
         self.lease_ms = max(1, int(settings.LEASE_SECONDS * 1000))
@@ -87,7 +92,7 @@ class RedisSource(RedisStore, RedisPresence, JobSource):
     # ------------------------------------------------------------ claim
     def claim(self) -> ClaimedJob | None:
         self._ensure_groups()
-        self._promote(keys=[self._delayed], args=[time.time(), self.prefix])
+        self._promote(keys=[self._delayed], args=[self.clock(), self.prefix])
         self._prune_consumers()
         for priority in PRIORITIES:
             stream = self._stream(priority)
@@ -208,7 +213,7 @@ class RedisSource(RedisStore, RedisPresence, JobSource):
              dead_letter: bool = False) -> None:
         record = self._stamp(claimed, record)
         with self.r.pipeline(transaction=True) as pipe:
-            self.move(claimed.id, state, {"record": json.dumps(record),
+            self.move(claimed.id, state, {"record": json.dumps(record), "brief_record": brief_record(record),
                                           "finished_at": record.get("finished_at") or now_iso(),
                                           "cancel_requested": "0"},
                       ttl=RECORD_TTL, client=pipe)
@@ -234,9 +239,9 @@ class RedisSource(RedisStore, RedisPresence, JobSource):
             return
         member = self._delayed_member(claimed)
         with self.r.pipeline(transaction=True) as pipe:
-            pipe.zadd(self._delayed, {member: time.time() + retry_in})
+            pipe.zadd(self._delayed, {member: self.clock() + retry_in})
             self.move(claimed.id, JobState.QUEUED, {
-                "last_error": json.dumps(error), "retry_at": time.time() + retry_in,
+                "last_error": json.dumps(error), "retry_at": self.clock() + retry_in,
                 "delayed_member": member, "entry": ""}, client=pipe)
             self._ack(pipe, claimed)
             pipe.execute()

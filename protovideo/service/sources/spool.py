@@ -29,7 +29,7 @@ import os
 import time
 import uuid
 from pathlib import Path
-
+from typing import Callable
 
 from jobmodel.spec import ID_RE
 from jobmodel.states import JobState
@@ -39,6 +39,7 @@ from protovideo.service.sources.base import (PRIORITIES, ClaimedJob, JobSource, 
 from protovideo.service.sources.spool_index import (CANONICAL, META, SpoolIndex, clean_id, job_files,
                                                     submitted_us_of_stem)
 from protovideo.service.sources.presence import SpoolPresence
+from protovideo.service.sources.spool_brief import SpoolBriefs
 from protovideo.service.sources.spool_store import FINAL_FOLDERS, SpoolStore
 from protovideo.service.sources.store import us_to_iso
 
@@ -58,8 +59,12 @@ def _id_from_stem(stem: str) -> str:
 class SpoolSource(SpoolStore, SpoolPresence, JobSource):
     name = "spool"
 
-    def __init__(self, settings, worker_name: str | None = None, create: bool = True):
+    def __init__(self, settings, worker_name: str | None = None, create: bool = True,
+                 clock: Callable[[], float] = time.time):
+        """`clock`: wall-clock seconds for leases and retry times (file mtimes are set from it);
+        tests pass one they move on themselves instead of sleeping past a lease."""
         self.settings = settings
+        self.clock = clock
         self.root = settings.path("SPOOL_DIR")
         self.dirs = {name: self.root / name for name in FOLDERS}
         if create:
@@ -67,7 +72,9 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
                 folder.mkdir(parents=True, exist_ok=True)
         elif not self.root.is_dir():
             raise FileNotFoundError(f"the spool folder {self.root} (SPOOL_DIR) does not exist")
-        self.index = SpoolIndex(self.dirs, list_files=lambda folder: _job_json_files(folder))
+        self.briefs = SpoolBriefs(self.root, clock=clock)   # what lists and status read (spool_brief.py)
+        self.index = SpoolIndex(self.dirs, list_files=lambda folder: _job_json_files(folder),
+                                final_record=self._brief_record)
         self._last_key_prune = 0.0
         self.worker_name = worker_name or default_worker_name()
         self.lease = settings.LEASE_SECONDS
@@ -97,7 +104,7 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
     def reclaim_expired(self) -> int:
         """Move jobs whose lease ran out back to incoming/; return how many."""
         count = 0
-        deadline = time.time() - self.lease
+        deadline = self.clock() - self.lease
         for entry in _job_json_files(self.dirs["processing"]):
             try:
                 if entry.stat().st_mtime >= deadline:
@@ -108,15 +115,25 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
             if os.path.exists(entry.path[:-5] + ".cancel"):
                 self._cancel_orphan(entry)   # cancelled while its worker was dying
                 continue
+            state = Path(entry.path[:-5] + ".state")
+            known = self._read_json(state)
+            attempts = known.get("attempts") if isinstance(known, dict) else None
             try:
                 os.rename(entry.path, self.dirs["incoming"] / f"{stem}.json")
             except FileNotFoundError:
                 continue    # another worker reclaimed it first
-            Path(entry.path[:-5] + ".state").unlink(missing_ok=True)
+            if isinstance(attempts, int):   # the dead worker's attempt counts
+                self.briefs.set_attempts(stem, attempts)
+            state.unlink(missing_ok=True)
             log.warning("lease of %s ran out (worker gone); queued again", stem)
             count += 1
         self._sweep_stale_temporaries(deadline)
+        self.briefs.sweep(self._live_stems, self.lease)
         return count
+
+    def _live_stems(self) -> set[str]:
+        return {e.name[:-5].rsplit("~", 1)[0] for folder in ("incoming", "processing")
+                for e in _job_json_files(self.dirs[folder])}
 
     def _sweep_stale_temporaries(self, deadline: float) -> None:
         """Remove processing/'s hidden half-written files (`.<name>.tmp-*`, from write_json_atomic)
@@ -131,7 +148,7 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
                         pass
 
     def _candidates(self) -> list[os.DirEntry]:
-        now = time.time()
+        now = self.clock()
         ready = []
         for entry in _job_json_files(self.dirs["incoming"]):
             try:
@@ -151,7 +168,7 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
             token = uuid.uuid4().hex[:12]
             target = self.dirs["processing"] / f"{stem}~{token}.json"
             try:
-                os.utime(entry.path)            # a fresh lease before anyone can see it
+                self._touch(entry.path)         # a fresh lease before anyone can see it
                 os.rename(entry.path, target)   # atomic: exactly one worker wins
             except FileNotFoundError:
                 continue
@@ -181,9 +198,14 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
             return None
         if data is not None:
             meta.update(attempts=attempts, worker=self.worker_name, claimed_at=claimed.claimed_at)
-            write_json_atomic(path, {**data, META: meta})
+            write_json_atomic(path, {**data, META: meta}, mtime=self.clock())   # the lease from now
         self._write_state(claimed)
         return claimed
+
+    def _touch(self, path) -> None:
+        """The file's mtime (its lease) set to now by this source's clock."""
+        now = self.clock()
+        os.utime(path, (now, now))
 
     # ------------------------------------------------------------ while running
     def _write_state(self, claimed: ClaimedJob) -> None:
@@ -194,7 +216,7 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
 
     def heartbeat(self, claimed: ClaimedJob) -> None:
         try:
-            os.utime(self._processing(claimed))
+            self._touch(self._processing(claimed))
         except FileNotFoundError:
             raise LeaseLost(f"job {claimed.id}: the lease ran out and the job was queued again") \
                 from None
@@ -207,6 +229,7 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
         self._processing(claimed).unlink(missing_ok=True)
         for suffix in (".state", ".cancel"):
             self._processing(claimed, suffix).unlink(missing_ok=True)
+        self.briefs.drop(claimed.handle["stem"])
 
     def _stamp(self, claimed: ClaimedJob, record: dict) -> dict:
         """The record with the job's priority and submission time (for lists and the API)."""
@@ -226,9 +249,11 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
         folder = self.dirs[FINAL_FOLDERS[state]]
         folder.mkdir(exist_ok=True)
         write_json_atomic(folder / f"{job_id}.json", record)
+        self.briefs.write_final(FINAL_FOLDERS[state], job_id, folder / f"{job_id}.json", record)
         for other, name in FINAL_FOLDERS.items():
             if other is not state:
                 (self.dirs[name] / f"{job_id}.json").unlink(missing_ok=True)
+                self.briefs.drop_final(name, job_id)
         self._notify_final(state, record)
 
     def complete(self, claimed: ClaimedJob, record: dict) -> None:
@@ -242,7 +267,7 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
             self._forget(claimed)
             return
         meta = dict(claimed.handle["meta"], attempts=claimed.attempts, last_error=error)
-        self._requeue(claimed, meta, not_before=time.time() + max(0.0, retry_in))
+        self._requeue(claimed, meta, not_before=self.clock() + max(0.0, retry_in))
 
     def record_cancelled(self, claimed: ClaimedJob, record: dict) -> None:
         self._write_final(claimed.id, JobState.CANCELLED, self._stamp(claimed, record))
@@ -262,6 +287,8 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
             self.record_cancelled(claimed, cancel_record(claimed.id, "started", claimed.attempts,
                                                          job, worker=self.worker_name))
             return
+        self.briefs.write(claimed.handle["stem"], claimed.data, claimed.id,
+                          attempts=int(meta.get("attempts") or 0))
         if claimed.data is not None:
             # rewrite in place; the future mtime keeps other workers from reclaiming it
             write_json_atomic(path, {**claimed.data, META: meta}, mtime=not_before)
@@ -280,7 +307,7 @@ class SpoolSource(SpoolStore, SpoolPresence, JobSource):
     def _depths(self) -> dict:
         queued = {p: 0 for p in PRIORITIES}
         waiting = 0
-        now = time.time()
+        now = self.clock()
         for entry in _job_json_files(self.dirs["incoming"]):
             try:
                 queued[PRIORITIES[self._rank(entry)]] += 1

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jobmodel.spec import ID_RE, PRIORITIES
+from jobmodel.spec import ID_RE, PRIORITIES, priority_name
 from jobmodel.states import JobState
 
 CANONICAL = re.compile(r"^([0-3])-(\d+)-([A-Za-z0-9_-]{1,64})$")
@@ -84,9 +84,12 @@ def clean_id(stem: str, fallback: str) -> str:
 
 
 class SpoolIndex:
-    def __init__(self, dirs: dict[str, Path], list_files=job_files):
+    def __init__(self, dirs: dict[str, Path], list_files=job_files, final_record=None):
+        """`final_record(folder, id, path)`: an ended job's record less its job (its brief), or
+        None, when the record itself must be read."""
         self.dirs = dirs
         self.list_files = list_files
+        self.final_record = final_record
         self._cache: dict[tuple[str, str, int], Entry] = {}
         self._lock = threading.Lock()
         self._stamps: tuple | None = None      # the folders' mtimes when the last scan began
@@ -171,10 +174,11 @@ class SpoolIndex:
                     int(dirent.stat().st_mtime * 1e6)
             except (OSError, ValueError, TypeError):
                 return None
-            priority = data.get("priority") if isinstance(data, dict) else None
-            return Entry(job_id, state, priority if priority in PRIORITIES else "normal",
-                         sort_us, stage, dirent.path)
-        record = read_json(dirent.path)
+            priority = priority_name(data.get("priority")) if isinstance(data, dict) else None
+            return Entry(job_id, state, priority or "normal", sort_us, stage, dirent.path)
+        record = self.final_record(folder, stem, dirent.path) if self.final_record else None
+        if record is None:
+            record = read_json(dirent.path)
         if not isinstance(record, dict):
             return None
         sort_us = iso_to_us(record.get("submitted_at")) if record.get("submitted_at") else None
@@ -183,9 +187,9 @@ class SpoolIndex:
                 sort_us = int(dirent.stat().st_mtime * 1e6)
             except OSError:
                 return None
-        priority = record.get("priority")
-        if priority not in PRIORITIES:
+        priority = priority_name(record.get("priority"))
+        if priority is None:
             job = record.get("job")
-            priority = job.get("priority") if isinstance(job, dict) else None
-        return Entry(str(record.get("id") or stem), state,
-                     priority if priority in PRIORITIES else "normal", sort_us, stage, dirent.path)
+            priority = priority_name(job.get("priority")) if isinstance(job, dict) else None
+        return Entry(str(record.get("id") or stem), state, priority or "normal", sort_us, stage,
+                     dirent.path)

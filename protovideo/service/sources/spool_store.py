@@ -7,7 +7,6 @@ listings go through `self._files(folder)`.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import fcntl
 import hashlib
 import json
@@ -30,7 +29,6 @@ from protovideo.service.sources.store import (JobInfo, JobNotCancellable, JobNot
 log = logging.getLogger("protovideo.spool")
 
 FINAL_FOLDERS = {JobState.FINISHED: "done", JobState.FAILED: "failed", JobState.CANCELLED: "cancelled"}
-FINAL_CACHE_SIZE = 20_000   # ended jobs whose parsed record a listing keeps
 KEY_TTL = 24 * 3600   # an Idempotency-Key is remembered this long
 
 
@@ -70,29 +68,39 @@ class SpoolStore:
 
     def submit(self, data: dict, priority: str | None = None, base_dir: Path | None = None,
                idempotency_key: str | None = None) -> SubmitResult:
+        """Queue a job once. With a key, its record (naming the job id) is written before
+        the job, so a crash at any point leaves no job or exactly one: a retry with the key
+        finds the job, or queues it under the recorded id when the crash came between the
+        two writes. Both writes are atomic renames, under the spool's lock."""
         data = dict(data)
         if priority:
             data["priority"] = priority
         with self._locked():
+            job_id = data.get("id")
             if idempotency_key:
                 known = self._read_json(self._key_path(idempotency_key))
-                if isinstance(known, dict) and time.time() - float(known.get("at", 0)) < KEY_TTL:
-                    info = self.get(str(known.get("id")))
+                if isinstance(known, dict) and time.time() - float(known.get("at", 0)) < KEY_TTL \
+                        and isinstance(known.get("id"), str) and known["id"]:
+                    info = self.get(known["id"])
                     if info is not None:
                         return SubmitResult(info.id, False, info.state)
-            job_id = data.get("id") or uuid.uuid4().hex[:16]
+                    if not job_id:
+                        job_id = known["id"]      # recorded, never queued: queue it now
+            job_id = job_id or uuid.uuid4().hex[:16]
             data["id"] = job_id
             active = self._find_active(job_id)
+            if idempotency_key:
+                self.dirs_keys.mkdir(exist_ok=True)
+                write_json_atomic(self._key_path(idempotency_key), {"id": job_id, "at": time.time()})
             if active is None:
                 rank = PRIORITIES.index(priority_of(data))
                 meta = {"attempts": 0, "queued_at": time.time()}
                 if base_dir is not None:
                     meta["base_dir"] = str(Path(base_dir).resolve())
                 name = f"{rank}-{time.time_ns():020d}-{job_id}.json"
+                self.briefs.write(name[:-5], {**data, META: meta}, job_id)   # lists read this, not the job
                 write_json_atomic(self.dirs["incoming"] / name, {**data, META: meta})
             if idempotency_key:
-                self.dirs_keys.mkdir(exist_ok=True)
-                write_json_atomic(self._key_path(idempotency_key), {"id": job_id, "at": time.time()})
                 self._prune_keys()
         if active is not None:
             return SubmitResult(job_id, False, active.state)
@@ -120,7 +128,7 @@ class SpoolStore:
                         break
                     self._finish_queued_cancel(hidden, entry.name[:-5], was="queued")
                     log.info("job %s cancelled while queued", job_id)
-                    return self.get(job_id) or JobInfo(job_id, JobState.CANCELLED)
+                    return self.get(job_id, with_job=False) or JobInfo(job_id, JobState.CANCELLED)
                 else:
                     for entry in self._files(self.dirs["processing"]):
                         if self._entry_id(entry) == job_id:
@@ -130,18 +138,18 @@ class SpoolStore:
                                 marker.unlink(missing_ok=True)
                                 break
                             log.info("job %s: cancel requested while running", job_id)
-                            info = self.get(job_id)
+                            info = self.get(job_id, with_job=False)
                             if info is not None and info.state is JobState.STARTED:
                                 return info
                             break
                     else:
-                        info = self.get(job_id)
+                        info = self.get(job_id, with_job=False)
                         if info is None:
                             raise JobNotFound(job_id)
                         if info.state.is_final:
                             raise JobNotCancellable(job_id, info.state)
                 time.sleep(0.01)
-        info = self.get(job_id)
+        info = self.get(job_id, with_job=False)
         if info is None:
             raise JobNotFound(job_id)
         if info.state.is_final:
@@ -169,13 +177,14 @@ class SpoolStore:
         job = data if data is not None else raw.decode("utf-8", "replace")
         self._write_final(job_id, JobState.CANCELLED, cancel_record(job_id, was, attempts, job, **extra))
         hidden.unlink(missing_ok=True)
+        self.briefs.drop(stem)
 
-    def get(self, job_id: str) -> JobInfo | None:
+    def get(self, job_id: str, with_job: bool = True) -> JobInfo | None:
         # a worker may move the job between folders while they are read (claim, finish,
         # hand back): a file gone mid-read, or a job seen nowhere, means look again
         for _ in range(3):
             try:
-                found = self._find(job_id)
+                found = self._find(job_id, with_job=with_job)
             except FileNotFoundError:
                 continue
             if found is not None:
@@ -186,65 +195,106 @@ class SpoolStore:
         return self._depths() if job_id is None else super().status(job_id)
 
     def _find_active(self, job_id: str) -> JobInfo | None:
-        found = self._find(job_id, final=False)
+        found = self._find(job_id, final=False, with_job=False)
         return found if found is not None and not found.state.is_final else None
 
-    def _find(self, job_id: str, final: bool = True) -> JobInfo | None:
+    def _find(self, job_id: str, final: bool = True, with_job: bool = True) -> JobInfo | None:
         known = self.index.lookup(job_id)   # no folder is read when none changed since the last look
         if known is not None and not known.state.is_final:
             reader = self._started_info if known.state is JobState.STARTED else self._queued_info
             try:
-                return reader(job_id, known.path)
+                return reader(job_id, known.path, with_job)
             except FileNotFoundError:
                 pass   # it moved on a moment ago: search the folders
         elif known is not None:   # ended, and nothing newer of this id in the folders
             if not final:
                 return None
-            record = self._read_json(Path(known.path))
-            if isinstance(record, dict):
-                return self._final_info(job_id, known.state, record)
+            found = self._ended(job_id, known.state, known.path, with_job)
+            if found is not None:
+                return found
         for entry in self._files(self.dirs["processing"]):
             if self._entry_id(entry) == job_id:
-                return self._started_info(job_id, entry.path)
+                return self._started_info(job_id, entry.path, with_job)
         for entry in self._files(self.dirs["incoming"]):
             if self._entry_id(entry) == job_id:
-                return self._queued_info(job_id, entry.path)
+                return self._queued_info(job_id, entry.path, with_job)
         if not final:
             return None
         for state, folder in FINAL_FOLDERS.items():
-            record = self._read_json(self.dirs[folder] / f"{job_id}.json")
-            if isinstance(record, dict):
-                return self._final_info(job_id, state, record)
+            found = self._ended(job_id, state, self.dirs[folder] / f"{job_id}.json", with_job)
+            if found is not None:
+                return found
         return None
 
-    def _started_info(self, job_id: str, path: str) -> JobInfo:
-        """A claimed job from its processing/ file (and the .state beside it)."""
-        base = path[:-5]
-        state = self._read_json(Path(base + ".state")) or {}
+    def _ended(self, job_id: str, state: JobState, path, with_job: bool) -> JobInfo | None:
+        """An ended job from its record (None when there is none): `with_job` the whole record,
+        else its brief when one matches the record as it is (made now when none does)."""
+        folder = FINAL_FOLDERS[state]
+        try:
+            brief = None if with_job else self.briefs.read_final(folder, job_id, path)
+            sig = self.briefs.signature(path)
+        except FileNotFoundError:
+            return None
+        if brief is not None:
+            info = self._final_info(job_id, state, brief["record"], with_job=False)
+            info.title = brief.get("title") or info.title
+            return info
+        record = self._read_json(Path(path))
+        if not isinstance(record, dict):
+            return None
+        info = self._final_info(job_id, state, record, with_job=with_job)
+        if not with_job:   # without its copy of the job, as the brief (and Redis) give it
+            info.record = {k: v for k, v in record.items() if k != "job"}
+            with contextlib.suppress(OSError):
+                self.briefs.write_final(folder, job_id, path, record, sig=sig)
+        return info
+
+    def _brief_record(self, folder: str, job_id: str, path: str) -> dict | None:
+        """For the index: an ended job's record less its job, from its brief (None: none matches)."""
+        try:
+            brief = self.briefs.read_final(folder, job_id, path)
+        except FileNotFoundError:
+            return None
+        return brief["record"] if brief is not None else None
+
+    def _body(self, job_id: str, path: str, stem: str, with_job: bool) -> tuple[dict | None, dict, dict]:
+        """(job data or None, its "_spool" bookkeeping, its brief): the whole body only
+        `with_job`; else the brief alone (spool_brief.py). FileNotFoundError: it moved on."""
+        if not with_job:
+            brief = self.briefs.read(stem, path, job_id)
+            return None, {"queued_at": brief.get("queued_at")}, brief
         data = self._read_json(Path(path))
         if data is None and not os.path.exists(path):
             raise FileNotFoundError(path)
         data = data if isinstance(data, dict) else {}
-        meta = data.pop(META, None) or {}
-        return JobInfo(job_id, JobState.STARTED, priority_of(data),
-                       int(state.get("attempts") or meta.get("attempts") or 1),
+        meta = data.pop(META, None)
+        meta = meta if isinstance(meta, dict) else {}
+        return data, meta, {"title": job_title(data), "priority": priority_of(data),
+                            "attempts": int(meta.get("attempts", 0) or 0)}
+
+    def _started_info(self, job_id: str, path: str, with_job: bool = True) -> JobInfo:
+        """A claimed job from its processing/ file's brief (and the .state beside it)."""
+        base = path[:-5]
+        stem = os.path.basename(base).rsplit("~", 1)[0]
+        state = self._read_json(Path(base + ".state"))
+        state = state if isinstance(state, dict) else {}
+        data, meta, brief = self._body(job_id, path, stem, with_job)
+        return JobInfo(job_id, JobState.STARTED, brief["priority"],
+                       int(state.get("attempts") or meta.get("attempts") or brief["attempts"] + 1),
                        progress_view(state.get("progress")),
-                       submitted_at=self._submitted(os.path.basename(base).rsplit("~", 1)[0], meta),
+                       submitted_at=self._submitted(stem, meta),
                        started_at=state.get("claimed_at") or meta.get("claimed_at"),
                        worker=state.get("worker") or meta.get("worker"),
-                       cancel_requested=os.path.exists(base + ".cancel"), job=data, title=job_title(data))
+                       cancel_requested=os.path.exists(base + ".cancel"), job=data, title=brief["title"])
 
-    def _queued_info(self, job_id: str, path: str) -> JobInfo:
-        """A queued job from its incoming/ file (mtime in the future: waiting for a retry)."""
-        data = self._read_json(Path(path))
-        if data is None and not os.path.exists(path):
-            raise FileNotFoundError(path)
-        data = data if isinstance(data, dict) else {}
-        meta = data.pop(META, None) or {}
-        waiting = os.stat(path).st_mtime > time.time()
-        return JobInfo(job_id, JobState.QUEUED, priority_of(data), int(meta.get("attempts", 0) or 0),
-                       submitted_at=self._submitted(os.path.basename(path)[:-5], meta),
-                       retry_pending=waiting, job=data, title=job_title(data))
+    def _queued_info(self, job_id: str, path: str, with_job: bool = True) -> JobInfo:
+        """A queued job from its incoming/ file's brief (mtime in the future: waiting for a retry)."""
+        stem = os.path.basename(path)[:-5]
+        data, meta, brief = self._body(job_id, path, stem, with_job)
+        waiting = os.stat(path).st_mtime > self.clock()
+        return JobInfo(job_id, JobState.QUEUED, brief["priority"], brief["attempts"],
+                       submitted_at=self._submitted(stem, meta),
+                       retry_pending=waiting, job=data, title=brief["title"])
 
     @staticmethod
     def _submitted(stem: str, meta: dict) -> str | None:
@@ -256,9 +306,7 @@ class SpoolStore:
     @staticmethod
     def _final_info(job_id: str, state: JobState, record: dict, with_job: bool = True) -> JobInfo:
         job = record.get("job") if with_job else None
-        priority = record.get("priority")
-        if priority not in PRIORITIES:
-            priority = priority_of(job if isinstance(job, dict) else None)
+        priority = priority_of(record, default="") or priority_of(job if isinstance(job, dict) else None)
         progress = progress_view({"done": 1, "total": 1, "what": "done"}) \
             if state is JobState.FINISHED else progress_view(None)
         return JobInfo(job_id, state, priority, int(record.get("attempts") or 0), progress,
@@ -287,38 +335,21 @@ class SpoolStore:
         else:   # read the very file the listing saw; no search through the folders
             reader = self._started_info if entry.state is JobState.STARTED else self._queued_info
             try:
-                info = reader(entry.id, entry.path)
+                return reader(entry.id, entry.path, with_job=False)
             except FileNotFoundError:
-                info = None
-            if info is not None:
-                info.job = None
-                return info
-        info = self.get(entry.id)   # it moved on since the listing
+                pass
+        info = self.get(entry.id, with_job=False)   # it moved on since the listing
         if info is None:
             return JobInfo(entry.id, entry.state, entry.priority, submitted_at=us_to_iso(entry.sort_us))
         info.job = None
         return info
 
     def _final_listed(self, entry) -> JobInfo:
-        """An ended job for a listing; its record is parsed once while the file stays the same."""
-        cache = self.__dict__.setdefault("_final_cache", {})
-        try:
-            st = os.stat(entry.path)
-        except FileNotFoundError:
-            st = None
-        if st is not None:
-            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-            hit = cache.get(entry.path)
-            if hit is not None and hit[0] == stamp and hit[1].state is entry.state:
-                return dataclasses.replace(hit[1])
-            record = self._read_json(Path(entry.path))
-            if isinstance(record, dict):
-                info = self._final_info(entry.id, entry.state, record, with_job=False)
-                if len(cache) > FINAL_CACHE_SIZE:
-                    cache.clear()
-                cache[entry.path] = (stamp, info)
-                return dataclasses.replace(info)
-        info = self.get(entry.id)   # it moved on since the listing
+        """An ended job for a listing, from its brief (the record read once when it has none)."""
+        info = self._ended(entry.id, entry.state, entry.path, with_job=False)
+        if info is not None:
+            return info
+        info = self.get(entry.id, with_job=False)   # it moved on since the listing
         if info is None:
             return JobInfo(entry.id, entry.state, entry.priority, submitted_at=us_to_iso(entry.sort_us))
         info.job = None

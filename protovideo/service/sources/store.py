@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from jobmodel.spec import PRIORITIES
+from jobmodel.spec import PRIORITIES, priority_name
 from jobmodel.states import JobState
 
 
@@ -160,8 +160,10 @@ def check_list_args(state, priority, limit) -> tuple[JobState | None, str | None
         except ValueError:
             raise ValueError(f"state must be one of {', '.join(s.value for s in JobState)}, "
                              f"not {state!r}") from None
-    if priority is not None and priority not in PRIORITIES:
-        raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}, not {priority!r}")
+    if priority is not None:
+        if priority_name(priority) is None:
+            raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}, not {priority!r}")
+        priority = priority_name(priority)
     limit = int(limit)
     if not 1 <= limit <= 1000:
         raise ValueError(f"limit must be between 1 and 1000, not {limit}")
