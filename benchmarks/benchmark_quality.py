@@ -66,7 +66,8 @@ def lossless_reference(data: dict, settings, root: Path, base_dir: Path = EXAMPL
     run = settings.replace(CACHE_DIR=cache_dir or str(root / "cache-lossless"), OUTPUT_DIR=str(root / "lossless"),
                            REPORT_DIR=str(root / "reports"), WORK_DIR=str(root / "work"),
                            CACHE_ENABLED=True, REDIS_URL="")
-    result = render_job(job, make_context(run, log=logging.getLogger("protovideo.benchmark")))
+    result = render_job(job, make_context(run, log=logging.getLogger("protovideo.benchmark")),
+                        replace=True)   # each level renders the job again on purpose
     v = job.video
     return reference_from_video(result.output, root / f"{job.id}.yuv", v.width, v.height, v.fps, max_frames)
 

@@ -72,6 +72,7 @@ class ArtifactCache:
         self.disk: DiskLevel | None = None
         self.redis = None
         self.shared: list[SharedLevel] = []   # Redis first, then the others, asked in order
+        self._copied: dict[str, str] = {}     # key -> the shared level contains(shared=True) copied it from
         self.down = ""   # why the disk level is not used any more ('' = it is)
         if not self.enabled:
             return
@@ -239,6 +240,8 @@ class ArtifactCache:
             except CACHE_TROUBLE as exc:
                 self._give_up(f"looking up {kind} artifact {key}", exc)
                 path = None
+        with self._guard:
+            level = self._copied.pop(key, level)   # counted where contains(shared=True) found it
         if path is None:
             names = self._count("misses", kind)
             if self.usable:
@@ -272,12 +275,25 @@ class ArtifactCache:
         self._safely("keeping the size limit", lambda: self._enforce_limit(keep={key}))
         return self.disk.path(entry)
 
-    def contains(self, key: str, ext: str) -> bool:
-        """True when a servable entry is on disk (not counted, not touched)."""
+    def contains(self, key: str, ext: str, *, shared: bool = False) -> bool:
+        """True when a servable entry is on disk (not counted, not touched). With `shared`, one
+        that a shared level (CACHE_STORE, Redis) holds is copied down first, and the next get
+        counts its hit for that level: a caller deciding what to make (a batch of pictures)
+        makes nothing another machine made."""
         if not self.usable:
             return False
         try:
-            return self._serve(check_key(key), check_ext(ext), None, repair=False) is not None
+            key, ext = check_key(key), check_ext(ext)
+            if self._serve(key, ext, None, repair=False) is not None:
+                return True
+            if not shared or not self.shared:
+                return False
+            with self.disk.key_lock(key):
+                path, level = from_shared(self, key, ext, key_kind(key), None)
+            if path is not None:
+                with self._guard:
+                    self._copied[key] = level
+            return path is not None
         except CACHE_TROUBLE as exc:
             self._give_up("looking up an artifact", exc)
             return False

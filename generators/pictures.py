@@ -72,7 +72,7 @@ def _generate(provider_name: str, wanted: list[tuple[int, ImageRequest]], ctx, r
 
 def _lookup(ctx, key: str) -> Path | None:
     """The cached picture for key (counted as a hit), or None: then it is generated with the others."""
-    return ctx.cache.get(key, ".png") if ctx.cache.contains(key, ".png") else None
+    return ctx.cache.get(key, ".png") if ctx.cache.contains(key, ".png", shared=True) else None
 
 
 def _wanted(scene) -> list[tuple[str, object]]:

@@ -9,7 +9,8 @@ of different bytes could then replace it).
 
 The URLs are the job API's routes for a finished job's files (protovideo/service/api/
 routes_files.py): the video, poster, captions and report have their own routes; any other
-file (the provenance manifest) is `/v1/jobs/<id>/files/<name>`, a route the API still lacks.
+name would be `/v1/jobs/<id>/files/<name>`, which no route serves (the pipeline publishes no
+other). The job's report `<job id>.json` is REPORT_DIR's file (where SPEC keeps it).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import contextlib
 import errno
 import os
 import shutil
-import tempfile
+import uuid
 from pathlib import Path
 from typing import IO
 from urllib.parse import quote
@@ -34,12 +35,16 @@ NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EML
 class LocalSink:
     kind = "local"
 
-    def __init__(self, root: Path, public_url: str):
+    def __init__(self, root: Path, public_url: str, reports: Path | None = None):
         self.root = Path(root)
         self.public_url = public_url.rstrip("/")
+        self.reports = Path(reports) if reports is not None else None   # REPORT_DIR
 
     def path(self, job_id: str, name: str) -> Path:
+        """OUTPUT_DIR/<name>; the job's report `<job id>.json` is REPORT_DIR's (where SPEC keeps it)."""
         check_segment(job_id, "job id")
+        if self.reports is not None and name == f"{job_id}.json":
+            return self.reports / name
         return self.root / check_segment(name)
 
     def location(self, job_id: str, name: str) -> str:
@@ -60,9 +65,10 @@ class LocalSink:
         digest, size = file_sha256(source)
         if source.resolve() == target.resolve():
             return Published(name, str(target), size, digest, new=False)
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".publish-", suffix=target.suffix, dir=self.root)
-        tmp = Path(tmp_name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.parent / f".publish-{uuid.uuid4().hex}{target.suffix}"
+        # 0666 less the umask, as every output (tempfile.mkstemp would make it 0600: jobmodel/files.py)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
         try:
             with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
                 shutil.copyfileobj(src, out, 1 << 20)
@@ -121,4 +127,4 @@ def public_base(settings) -> str:
 
 @output_sink("local")
 def local_sink(settings) -> LocalSink:
-    return LocalSink(settings.path("OUTPUT_DIR"), public_base(settings))
+    return LocalSink(settings.path("OUTPUT_DIR"), public_base(settings), settings.path("REPORT_DIR"))

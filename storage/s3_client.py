@@ -30,6 +30,14 @@ def endpoint_setting() -> str:
     return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or ""
 
 
+def sdk_attempts() -> int:
+    """botocore's own tries of one call: AWS_MAX_ATTEMPTS (the SDK's setting, 1-10), else 3."""
+    try:
+        return min(10, max(1, int(os.environ.get("AWS_MAX_ATTEMPTS") or 3)))
+    except ValueError:
+        return 3
+
+
 def make_client(*, connect_timeout: float = 5.0, read_timeout: float = 60.0,
                 max_connections: int = 16) -> Any:
     """A boto3 S3 client configured from the environment (see the module's text)."""
@@ -41,7 +49,7 @@ def make_client(*, connect_timeout: float = 5.0, read_timeout: float = 60.0,
               or ("us-east-1" if endpoint else None))
     config = Config(signature_version="s3v4", connect_timeout=connect_timeout,
                     read_timeout=read_timeout, max_pool_connections=max_connections,
-                    retries={"mode": "standard", "max_attempts": 3},
+                    retries={"mode": "standard", "max_attempts": sdk_attempts()},
                     s3={"addressing_style": "path" if endpoint else "auto"},
                     request_checksum_calculation="when_required",
                     response_checksum_validation="when_required")

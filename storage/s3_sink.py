@@ -158,11 +158,19 @@ class S3Sink:
 
     # -- reading and deleting ---------------------------------------------
     def open(self, job_id: str, name: str) -> IO[bytes]:
-        """The object's bytes as a stream (read it, then close it)."""
+        """The object's bytes as a stream (read it, then close it); FileNotFoundError when there is none."""
+        from botocore.exceptions import ClientError
         key = self.key(job_id, name)
-        answer = self._retried(f"reading {name}",
-                               lambda: self.client.get_object(Bucket=self.address.bucket, Key=key))
-        return answer["Body"]
+
+        def get() -> Any:
+            try:
+                return self.client.get_object(Bucket=self.address.bucket, Key=key)
+            except ClientError as exc:
+                if is_missing(exc):   # an answer, not a failure: never tried again
+                    raise FileNotFoundError(f"{self.address.url(key)} does not exist") from None
+                raise
+
+        return self._retried(f"reading {name}", get)["Body"]
 
     def delete(self, job_id: str, name: str) -> bool:
         """Delete the object and its claim; True when the object was there."""
@@ -177,6 +185,11 @@ class S3Sink:
         return self._retried(f"deleting {name}", op)
 
 
+# how a failing store is tried again (read when a sink is made, so a test may shorten the wait)
+PUBLISH_ATTEMPTS, PUBLISH_BACKOFF = DEFAULT_ATTEMPTS, DEFAULT_BACKOFF
+
+
 @output_sink("s3")
 def s3_sink(settings) -> S3Sink:
-    return S3Sink(parse_store_url(settings.OUTPUT_STORE), settings.URL_TTL)
+    return S3Sink(parse_store_url(settings.OUTPUT_STORE), settings.URL_TTL, attempts=PUBLISH_ATTEMPTS,
+                  backoff=PUBLISH_BACKOFF)

@@ -53,17 +53,17 @@ class ApiProcess:
     def get(self, path: str, **kw):
         kw.setdefault("headers", self.headers())
         kw.setdefault("timeout", 30)
-        return requests.get(self.url + path, **kw)
+        return requests.get(path if path.startswith(('http://', 'https://')) else self.url + path, **kw)
 
     def post(self, path: str, **kw):
         kw.setdefault("headers", self.headers())
         kw.setdefault("timeout", 120)
-        return requests.post(self.url + path, **kw)
+        return requests.post(path if path.startswith(('http://', 'https://')) else self.url + path, **kw)
 
     def delete(self, path: str, **kw):
         kw.setdefault("headers", self.headers())
         kw.setdefault("timeout", 30)
-        return requests.delete(self.url + path, **kw)
+        return requests.delete(path if path.startswith(('http://', 'https://')) else self.url + path, **kw)
 
     def stop(self, timeout: float = 60) -> int:
         if self.proc.poll() is None:

@@ -4,6 +4,7 @@ Exit codes: 0 done, 1 the job failed while running, 2 the job is invalid.
 """
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from pathlib import Path
@@ -67,7 +68,8 @@ def render_command(args, runtime) -> int:
         print(f"invalid job: {exc}", file=sys.stderr)
         return 2
     from protovideo.pipeline import render as pipeline
-    render_job = runtime.render or pipeline.render_job
+    render_job = runtime.render or functools.partial(pipeline.render_job, replace=True)   # a person
+    # rendering a job again on purpose gets the new files under the same names (the worker never replaces)
     progress = TerminalProgress(quiet=getattr(args, "quiet", False))
     ctx = (runtime.make_context or pipeline.make_context)(runtime, progress=progress)
     output = Path(args.output).resolve() if args.output else None
@@ -95,6 +97,9 @@ def render_command(args, runtime) -> int:
         print(f"poster: {result.poster}", file=sys.stderr)
     if getattr(result, "manifest", None):
         print(f"manifest: {result.manifest}", file=sys.stderr)
+    delivered = getattr(result, "delivered", None)
+    if delivered is not None and delivered.store != "local" and delivered.urls.get("video"):
+        print(f"url: {delivered.urls['video']}", file=sys.stderr)   # presigned, valid URL_TTL s
     qc = getattr(result, "qc", None)
     if qc is not None and not qc.get("passed"):
         print("QC: " + "; ".join(p["message"] for p in qc.get("problems", [])), file=sys.stderr)

@@ -13,9 +13,12 @@
       ‖ poster      the first scene's middle frame, from its piece, once the pieces are made (cached)
     5 QC            the joined file checked against the job's plan (loudness, black, frozen and
                     silent spans, A/V timing, every frame decodes: protovideo/pipeline/qc.py)
-    6 publish       the finished files placed at their destination (OUTPUT_DIR; issue 25's sinks),
-                    the video signed with Content Credentials when set, the manifest beside it
-    7 report        REPORT_DIR/<id>.json and the result
+    6 finish        the finished files staged (WORK_DIR/outbox/<id>/), the video signed with
+                    Content Credentials when set, the manifest beside it
+    7 report        REPORT_DIR/<id>.json, naming where the files are published
+    8 deliver       video, poster, captions, manifest and report published through the output sink
+                    (OUTPUT_STORE: OUTPUT_DIR or S3), once, each confirmed before its staged copy
+                    goes (protovideo/pipeline/delivery.py); the result holds their URLs
 
 What a job means for the frames (lengths, visuals, overlays) is generators/timeline.py's;
 the plug-ins (scene kinds, transitions, overlays) are found by name in their registries.
@@ -52,6 +55,7 @@ from generators.tts import check_voices
 from jobmodel.errors import JobFailed, JobInvalid, SceneError
 from jobmodel.spec import Job, Scene
 from protovideo.pipeline.context import JobContext
+from protovideo.pipeline.delivery import Delivered, deliver, planned, roles, staging_dir
 from protovideo.pipeline.optimizer import PerformanceOptimizer
 from protovideo.pipeline.pace import Pace
 from protovideo.pipeline.workplan import WorkPlan
@@ -60,11 +64,12 @@ from protovideo.pipeline.outputs import (check_platform_length, loudness_target,
 from protovideo.pipeline.provenance import describe, place_video, write_manifest
 from protovideo.pipeline.runtime import Runtime
 from protovideo.runtime.settings import Settings
+from storage import open_sink
 
 
 @dataclass(frozen=True)
 class RenderResult:
-    output: Path
+    output: Path | str           # the video: its local path, or its s3:// name (OUTPUT_STORE)
     duration_s: float
     report: dict
     report_path: Path
@@ -72,6 +77,7 @@ class RenderResult:
     subtitles: tuple[Path, ...] = ()   # <name>.srt and <name>.vtt beside the output
     qc: dict | None = None       # the output's check (protovideo/pipeline/qc.py); None: QC=off
     manifest: Path | None = None  # <name>.manifest.json beside the output (provenance.py)
+    delivered: Delivered | None = None   # step 8: every file's location and URL (None: `render -o`)
 
 
 @dataclass(frozen=True)
@@ -140,13 +146,18 @@ def fetch(ref, ctx: JobContext) -> Path:
     return fetch_asset(ref, ctx.settings, ctx.cache)
 
 
-def render_job(job: Job, ctx: JobContext, output_path: Path | None = None) -> RenderResult:
+def render_job(job: Job, ctx: JobContext, output_path: Path | None = None, *,
+               replace: bool = False) -> RenderResult:
+    """Render `job`. Its files are published through the output sink (OUTPUT_STORE), once;
+    `replace` replaces files of other bytes under the same names (a person rendering again on
+    purpose). With `output_path` the video is written there instead (and its files beside it),
+    replacing what was there, and no sink is used."""
     settings, opt = ctx.settings, ctx.optimizer
     check(job, ctx)
     opt.start_performance_monitoring(job.id, scenes=len(job.scenes))
     ctx.tracker.start(WorkPlan(job, qc=settings.QC != "off", loaded=ctx.runtime.models.loaded()),
                       Pace.learnt(settings.path("REPORT_DIR")))   # the job's progress and ETA
-    output = Path(output_path) if output_path else settings.path("OUTPUT_DIR") / job.output_name
+    output = Path(output_path) if output_path else staging_dir(settings, job.id) / job.output_name
     slots, threads = encoder_slots(opt.effective_max_workers)
     v = job.video
     run = Run(job, ctx, output, scratch_dir(settings.path("WORK_DIR"), job.id),
@@ -161,7 +172,17 @@ def render_job(job: Job, ctx: JobContext, output_path: Path | None = None) -> Re
             except SceneError as exc:
                 raise _unwrap(exc) from exc
         qc(run, made)
-        return report(run, publish(run, made))
+        finished = publish(run, made)
+        if output_path:
+            result = report(run, finished)
+        else:
+            sink = open_sink(settings)
+            files = roles(finished.output, finished.poster, finished.subtitles, finished.manifest)
+            result = report(run, finished, planned(sink, job.id, files, f"{job.id}.json"))
+            result = _delivered(result, deliver(sink, job.id, files, result.report_path,   # 8 deliver
+                                                replace=replace))
+        ctx.tracker.finish()
+        return result
     finally:
         ctx.tracker.stop()
         shutil.rmtree(run.work, ignore_errors=True)
@@ -437,7 +458,8 @@ def copy_atomically(source: Path, target: Path) -> Path:
 
 
 # ---------------------------------------------------------------- 7 report
-def report(run: Run, published: Published) -> RenderResult:
+def report(run: Run, published: Published, where: Delivered | None = None) -> RenderResult:
+    """REPORT_DIR/<id>.json; `where` names the files as they will be once delivered (step 8)."""
     job, ctx, fps = run.job, run.ctx, run.job.video.fps
     duration = total_seconds(run.counts, fps)
     scenes_timeline, start = [], 0
@@ -447,20 +469,32 @@ def report(run: Run, published: Published) -> RenderResult:
             "narration_s": round(sound.speech.duration, 3) if sound.speech else 0.0,
             "word_timing": sound.speech.word_timing if sound.speech else ""})
         start += n
+    at = where.locations if where else {}
+    subtitles = where.subtitles if where else [str(p) for p in published.subtitles]
     data, path = ctx.optimizer.finish_job(ctx.settings.path("REPORT_DIR"), {
-        "cache_stats": ctx.cache.stats(), "output": str(published.output), "poster": str(published.poster),
+        "cache_stats": ctx.cache.stats(), "output": at.get("video", str(published.output)),
+        "poster": at.get("poster", str(published.poster)),
         "video_duration": round(duration, 3),
         "timeline": scenes_timeline, "encoder": run.encoder.identity(), "pieces": run.pieces,
-        "subtitles": [str(p) for p in published.subtitles],
+        "subtitles": subtitles,
         "notes": [n for n in [*job.notes, *(s.note for s in run.sounds), *run.notes] if n],
         "loudness": run.loudness or {"cached": True},   # the normalization's figures (soundtrack step)
         "soundtrack": run.soundtrack or {"cached": True},   # its AAC segments (generators/soundtrack_segments.py)
-        "qc": run.qc, "manifest": str(published.manifest),
+        "qc": run.qc, "manifest": at.get("manifest", str(published.manifest)),
         "stock": [c for _, c in sorted(getattr(ctx, "credits", {}).items())],   # each stock asset's author, page, licence
         "progress": ctx.tracker.record()})   # what each lane took: later jobs' ETAs learn from it
-    ctx.tracker.finish()
     return RenderResult(published.output, duration, data, path, published.poster, published.subtitles,
                         run.qc, published.manifest)
+
+
+def _delivered(result: RenderResult, done: Delivered) -> RenderResult:
+    """The result with the delivered files' places: local paths on the local sink, else s3:// names."""
+    at = done.locations
+    local = done.store == "local"
+    place = (lambda role: Path(at[role]) if role in at else None) if local else (lambda role: at.get(role))
+    return RenderResult(place("video"), result.duration_s, result.report, result.report_path,
+                        place("poster"), tuple(place(r) for r in ("subtitles_srt", "subtitles_vtt") if r in at),
+                        result.qc, place("manifest"), done)
 
 
 def _unwrap(exc: SceneError) -> Exception:

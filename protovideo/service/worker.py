@@ -55,6 +55,19 @@ log = logging.getLogger("protovideo.service.worker")
 HEARTBEAT_MAX = 1.5
 
 
+def delivered_fields(delivered) -> dict:
+    """What the done record says of the delivered files (protovideo.pipeline.delivery.Delivered):
+    `store`, `files` (role -> file name), `download_url` and `links` (role -> URL: presigned on S3,
+    under API_PUBLIC_URL for OUTPUT_DIR); on S3 the places are s3:// names, never local paths."""
+    at = delivered.locations
+    fields = {"store": delivered.store, "files": dict(delivered.names),
+              "download_url": delivered.urls.get("video"), "links": dict(delivered.urls)}
+    if delivered.store != "local":
+        fields.update(output=at.get("video"), report=at.get("report"), subtitles=delivered.subtitles)
+        fields.update({role: at[role] for role in ("poster", "manifest") if role in at})
+    return fields
+
+
 def _pipeline_render(job, ctx, output_path=None):
     from protovideo.pipeline.render import render_job
     return render_job(job, ctx, output_path=output_path)
@@ -325,6 +338,9 @@ class Worker:
             record["manifest"] = str(result.manifest)   # <name>.manifest.json (provenance)
         if getattr(result, "qc", None) is not None:
             record["qc"] = result.qc                     # SPEC "Outputs": passed, figures, problems
+        delivered = getattr(result, "delivered", None)
+        if delivered is not None:   # SPEC "Storage": the files' places and the URLs a client fetches
+            record.update(delivered_fields(delivered))
         return record
 
     def _run_render(self, claimed: ClaimedJob, job) -> tuple[str, Any]:

@@ -42,7 +42,8 @@ class JobApi(FastAPI):
     """FastAPI with the security headers outside its error handling, so a 500 carries them too."""
 
     def build_middleware_stack(self):
-        return SecureASGIMiddleware(super().build_middleware_stack(), secure=security_headers())
+        return SecureASGIMiddleware(super().build_middleware_stack(),
+                                    secure=security_headers(getattr(self.state, "settings", None)))
 
     def openapi(self) -> dict:
         """FastAPI's description with the job format's schema in it (bodies.describe_jobs)."""

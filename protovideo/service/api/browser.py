@@ -140,10 +140,32 @@ class BrowserGuard:
         return f"the request body must be {wanted} (Content-Type), got {(media or 'none')[:100]!r}"
 
 
-def security_headers() -> secure.Secure:
+def store_origin(settings) -> str:
+    """The origin a browser fetches outputs on OUTPUT_STORE from (presigned URLs), or ''."""
+    if settings is None or not getattr(settings, "OUTPUT_STORE", ""):
+        return ""
+    from storage.s3_client import endpoint_setting
+    endpoint = endpoint_setting()
+    if not endpoint:
+        return "https://*.amazonaws.com"
+    parts = urlsplit(endpoint)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def content_policy(settings=None) -> str:
+    """CSP; with OUTPUT_STORE the dashboard's player and poster may load from the store (the job
+    API answers them with a redirect to a presigned URL there)."""
+    origin = store_origin(settings)
+    if not origin:
+        return CSP
+    return CSP.replace("img-src 'self'", f"img-src 'self' {origin}").replace(
+        "media-src 'self'", f"media-src 'self' {origin}")
+
+
+def security_headers(settings=None) -> secure.Secure:
     """The headers every answer carries (applied by secure's ASGI middleware)."""
     return secure.Secure(
-        csp=secure.ContentSecurityPolicy().set(CSP),
+        csp=secure.ContentSecurityPolicy().set(content_policy(settings)),
         xfo=secure.XFrameOptions().deny(),
         xcto=secure.XContentTypeOptions().nosniff(),
         referrer=secure.ReferrerPolicy().same_origin())

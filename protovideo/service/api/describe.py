@@ -144,6 +144,15 @@ def _failure(error: dict, record: dict) -> dict:
         found = "; ".join(plain(p) for p in problems if plain(p)) or plain(message)
         return {"summary": "The finished video failed its quality check, so it was not published.",
                 "detail": _sentence(found or "see the report")}
+    if kind == "StoreUnavailable":
+        return {"summary": "The video was rendered, but the output store did not answer, so it was not published.",
+                "detail": _sentence(re.sub(r"[;,]?\s*last$", "", plain(message)) or "the store kept failing") +
+                " The worker kept the "
+                "finished files; Retry publishes them once the store answers (see OUTPUT_STORE)."}
+    if kind == "PublishConflict":
+        return {"summary": "The video was not published: the store already holds a different file under its name.",
+                "detail": _sentence(f"the store says: {plain(message)}") + " A finished output is never replaced; give the job "
+                "another id or output_filename."}
     if kind == "ProviderUnavailable":
         return {"summary": "This worker cannot render the job as asked: a voice, picture or device "
                            "it needs is not available here.",

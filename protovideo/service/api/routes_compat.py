@@ -12,7 +12,9 @@
 state without holding a thread (waiting.JobEndWatch; a client that disconnects stops the
 wait, and the job goes on and stays downloadable): a worker renders it (the one inside `run --serve`, or any worker process on
 the same source when the API runs as `serve`). The output is named
-<random hex>_<output_filename>, as the original service names its files.
+<random hex>_<output_filename>, as the original service names its files; a request without an
+`id` gets that hex as its job id, so `/download/<file name>` finds its job when the file is on S3
+(OUTPUT_STORE: answered by a 307 to a presigned URL, and /generate's `download_url` is that URL).
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from jobmodel.spec import ID_RE
 from jobmodel.states import JobState
 from protovideo.runtime.secrets import redact
 from protovideo.service.api.bodies import Detail, Generated, TaskQueued, job_body
+from protovideo.service.api.outputs import fresh_urls, from_store, output_sink, record_files
 from protovideo.service.api.routes_files import plain_file_name, servable
 from protovideo.service.api.validation import decode_body, job_problems
 from protovideo.service.api.waiting import ClientLeft, state_of
@@ -61,9 +64,11 @@ async def _queue_original(request: Request) -> tuple[str, str] | JSONResponse:
     if not problems and not isinstance(data, dict):
         problems = [{"field": "$", "message": "the request is a JSON object"}]
     if not problems:
-        data = dict(data)
+        data, tag = dict(data), uuid.uuid4().hex
         name = data.get("output_filename") or f"output_{uuid.uuid4().hex}.mp4"
-        data["output_filename"] = f"{uuid.uuid4().hex}_{name}" if isinstance(name, str) else name
+        data["output_filename"] = f"{tag}_{name}" if isinstance(name, str) else name
+        if "id" not in data and "job_id" not in data:
+            data["id"] = tag   # /download/<tag>_<name> names its job
         problems = await run_in_threadpool(job_problems, data, request.app.state.settings)
     if problems:
         return JSONResponse(status_code=400, content={"detail": _invalid_detail(problems)})
@@ -90,14 +95,24 @@ async def generate(request: Request):
         return JSONResponse(status_code=504, content={
             "detail": f"the video is not ready after {settings.API_GENERATE_TIMEOUT:g} s "
                       f"(API_GENERATE_TIMEOUT); follow it at /v1/jobs/{job_id}", "job_id": job_id})
-    return _final_answer(info, job_id, started)
+    return _final_answer(info, job_id, started, output_sink(request))
 
 
-def _final_answer(info, job_id: str, started: float) -> JSONResponse:
+def download_url(sink, job_id: str, record: dict) -> str:
+    """The original's `/download/<file name>` (a path on this server, as the original answered),
+    or on S3 the video's presigned URL."""
+    if sink.kind != "local":
+        url = fresh_urls(sink, job_id, record).get("video")
+        if url:
+            return url
+    return f"/download/{Path(record['output']).name}"
+
+
+def _final_answer(info, job_id: str, started: float, sink) -> JSONResponse:
     state, record = state_of(info), info.record or {}
     if state == JobState.FINISHED.value:
         elapsed = time.monotonic() - started
-        return JSONResponse({"download_url": f"/download/{Path(record['output']).name}",
+        return JSONResponse({"download_url": download_url(sink, job_id, record),
                              "generation_time": f"{int(elapsed // 60)}m {int(elapsed % 60)}s",
                              "job_id": job_id})
     error = record.get("error") or {}
@@ -117,9 +132,27 @@ def download(request: Request, filename: str):
     if not plain_file_name(filename) or not filename.endswith(".mp4"):
         raise HTTPException(status_code=404, detail="File not found.")
     path = request.app.state.settings.path("OUTPUT_DIR") / filename
-    if not servable(request, str(path)):
+    if servable(request, str(path)):
+        return FileResponse(path, media_type="video/mp4", filename=filename)
+    stored = _stored_download(request, filename)
+    if stored is None:
         raise HTTPException(status_code=404, detail="File not found.")
-    return FileResponse(path, media_type="video/mp4", filename=filename)
+    return stored
+
+
+def _stored_download(request: Request, filename: str):
+    """A video on S3 named by /generate (`<job id>_<name>`): a 307 to its presigned URL."""
+    sink = output_sink(request)
+    job_id = filename.partition("_")[0]
+    if sink.kind == "local" or not ID_RE.match(job_id):
+        return None
+    info = request.app.state.store.get(job_id)
+    if state_of(info) != JobState.FINISHED.value:
+        return None
+    record = info.record or {}
+    if record_files(record).get("video") != filename:
+        return None
+    return from_store(sink, job_id, record, "video")
 
 
 @router.post("/generate-task", openapi_extra=ORIGINAL_BODY,
@@ -141,7 +174,7 @@ def task_status(request: Request, task_id: str):
     answer = {"task_id": task_id, "status": TASK_STATUS.get(state, state)}
     record = info.record or {}
     if state == JobState.FINISHED.value:
-        answer["result"] = {"download_url": f"/download/{Path(record['output']).name}"}
+        answer["result"] = {"download_url": download_url(output_sink(request), task_id, record)}
     elif state in (JobState.FAILED.value, JobState.CANCELLED.value):
         answer["error"] = (record.get("error") or {}).get("message") or state
     return answer

@@ -1,8 +1,11 @@
 """A finished job's files: the video (HTTP Range for players), report, poster, captions, manifest.
 
-The files are where the job's record says, served only from inside this server's OUTPUT_DIR
-(reports: REPORT_DIR). When that path is not on this machine (Redis source, OUTPUT_DIR not
-shared), the answer is 404 with the record's `location`, so a client knows where the file is.
+A job published to S3 (OUTPUT_STORE; the record's `store` is "s3") is answered from there by
+any API process: the video and poster by a 307 to a presigned URL (the store answers Range
+requests), the others read from the store (api/outputs.py). Local files are where the job's
+record says, served only from inside this server's OUTPUT_DIR (reports: REPORT_DIR). When
+that path is not on this machine (Redis source, OUTPUT_DIR not shared), the answer is 404
+with the record's `location`, so a client knows where the file is.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from jobmodel.states import JobState
+from protovideo.service.api.outputs import from_store, output_sink
 from protovideo.service.api.routes_jobs import job_or_404
 
 router = APIRouter()
@@ -82,6 +86,9 @@ def _beside_output(record: dict, key: str, suffix: str) -> str | None:
             response_class=FileResponse)
 def video(request: Request, job_id: str):
     record = finished_record(request, job_id)
+    stored = from_store(output_sink(request), job_id, record, "video")
+    if stored is not None:
+        return stored
     output = record.get("output") or ""
     if not servable(request, output):
         return _elsewhere("video", output, record)
@@ -92,6 +99,9 @@ def video(request: Request, job_id: str):
 @router.get("/v1/jobs/{job_id}/poster.jpg", summary="The poster frame (JPEG)", response_class=FileResponse)
 def poster(request: Request, job_id: str):
     record = finished_record(request, job_id)
+    stored = from_store(output_sink(request), job_id, record, "poster")
+    if stored is not None:
+        return stored
     path = _beside_output(record, "poster", ".jpg")
     if not servable(request, path):
         return _elsewhere("poster", path or "", record)
@@ -102,6 +112,9 @@ def poster(request: Request, job_id: str):
             response_class=FileResponse)
 def manifest(request: Request, job_id: str):
     record = finished_record(request, job_id)
+    stored = from_store(output_sink(request), job_id, record, "manifest")
+    if stored is not None:
+        return stored
     path = record.get("manifest") if isinstance(record.get("manifest"), str) else None
     if not servable(request, path):
         raise HTTPException(status_code=404, detail=f"job {job_id} has no manifest here")
@@ -121,6 +134,9 @@ def subtitles_srt(request: Request, job_id: str):
 
 def _captions(request: Request, job_id: str, suffix: str, media_type: str):
     record = finished_record(request, job_id)
+    stored = from_store(output_sink(request), job_id, record, f"subtitles_{suffix.lstrip('.')}")
+    if stored is not None:
+        return stored
     path = _beside_output(record, "subtitles", suffix)
     if not servable(request, path):
         raise HTTPException(status_code=404, detail=f"job {job_id} has no {suffix} captions "
@@ -133,8 +149,12 @@ def report(request: Request, job_id: str):
     info = job_or_404(request, job_id)
     record = info.record or {}
     listed = record.get("report") if isinstance(record.get("report"), str) else None
-    path = Path(listed) if listed else request.app.state.settings.path("REPORT_DIR") / f"{job_id}.json"
-    if not servable(request, str(path), "REPORT_DIR"):
+    here = request.app.state.settings.path("REPORT_DIR") / f"{job_id}.json"
+    path = Path(listed) if listed and not listed.startswith("s3://") else here
+    if not servable(request, str(path), "REPORT_DIR"):   # not on this machine: the store's copy
+        stored = from_store(output_sink(request), job_id, record, "report")
+        if stored is not None:
+            return stored
         state = getattr(info.state, "value", info.state)
         raise HTTPException(status_code=404, detail=f"job {job_id} ({state}) has no report here")
     return FileResponse(path, media_type="application/json")

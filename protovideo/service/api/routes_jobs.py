@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from jobmodel.spec import ID_RE, PRIORITIES, priority_name
 from protovideo.service.api.bodies import Detail, JobCreated, JobList, JobView, Problems, Verdict, job_body
+from protovideo.service.api.outputs import output_sink
 from protovideo.service.api.search import search_jobs
 from protovideo.service.api.validation import decode_body, job_problems
 from protovideo.service.api.views import job_links, job_view
@@ -69,7 +70,7 @@ def _submit(request: Request, data: dict, priority: str | None, key: str | None)
                             content={"id": result.id, "state": state,
                                      "links": job_links(result.id, state, None)})
     info = store.get(result.id)
-    body = job_view(info, eta_model(request)) if info is not None else {"id": result.id}
+    body = job_view(info, eta_model(request), sink=output_sink(request)) if info is not None else {"id": result.id}
     return JSONResponse(status_code=200, content=body)
 
 
@@ -100,7 +101,8 @@ def list_jobs(request: Request, state: str | None = None, priority: str | None =
     except (ValueError, BadCursor) as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
     model = eta_model(request)
-    # JSONResponse directly: FastAPI's generic encoder would cost more than the lookup itself
+    # JSONResponse directly: FastAPI's generic encoder would cost more than the lookup itself. No URLs
+    # are presigned for a list (about 1 ms each, 7 a job): its links are the job API's routes
     return JSONResponse({"jobs": [job_view(info, model) for info in infos], "next_cursor": next_cursor,
                          **extra})
 
@@ -108,7 +110,8 @@ def list_jobs(request: Request, state: str | None = None, priority: str | None =
 @router.get("/v1/jobs/{job_id}", responses={200: {"model": JobView}, 404: {"model": Detail}}, summary="One job: state, priority, attempts, progress, eta_s, record, links")
 def get_job(request: Request, job_id: str, with_job: bool = False):
     from protovideo.service.api.routes_batches import batch_id_of
-    view = job_view(job_or_404(request, job_id, with_job), eta_model(request), with_job=with_job)
+    view = job_view(job_or_404(request, job_id, with_job), eta_model(request), with_job=with_job,
+                    sink=output_sink(request))
     batch_id = batch_id_of(request, job_id)
     if batch_id:
         view["batch_id"] = batch_id      # the dashboard's job detail shows its batch's counts

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse
 
 from protovideo.service.api.events import TooManyListeners
+from protovideo.service.api.outputs import output_sink
 from protovideo.service.api.routes_jobs import eta_model, store_action
 from protovideo.service.api.views import job_view
 from protovideo.service.middleware.presence import BEAT_S
@@ -60,4 +61,4 @@ def workers(request: Request):
              summary="Queue a failed or cancelled job again as a new run; 409 for any other state")
 def retry_job(request: Request, job_id: str):
     info = store_action(request, job_id, "retry", JobNotRetryable)
-    return JSONResponse(job_view(info, eta_model(request)), headers={"Location": f"/v1/jobs/{job_id}"})
+    return JSONResponse(job_view(info, eta_model(request), sink=output_sink(request)), headers={"Location": f"/v1/jobs/{job_id}"})

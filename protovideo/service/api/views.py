@@ -6,9 +6,16 @@ from pathlib import Path
 from jobmodel.states import JobState
 from jobmodel.title import job_title
 from protovideo.service.api.describe import describe_error
+from protovideo.service.api.outputs import fresh_urls
+
+LINK_ROLES = ("video", "poster", "subtitles_vtt", "subtitles_srt", "manifest", "report")
 
 
-def job_links(job_id: str, state: str, record: dict | None) -> dict:
+def job_links(job_id: str, state: str, record: dict | None, sink=None, urls: dict | None = None) -> dict:
+    """The job's links: its own routes (self, cancel); once finished, its files. A record of
+    this server's output sink (`files`, `store`) links each file by a URL made now (`urls`, or
+    from `sink`): presigned on S3, under API_PUBLIC_URL for OUTPUT_DIR; older records link the
+    job API's routes."""
     base = f"/v1/jobs/{job_id}"
     links = {"self": base}
     if state in (JobState.QUEUED.value, JobState.STARTED.value):
@@ -22,6 +29,8 @@ def job_links(job_id: str, state: str, record: dict | None) -> dict:
         output = (record or {}).get("output")
         if output:
             links["download"] = f"/download/{Path(output).name}"
+        urls = fresh_urls(sink, job_id, record) if urls is None else urls
+        links.update({role: urls[role] for role in LINK_ROLES + ("download",) if role in urls})
     elif state == JobState.FAILED.value:
         links["report"] = f"{base}/report"
     return links
@@ -56,17 +65,23 @@ def progress_with_eta(info, eta_model) -> tuple[dict, float | None]:
     return progress, eta
 
 
-def job_view(info, eta_model=None, with_job: bool = False) -> dict:
+def job_view(info, eta_model=None, with_job: bool = False, sink=None) -> dict:
     """GET /v1/jobs/{id}: id, state, priority, attempts, progress, eta_s, record, links, times,
-    title; `error` ({summary, detail}, describe.py) for failed and cancelled jobs."""
+    title; `error` ({summary, detail}, describe.py) for failed and cancelled jobs. With `sink`
+    (this server's output sink) a finished job's URLs are made now, in `links` and in the
+    record's `download_url` and `links` alike."""
     state = info.state.value if hasattr(info.state, "value") else str(info.state)
     progress, eta = progress_with_eta(info, eta_model)
+    record = info.record
+    urls = fresh_urls(sink, info.id, record) if state == JobState.FINISHED.value else {}
+    if urls:
+        record = {**record, "download_url": urls.get("video", record.get("download_url")), "links": urls}
     view = {"id": info.id, "state": state, "priority": info.priority, "attempts": info.attempts,
             "progress": progress, "eta_s": eta, "submitted_at": info.submitted_at,
             "started_at": info.started_at, "finished_at": info.finished_at, "worker": info.worker,
             "retry_pending": info.retry_pending, "cancel_requested": info.cancel_requested,
-            "record": info.record, "links": job_links(info.id, state, info.record)}
-    record = info.record if isinstance(info.record, dict) else {}
+            "record": record, "links": job_links(info.id, state, record, urls=urls)}
+    record = record if isinstance(record, dict) else {}
     title = getattr(info, "title", None) or job_title(info.job) or record.get("title") or \
         job_title(record.get("job"))
     view["title"] = title if isinstance(title, str) else ""   # lists show it (the dashboard)

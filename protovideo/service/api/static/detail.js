@@ -52,18 +52,20 @@ function pretty(value) {
   try { return JSON.stringify(value, null, 2); } catch (_) { return String(value); }
 }
 
+// the files through this server's own routes (same origin: the session and the CSP hold); on S3
+// they redirect to the store or read it (the links' presigned URLs are for other clients)
 function showVideo(id, job, record, links) {
   const video = $("player");
   video.pause();
   clear(video);
-  if (record.poster) video.poster = links.poster || jobPath(id, "/poster.jpg");
+  if (record.poster) video.poster = jobPath(id, "/poster.jpg");
   else video.removeAttribute("poster");
-  video.src = links.video || jobPath(id, "/video");
+  video.src = jobPath(id, "/video");
   const hasCaptions = links.subtitles_vtt || (Array.isArray(record.subtitles) && record.subtitles.length);
   if (hasCaptions) {
     // loaded but not shown: the video may burn its subtitles in; the player's CC button shows them
     const track = el("track", {attrs: {kind: "captions", srclang: "en", label: "Captions"}});
-    track.src = links.subtitles_vtt || jobPath(id, "/subtitles.vtt");
+    track.src = jobPath(id, "/subtitles.vtt");
     track.addEventListener("error", () => track.remove());
     video.append(track);
     track.track.mode = "hidden";
@@ -73,12 +75,12 @@ function showVideo(id, job, record, links) {
 
   const box = $("detail-links");
   clear(box);
-  link(box, "Download MP4", links.video || jobPath(id, "/video"), {download: ""});
-  link(box, "Report (JSON)", links.report || jobPath(id, "/report"), {target: "_blank", rel: "noopener"});
-  if (links.manifest) link(box, "Provenance (JSON)", links.manifest, {target: "_blank", rel: "noopener"});
+  link(box, "Download MP4", jobPath(id, "/video"), {download: ""});
+  link(box, "Report (JSON)", jobPath(id, "/report"), {target: "_blank", rel: "noopener"});
+  if (links.manifest) link(box, "Provenance (JSON)", jobPath(id, "/manifest.json"), {target: "_blank", rel: "noopener"});
   if (hasCaptions) {
-    link(box, "Subtitles (SRT)", links.subtitles_srt || jobPath(id, "/subtitles.srt"));
-    link(box, "Subtitles (VTT)", links.subtitles_vtt || jobPath(id, "/subtitles.vtt"));
+    link(box, "Subtitles (SRT)", jobPath(id, "/subtitles.srt"));
+    link(box, "Subtitles (VTT)", jobPath(id, "/subtitles.vtt"));
   }
 }
 
@@ -110,7 +112,7 @@ async function showReport(id, job, facts) {
   const links = job.links || {};
   const record = job.record || {};
   const written = links.report && (job.state === "finished" || record.report);   // a failure may have none
-  const rep = written ? await call("GET", links.report) : null;
+  const rep = written ? await call("GET", jobPath(id, "/report")) : null;
   if (openJob !== id) return;
   if (!rep || !rep.ok || !rep.data) {
     if (job.state === "finished" || !job.record) return;
