@@ -113,6 +113,7 @@ class Run:
     notes: list[str] = field(default_factory=list)       # the layers' notes (a title made smaller)
     loudness: dict = field(default_factory=dict)         # what normalizing the soundtrack did
     qc: dict | None = None                               # step 5's result
+    extra: dict = field(default_factory=dict)            # more report sections (split.py: who made each piece)
 
 
 def make_context(runtime: Runtime | Settings, log: logging.Logger | None = None, progress=None,
@@ -137,7 +138,8 @@ def fetch(ref, ctx: JobContext) -> Path:
     return fetch_asset(ref, ctx.settings, ctx.cache)
 
 
-def render_job(job: Job, ctx: JobContext, output_path: Path | None = None) -> RenderResult:
+def render_job(job: Job, ctx: JobContext, output_path: Path | None = None, make_steps=None) -> RenderResult:
+    """`make_steps(run, side)`: steps 1-4 (default `make`; split.py's for a job split into piece tasks)."""
     settings, opt = ctx.settings, ctx.optimizer
     check(job, ctx)
     opt.start_performance_monitoring(job.id, scenes=len(job.scenes))
@@ -154,7 +156,7 @@ def render_job(job: Job, ctx: JobContext, output_path: Path | None = None) -> Re
         # at the scope's end, and only this job's (others may be rendering beside it: MAX_JOBS)
         with scenes.job_scope(), ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"job-{job.id}") as side:
             try:
-                made = make(run, side)
+                made = (make_steps or make)(run, side)
             except SceneError as exc:
                 raise _unwrap(exc) from exc
         qc(run, made)
@@ -421,7 +423,7 @@ def report(run: Run, published: Published) -> RenderResult:
         "notes": [n for n in [s.note for s in run.sounds] + run.notes if n],
         "loudness": run.loudness or {"cached": True},   # the normalization's figures (soundtrack step)
         "qc": run.qc, "manifest": str(published.manifest),
-        "progress": ctx.tracker.record()})   # what each lane took: later jobs' ETAs learn from it
+        "progress": ctx.tracker.record(), **run.extra})   # progress: what each lane took (ETAs learn from it)
     ctx.tracker.finish()
     return RenderResult(published.output, duration, data, path, published.poster, published.subtitles,
                         run.qc, published.manifest)

@@ -85,11 +85,12 @@ class RedisSource(RedisStore, RedisPresence, JobSource):
         self._groups_ready = True
 
     # ------------------------------------------------------------ claim
-    def claim(self) -> ClaimedJob | None:
+    def claim(self, priorities=PRIORITIES) -> ClaimedJob | None:
+        """The next job of these priorities (highest first), or None."""
         self._ensure_groups()
         self._promote(keys=[self._delayed], args=[time.time(), self.prefix])
         self._prune_consumers()
-        for priority in PRIORITIES:
+        for priority in priorities:
             stream = self._stream(priority)
             while True:
                 entry = self._take_over(stream) or self._read_new(stream)
@@ -172,6 +173,11 @@ class RedisSource(RedisStore, RedisPresence, JobSource):
             for consumer in self.r.xinfo_consumers(self._stream(priority), GROUP):
                 if consumer["pending"] == 0 and consumer["idle"] > idle_limit:
                     self.r.xgroup_delconsumer(self._stream(priority), GROUP, consumer["name"])
+
+    def piece_tasks(self):
+        """The piece tasks of split jobs (SPLIT_SCENES) on this server: piece_tasks.py."""
+        from protovideo.service.sources.piece_tasks import RedisPieceTasks
+        return RedisPieceTasks(self)
 
     # ------------------------------------------------------------ while running
     def heartbeat(self, claimed: ClaimedJob) -> None:
