@@ -235,16 +235,17 @@ class RedisPieceTasks:
     def heartbeat(self, task: PieceTask) -> None:
         """Renew the lease (LeaseLost when another worker has the piece now); a closed or
         cancelled job sets the task's cancel."""
+        with self.r.pipeline(transaction=False) as pipe:
+            pipe.hget(self._split(task.job_id), "state")
+            pipe.hmget(f"{self.prefix}:job:{task.job_id}", "state", "cancel_requested")
+            split_state, (job_state, cancel) = pipe.execute()
+        if split_state != "open" or cancel == "1" or job_state not in (None, "started"):
+            task.cancel.set()   # (a closed job's messages are gone: its pending entries with them)
+            return
         pending = self.r.xpending_range(task.stream, GROUP, min=task.entry, max=task.entry, count=1)
         if not pending or pending[0]["consumer"] != self.worker_name:
             raise LeaseLost(f"piece {task.name} of job {task.job_id}: the lease ran out")
-        with self.r.pipeline(transaction=False) as pipe:
-            pipe.xclaim(task.stream, GROUP, self.worker_name, 0, [task.entry], justid=True)
-            pipe.hget(self._split(task.job_id), "state")
-            pipe.hmget(f"{self.prefix}:job:{task.job_id}", "state", "cancel_requested")
-            _, split_state, (job_state, cancel) = pipe.execute()
-        if split_state != "open" or cancel == "1" or job_state not in (None, "started"):
-            task.cancel.set()
+        self.r.xclaim(task.stream, GROUP, self.worker_name, 0, [task.entry], justid=True)
 
     def finish(self, task: PieceTask, outcome: dict) -> None:
         """Record the piece's outcome (done or failed for good) and acknowledge its message."""
