@@ -9,6 +9,9 @@ open_file)` puts the worker's local copy of it back. Tuples, dataclasses and pat
 tagged so the worker gets exactly the objects the coordinator had, and so the piece's cache
 key (generators/piece_keys.py) comes out the same on both: the worker checks that it does.
 
+A scene's narration travels the same way (`encode_narration`): its text, voice, scene and the
+reference voice file, so narration too can be made by any worker into the shared cache.
+
 Only the dataclasses named in TYPES are made from a message; anything else is refused.
 """
 from __future__ import annotations
@@ -18,6 +21,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from jobmodel.spec import VoiceSpec
+
 from .compose import Piece
 from .encode import EncoderSettings
 from .subtitles import Cue
@@ -25,7 +30,8 @@ from .visual import Canvas, OverlayUse, SceneVisual, TextSpec
 from .word_timing import Word
 
 TYPES: dict[str, type] = {cls.__name__: cls for cls in
-                          (Piece, SceneVisual, TextSpec, Cue, Word, OverlayUse, Canvas, EncoderSettings)}
+                          (Piece, SceneVisual, TextSpec, Cue, Word, OverlayUse, Canvas, EncoderSettings,
+                           VoiceSpec)}
 FORMAT = 1   # bump when the message's shape changes
 
 
@@ -117,3 +123,28 @@ def decode(data: dict, open_file: Callable[[str, str], Path]) -> PieceWork:
                          at=int(data["at"]), enc=_in(data["enc"], open_file), threads=int(data["threads"]))
     except (KeyError, TypeError, AttributeError) as exc:
         raise PieceMessageError(f"a piece message that cannot be read: {type(exc).__name__}: {exc}") from exc
+
+
+@dataclasses.dataclass(frozen=True)
+class NarrationWork:
+    """One scene's narration to synthesize (into the cache, where the coordinator finds it)."""
+    text: str
+    voice: VoiceSpec
+    scene: int
+    reference: Path | None = None
+
+
+def encode_narration(text: str, voice: VoiceSpec, scene: int, reference: Path | None,
+                     file_key: Callable[[Path], str]) -> dict:
+    return {"format": FORMAT, "kind": "narration", "text": text, "voice": _out(voice, file_key), "scene": scene,
+            "reference": _out(reference, file_key)}
+
+
+def decode_narration(data: dict, open_file: Callable[[str, str], Path]) -> NarrationWork:
+    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("kind") != "narration":
+        raise PieceMessageError("not a narration message of this worker's format")
+    try:
+        return NarrationWork(str(data["text"]), _in(data["voice"], open_file), int(data["scene"]),
+                             _in(data.get("reference"), open_file))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise PieceMessageError(f"a narration message that cannot be read: {type(exc).__name__}: {exc}") from exc

@@ -92,6 +92,8 @@ def test_two_machines_make_one_job_the_same_as_one_worker(tmp_path, redis_url, p
     assert all(p["made"] and p["tries"] == 1 for p in split["pieces"])
     assert sum(split["workers"].values()) == len(split["pieces"]) == 11   # 6 bodies, 5 fades
     assert set(seen_by_worker) <= makers and seen_by_worker   # the job's progress named the makers
+    assert sorted(split["narration"]) == [f"narration:{i}" for i in range(6)]   # spoken as tasks too
+    assert set(split["narration"].values()) <= {w for w in makers}
 
     # the same job by one worker alone: the same pieces (keys and bytes), the same video
     coordinator_cache = tmp_path / workers.by_pid(worker_pid(coordinator)) / "cache"
@@ -121,12 +123,17 @@ def test_a_worker_killed_mid_piece_loses_only_that_piece(tmp_path, redis_url, pr
         coordinator = wait_for(lambda: client.hget(f"{prefix}:job:survives", "worker"), timeout=120,
                                what="a worker to claim the job")
 
-        def victim_holding():   # the other worker, while it holds a piece task
+        def victim_holding():   # the other worker, while it holds a piece task (not a narration task)
             try:
                 pending = client.xpending_range(stream, "workers", min="-", max="+", count=20)
             except redis.ResponseError:
                 return None
-            return next((p for p in pending if p["consumer"] != coordinator), None)
+            for held in pending:
+                entry = client.xrange(stream, held["message_id"], held["message_id"])
+                if held["consumer"] != coordinator and entry and \
+                        not entry[0][1]["name"].startswith("narration"):
+                    return held, entry[0][1]["name"]
+            return None
 
         held = None
         while held is None:
@@ -134,9 +141,9 @@ def test_a_worker_killed_mid_piece_loses_only_that_piece(tmp_path, redis_url, pr
             if src.get("survives").state.value != "started":
                 pytest.fail("the job ended before the other worker took a piece")
             poll(0.01)
+        held, killed_piece = held
         victim = workers.by_pid(worker_pid(held["consumer"]))
         workers.procs[victim].send_signal(signal.SIGKILL)
-        killed_piece = client.xrange(stream, held["message_id"], held["message_id"])[0][1]["name"]
         info = wait_ended(src, "survives")
     finally:
         workers.stop()

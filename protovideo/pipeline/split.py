@@ -38,14 +38,15 @@ from cache import make_key, open_cache
 from cache.keys import file_md5
 from generators.compose import piece_start, plan_pieces, render_piece
 from generators.pictures import PictureBoard
-from generators.piece_codec import decode, encode, piece_name
+from generators.narration import scene_texts, synthesize_narration
+from generators.piece_codec import decode, decode_narration, encode, encode_narration, piece_name
 from generators.piece_keys import FileHashes, piece_key
 from generators.timeline import transitions
 from generators.visual import Canvas
 from jobmodel.errors import JobFailed
 from protovideo.pipeline.outputs import check_platform_length
 from protovideo.pipeline.render import (Made, Narration, Run, _job_music, _overlays, fetch, join,
-                                        render_job, soundtrack, timeline)
+                                        make_context, render_job, soundtrack, timeline)
 
 WAIT_S = 0.1   # between looks at the job's pieces when there is no piece task to take
 
@@ -67,30 +68,30 @@ def render(job, ctx, output_path: Path | None = None):
 
 # ---------------------------------------------------------------- the coordinator
 def make_split(tasks, run: Run, side: ThreadPoolExecutor) -> Made:
-    """Steps 1-4 of a split job: its pieces made by whichever workers take them."""
+    """Steps 1-4 of a split job: its narration and pieces made by whichever workers take them."""
     job, ctx = run.job, run.ctx
     board = PictureBoard()
     side.submit(board.fill, job, ctx, fetch)                                    # 1 pictures
     overlays = _overlays(run)
-    visuals = []
-    with Narration(run) as narration:
-        for scene in job.scenes:
-            visuals.append(timeline(run, scene, narration.next(scene), board))  # 1 narration -> 2 timeline
-    fps = job.video.fps
-    check_platform_length(job, sum(run.counts) / fps)
-    audio = side.submit(soundtrack, run, _job_music(run))                       # 3 soundtrack
-    canvas = Canvas(job.video.width, job.video.height, fps, sum(run.counts))
-    pieces = plan_pieces(run.counts, fps, transitions(job), job.video.transition_duration)
-    starts = [0, *itertools.accumulate(run.counts)]
-    hashes = FileHashes()
-    plan = []   # (piece, name, key, at)
-    for piece in pieces:
-        at = piece_start(piece, starts)
-        plan.append((piece, piece_name(piece), piece_key(piece, visuals, run.encoder, hashes, overlays,
-                                                         canvas, at), at))
-    run.pieces = len(pieces)
-    split = Split(tasks, run, plan)
+    split = Split(tasks, run)
     try:
+        split.narrate()      # 1 narration as tasks too: every worker speaks some scenes into the cache
+        visuals = []
+        with Narration(run) as narration:   # then in scene order, from the cache
+            for scene in job.scenes:
+                visuals.append(timeline(run, scene, narration.next(scene), board))   # 2 timeline
+        fps = job.video.fps
+        check_platform_length(job, sum(run.counts) / fps)
+        audio = side.submit(soundtrack, run, _job_music(run))                   # 3 soundtrack
+        canvas = Canvas(job.video.width, job.video.height, fps, sum(run.counts))
+        pieces = plan_pieces(run.counts, fps, transitions(job), job.video.transition_duration)
+        starts = [0, *itertools.accumulate(run.counts)]
+        hashes = FileHashes()
+        for piece in pieces:
+            at = piece_start(piece, starts)
+            split.plan.append((piece, piece_name(piece), piece_key(piece, visuals, run.encoder, hashes, overlays,
+                                                                   canvas, at), at))
+        run.pieces = len(pieces)
         split.queue(visuals, overlays, canvas)                                  # 3 pieces -> tasks
         paths = split.wait()
     finally:
@@ -98,14 +99,16 @@ def make_split(tasks, run: Run, side: ThreadPoolExecutor) -> Made:
     track = audio.result()
     ctx.check_cancelled()
     run.extra["split"] = split.report()
-    return join(run, [key for _p, _n, key, _a in plan], paths, track)          # 4 join
+    return join(run, [key for _p, _n, key, _a in split.plan], paths, track)    # 4 join
 
 
 class Split:
     """One split job's pieces: queued as tasks, waited for, and who made each."""
 
-    def __init__(self, tasks, run: Run, plan: list):
-        self.tasks, self.run, self.ctx, self.plan = tasks, run, run.ctx, plan
+    def __init__(self, tasks, run: Run):
+        self.tasks, self.run, self.ctx = tasks, run, run.ctx
+        self.plan: list = []                    # (piece, name, key, at) once the timeline is known
+        self.spoken: dict[str, dict] = {}       # narration task -> how it ended
         self.job_id = run.job.id
         self.outcomes: dict[str, dict] = {}     # key -> how the piece ended
         self.cached: set[str] = set()           # pieces in the cache before the job asked
@@ -130,6 +133,42 @@ class Split:
             self.ctx.cache.get_or_create(known, path.suffix, lambda tmp: shutil.copyfile(path, tmp))
             self._shared[path] = known
         return known
+
+    def narrate(self) -> None:
+        """Every synthesized scene's narration as a task, waited for (each worker speaks some; the
+        coordinator's Narration then finds them all in the cache). Recorded narration is fetched
+        by the coordinator as ever."""
+        job = self.run.job
+        reference = None
+        if job.global_audio_prompt is not None and job.voice.provider == "chatterbox":
+            reference = fetch(job.global_audio_prompt, self.ctx)   # as Narration does
+        items = []
+        for scene, text in zip(job.scenes, scene_texts(job)):
+            recorded = scene.narration is not None and not job.narration_text.strip()
+            if recorded or not text.strip():
+                continue
+            items.append((f"narration-{scene.index}", f"narration:{scene.index}",
+                          encode_narration(text, scene.voice or job.voice, scene.index, reference, self._share)))
+        if len(items) < 2:
+            return
+        self.tasks.put(self.job_id, job.priority, items)
+        names = {key: name for key, name, _m in items}
+        make = partial(make_piece, self.ctx.runtime)
+        left = set(names)
+        while left:
+            self.ctx.check_cancelled()
+            for key, outcome in self.tasks.outcomes(self.job_id).items():
+                if key not in left:
+                    continue
+                if outcome.get("state") == "failed":
+                    error = outcome.get("error") or {}
+                    raise JobFailed(f"{names[key]} failed on worker {outcome.get('worker')}: "
+                                    f"{error.get('type')}: {error.get('message')}",
+                                    scene=int(names[key].split(":")[1]))
+                left.discard(key)
+                self.spoken[names[key]] = outcome
+            if left and not self.tasks.work_one(make):
+                time.sleep(WAIT_S)
 
     def queue(self, visuals, overlays, canvas) -> None:
         enc, items = self.run.encoder, []
@@ -194,13 +233,16 @@ class Split:
                            "cached": key in self.cached, "tries": outcome.get("tries", 0),
                            "seconds": outcome.get("seconds")})
         return {"coordinator": self.tasks.worker_name, "pieces": pieces,
-                "workers": dict(Counter(p["worker"] for p in pieces if p["made"]))}
+                "workers": dict(Counter(p["worker"] for p in pieces if p["made"])),
+                "narration": {name: o.get("worker") for name, o in sorted(self.spoken.items())}}
 
 
 # ---------------------------------------------------------------- every worker
 def make_piece(runtime, key: str, message: dict, cancel: threading.Event) -> dict[str, Any]:
     """Make one piece task's piece into this worker's cache (and so its shared levels):
-    {"made": False} when a cache level had it already."""
+    {"made": False} when a cache level had it already. A narration task: the scene's speech."""
+    if isinstance(message, dict) and message.get("kind") == "narration":
+        return _speak(runtime, message, cancel)
     cache = open_cache(runtime.cache)
     try:
         def local(file_key: str, ext: str) -> Path:
@@ -227,3 +269,22 @@ def make_piece(runtime, key: str, message: dict, cancel: threading.Event) -> dic
         return {"made": bool(made)}
     finally:
         cache.close()
+
+
+def _speak(runtime, message: dict, cancel: threading.Event) -> dict[str, Any]:
+    """A narration task: the scene's speech synthesized into the cache (as the coordinator's
+    Narration would, under the same key), unless a cache level has it."""
+    ctx = make_context(runtime, cancel=cancel)
+    try:
+        def local(file_key: str, ext: str) -> Path:
+            path = ctx.cache.get(file_key, ext)
+            if path is None:
+                raise JobFailed(f"the reference voice ({file_key}{ext}) is in no cache level this worker reaches")
+            return path
+
+        work = decode_narration(message, local)
+        before = ctx.cache.counts().get("misses.kind.tts", 0)
+        synthesize_narration(work.text, work.voice, ctx, work.reference, work.scene)
+        return {"made": ctx.cache.counts().get("misses.kind.tts", 0) > before}
+    finally:
+        ctx.cache.close()
