@@ -14,7 +14,8 @@ submission to the finished record (Redis), as a client sees it. The runs alterna
     1 worker    SPLIT_SCENES=0 (the pipeline as it is: pieces encoded while narration goes on)
     N workers   SPLIT_SCENES=3: the coordinator narrates, queues the pieces, all N make them
 
-Printed (and --json OUT): each run's wall seconds, the pieces each worker made, the median of
+Printed (and --json OUT): each run's wall seconds, the machine's 1-minute load average at its end
+(other programs on the same cores make the figures move), the pieces each worker made, the median of
 each side and their ratio (N workers / 1 worker; the issue's target: at most 0.6 for two).
 
     python benchmarks/split_scenes.py [--scenes 24] [--size 1080x1920] [--fps 30] [--seconds 2]
@@ -95,7 +96,8 @@ def run_once(workers: int, args, redis_url: str) -> dict:
         steps = {name: round(step.get("duration", 0.0), 2) for name, step in (report.get("steps") or {}).items()
                  if name in ("tts_synthesis", "render_scene", "render_transition", "audio_mix", "loudness", "mux",
                              "qc", "poster", "provenance")}
-        return {"workers": workers, "wall_s": round(wall, 2), "video_s": report["video_duration"],
+        return {"workers": workers, "wall_s": round(wall, 2), "load_1min": round(os.getloadavg()[0], 1),
+                "video_s": report["video_duration"],
                 "pieces": report["pieces"], "by_worker": sorted(split.get("workers", {}).values(), reverse=True),
                 "coordinator_steps_s": steps}
     finally:

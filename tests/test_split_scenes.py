@@ -219,3 +219,20 @@ def test_closing_or_cancelling_a_job_stops_its_pieces(redis_url, prefix):
     src.cancel(job.id)                            # a running job: cancel_requested
     other.heartbeat(piece)
     assert piece.cancel.is_set()
+
+
+def test_small_jobs_and_the_spool_source_render_as_before(make_settings):
+    from protovideo.pipeline.split import splits
+    from protovideo.service.sources.spool import SpoolSource
+    from protovideo.service.worker import Worker
+    settings = make_settings(SPLIT_SCENES=3)
+    worker = Worker(settings, SpoolSource(settings, worker_name="t"), middleware=[])
+    assert worker.pieces is None and worker.runtime.pieces is None   # the spool carries no piece tasks
+    ctx = make_context(worker.runtime)
+    three = parse_job({"scenes": [{"duration": 1}] * 3})
+    assert not splits(three, ctx)
+    ctx.runtime.pieces = object()          # a source with piece tasks
+    assert splits(three, ctx) and not splits(parse_job({"scenes": [{"duration": 1}] * 2}), ctx)
+    off = make_context(make_settings(SPLIT_SCENES=0))
+    off.runtime.pieces = object()
+    assert not splits(three, off)

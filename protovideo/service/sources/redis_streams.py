@@ -11,6 +11,8 @@ Keys (prefix = REDIS_KEY_PREFIX, so that deployments and tests can share a serve
     {prefix}:jobs, {prefix}:state:{state}, {prefix}:idem:{sha}   the job store (redis_store.py)
     {prefix}:stats              hash: finished, failed, cancelled counters
     {prefix}:worker:{name}, {prefix}:workers   presence beats (presence.py)
+    {prefix}:pieces:{priority}, {prefix}:split:{id}   piece tasks of split jobs (SPLIT_SCENES):
+                                piece_tasks.py, taken beside the jobs (`claim(priorities)`)
 
 A worker reads the streams highest priority first. An entry stays pending
 until the worker acknowledges it (XACK) on completion or failure; heartbeats
