@@ -56,12 +56,12 @@ def _env(root: Path, redis_url: str, prefix: str, split: int) -> dict[str, str]:
     return env
 
 
-def run_once(workers: int, args, redis_url: str) -> dict:
+def run_once(workers: int, args, redis_url: str, split_on: bool | None = None) -> dict:
     from protovideo.runtime.settings import load_settings
     from protovideo.service.sources.redis_streams import RedisSource
     root = Path(tempfile.mkdtemp(prefix=f"split-bench-{workers}-"))
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    env = _env(root, redis_url, prefix, 3 if workers > 1 else 0)
+    env = _env(root, redis_url, prefix, 3 if (workers > 1 if split_on is None else split_on) else 0)
     cores = sorted(os.sched_getaffinity(0))
     procs = []
     try:
@@ -96,10 +96,14 @@ def run_once(workers: int, args, redis_url: str) -> dict:
         steps = {name: round(step.get("duration", 0.0), 2) for name, step in (report.get("steps") or {}).items()
                  if name in ("tts_synthesis", "render_scene", "render_transition", "audio_mix", "loudness", "mux",
                              "qc", "poster", "provenance")}
-        return {"workers": workers, "wall_s": round(wall, 2), "load_1min": round(os.getloadavg()[0], 1),
+        piece_s: dict[str, float] = {}
+        for piece in split.get("pieces", ()):
+            piece_s[piece["worker"]] = round(piece_s.get(piece["worker"], 0.0) + (piece["seconds"] or 0.0), 2)
+        return {"workers": workers, "split": bool(split), "wall_s": round(wall, 2), "load_1min": round(os.getloadavg()[0], 1),
                 "video_s": report["video_duration"],
                 "pieces": report["pieces"], "by_worker": sorted(split.get("workers", {}).values(), reverse=True),
-                "coordinator_steps_s": steps}
+                "coordinator_steps_s": steps, "phases_s": split.get("phases_s"), "total_s": report.get("total_time"),
+                "piece_s_by_worker": sorted(piece_s.values(), reverse=True)}
     finally:
         for proc in procs:
             proc.terminate()
@@ -122,6 +126,7 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15")
+    parser.add_argument("--order", default="", help="the runs of a round as worker counts, e.g. 2 (default 1,N,N,1)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     args.width, args.height = (int(v) for v in args.size.split("x"))
@@ -130,12 +135,14 @@ def main(argv=None) -> int:
         return 2
     runs = []
     for _ in range(args.rounds):
-        for workers in (1, args.workers, args.workers, 1):
-            result = run_once(workers, args, args.redis_url)
+        order = args.order.split(",") if args.order else [1, args.workers, args.workers, 1]
+        for item in order:   # "1s": one worker with SPLIT_SCENES on (what splitting itself costs)
+            workers = int(str(item).rstrip("s"))
+            result = run_once(workers, args, args.redis_url, True if str(item).endswith("s") else None)
             print(json.dumps(result), flush=True)
             runs.append(result)
-    one = statistics.median(r["wall_s"] for r in runs if r["workers"] == 1)
-    many = statistics.median(r["wall_s"] for r in runs if r["workers"] == args.workers)
+    one = statistics.median([r["wall_s"] for r in runs if r["workers"] == 1] or [float("nan")])
+    many = statistics.median([r["wall_s"] for r in runs if r["workers"] == args.workers] or [float("nan")])
     summary = {"date": time.strftime("%Y-%m-%d"), "scenes": args.scenes, "size": args.size, "fps": args.fps,
                "cores": len(os.sched_getaffinity(0)), "one_worker_s": one, f"{args.workers}_workers_s": many,
                "ratio": round(many / one, 3), "runs": runs}

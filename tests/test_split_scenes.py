@@ -119,7 +119,7 @@ def test_a_worker_killed_mid_piece_loses_only_that_piece(tmp_path, redis_url, pr
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     stream = f"{prefix}:pieces:normal"
     try:
-        src.submit(split_job("survives", seconds=3.0))
+        src.submit(split_job("survives", seconds=2.0))
         coordinator = wait_for(lambda: client.hget(f"{prefix}:job:survives", "worker"), timeout=120,
                                what="a worker to claim the job")
 
@@ -164,7 +164,7 @@ def test_a_piece_failing_for_good_fails_the_job_naming_it(tmp_path, redis_url, p
     workers = Workers(tmp_path, env)
     src = source(env)
     try:
-        src.submit(split_job("broken", seconds=3.0))
+        src.submit(split_job("broken", scenes=4, seconds=1.0))
         info = wait_ended(src, "broken")
     finally:
         workers.stop()

@@ -41,7 +41,7 @@ from generators.pictures import PictureBoard
 from generators.narration import scene_texts, synthesize_narration
 from generators.piece_codec import decode, decode_narration, encode, encode_narration, piece_name
 from generators.piece_keys import FileHashes, piece_key
-from generators.timeline import transitions
+from generators.timeline import scene_frames, transitions
 from generators.visual import Canvas
 from jobmodel.errors import JobFailed
 from protovideo.pipeline.outputs import check_platform_length
@@ -76,24 +76,29 @@ def make_split(tasks, run: Run, side: ThreadPoolExecutor) -> Made:
     split = Split(tasks, run)
     try:
         split.narrate()      # 1 narration as tasks too: every worker speaks some scenes into the cache
-        visuals = []
+        split.mark("narrated")
         with Narration(run) as narration:   # then in scene order, from the cache
-            for scene in job.scenes:
-                visuals.append(timeline(run, scene, narration.next(scene), board))   # 2 timeline
+            sounds = [narration.next(scene) for scene in job.scenes]
         fps = job.video.fps
-        check_platform_length(job, sum(run.counts) / fps)
-        audio = side.submit(soundtrack, run, _job_music(run))                   # 3 soundtrack
-        canvas = Canvas(job.video.width, job.video.height, fps, sum(run.counts))
-        pieces = plan_pieces(run.counts, fps, transitions(job), job.video.transition_duration)
-        starts = [0, *itertools.accumulate(run.counts)]
-        hashes = FileHashes()
-        for piece in pieces:
-            at = piece_start(piece, starts)
-            split.plan.append((piece, piece_name(piece), piece_key(piece, visuals, run.encoder, hashes, overlays,
-                                                                   canvas, at), at))
+        counts = [scene_frames(scene, sound.speech, fps) for scene, sound in zip(job.scenes, sounds)]
+        check_platform_length(job, sum(counts) / fps)
+        canvas = Canvas(job.video.width, job.video.height, fps, sum(counts))
+        pieces = plan_pieces(counts, fps, transitions(job), job.video.transition_duration)
+        starts = [0, *itertools.accumulate(counts)]
         run.pieces = len(pieces)
-        split.queue(visuals, overlays, canvas)                                  # 3 pieces -> tasks
+        visuals, hashes, first = [], FileHashes(), True
+        for scene, sound in zip(job.scenes, sounds):   # 2 timeline: each scene as its picture is ready,
+            visuals.append(timeline(run, scene, sound, board))   # its pieces queued at once (3 pieces)
+            ready = [p for p in pieces if max(p.scenes) == scene.index]
+            batch = [(p, piece_name(p), piece_key(p, visuals, run.encoder, hashes, overlays, canvas,
+                                                  piece_start(p, starts)), piece_start(p, starts)) for p in ready]
+            split.plan.extend(batch)
+            split.queue(batch, visuals, overlays, canvas, fresh=first)
+            first = False
+        split.mark("queued")
+        audio = side.submit(soundtrack, run, _job_music(run))                   # 3 soundtrack
         paths = split.wait()
+        split.mark("pieces")
     finally:
         split.close()
     track = audio.result()
@@ -109,6 +114,7 @@ class Split:
         self.tasks, self.run, self.ctx = tasks, run, run.ctx
         self.plan: list = []                    # (piece, name, key, at) once the timeline is known
         self.spoken: dict[str, dict] = {}       # narration task -> how it ended
+        self._t0, self.marks = time.monotonic(), {}   # when each phase ended (the report's phases_s)
         self.job_id = run.job.id
         self.outcomes: dict[str, dict] = {}     # key -> how the piece ended
         self.cached: set[str] = set()           # pieces in the cache before the job asked
@@ -119,6 +125,9 @@ class Split:
 
     def _with_pieces(self, done, total, what="", **more) -> None:
         self._progress(done, total, what, pieces=self.summary(), **more)
+
+    def mark(self, phase: str) -> None:
+        self.marks[phase] = round(time.monotonic() - self._t0, 3)
 
     def summary(self) -> dict:
         made = [o for o in self.outcomes.values() if o.get("state") == "done"]
@@ -167,20 +176,22 @@ class Split:
                                     scene=int(names[key].split(":")[1]))
                 left.discard(key)
                 self.spoken[names[key]] = outcome
-            if left and not self.tasks.work_one(make):
+            if left and not self.tasks.work_one(make, self.ctx.cancel):
                 time.sleep(WAIT_S)
 
-    def queue(self, visuals, overlays, canvas) -> None:
+    def queue(self, batch: list, visuals, overlays, canvas, fresh: bool) -> None:
+        """Queue the pieces of `batch` ((piece, name, key, at) each) that no cache level has;
+        `fresh`: the job's first batch (messages an earlier coordinator left are dropped)."""
         enc, items = self.run.encoder, []
-        for piece, name, key, at in self.plan:
+        for piece, name, key, at in batch:
             if self.ctx.cache.get(key, ".mp4") is not None:   # made before: never made again
                 self.cached.add(key)
                 self.ctx.tracker.settle(f"{piece.kind}:{piece.scenes[0]}")
                 continue
             threads = 1 if piece.kind == "transition" else enc.threads   # as the piece queue encodes them
             items.append((key, name, encode(piece, visuals, overlays, canvas, at, enc, threads, self._share)))
-        if items:
-            self.tasks.put(self.job_id, self.run.job.priority, items)
+        if items or fresh:
+            self.tasks.put(self.job_id, self.run.job.priority, items, fresh=fresh)
 
     def wait(self) -> list[Path]:
         """Every piece's file, in timeline order, once each has been made (by any worker)."""
@@ -189,7 +200,7 @@ class Split:
         while left:
             self.ctx.check_cancelled()
             self._seen(self.tasks.outcomes(self.job_id), left)
-            if left and not self.tasks.work_one(make):   # the coordinator takes piece tasks too
+            if left and not self.tasks.work_one(make, self.ctx.cancel):   # the coordinator takes piece tasks too
                 time.sleep(WAIT_S)
         paths = []
         for piece, name, key, _at in self.plan:
@@ -234,7 +245,8 @@ class Split:
                            "seconds": outcome.get("seconds")})
         return {"coordinator": self.tasks.worker_name, "pieces": pieces,
                 "workers": dict(Counter(p["worker"] for p in pieces if p["made"])),
-                "narration": {name: o.get("worker") for name, o in sorted(self.spoken.items())}}
+                "narration": {name: o.get("worker") for name, o in sorted(self.spoken.items())},
+                "phases_s": self.marks}   # seconds from the split's start to the end of each phase
 
 
 # ---------------------------------------------------------------- every worker

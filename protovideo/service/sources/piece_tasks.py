@@ -63,6 +63,16 @@ return 1
 """
 
 
+class Either:
+    """Set when either event is (what a piece's render checks for a cancel: is_set)."""
+
+    def __init__(self, first: threading.Event, second: threading.Event):
+        self.first, self.second = first, second
+
+    def is_set(self) -> bool:
+        return self.first.is_set() or self.second.is_set()
+
+
 @dataclass
 class PieceTask:
     """One piece a worker has taken: its job, cache key, name and message."""
@@ -113,13 +123,14 @@ class RedisPieceTasks:
         self._groups_ready = True
 
     # ------------------------------------------------------------ the coordinator's side
-    def put(self, job_id: str, priority: str, items: list[tuple[str, str, dict]]) -> None:
+    def put(self, job_id: str, priority: str, items: list[tuple[str, str, dict]], fresh: bool = True) -> None:
         """Queue the pieces `items` ((key, name, message) each) of job `job_id` at its priority.
-        Messages a coordinator before this one left (it died) are dropped; pieces it saw
-        done stay done."""
+        `fresh` (a coordinator's first put): messages a coordinator before it left (it died)
+        are dropped; pieces seen done stay done."""
         self._ensure_groups()
         split = self._split(job_id)
-        self._drop_entries(job_id)
+        if fresh:
+            self._drop_entries(job_id)
         stream = self._stream(priority if priority in PRIORITIES else "normal")
         with self.r.pipeline(transaction=True) as pipe:
             pipe.hset(split, mapping={"state": "open", "priority": priority, "opened_at": now_iso()})
@@ -130,7 +141,8 @@ class RedisPieceTasks:
         args = [job_id]
         for key, name, message in items:
             args += [key, name, json.dumps(message)]
-        self._put_script(keys=[split, stream], args=args)
+        if items:
+            self._put_script(keys=[split, stream], args=args)
 
     def outcomes(self, job_id: str) -> dict[str, dict]:
         """The pieces of `job_id` that ended: key -> {state: done|failed, worker, ...}."""
@@ -185,12 +197,14 @@ class RedisPieceTasks:
                 return job
         return None
 
-    def work_one(self, make: Callable[[str, dict, threading.Event], dict]) -> bool:
-        """Take the next piece task and make it (`run`); False when there was none."""
+    def work_one(self, make: Callable[[str, dict, threading.Event], dict],
+                 stop: threading.Event | None = None) -> bool:
+        """Take the next piece task and make it (`run`); False when there was none. `stop`: the
+        taker's own job's cancel (a coordinator's): set, the piece is handed back, not failed."""
         task = self.claim()
         if task is None:
             return False
-        self.run(task, make)
+        self.run(task, make, stop)
         return True
 
     def _take_over(self, stream: str):
@@ -261,9 +275,10 @@ class RedisPieceTasks:
         self.r.hset(self._split(task.job_id), f"entry:{task.key}", entry)
         self._ack(task)
 
-    def run(self, task: PieceTask, make: Callable[[str, dict, threading.Event], dict]) -> str:
-        """Make the piece (`make(key, message, cancel)` -> {made, seconds}) while heartbeats
-        keep its lease; record how it ended: done, failed, retried, stopped or lost."""
+    def run(self, task: PieceTask, make: Callable[[str, dict, threading.Event], dict],
+            stop: threading.Event | None = None) -> str:
+        """Make the piece (`make(key, message, cancel)` -> {made}) while heartbeats keep its
+        lease; record how it ended: done, failed, retried, stopped, handed back (`stop` set) or lost."""
         done, lost = threading.Event(), threading.Event()
         interval = max(0.2, min(self.lease_ms / 3000, 1.5))
 
@@ -283,7 +298,7 @@ class RedisPieceTasks:
         heart.start()
         started = time.monotonic()
         try:
-            info = make(task.key, task.message, task.cancel)
+            info = make(task.key, task.message, task.cancel if stop is None else Either(task.cancel, stop))
             error = None
         except Exception as exc:   # noqa: BLE001 - every failure is recorded with the piece
             info, error = {}, exc
@@ -296,6 +311,9 @@ class RedisPieceTasks:
             self._ack(task)
             log.info("piece %s stopped: its job was cancelled or ended", task.id)
             return "stopped"
+        if error is not None and stop is not None and stop.is_set():
+            self._again(task)   # the taker's own job stopped: another worker makes this piece
+            return "handed back"
         if error is not None and getattr(error, "retryable", False) and task.tries < self.max_attempts:
             log.warning("piece %s failed (%s); queued again", task.id, error)
             self._again(task)
