@@ -14,7 +14,12 @@ submission to the finished record (Redis), as a client sees it. The runs alterna
     1 worker    SPLIT_SCENES=0 (the pipeline as it is: pieces encoded while narration goes on)
     N workers   SPLIT_SCENES=3: the coordinator narrates, queues the pieces, all N make them
 
-Printed (and --json OUT): each run's wall seconds, the machine's 1-minute load average at its end
+Before each round, `calibrate`: one x264 encode alone on one core, then one on each core at once;
+`capacity` (cores x alone / side by side) is what the cores give pinned processes side by side
+(2.0 for two idle one-core machines; less where the cores are shared or busy).
+
+Printed (and --json OUT): each run's wall seconds, each worker's CPU seconds (its process and the
+encoders it ran: what the job cost each "machine", whatever else the cores were doing), the machine's 1-minute load average at its end
 (other programs on the same cores make the figures move), the pieces each worker made, the median of
 each side and their ratio (N workers / 1 worker; the issue's target: at most 0.6 for two).
 
@@ -56,6 +61,13 @@ def _env(root: Path, redis_url: str, prefix: str, split: int) -> dict[str, str]:
     return env
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds of a worker process and the children it has reaped (its ffmpeg encoders)."""
+    import psutil
+    t = psutil.Process(pid).cpu_times()
+    return round(t.user + t.system + t.children_user + t.children_system, 2)
+
+
 def run_once(workers: int, args, redis_url: str, split_on: bool | None = None) -> dict:
     from protovideo.runtime.settings import load_settings
     from protovideo.service.sources.redis_streams import RedisSource
@@ -88,6 +100,7 @@ def run_once(workers: int, args, redis_url: str, split_on: bool | None = None) -
                 break
             time.sleep(0.1)
         wall = time.monotonic() - started
+        cpu = sorted((_cpu_s(proc.pid) for proc in procs), reverse=True)
         if info.state.value != "finished":
             raise RuntimeError(f"the job {info.state.value}: {json.dumps(info.record)[:400]}")
         report = json.loads((root / "reports" / f"{data['id']}.json").read_text())
@@ -99,11 +112,15 @@ def run_once(workers: int, args, redis_url: str, split_on: bool | None = None) -
         piece_s: dict[str, float] = {}
         for piece in split.get("pieces", ()):
             piece_s[piece["worker"]] = round(piece_s.get(piece["worker"], 0.0) + (piece["seconds"] or 0.0), 2)
-        return {"workers": workers, "split": bool(split), "wall_s": round(wall, 2), "load_1min": round(os.getloadavg()[0], 1),
+        spoken: dict[str, list] = {}
+        for said in (split.get("narration") or {}).values():
+            spoken.setdefault(said["worker"], []).append(said["seconds"] or 0.0)
+        return {"workers": workers, "split": bool(split), "wall_s": round(wall, 2), "cpu_s_by_worker": cpu, "load_1min": round(os.getloadavg()[0], 1),
                 "video_s": report["video_duration"],
                 "pieces": report["pieces"], "by_worker": sorted(split.get("workers", {}).values(), reverse=True),
                 "coordinator_steps_s": steps, "phases_s": split.get("phases_s"), "total_s": report.get("total_time"),
-                "piece_s_by_worker": sorted(piece_s.values(), reverse=True)}
+                "piece_s_by_worker": sorted(piece_s.values(), reverse=True),
+                "narration_s_by_worker": sorted(([len(v), round(sum(v), 2)] for v in spoken.values()), reverse=True)}
     finally:
         for proc in procs:
             proc.terminate()
@@ -115,6 +132,26 @@ def run_once(workers: int, args, redis_url: str, split_on: bool | None = None) -
         if keys:
             client.delete(*keys)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def calibrate(cores: list[int], frames: int = 120) -> dict:
+    """What the machine gives pinned processes side by side: one x264 encode (1080x1920 test
+    pattern) alone on the first core, then one on each core at once. Two one-core machines would
+    take as long side by side as alone (`capacity` = cores x alone / side by side = the number of
+    cores); shared or busy cores give less, and the split's ratio cannot beat 1 / capacity."""
+    def encode(core: int) -> subprocess.Popen:
+        return subprocess.Popen(["taskset", "-c", str(core), "ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+                                 "testsrc2=size=1080x1920:rate=30", "-frames:v", str(frames), "-c:v", "libx264",
+                                 "-preset", "veryfast", "-threads", "1", "-f", "null", "-"])
+    started = time.monotonic()
+    encode(cores[0]).wait()
+    alone = time.monotonic() - started
+    started = time.monotonic()
+    for proc in [encode(core) for core in cores]:
+        proc.wait()
+    side_by_side = time.monotonic() - started
+    return {"alone_s": round(alone, 2), "side_by_side_s": round(side_by_side, 2),
+            "capacity": round(len(cores) * alone / side_by_side, 2)}
 
 
 def main(argv=None) -> int:
@@ -133,8 +170,10 @@ def main(argv=None) -> int:
     if shutil.which("taskset") is None:
         print("taskset (util-linux) is needed to pin each worker to its own core", file=sys.stderr)
         return 2
-    runs = []
+    runs, calibrations = [], []
     for _ in range(args.rounds):
+        calibrations.append(calibrate(sorted(os.sched_getaffinity(0))[:args.workers]))
+        print(json.dumps({"calibration": calibrations[-1]}), flush=True)
         order = args.order.split(",") if args.order else [1, args.workers, args.workers, 1]
         for item in order:   # "1s": one worker with SPLIT_SCENES on (what splitting itself costs)
             workers = int(str(item).rstrip("s"))
@@ -145,7 +184,9 @@ def main(argv=None) -> int:
     many = statistics.median([r["wall_s"] for r in runs if r["workers"] == args.workers] or [float("nan")])
     summary = {"date": time.strftime("%Y-%m-%d"), "scenes": args.scenes, "size": args.size, "fps": args.fps,
                "cores": len(os.sched_getaffinity(0)), "one_worker_s": one, f"{args.workers}_workers_s": many,
-               "ratio": round(many / one, 3), "runs": runs}
+               "ratio": round(many / one, 3),
+               "capacity": statistics.median(c["capacity"] for c in calibrations), "runs": runs,
+               "calibrations": calibrations}
     print(json.dumps({k: v for k, v in summary.items() if k != "runs"}))
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))

@@ -245,7 +245,8 @@ class Split:
                            "seconds": outcome.get("seconds")})
         return {"coordinator": self.tasks.worker_name, "pieces": pieces,
                 "workers": dict(Counter(p["worker"] for p in pieces if p["made"])),
-                "narration": {name: o.get("worker") for name, o in sorted(self.spoken.items())},
+                "narration": {name: {"worker": o.get("worker"), "made": bool(o.get("made")), "seconds": o.get("seconds")}
+                              for name, o in sorted(self.spoken.items())},
                 "phases_s": self.marks}   # seconds from the split's start to the end of each phase
 
 
