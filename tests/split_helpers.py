@@ -88,7 +88,8 @@ def sha256(path: Path) -> str:
 
 def frame_hashes(path: Path) -> list[str]:
     """ffmpeg's framemd5 of every decoded video and audio frame (an independent equality check)."""
-    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "framemd5", "-"],
+    from media import ffmpeg_exe
+    out = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "framemd5", "-"],
                          capture_output=True, text=True, check=True).stdout
     return [line.rsplit(",", 1)[-1].strip() for line in out.splitlines() if line and not line.startswith("#")]
 

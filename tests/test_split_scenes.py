@@ -8,6 +8,8 @@ Redis Streams piece tasks (real workers, real pipeline, real Redis; S3 = radosgw
   after its lease, no piece tried more than twice, published once;
 - a piece that fails for good (a worker that reaches no cache level the coordinator wrote to)
   fails the job, the piece named;
+- a cancel of a running split job: cancelled within 5 s, its untaken pieces dropped, none held, nothing
+  published;
 - the queue's own rules on a real Redis: pieces rank with their job's priority, a closed or
   cancelled job's pieces are dropped and their holders stopped.
 """
@@ -17,6 +19,7 @@ import json
 import re
 import shutil
 import signal
+import time
 import uuid
 from pathlib import Path
 
@@ -178,6 +181,32 @@ def test_a_piece_failing_for_good_fails_the_job_naming_it(tmp_path, redis_url, p
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     assert client.hget(f"{prefix}:split:broken", "state") == "closed"   # the others were stopped
     assert client.xlen(f"{prefix}:pieces:normal") == 0
+
+
+def test_a_cancel_stops_the_split_jobs_pieces(tmp_path, redis_url, prefix):
+    env = split_env(tmp_path, redis_url, prefix)
+    workers = Workers(tmp_path, env, names=("a",))
+    src = source(env)
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        src.submit(split_job("stopped", scenes=8))
+        wait_for(lambda: any(k.startswith("done:") and "narration" not in k
+                             for k in client.hkeys(f"{prefix}:split:stopped")),
+                 timeout=120, interval=0.02, what="the first piece to be made")
+        asked = time.monotonic()
+        src.cancel("stopped")
+        info = wait_ended(src, "stopped")
+        took = time.monotonic() - asked
+        wait_for(lambda: not client.xpending_range(f"{prefix}:pieces:normal", "workers", min="-", max="+", count=5),
+                 timeout=30, what="no piece task held any more")
+    finally:
+        workers.stop()
+    assert info.state.value == "cancelled" and took < 5, (info.state, took)
+    assert client.hget(f"{prefix}:split:stopped", "state") == "closed"
+    assert client.xlen(f"{prefix}:pieces:normal") == 0             # the untaken pieces were dropped
+    made = [k for k in client.hkeys(f"{prefix}:split:stopped") if k.startswith("done:") and "narration" not in k]
+    assert 1 <= len(made) < 15                                      # 8 bodies and 7 fades planned
+    assert not list((tmp_path / "var" / "output").glob("stopped*"))   # nothing published
 
 
 def _tasks(redis_url, prefix, name):
