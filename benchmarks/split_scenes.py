@@ -18,7 +18,7 @@ Before each round, `calibrate`: one x264 encode alone on one core, then one on e
 `capacity` (cores x alone / side by side) is what the cores give pinned processes side by side
 (2.0 for two idle one-core machines; less where the cores are shared or busy).
 
-Printed (and --json OUT): each run's wall seconds, each worker's CPU seconds (its process and the
+Printed (and --json OUT; figures per worker list the coordinator first): each run's wall seconds, each worker's CPU seconds (its process and the
 encoders it ran: what the job cost each "machine", whatever else the cores were doing), the machine's 1-minute load average at its end
 (other programs on the same cores make the figures move), the pieces each worker made, the median of
 each side and their ratio (N workers / 1 worker; the issue's target: at most 0.6 for two).
@@ -100,27 +100,33 @@ def run_once(workers: int, args, redis_url: str, split_on: bool | None = None) -
                 break
             time.sleep(0.1)
         wall = time.monotonic() - started
-        cpu = sorted((_cpu_s(proc.pid) for proc in procs), reverse=True)
+        cpu = {proc.pid: _cpu_s(proc.pid) for proc in procs}
         if info.state.value != "finished":
             raise RuntimeError(f"the job {info.state.value}: {json.dumps(info.record)[:400]}")
         report = json.loads((root / "reports" / f"{data['id']}.json").read_text())
         split = report.get("split") or {}
+        coordinator = info.record.get("worker") or ""
+
+        def first(by_name: dict) -> list:   # the coordinator's figure first
+            return [by_name[n] for n in sorted(by_name, key=lambda n: n != coordinator)]
         source.close()
         steps = {name: round(step.get("duration", 0.0), 2) for name, step in (report.get("steps") or {}).items()
                  if name in ("tts_synthesis", "render_scene", "render_transition", "audio_mix", "loudness", "mux",
                              "qc", "poster", "provenance")}
+        pid = int(coordinator.rsplit("-", 2)[-2]) if coordinator.count("-") >= 2 else 0
+        cpu_list = [cpu[p] for p in sorted(cpu, key=lambda p: p != pid)]
         piece_s: dict[str, float] = {}
         for piece in split.get("pieces", ()):
             piece_s[piece["worker"]] = round(piece_s.get(piece["worker"], 0.0) + (piece["seconds"] or 0.0), 2)
         spoken: dict[str, list] = {}
         for said in (split.get("narration") or {}).values():
             spoken.setdefault(said["worker"], []).append(said["seconds"] or 0.0)
-        return {"workers": workers, "split": bool(split), "wall_s": round(wall, 2), "cpu_s_by_worker": cpu, "load_1min": round(os.getloadavg()[0], 1),
+        return {"workers": workers, "split": bool(split), "wall_s": round(wall, 2), "cpu_s_by_worker": cpu_list, "load_1min": round(os.getloadavg()[0], 1),
                 "video_s": report["video_duration"],
-                "pieces": report["pieces"], "by_worker": sorted(split.get("workers", {}).values(), reverse=True),
+                "pieces": report["pieces"], "by_worker": first(split.get("workers", {})),
                 "coordinator_steps_s": steps, "phases_s": split.get("phases_s"), "total_s": report.get("total_time"),
-                "piece_s_by_worker": sorted(piece_s.values(), reverse=True),
-                "narration_s_by_worker": sorted(([len(v), round(sum(v), 2)] for v in spoken.values()), reverse=True)}
+                "piece_s_by_worker": first(piece_s),
+                "narration_s_by_worker": first({n: [len(v), round(sum(v), 2)] for n, v in spoken.items()})}
     finally:
         for proc in procs:
             proc.terminate()
