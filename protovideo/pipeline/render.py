@@ -417,13 +417,13 @@ def report(run: Run, published: Published) -> RenderResult:
         start += n
     data, path = ctx.optimizer.finish_job(ctx.settings.path("REPORT_DIR"), {
         "cache_stats": ctx.cache.stats(), "output": str(published.output), "poster": str(published.poster),
-        "video_duration": round(duration, 3),
+        "video_duration": round(duration, 3), **run.extra,   # run.extra: split.py's `split`
         "timeline": scenes_timeline, "encoder": run.encoder.identity(), "pieces": run.pieces,
         "subtitles": [str(p) for p in published.subtitles],
         "notes": [n for n in [s.note for s in run.sounds] + run.notes if n],
         "loudness": run.loudness or {"cached": True},   # the normalization's figures (soundtrack step)
         "qc": run.qc, "manifest": str(published.manifest),
-        "progress": ctx.tracker.record(), **run.extra})   # progress: what each lane took (ETAs learn from it)
+        "progress": ctx.tracker.record()})   # what each lane took: later jobs' ETAs learn from it
     ctx.tracker.finish()
     return RenderResult(published.output, duration, data, path, published.poster, published.subtitles,
                         run.qc, published.manifest)
