@@ -104,6 +104,7 @@ class RedisPieceTasks:
         self._open_script = self.r.register_script(OPEN)
         self._put_script = self.r.register_script(PUT)
         self._groups_ready = False
+        self._last_prune = 0.0
 
     def _stream(self, priority: str) -> str:
         return f"{self.prefix}:pieces:{priority}"
@@ -174,6 +175,7 @@ class RedisPieceTasks:
     def claim(self, priorities=PRIORITIES) -> PieceTask | None:
         """The next piece task of these priorities (highest first), or None."""
         self._ensure_groups()
+        self._prune_consumers()
         for priority in priorities:
             stream = self._stream(priority)
             while True:
@@ -184,6 +186,17 @@ class RedisPieceTasks:
                 if task is not None:
                     return task
         return None
+
+    def _prune_consumers(self) -> None:
+        """Forget consumers (worker processes gone) that hold nothing and have been idle long."""
+        if time.monotonic() - self._last_prune < 300:
+            return
+        self._last_prune = time.monotonic()
+        idle_limit = max(self.lease_ms * 10, 3_600_000)
+        for priority in PRIORITIES:
+            for consumer in self.r.xinfo_consumers(self._stream(priority), GROUP):
+                if consumer["pending"] == 0 and consumer["idle"] > idle_limit:
+                    self.r.xgroup_delconsumer(self._stream(priority), GROUP, consumer["name"])
 
     def claim_beside(self, source, priorities=PRIORITIES):
         """A piece task or a whole job of `source`, whichever ranks first: at each priority
