@@ -265,3 +265,22 @@ def test_small_jobs_and_the_spool_source_render_as_before(make_settings):
     off = make_context(make_settings(SPLIT_SCENES=0))
     off.runtime.pieces = object()
     assert not splits(three, off)
+
+
+def test_a_coordinator_whose_own_job_stops_hands_another_jobs_piece_back(redis_url, prefix):
+    import threading
+    _, tasks = _tasks(redis_url, prefix, "w1")
+    _, other = _tasks(redis_url, prefix, "w2")
+    tasks.put("theirs", "normal", [("k1", "body:0", {})])
+    own_job_cancelled = threading.Event()
+
+    def make(key, message, cancel):   # stands for a piece's render: it stops when `cancel` says so
+        threading.Timer(0.2, own_job_cancelled.set).start()
+        while not cancel.is_set():
+            time.sleep(0.01)
+        raise InterruptedError("cancelled")
+
+    assert tasks.work_one(make, stop=own_job_cancelled)
+    again = other.claim()                      # queued again for another worker, not failed
+    assert again is not None and again.name == "body:0" and again.tries == 2
+    assert tasks.outcomes("theirs") == {}
