@@ -24,7 +24,7 @@ def split_job(job_id: str, scenes: int = 6, seconds: float = 2.0) -> dict:
 
 def split_env(tmp_path: Path, redis_url: str, prefix: str, **overrides) -> dict[str, str]:
     return worker_env(tmp_path, JOB_SOURCE="redis", REDIS_URL=redis_url, REDIS_KEY_PREFIX=prefix,
-                      SPLIT_SCENES="3", MAX_WORKERS="1", LEASE_SECONDS="2", **overrides)
+                      **{"SPLIT_SCENES": "3", "MAX_WORKERS": "1", "LEASE_SECONDS": "10", **overrides})
 
 
 class Workers:

@@ -116,7 +116,7 @@ def test_two_machines_make_one_job_the_same_as_one_worker(tmp_path, redis_url, p
 
 
 def test_a_worker_killed_mid_piece_loses_only_that_piece(tmp_path, redis_url, prefix):
-    env = split_env(tmp_path, redis_url, prefix)
+    env = split_env(tmp_path, redis_url, prefix, LEASE_SECONDS="2")   # the piece is taken over after 2 s
     workers = Workers(tmp_path, env, shared_cache=tmp_path / "cache")   # one machine, one CACHE_DIR
     src = source(env)
     client = redis.Redis.from_url(redis_url, decode_responses=True)
