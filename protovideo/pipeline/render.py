@@ -122,6 +122,7 @@ class Run:
     loudness: dict = field(default_factory=dict)         # what normalizing the soundtrack did
     soundtrack: dict = field(default_factory=dict)       # its segments: how many encoded, from the cache
     qc: dict | None = None                               # step 5's result
+    extra: dict = field(default_factory=dict)            # more report sections (split.py: who made each piece)
 
 
 def make_context(runtime: Runtime | Settings, log: logging.Logger | None = None, progress=None,
@@ -147,11 +148,12 @@ def fetch(ref, ctx: JobContext) -> Path:
 
 
 def render_job(job: Job, ctx: JobContext, output_path: Path | None = None, *,
-               replace: bool = False) -> RenderResult:
+               replace: bool = False, make_steps=None) -> RenderResult:
     """Render `job`. Its files are published through the output sink (OUTPUT_STORE), once;
     `replace` replaces files of other bytes under the same names (a person rendering again on
     purpose). With `output_path` the video is written there instead (and its files beside it),
-    replacing what was there, and no sink is used."""
+    replacing what was there, and no sink is used. `make_steps(run, side)`: steps 1-4 (default
+    `make`; split.py's for a job split into piece tasks)."""
     settings, opt = ctx.settings, ctx.optimizer
     check(job, ctx)
     opt.start_performance_monitoring(job.id, scenes=len(job.scenes))
@@ -168,7 +170,7 @@ def render_job(job: Job, ctx: JobContext, output_path: Path | None = None, *,
         # at the scope's end, and only this job's (others may be rendering beside it: MAX_JOBS)
         with scenes.job_scope(), ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"job-{job.id}") as side:
             try:
-                made = make(run, side)
+                made = (make_steps or make)(run, side)
             except SceneError as exc:
                 raise _unwrap(exc) from exc
         qc(run, made)
@@ -474,7 +476,7 @@ def report(run: Run, published: Published, where: Delivered | None = None) -> Re
     data, path = ctx.optimizer.finish_job(ctx.settings.path("REPORT_DIR"), {
         "cache_stats": ctx.cache.stats(), "output": at.get("video", str(published.output)),
         "poster": at.get("poster", str(published.poster)),
-        "video_duration": round(duration, 3),
+        "video_duration": round(duration, 3), **run.extra,   # run.extra: split.py's `split`
         "timeline": scenes_timeline, "encoder": run.encoder.identity(), "pieces": run.pieces,
         "subtitles": subtitles,
         "notes": [n for n in [*job.notes, *(s.note for s in run.sounds), *run.notes] if n],

@@ -47,6 +47,7 @@ class Runtime:
     make_context: Callable[..., Any] | None = None  # (runtime, log=, progress=, cancel=); None: make_context
     metrics_server: Any = None   # the /metrics endpoint while served (has stop())
     webhooks: Any = None         # the webhook deliverer, once handed over (has stop())
+    pieces: Any = None           # piece tasks of the job source (SPLIT_SCENES; the worker sets it): split.py
 
     @classmethod
     def create(cls, settings: Settings, *, models: ModelRegistry | None = None,

@@ -72,6 +72,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
+@_accepts("whole number >= 0")
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be 0 or more")
+    return value
+
+
 @_accepts("auto or whole number >= 1")
 def _threads(text: str) -> int:
     """A thread count, or "auto" (0: the component chooses from the machine's cores)."""
@@ -172,6 +180,9 @@ def _url_ttl(text: str) -> int:
 SPECS: dict[str, tuple[Callable[[str], Any], str, str]] = {
     "MAX_WORKERS": (_positive_int, "2", "per job: most scene pieces encoded at once (also at most a quarter of the cores) and most asset fetches at once; halved while memory is critical"),
     "MAX_JOBS": (_positive_int, "1", "jobs one worker process renders at once, sharing its models (one copy of each); each job has its own lease, cancel, time limit and MAX_WORKERS"),
+    "SPLIT_SCENES": (_count, "0", "JOB_SOURCE=redis: a job of at least this many scenes is rendered by several workers at once "
+                     "(its pieces become tasks on the queue; needs a cache level every worker reaches: CACHE_STORE, "
+                     "or one CACHE_DIR on one machine); 0 = off"),
     "CACHE_DIR": (_text, "./var/cache", "artifact cache folder"),
     "CACHE_ENABLED": (_bool, "true", "turn the artifact cache on or off"),
     "CACHE_MAX_AGE": (_positive_float, "168", "default cache entry lifetime, hours"),

@@ -33,6 +33,7 @@ import logging
 import signal
 import threading
 import time
+from functools import partial
 from typing import Any, Callable
 
 from jobmodel.backoff import Backoff
@@ -43,6 +44,7 @@ from protovideo.pipeline.jobcheck import JobChecker
 from protovideo.pipeline.runtime import Runtime
 from protovideo.runtime.settings import Settings
 from protovideo.service.middleware import BEFORE_HOOKS, Middleware, default_middleware
+from protovideo.service.sources.piece_tasks import PieceTask
 from protovideo.service.sources.base import (ClaimedJob, JobSource, LeaseLost, cancel_record,
                                              default_worker_name, now_iso)
 from protovideo.runtime.secrets import scrub
@@ -69,8 +71,8 @@ def delivered_fields(delivered) -> dict:
 
 
 def _pipeline_render(job, ctx, output_path=None):
-    from protovideo.pipeline.render import render_job
-    return render_job(job, ctx, output_path=output_path)
+    from protovideo.pipeline.split import render   # render_job, or split into piece tasks (SPLIT_SCENES)
+    return render(job, ctx, output_path=output_path)
 
 
 def _pipeline_context(runtime, log=None, progress=None, cancel=None):
@@ -109,6 +111,11 @@ class Worker:
         self._hook_lock = threading.RLock()  # one hook at a time, whichever job it is for
         self._wake = threading.Event()       # a stop signal, or a job ended (a slot is free)
         self.notifier = Notifier.from_environ()  # systemd Type=notify: READY=1, WATCHDOG=1
+        # SPLIT_SCENES: the source's piece tasks, taken beside whole jobs; a coordinator puts its pieces there
+        self.pieces = source.piece_tasks() if self.settings.SPLIT_SCENES and hasattr(source, "piece_tasks") \
+            else None
+        if self.pieces is not None:
+            self.runtime.pieces = self.pieces
 
     @property
     def current(self) -> ClaimedJob | None:
@@ -170,7 +177,7 @@ class Worker:
                     self._sleep(self.settings.POLL_INTERVAL)
                     continue
                 try:
-                    claimed = self.source.claim()
+                    claimed = self.pieces.claim_beside(self.source) if self.pieces else self.source.claim()
                     failures = 0
                 except Exception as exc:   # the source is down: back off, never crash
                     failures += 1
@@ -207,7 +214,11 @@ class Worker:
 
         def job() -> None:
             try:
-                self.process(claimed)
+                if isinstance(claimed, PieceTask):   # a piece of a split job (SPLIT_SCENES)
+                    from protovideo.pipeline.split import make_piece
+                    self.pieces.run(claimed, partial(make_piece, self.runtime))
+                else:
+                    self.process(claimed)
             finally:
                 with self._lock:
                     self._job_threads.pop(slot, None)

@@ -11,6 +11,8 @@ Keys (prefix = REDIS_KEY_PREFIX, so that deployments and tests can share a serve
     {prefix}:jobs, {prefix}:state:{state}, {prefix}:idem:{sha}   the job store (redis_store.py)
     {prefix}:stats              hash: finished, failed, cancelled counters
     {prefix}:worker:{name}, {prefix}:workers   presence beats (presence.py)
+    {prefix}:pieces:{priority}, {prefix}:split:{id}   piece tasks of split jobs (SPLIT_SCENES):
+                                piece_tasks.py, taken beside the jobs (`claim(priorities)`)
 
 A worker reads the streams highest priority first. An entry stays pending
 until the worker acknowledges it (XACK) on completion or failure; heartbeats
@@ -90,11 +92,12 @@ class RedisSource(RedisStore, RedisPresence, JobSource):
         self._groups_ready = True
 
     # ------------------------------------------------------------ claim
-    def claim(self) -> ClaimedJob | None:
+    def claim(self, priorities=PRIORITIES) -> ClaimedJob | None:
+        """The next job of these priorities (highest first), or None."""
         self._ensure_groups()
         self._promote(keys=[self._delayed], args=[self.clock(), self.prefix])
         self._prune_consumers()
-        for priority in PRIORITIES:
+        for priority in priorities:
             stream = self._stream(priority)
             while True:
                 entry = self._take_over(stream) or self._read_new(stream)
@@ -177,6 +180,11 @@ class RedisSource(RedisStore, RedisPresence, JobSource):
             for consumer in self.r.xinfo_consumers(self._stream(priority), GROUP):
                 if consumer["pending"] == 0 and consumer["idle"] > idle_limit:
                     self.r.xgroup_delconsumer(self._stream(priority), GROUP, consumer["name"])
+
+    def piece_tasks(self):
+        """The piece tasks of split jobs (SPLIT_SCENES) on this server: piece_tasks.py."""
+        from protovideo.service.sources.piece_tasks import RedisPieceTasks
+        return RedisPieceTasks(self)
 
     # ------------------------------------------------------------ while running
     def heartbeat(self, claimed: ClaimedJob) -> None:

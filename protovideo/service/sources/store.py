@@ -52,13 +52,14 @@ class BadCursor(ValueError):
 
 def progress_view(progress: dict | None = None) -> dict:
     """{"done","total","what","percent"} from the worker's {"done","total","what"}, with its
-    "step" and "eta_s" where the worker tells them (protovideo.pipeline.progress)."""
+    "step" and "eta_s" where the worker tells them (protovideo.pipeline.progress), and a split
+    job's "pieces" (done, total, cached, by_worker: protovideo.pipeline.split)."""
     progress = progress or {}
     done, total = progress.get("done") or 0, progress.get("total") or 0
     percent = round(100.0 * done / total, 1) if total else 0.0
     view = {"done": done, "total": total, "what": progress.get("what") or "",
             "percent": max(0.0, min(100.0, percent))}
-    for key in ("step", "eta_s"):
+    for key in ("step", "eta_s", "pieces"):
         if key in progress:
             view[key] = progress[key]
     return view
