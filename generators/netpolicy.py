@@ -69,20 +69,28 @@ def resolve_checked(host: str, port: int, allow_private: bool) -> list[tuple[int
     return addresses
 
 
-class _GuardedHTTPConnection(HTTPConnection):
-    """Connects only to addresses it has checked itself (no DNS rebinding gap)."""
+class GuardedHTTPConnection(HTTPConnection):
+    """Connects only to addresses it has checked itself (no DNS rebinding gap). Subclasses
+    change `allow_private()` and `prepare(sock)` (the socket's timeout, set before connecting)."""
+
+    def allow_private(self) -> bool:
+        return False
+
+    def prepare(self, sock: socket.socket) -> float | None:
+        return self.timeout if isinstance(self.timeout, (int, float)) else None
 
     def _new_conn(self) -> socket.socket:
         from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-        addresses = resolve_checked(self._dns_host, self.port, allow_private=False)
+        addresses = resolve_checked(self._dns_host, self.port, allow_private=self.allow_private())
         last: OSError | None = None
         for family, ip in addresses:
             sock = socket.socket(family, socket.SOCK_STREAM)
             try:
+                timeout = self.prepare(sock)
                 for option in self.socket_options or ():
                     sock.setsockopt(*option)
-                if isinstance(self.timeout, (int, float)):
-                    sock.settimeout(self.timeout)
+                if timeout is not None:
+                    sock.settimeout(timeout)
                 if self.source_address:
                     sock.bind(self.source_address)
                 sock.connect((ip, self.port))
@@ -93,26 +101,24 @@ class _GuardedHTTPConnection(HTTPConnection):
             except OSError as exc:
                 sock.close()
                 last = exc
+            except BaseException:
+                sock.close()
+                raise
         raise NewConnectionError(self, f"Failed to establish a new connection: {last}")
 
 
-class _GuardedHTTPSConnection(_GuardedHTTPConnection, HTTPSConnection):
-    pass
+def guarded_adapter(connection: type[GuardedHTTPConnection], **pool) -> HTTPAdapter:
+    """A requests adapter whose http and https pools make `connection`s (TLS over it for https)."""
+    secure = type(f"{connection.__name__}TLS", (connection, HTTPSConnection), {})
+    pools = {"http": type("GuardedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": connection}),
+             "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": secure})}
 
+    class GuardedAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = dict(pools)
 
-class _GuardedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _GuardedHTTPConnection
-
-
-class _GuardedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _GuardedHTTPSConnection
-
-
-class _GuardedAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool,
-                                                   "https": _GuardedHTTPSPool}
+    return GuardedAdapter(**pool)
 
 
 _sessions: dict[bool, requests.Session] = {}
@@ -128,7 +134,7 @@ def http_session(allow_private: bool) -> requests.Session:
             session.trust_env = False  # no proxies or .netrc from the environment
             session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
             if not allow_private:
-                adapter = _GuardedAdapter(pool_connections=8, pool_maxsize=16, max_retries=0)
+                adapter = guarded_adapter(GuardedHTTPConnection, pool_connections=8, pool_maxsize=16, max_retries=0)
                 session.mount("http://", adapter)
                 session.mount("https://", adapter)
             _sessions[allow_private] = session

@@ -21,11 +21,8 @@ import threading
 import time
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from generators.netpolicy import USER_AGENT, resolve_checked
+from generators.netpolicy import USER_AGENT, GuardedHTTPConnection, guarded_adapter
 
 ANSWER_CAP = 64 * 1024      # bytes of an answer's body read (and dropped)
 
@@ -77,59 +74,20 @@ class Deadline:
 _current = threading.local()
 
 
-class _DeadlineHTTPConnection(HTTPConnection):
+class _DeadlineHTTPConnection(GuardedHTTPConnection):
     """Connects to checked addresses only, under the current try's deadline."""
 
-    def _new_conn(self) -> socket.socket:
-        from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+    def allow_private(self) -> bool:
+        return _current.deadline.allow_private
+
+    def prepare(self, sock: socket.socket) -> float:
         deadline: Deadline = _current.deadline
-        addresses = resolve_checked(self._dns_host, self.port, allow_private=deadline.allow_private)
-        last: OSError | None = None
-        for family, ip in addresses:
-            left = deadline.remaining()
-            if left <= 0:
-                raise DeadlinePassed()
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            try:
-                deadline.watch(sock)
-            except DeadlinePassed:
-                sock.close()
-                raise
-            try:
-                for option in self.socket_options or ():
-                    sock.setsockopt(*option)
-                limit = self.timeout if isinstance(self.timeout, (int, float)) else left
-                sock.settimeout(max(0.001, min(limit, left)))
-                if self.source_address:
-                    sock.bind(self.source_address)
-                sock.connect((ip, self.port))
-                return sock
-            except socket.timeout as exc:
-                sock.close()
-                raise ConnectTimeoutError(self, f"Connection to {self.host} timed out") from exc
-            except OSError as exc:
-                sock.close()
-                last = exc
-        raise NewConnectionError(self, f"Failed to establish a new connection: {last}")
-
-
-class _DeadlineHTTPSConnection(_DeadlineHTTPConnection, HTTPSConnection):
-    pass
-
-
-class _DeadlineHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _DeadlineHTTPConnection
-
-
-class _DeadlineHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _DeadlineHTTPSConnection
-
-
-class _DeadlineAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _DeadlineHTTPPool,
-                                                   "https": _DeadlineHTTPSPool}
+        left = deadline.remaining()
+        if left <= 0:
+            raise DeadlinePassed()
+        deadline.watch(sock)
+        limit = self.timeout if isinstance(self.timeout, (int, float)) else left
+        return max(0.001, min(limit, left))
 
 
 def _session() -> requests.Session:
@@ -137,7 +95,7 @@ def _session() -> requests.Session:
     session.trust_env = False   # no proxies or .netrc from the environment
     session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity",
                             "Connection": "close"})
-    adapter = _DeadlineAdapter(pool_connections=1, pool_maxsize=1, max_retries=0)
+    adapter = guarded_adapter(_DeadlineHTTPConnection, pool_connections=1, pool_maxsize=1, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
