@@ -33,10 +33,10 @@ import redis
 from jobmodel.errors import error_record
 from protovideo.runtime.secrets import scrub
 from protovideo.service.sources.base import PRIORITIES, LeaseLost, now_iso
+from protovideo.service.sources.stream_group import GROUP, StreamGroupReader
 
 log = logging.getLogger("protovideo.piece_tasks")
 
-GROUP = "workers"
 SPLIT_TTL = 24 * 3600      # a split job's hash outlives its job by this much at most
 CLOSED_TTL = 3600          # kept this long after its job ended (the report has the rest)
 
@@ -92,7 +92,7 @@ class PieceTask:
         return f"{self.job_id}/{self.name}"
 
 
-class RedisPieceTasks:
+class RedisPieceTasks(StreamGroupReader):
     """The piece tasks of one Redis source (its client, prefix, worker name, lease and attempts)."""
 
     def __init__(self, source):
@@ -103,25 +103,12 @@ class RedisPieceTasks:
         self.max_attempts = source.max_attempts
         self._open_script = self.r.register_script(OPEN)
         self._put_script = self.r.register_script(PUT)
-        self._groups_ready = False
-        self._last_prune = 0.0
 
     def _stream(self, priority: str) -> str:
         return f"{self.prefix}:pieces:{priority}"
 
     def _split(self, job_id: str) -> str:
         return f"{self.prefix}:split:{job_id}"
-
-    def _ensure_groups(self) -> None:
-        if self._groups_ready:
-            return
-        for priority in PRIORITIES:
-            try:
-                self.r.xgroup_create(self._stream(priority), GROUP, id="0", mkstream=True)
-            except redis.ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
-        self._groups_ready = True
 
     # ------------------------------------------------------------ the coordinator's side
     def put(self, job_id: str, priority: str, items: list[tuple[str, str, dict]], fresh: bool = True) -> None:
@@ -179,24 +166,13 @@ class RedisPieceTasks:
         for priority in priorities:
             stream = self._stream(priority)
             while True:
-                entry = self._take_over(stream) or self._read_new(stream)
+                entry = self._next_entry(stream)
                 if entry is None:
                     break
                 task = self._open(priority, stream, *entry)
                 if task is not None:
                     return task
         return None
-
-    def _prune_consumers(self) -> None:
-        """Forget consumers (worker processes gone) that hold nothing and have been idle long."""
-        if time.monotonic() - self._last_prune < 300:
-            return
-        self._last_prune = time.monotonic()
-        idle_limit = max(self.lease_ms * 10, 3_600_000)
-        for priority in PRIORITIES:
-            for consumer in self.r.xinfo_consumers(self._stream(priority), GROUP):
-                if consumer["pending"] == 0 and consumer["idle"] > idle_limit:
-                    self.r.xgroup_delconsumer(self._stream(priority), GROUP, consumer["name"])
 
     def claim_beside(self, source, priorities=PRIORITIES):
         """A piece task or a whole job of `source`, whichever ranks first: at each priority
@@ -220,19 +196,9 @@ class RedisPieceTasks:
         self.run(task, make, stop)
         return True
 
-    def _take_over(self, stream: str):
-        reply = self.r.xautoclaim(stream, GROUP, self.worker_name, self.lease_ms, start_id="0-0", count=1)
-        entries = [e for e in reply[1] if e and e[1]]
-        if entries:
-            log.warning("took over piece %s of job %s from a dead worker (lease ran out)",
-                        entries[0][1].get("name"), entries[0][1].get("job"))
-        return entries[0] if entries else None
-
-    def _read_new(self, stream: str):
-        for _name, entries in self.r.xreadgroup(GROUP, self.worker_name, {stream: ">"}, count=1) or []:
-            for entry in entries:
-                return entry
-        return None
+    def _taken_over(self, entry_id: str, fields: dict) -> None:
+        log.warning("took over piece %s of job %s from a dead worker (lease ran out)",
+                    fields.get("name"), fields.get("job"))
 
     def _open(self, priority: str, stream: str, entry: str, fields: dict) -> PieceTask | None:
         job_id, key, name = fields.get("job", ""), fields.get("key", ""), fields.get("name", "")

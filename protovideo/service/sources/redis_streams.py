@@ -38,14 +38,14 @@ from protovideo.service.sources.base import (PRIORITIES, ClaimedJob, JobSource, 
                                              cancel_record, decode_raw_job, default_worker_name,
                                              now_iso)
 from protovideo.service.sources.presence import RedisPresence
+from protovideo.service.sources.stream_group import GROUP, StreamGroupReader
 from protovideo.service.sources.redis_store import RECORD_TTL, RedisStore, brief_record, now_us
 
 log = logging.getLogger("protovideo.redis_source")
 
-GROUP = "workers"
 
 
-class RedisSource(RedisStore, RedisPresence, JobSource):
+class RedisSource(StreamGroupReader, RedisStore, RedisPresence, JobSource):
     name = "redis"
 
     def __init__(self, settings, worker_name: str | None = None, client: redis.Redis | None = None,
@@ -62,8 +62,6 @@ class RedisSource(RedisStore, RedisPresence, JobSource):
                                                 socket_connect_timeout=10, socket_timeout=30,
                                                 health_check_interval=30)
         self._load_scripts()
-        self._groups_ready = False
-        self._last_prune = 0.0
 
     # ------------------------------------------------------------ keys
     def _stream(self, priority: str) -> str:
@@ -80,17 +78,6 @@ class RedisSource(RedisStore, RedisPresence, JobSource):
     def _dead(self) -> str:
         return f"{self.prefix}:dead"
 
-    def _ensure_groups(self) -> None:
-        if self._groups_ready:
-            return
-        for priority in PRIORITIES:
-            try:
-                self.r.xgroup_create(self._stream(priority), GROUP, id="0", mkstream=True)
-            except redis.ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
-        self._groups_ready = True
-
     # ------------------------------------------------------------ claim
     def claim(self, priorities=PRIORITIES) -> ClaimedJob | None:
         """The next job of these priorities (highest first), or None."""
@@ -100,27 +87,12 @@ class RedisSource(RedisStore, RedisPresence, JobSource):
         for priority in priorities:
             stream = self._stream(priority)
             while True:
-                entry = self._take_over(stream) or self._read_new(stream)
+                entry = self._next_entry(stream)
                 if entry is None:
                     break
                 claimed = self._open(priority, *entry)
                 if claimed is not None:
                     return claimed
-        return None
-
-    def _take_over(self, stream: str):
-        reply = self.r.xautoclaim(stream, GROUP, self.worker_name, self.lease_ms,
-                                  start_id="0-0", count=1)
-        entries = [e for e in reply[1] if e and e[1]]
-        if entries:
-            log.warning("took over %s from a dead consumer (lease ran out)", entries[0][0])
-        return entries[0] if entries else None
-
-    def _read_new(self, stream: str):
-        reply = self.r.xreadgroup(GROUP, self.worker_name, {stream: ">"}, count=1)
-        for _name, entries in reply or []:
-            for entry in entries:
-                return entry
         return None
 
     def _open(self, priority: str, entry_id: str, fields: dict) -> ClaimedJob | None:
@@ -169,17 +141,6 @@ class RedisSource(RedisStore, RedisPresence, JobSource):
         self.record_cancelled(claimed, cancel_record(claimed.id, "started", claimed.attempts, job,
                                                      worker=self.worker_name))
         return True
-
-    def _prune_consumers(self) -> None:
-        """Forget consumers that hold nothing and have been idle a long while."""
-        if time.monotonic() - self._last_prune < 300:
-            return
-        self._last_prune = time.monotonic()
-        idle_limit = max(self.lease_ms * 10, 3_600_000)
-        for priority in PRIORITIES:
-            for consumer in self.r.xinfo_consumers(self._stream(priority), GROUP):
-                if consumer["pending"] == 0 and consumer["idle"] > idle_limit:
-                    self.r.xgroup_delconsumer(self._stream(priority), GROUP, consumer["name"])
 
     def piece_tasks(self):
         """The piece tasks of split jobs (SPLIT_SCENES) on this server: piece_tasks.py."""
