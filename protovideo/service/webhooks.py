@@ -161,15 +161,7 @@ def job_ended(settings, record: dict, job: Any = None, outbox=None) -> str | Non
             return None
         body = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
         item = new_delivery(str(record.get("id")), event, url, body)
-        shared = _shared
-        box = outbox or (shared.outbox if shared is not None else None)
-        own = box is None
-        box = box or open_outbox(settings)
-        try:
-            box.add(item)
-        finally:
-            if own:
-                box.close()
+        _add(settings, item, outbox)
         log.info("webhook %s for job %s queued (delivery %s to %s)", event, item["job_id"],
                  item["id"], shown(url))
         global _warned_unsigned
@@ -181,6 +173,19 @@ def job_ended(settings, record: dict, job: Any = None, outbox=None) -> str | Non
     except Exception:   # noqa: BLE001 - see the docstring
         log.exception("webhook: queueing the final record of job %s failed", record.get("id"))
         return None
+
+
+def _add(settings, item: dict, outbox=None) -> None:
+    """Put a delivery in `outbox`, else the running deliverer's, else the settings' (opened for it)."""
+    shared = _shared
+    box = outbox or (shared.outbox if shared is not None else None)
+    own = box is None
+    box = box or open_outbox(settings)
+    try:
+        box.add(item)
+    finally:
+        if own:
+            box.close()
 
 
 def _batch_ended(settings, record: dict, outbox=None) -> str | None:
@@ -195,15 +200,7 @@ def _batch_ended(settings, record: dict, outbox=None) -> str | None:
         url, payload = ended
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
         item = new_delivery(payload["batch_id"], batches.BATCH_EVENT, url, body)
-        shared = _shared
-        box = outbox or (shared.outbox if shared is not None else None)
-        own = box is None
-        box = box or open_outbox(settings)
-        try:
-            box.add(item)
-        finally:
-            if own:
-                box.close()
+        _add(settings, item, outbox)
         log.info("webhook %s for batch %s queued (delivery %s to %s)", item["event"], item["job_id"],
                  item["id"], shown(url))
         _wake()
