@@ -8,7 +8,10 @@ machine, minutes apart at most). Each of the three is measured BENCH_PUBLISH_REP
   limiter where needed, per-scene AAC segments side by side, measure the joined stream, a
   correction when needed), against the same segments encoded plainly (no gain, no measuring:
   what the step would do without normalization); its extra cost is the difference;
-- QC: the check of the cold output (protovideo/pipeline/qc.py), as the render's QC step runs it.
+- QC: the check of the cold output (protovideo/pipeline/qc.py), as the render's QC step runs it;
+  beside it, what bounds it: the video decoded alone with QC's decoder options (every frame, no
+  filters: what any check that decodes every frame costs at least), and the same decode of the
+  reference frames only (`-skip_frame noref`: what sampling about half the frames would cost).
 The segments are encoded into a throwaway cache (nothing kept, nothing reused: a cold encode).
 CPU seconds are this process and its ffmpeg children (os.times), the least disturbed by other
 programs; the cold run's steps `loudness` and `qc` (wall, from its report) are given beside them.
@@ -63,6 +66,20 @@ def _spread(values: list[float]) -> dict:
             "max": round(max(values), 3), "all": values}
 
 
+def _decode(output: Path, sampled: bool) -> int:
+    """The video decoded as QC's pass decodes it, no filters (`sampled`: reference frames only);
+    the frames decoded."""
+    import re
+    import subprocess
+    from generators.ffmpeg import ffmpeg_exe
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-nostdin", "-v", "error", "-progress", "pipe:1",
+           "-threads", "1", "-skip_loop_filter", "all", "-flags2", "fast",
+           *(["-skip_frame", "noref"] if sampled else []), "-i", str(output), "-map", "0:v", "-f", "null", "-"]
+    proc = subprocess.run(cmd, capture_output=True, check=True)
+    frames = re.findall(r"^frame=(\d+)", proc.stdout.decode("ascii", "replace"), re.M)
+    return int(frames[-1]) if frames else 0
+
+
 def publish_costs(cold: dict, fps: int, work: Path, repeats: int | None = None) -> dict:
     from generators.audio import RATE, decode_audio
     from generators.encode import AUDIO_BITRATE
@@ -79,7 +96,9 @@ def publish_costs(cold: dict, fps: int, work: Path, repeats: int | None = None) 
                              speech=(s["start"] + 0.25, s["start"] + 0.25 + s["narration_s"])
                              if s.get("narration_s") else None) for s in timeline)
     plan = QCPlan(fps=fps, duration=cold["video_duration"], scenes=scenes, loudness=-14.0)
-    runs: dict[str, list[tuple[float, float]]] = {"plain": [], "normalized": [], "qc": []}
+    runs: dict[str, list[tuple[float, float]]] = {"plain": [], "normalized": [], "qc": [], "decode": [],
+                                                  "decode_reference": []}
+    decoded: dict = {}
     qc: dict = {}
     record: dict = {}
     for k in range(repeats):
@@ -96,6 +115,8 @@ def publish_costs(cold: dict, fps: int, work: Path, repeats: int | None = None) 
         runs["plain"].append(_timed(plain))
         runs["normalized"].append(_timed(normalized))
         runs["qc"].append(_timed(lambda: qc.update(check_output(output, plan, "warn"))))
+        runs["decode"].append(_timed(lambda: decoded.update(all=_decode(output, False))))
+        runs["decode_reference"].append(_timed(lambda: decoded.update(reference=_decode(output, True))))
     cpu = {name: [c for _w, c in values] for name, values in runs.items()}
     wall = {name: [w for w, _c in values] for name, values in runs.items()}
     extra = [max(0.0, n - p) for n, p in zip(cpu["normalized"], cpu["plain"])]
@@ -111,6 +132,8 @@ def publish_costs(cold: dict, fps: int, work: Path, repeats: int | None = None) 
         "normalize_wall_s": round(med(wall["normalized"]), 3), "plain_encode_wall_s": round(med(wall["plain"]), 3),
         "normalize_passes": record.get("passes"), "normalized_lufs": (record.get("encoded") or {}).get("integrated_lufs"),
         "qc_cpu_s": round(med(cpu["qc"]), 3), "qc_cpu": _spread(cpu["qc"]),
+        "video_decode_cpu": _spread(cpu["decode"]), "video_decode_frames": decoded.get("all"),
+        "reference_decode_cpu": _spread(cpu["decode_reference"]), "reference_decode_frames": decoded.get("reference"),
         "qc_wall_s": round(med(wall["qc"]), 3), "qc_wall": _spread(wall["qc"]), "qc_passed": qc.get("passed"),
         "qc_problems": [p["message"] for p in qc.get("problems", [])][:5],
         "cold_cpu_s": cold["cpu_s"], "cold_wall_s": cold["wall_s"],
@@ -131,4 +154,8 @@ def format_costs(costs: dict) -> str:
             f"({costs['normalize_cpu_s']:.2f} against {costs['plain_encode_cpu_s']:.2f}) + QC {costs['qc_cpu_s']:.2f} s CPU "
             f"({costs['qc_wall_s']:.2f} s wall) = {costs['share_cpu']:.1%} of the cold run's CPU "
             f"(spread {low:.1%}-{high:.1%}), {costs['share_wall']:.1%} of its wall; target <= "
-            f"{costs['target_share']:.0%}: {'met' if costs['met'] else 'NOT met'}")
+            f"{costs['target_share']:.0%}: {'met' if costs['met'] else 'NOT met'}"
+            + (f"; the video decode alone (every frame, QC's decoder options) {costs['video_decode_cpu']['median']:.2f} s CPU "
+               f"= {costs['video_decode_cpu']['median'] / costs['cold_cpu_s']:.1%}, reference frames only "
+               f"({costs['reference_decode_frames']} of {costs['video_decode_frames']}) "
+               f"{costs['reference_decode_cpu']['median']:.2f} s" if costs.get("video_decode_cpu") else ""))
