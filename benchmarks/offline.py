@@ -32,7 +32,8 @@ as BENCH_PAIRS adjacent pairs (default 3), each cold run in its own empty cache;
 cold/floor ratio reported is the median of the pairs' ratios (every pair is in the JSON).
 
 Size and quality: BENCH_WIDTH, BENCH_HEIGHT, BENCH_FPS, BENCH_QUALITY (default
-1080x1920, 30 fps, standard); BENCH_PAIRS (1-9, default 3). BENCH_KEEP=1 keeps the private folder.
+1080x1920, 30 fps, standard); BENCH_PAIRS (1-9, default 3); BENCH_PUBLISH_REPEATS (1-9, default 3:
+issue 24's normalization and QC costs, benchmarks/benchmark_outputs.py). BENCH_KEEP=1 keeps the private folder.
 These are read once, by BenchOptions.from_env and BenchShape.from_env, at the command's start.
 Writes benchmark-<timestamp>.json and .png (timeline: scenes x steps) into
 OUTPUT_DIR; --json prints the JSON to stdout (the table then goes to stderr).
