@@ -11,7 +11,7 @@ import pytest
 
 from jobmodel.errors import JobInvalid
 from job_parsing import parse_job
-from protovideo.pipeline.render import spread_narration
+from generators.narration import spread_narration
 from protovideo.runtime.settings import SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,7 +1,7 @@
 """The render pipeline: one job in, one MP4 and one report out, as numbered steps.
 
     0 check         every text has a font, every voice passes its provider's check: before any work
-    1 narration     scene by scene on one thread (a voice model speaks one text at a time)
+    1 narration     scenes side by side, handed out in scene order (protovideo/pipeline/narration_step.py)
       ‖ pictures    on a side thread: files fetched, pictures generated (batched) or drawn
     2 timeline      a scene's length follows its speech; its visual is made as soon as it is known
     3 pieces        scene bodies and transitions (cached), each started as soon as its scenes'
@@ -29,7 +29,7 @@ import logging
 import os
 import shutil
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,18 +43,16 @@ from generators.encode import EncoderSettings, encoder_for, encoder_slots, join_
 from generators.glyphs import check_job_text
 from generators.soundtrack_segments import SEGMENTS_VERSION, SegmentedSoundtrack
 from generators.overlays import layer_notes
-from generators.narration import (narration_workers, recorded_narration, scene_texts,  # noqa: F401 (re-exported)
-                                  spread_narration, synthesize_narration)
 from generators.pictures import PictureBoard
 from generators.piece_queue import PieceQueue
 from generators.poster import poster_frame_in, poster_path, write_poster
 from generators.sidecars import write_sidecars
-from generators.speech import Speech
 from generators.timeline import LEAD, overlay_uses, scene_frames, scene_visual, transitions, video_cues  # noqa: F401
 from generators.tts import check_voices
 from jobmodel.errors import JobFailed, JobInvalid, SceneError
 from jobmodel.spec import Job, Scene
 from protovideo.pipeline.context import JobContext
+from protovideo.pipeline.narration_step import Narration, SceneSound, fetch  # noqa: F401 (re-exported)
 from protovideo.pipeline.delivery import Delivered, deliver, planned, roles, staging_dir
 from protovideo.pipeline.optimizer import PerformanceOptimizer
 from protovideo.pipeline.pace import Pace
@@ -78,13 +76,6 @@ class RenderResult:
     qc: dict | None = None       # the output's check (protovideo/pipeline/qc.py); None: QC=off
     manifest: Path | None = None  # <name>.manifest.json beside the output (provenance.py)
     delivered: Delivered | None = None   # step 8: every file's location and URL (None: `render -o`)
-
-
-@dataclass(frozen=True)
-class SceneSound:
-    speech: Speech | None     # narration (synthesized or recorded)
-    music: Path | None        # scene music file
-    note: str = ""            # what the report should say about this scene's narration
 
 
 @dataclass(frozen=True)
@@ -139,12 +130,6 @@ def make_context(runtime: Runtime | Settings, log: logging.Logger | None = None,
     return JobContext(runtime=runtime, settings=settings, cache=cache, optimizer=optimizer,
                       log=log or logging.getLogger("protovideo.pipeline.render"), progress=progress,
                       cancel=cancel or threading.Event())
-
-
-def fetch(ref, ctx: JobContext) -> Path:
-    """A local file for an asset reference (downloads go through generators.fetch)."""
-    from generators.fetch import fetch_asset
-    return fetch_asset(ref, ctx.settings, ctx.cache)
 
 
 def render_job(job: Job, ctx: JobContext, output_path: Path | None = None, *,
@@ -229,72 +214,6 @@ def check(job: Job, ctx: JobContext) -> None:
     voice found by its provider (JobFailed naming `voice.name` / `scenes[i].voice.name`)."""
     check_job_text(job)
     check_voices(job, ctx.settings)
-
-
-# ---------------------------------------------------------------- 1 narration
-class Narration:
-    """Each scene's sound, handed out in scene order, made ahead of the scene asking for it by
-    up to NARRATION_WORKERS threads (generators.narration.narration_workers): scenes spoken side
-    by side come out as they would one after the other (tests/test_narration_parallel.py)."""
-
-    def __init__(self, run: Run):
-        self.run = run
-        workers = narration_workers(getattr(run.ctx.settings, "NARRATION_WORKERS", 0), len(run.job.scenes))
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="narration")
-        self._futures: dict[int, Future] = {}
-
-    def __enter__(self) -> "Narration":
-        job, texts = self.run.job, scene_texts(self.run.job)
-        try:
-            reference = None
-            if job.global_audio_prompt is not None and job.voice.provider == "chatterbox":
-                with self.run.ctx.optimizer.monitor_performance("fetch_assets"):
-                    reference = fetch(job.global_audio_prompt, self.run.ctx)
-            for scene in job.scenes:
-                self._futures[scene.index] = self._pool.submit(scene_sound, job, scene, texts[scene.index],
-                                                              reference, self.run.ctx)
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
-
-    def next(self, scene: Scene) -> SceneSound:
-        try:
-            sound = self._futures[scene.index].result()
-        except BaseException as exc:  # noqa: BLE001
-            raise SceneError(scene.index, exc) from exc
-        self.run.sounds.append(sound)
-        return sound
-
-    def __exit__(self, *exc) -> None:
-        for future in self._futures.values():
-            future.cancel()
-        self._pool.shutdown(wait=True)
-
-
-def scene_sound(job: Job, scene: Scene, text: str, reference: Path | None, ctx: JobContext) -> SceneSound:
-    ctx.check_cancelled()
-    with ctx.tracker.working(f"narration:{scene.index}"):
-        return _scene_sound(job, scene, text, reference, ctx)
-
-
-def _scene_sound(job: Job, scene: Scene, text: str, reference: Path | None, ctx: JobContext) -> SceneSound:
-    speech, note = None, ""
-    recorded = scene.narration is not None and not job.narration_text.strip()
-    if recorded:  # the recording is heard; narration_text, when given, is its transcript
-        with ctx.optimizer.monitor_performance("fetch_assets", scene.index):
-            path = fetch(scene.narration, ctx)
-        speech = recorded_narration(path, text, ctx, scene.index)
-        if scene.subtitle and not text.strip():
-            note = (f"{scene.path}.subtitle: the recorded narration has no transcript "
-                    "(narration_text), so this scene has no captions")
-    elif text.strip():
-        speech = synthesize_narration(text, scene.voice or job.voice, ctx, reference, scene.index)
-    music = None
-    if scene.music is not None:
-        with ctx.optimizer.monitor_performance("fetch_assets", scene.index):
-            music = fetch(scene.music, ctx)
-    return SceneSound(speech, music, note)
 
 
 # ---------------------------------------------------------------- 2 timeline
