@@ -49,7 +49,9 @@ class JobApi(FastAPI):
         """FastAPI's description with the job format's schema in it (bodies.describe_jobs)."""
         if not self.openapi_schema:
             from protovideo.service.api.bodies import describe_jobs
-            self.openapi_schema = describe_jobs(super().openapi())
+            from protovideo.service.api.bodies_system import describe_gate
+            self.openapi_schema = describe_gate(describe_jobs(super().openapi()),
+                                                getattr(self.state, "public_paths", frozenset()))
         return self.openapi_schema
 
 
@@ -70,6 +72,7 @@ def create_app(settings, store=None) -> FastAPI:
     app.state.login_throttle = LoginThrottle()
     app.state.job_ends = JobEndWatch(store)
     public = frozenset({route.path for route in routes_public.router.routes} | set(PUBLIC_EXTRA))
+    app.state.public_paths = public
     # add_middleware puts each one outside the ones before it: innermost first
     app.add_middleware(BodyLimit, settings=settings)
     app.add_middleware(TokenGate, settings=settings, sessions=app.state.sessions, public=public,

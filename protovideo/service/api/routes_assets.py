@@ -25,6 +25,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from jobmodel.errors import JobFailed
+from protovideo.service.api.bodies_system import Uploaded, detail
 
 log = logging.getLogger("protovideo.api")
 router = APIRouter()
@@ -43,7 +44,10 @@ HINTS = {"image": (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".t
          "audio": (".mp3", ".wav", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".aac", ".mka")}
 
 
-@router.post("/v1/assets", status_code=201,
+@router.post("/v1/assets", status_code=201, responses={
+                 201: {"model": Uploaded}, 400: detail("empty, a bad `kind`, or bytes that are no usable picture, "
+                                                       "clip or sound"),
+                 413: detail("larger than MAX_DOWNLOAD_MB")},
              summary="Upload an asset (multipart field 'file'; optional 'kind'): 201 {path, kind, sha256, bytes}")
 async def upload(request: Request, file: UploadFile = File(...), kind: str | None = Form(default=None)):
     if kind is not None and kind not in KINDS:

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from jobmodel.batch_rows import MAX_BATCH_ROWS
 from jobmodel.errors import JobInvalid
 from jobmodel.spec import PRIORITIES, priority_name
+from protovideo.service.api.bodies import Detail
 from protovideo.service.api.validation import decode_body
 from protovideo.service.batch_store import open_batch_store
 from protovideo.service.batches import batch_view, plan_batch, submit_batch
@@ -63,10 +64,6 @@ class BatchView(BaseModel):
     counts: dict[str, int]
     jobs: list[BatchJob]
     created_at: Optional[str] = None
-
-
-class Detail(BaseModel):
-    detail: str
 
 
 def _store(request: Request):
@@ -126,7 +123,8 @@ def _plan_and_submit(request: Request, data: dict):
 
 
 @router.post("/v1/batches", status_code=201, openapi_extra=BATCH_BODY, response_model=BatchCreated,
-             responses={400: {"model": BatchErrors, "description": "every problem of every row; nothing queued"}},
+             responses={400: {"model": BatchErrors, "description": "every problem of every row; nothing queued"},
+                       501: {"model": Detail, "description": "this job source keeps no batches"}},
              summary="Queue a batch: one job per row of a template; 400 with every row's problems, nothing queued")
 async def create_batch(request: Request):
     data, problems = decode_body(await request.body())
@@ -139,7 +137,8 @@ async def create_batch(request: Request):
 
 
 @router.get("/v1/batches/{batch_id}", response_model=BatchView,
-            responses={404: {"model": Detail, "description": "no batch with this id"}}, summary="A batch: state (queued, started, ended), counts per job state, jobs")
+            responses={404: {"model": Detail, "description": "no batch with this id"},
+                       501: {"model": Detail, "description": "this job source keeps no batches"}}, summary="A batch: state (queued, started, ended), counts per job state, jobs")
 def get_batch(request: Request, batch_id: str):
     batch = _store(request).get(batch_id)
     if batch is None:

@@ -32,6 +32,7 @@ from jobmodel.spec import ID_RE
 from jobmodel.states import JobState
 from protovideo.runtime.secrets import redact
 from protovideo.service.api.bodies import Detail, Generated, TaskQueued, job_body
+from protovideo.service.api.bodies_system import STORED, TaskNotFound, TaskStatus, detail, media
 from protovideo.service.api.outputs import fresh_urls, from_store, output_sink, record_files
 from protovideo.service.api.routes_files import plain_file_name, servable
 from protovideo.service.api.validation import decode_body, job_problems
@@ -127,7 +128,8 @@ def _final_answer(info, job_id: str, started: float, sink) -> JSONResponse:
 
 
 @router.get("/download/{filename}", summary="The original service's download of a finished video",
-            response_class=FileResponse)
+            response_class=FileResponse, responses={200: media("video/mp4", "the video"), **STORED,
+                                                    404: detail("File not found.")})
 def download(request: Request, filename: str):
     if not plain_file_name(filename) or not filename.endswith(".mp4"):
         raise HTTPException(status_code=404, detail="File not found.")
@@ -165,7 +167,9 @@ async def generate_task(request: Request):
     return {"task_id": queued[0], "status": "queued"}
 
 
-@router.get("/task-status/{task_id}", summary="The original service's task status")
+@router.get("/task-status/{task_id}", responses={
+                200: {"model": TaskStatus}, 404: {"model": TaskNotFound, "description": "no such task"}},
+            summary="The original service's task status")
 def task_status(request: Request, task_id: str):
     info = request.app.state.store.get(task_id, with_job=False) if ID_RE.match(task_id) else None
     if info is None:

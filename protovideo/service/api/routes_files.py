@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from jobmodel.states import JobState
+from protovideo.service.api.bodies_system import NOT_FOUND, STORED, Elsewhere, media
 from protovideo.service.api.outputs import from_store, output_sink
 from protovideo.service.api.routes_jobs import job_or_404
 
@@ -83,7 +84,10 @@ def _beside_output(record: dict, key: str, suffix: str) -> str | None:
 
 
 @router.get("/v1/jobs/{job_id}/video", summary="The MP4 (Range requests answered 206); 404 until finished",
-            response_class=FileResponse)
+            response_class=FileResponse, responses={
+                200: media("video/mp4", "the video"), 206: media("video/mp4", "the requested byte range"),
+                **STORED, 404: {"model": Elsewhere, "description": "not finished, or not on this machine "
+                                                                  "(`location` says where); or no such job"}})
 def video(request: Request, job_id: str):
     record = finished_record(request, job_id)
     stored = from_store(output_sink(request), job_id, record, "video")
@@ -96,7 +100,9 @@ def video(request: Request, job_id: str):
                         content_disposition_type="inline")
 
 
-@router.get("/v1/jobs/{job_id}/poster.jpg", summary="The poster frame (JPEG)", response_class=FileResponse)
+@router.get("/v1/jobs/{job_id}/poster.jpg", summary="The poster frame (JPEG)", response_class=FileResponse,
+            responses={200: media("image/jpeg", "the poster frame"), **STORED,
+                       404: {"model": Elsewhere, "description": "not finished, or not on this machine"}})
 def poster(request: Request, job_id: str):
     record = finished_record(request, job_id)
     stored = from_store(output_sink(request), job_id, record, "poster")
@@ -109,7 +115,8 @@ def poster(request: Request, job_id: str):
 
 
 @router.get("/v1/jobs/{job_id}/manifest.json", summary="The video's provenance manifest (JSON)",
-            response_class=FileResponse)
+            response_class=FileResponse, responses={200: {"description": "the manifest", "content": {
+                "application/json": {"schema": {"type": "object"}}}}, **NOT_FOUND})
 def manifest(request: Request, job_id: str):
     record = finished_record(request, job_id)
     stored = from_store(output_sink(request), job_id, record, "manifest")
@@ -122,12 +129,13 @@ def manifest(request: Request, job_id: str):
 
 
 @router.get("/v1/jobs/{job_id}/subtitles.vtt", summary="The captions as WebVTT (word-timed)",
-            response_class=FileResponse)
+            response_class=FileResponse, responses={200: media("text/vtt", "WebVTT", binary=False), **NOT_FOUND})
 def subtitles_vtt(request: Request, job_id: str):
     return _captions(request, job_id, ".vtt", "text/vtt; charset=utf-8")
 
 
-@router.get("/v1/jobs/{job_id}/subtitles.srt", summary="The captions as SubRip", response_class=FileResponse)
+@router.get("/v1/jobs/{job_id}/subtitles.srt", summary="The captions as SubRip", response_class=FileResponse,
+            responses={200: media("application/x-subrip", "SubRip", binary=False), **NOT_FOUND})
 def subtitles_srt(request: Request, job_id: str):
     return _captions(request, job_id, ".srt", "application/x-subrip; charset=utf-8")
 
@@ -144,7 +152,9 @@ def _captions(request: Request, job_id: str, suffix: str, media_type: str):
     return FileResponse(path, media_type=media_type)
 
 
-@router.get("/v1/jobs/{job_id}/report", summary="The job's performance report (JSON)")
+@router.get("/v1/jobs/{job_id}/report", summary="The job's performance report (JSON)", response_class=FileResponse,
+            responses={200: {"description": "the performance report", "content": {
+                "application/json": {"schema": {"type": "object"}}}}, **NOT_FOUND})
 def report(request: Request, job_id: str):
     info = job_or_404(request, job_id)
     record = info.record or {}

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse
 
+from protovideo.service.api.bodies_system import JOB_ACTION, WorkerList, detail, media
 from protovideo.service.api.events import TooManyListeners
 from protovideo.service.api.outputs import output_sink
 from protovideo.service.api.routes_jobs import eta_model, store_action
@@ -28,7 +29,10 @@ def hub(request: Request):
     return state.events
 
 
-@router.get("/v1/events", summary="Live job changes as server-sent events: `event: job`, "
+@router.get("/v1/events", response_class=EventSourceResponse,
+            responses={200: media("text/event-stream", "server-sent events: ready, job, queue", binary=False),
+                       503: detail("too many listeners; see Retry-After")},
+            summary="Live job changes as server-sent events: `event: job`, "
                                   "`data: {id, state, progress, eta_s, ...}`; also `event: queue`")
 async def events(request: Request):
     events_hub = hub(request)
@@ -49,7 +53,7 @@ async def events(request: Request):
     return EventSourceResponse(stream(), ping=PING_S)
 
 
-@router.get("/v1/workers", summary="The workers seen recently: host, current job, last heartbeat")
+@router.get("/v1/workers", responses={200: {"model": WorkerList}}, summary="The workers seen recently: host, current job, last heartbeat")
 def workers(request: Request):
     found = request.app.state.store.workers(WORKERS_SEEN_S)
     for worker in found:
@@ -57,7 +61,7 @@ def workers(request: Request):
     return JSONResponse({"workers": found, "seen_within_s": WORKERS_SEEN_S, "alive_within_s": ALIVE_S})
 
 
-@router.post("/v1/jobs/{job_id}/retry",
+@router.post("/v1/jobs/{job_id}/retry", responses=JOB_ACTION,
              summary="Queue a failed or cancelled job again as a new run; 409 for any other state")
 def retry_job(request: Request, job_id: str):
     info = store_action(request, job_id, "retry", JobNotRetryable)

@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
 from protovideo.service.api.auth import COOKIE, token_ok
+from protovideo.service.api.bodies_system import Health, LoginAnswer, LogoutAnswer, SessionState, detail
 
 router = APIRouter()
 STATIC_DIR = Path(__file__).resolve().parent / "static"   # the dashboard (index.html and its files)
@@ -50,7 +51,8 @@ def root(request: Request):
     return greeting()
 
 
-@router.get("/health", summary="Health: 200 while the worker takes jobs, 503 when not")
+@router.get("/health", responses={200: {"model": Health}, 503: {"model": Health, "description": "not taking jobs"}},
+            summary="Health: 200 while the worker takes jobs, 503 when not")
 def health():
     from protovideo.pipeline.memory_watch import shared_watch
     from protovideo.pipeline.metrics import shared_metrics
@@ -63,7 +65,9 @@ class Login(BaseModel):
     token: str
 
 
-@router.post("/v1/login", summary="Trade API_TOKEN for an HttpOnly session cookie (browsers); "
+@router.post("/v1/login", responses={200: {"model": LoginAnswer, "description": "signed in (the cookie is set)"},
+                                     401: detail("wrong token"), 429: detail("too many failed logins; see Retry-After")},
+             summary="Trade API_TOKEN for an HttpOnly session cookie (browsers); "
                                   "429 with Retry-After after 5 failures a minute")
 def login(body: Login, request: Request):
     state = request.app.state
@@ -89,7 +93,7 @@ def _over_https(request: Request) -> bool:
     return request.url.scheme == "https" or public.lower().startswith("https:")
 
 
-@router.post("/v1/logout", summary="End the session (server-side) and drop its cookie")
+@router.post("/v1/logout", responses={200: {"model": LogoutAnswer}}, summary="End the session (server-side) and drop its cookie")
 def logout(request: Request):
     session_id = request.cookies.get(COOKIE)
     if session_id:
@@ -99,7 +103,7 @@ def logout(request: Request):
     return response
 
 
-@router.get("/v1/session", summary="Whether this server asks for a token (auth) and whether this "
+@router.get("/v1/session", response_model=SessionState, summary="Whether this server asks for a token (auth) and whether this "
                                    "request carries a valid one or a live session (signed_in)")
 async def session(request: Request):
     from protovideo.service.api.auth import TokenGate
@@ -110,7 +114,8 @@ async def session(request: Request):
     return {"auth": True, "signed_in": await gate.authorized(request.scope)}
 
 
-@router.get("/v1/schema/job.json", summary="The job format as JSON Schema (draft 2020-12), for editors and "
+@router.get("/v1/schema/job.json", response_class=Response, responses={200: {"description": "a JSON Schema (draft 2020-12)", "content": {
+                "application/schema+json": {"schema": {"type": "object"}}}}}, summary="The job format as JSON Schema (draft 2020-12), for editors and "
                                           "client generators; the plug-ins' names and fields included")
 def job_schema():
     from generators.plugins import load_all

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from prometheus_client import make_asgi_app
 
 import protovideo
+from protovideo.service.api.bodies_system import QueueView, SystemView
 
 router = APIRouter()
 _CACHE_LOCK = threading.Lock()
@@ -22,8 +23,8 @@ def queue_view(store) -> dict:
     return status
 
 
-@router.get("/v1/queue", summary="Queue depths per priority, retry_pending, in_progress")
-def queue(request: Request) -> dict:
+@router.get("/v1/queue", responses={200: {"model": QueueView}}, summary="Queue depths per priority, retry_pending, in_progress")
+def queue(request: Request):
     return queue_view(request.app.state.store)
 
 
@@ -67,8 +68,8 @@ def cache_stats(settings) -> dict:
     return value
 
 
-@router.get("/v1/system", summary="Memory (RSS, GPU), cache statistics, the job source, the version")
-def system(request: Request) -> dict:
+@router.get("/v1/system", responses={200: {"model": SystemView}}, summary="Memory (RSS, GPU), cache statistics, the job source, the version")
+def system(request: Request):
     from protovideo.pipeline.memory_watch import shared_watch
     settings = request.app.state.settings
     watch = shared_watch(settings)
