@@ -9,16 +9,12 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from generators.narration import narration_workers, recorded_narration, scene_texts, synthesize_narration
 from generators.speech import Speech
 from jobmodel.errors import SceneError
 from jobmodel.spec import Job, Scene
 from protovideo.pipeline.context import JobContext
-
-if TYPE_CHECKING:
-    from protovideo.pipeline.render import Run
 
 
 def fetch(ref, ctx: JobContext) -> Path:
@@ -39,7 +35,7 @@ class Narration:
     up to NARRATION_WORKERS threads (generators.narration.narration_workers): scenes spoken side
     by side come out as they would one after the other (tests/test_narration_parallel.py)."""
 
-    def __init__(self, run: Run):
+    def __init__(self, run):   # render.Run: the job, its context, the sounds made so far
         self.run = run
         workers = narration_workers(getattr(run.ctx.settings, "NARRATION_WORKERS", 0), len(run.job.scenes))
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="narration")
