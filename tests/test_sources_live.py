@@ -79,7 +79,7 @@ def test_retry_queues_the_same_job_again(settings, tmp_path):
     assert failed.state is JobState.FAILED and failed.title == "Try me twice"
     info = store.retry("boom-again")
     assert info.state is JobState.QUEUED and info.priority == "high"
-    assert info.job["scenes"] == job["scenes"]
+    assert store.get("boom-again", with_job=True).job["scenes"] == job["scenes"]
     with pytest.raises(JobNotRetryable):
         store.retry("boom-again")   # queued now
 
