@@ -117,26 +117,6 @@ def test_percent_never_goes_back_when_the_eta_grows(make_settings):
     assert all(b["percent"] >= a["percent"] for a, b in zip(seen.reports, seen.reports[1:]))
 
 
-def test_the_steps_after_the_pieces_go_at_their_own_learnt_rate_times_the_slow_down_seen(make_settings):
-    """The join, QC and publishing run alone at the end: earlier jobs measured them 3x the table
-    (while whole jobs, their lanes side by side, went at half the table), and today the pieces go
-    2x slower than learnt: so what is left after the pieces is 3x its cost, times about 2."""
-    plan = plan_for(make_settings, scenes=4, quality="high", size=(1080, 1920))
-    clock, seen = Clock(), Seen()
-    tracker = ProgressTracker(seen, clock=clock, tick_s=None)
-    learnt = {"scenes": 1.0, "transitions": 1.0, "join": 3.0, "qc": 3.0, "publish": 3.0}
-    tracker.start(plan, Pace(0.5, learnt))
-    for key, unit in plan.units.items():
-        if unit.lane in ("scenes", "transitions"):
-            run_unit(tracker, clock, key, 2.0 * unit.cost)      # today's load: twice as slow
-        elif unit.lane not in ("join", "qc", "publish"):
-            run_unit(tracker, clock, key, unit.cost)
-    tail = sum(plan.units[k].cost for k in ("join", "qc", "publish"))
-    # pieces' work behind the slow-down: blended with 1 (no slow-down) by PRIOR_WEIGHT_S, so between
-    # 1.5x and 2x for this much work; at the whole-job pace (0.5) it would be under 2x the cost
-    assert 3.0 * 1.5 * tail < tracker.eta() <= 3.0 * 2.0 * tail + 1e-6
-
-
 def test_a_real_render_tells_its_steps_in_order_and_the_bar_agrees_with_the_label(make_settings):
     settings = make_settings()
     job = JobChecker(settings).parse({
