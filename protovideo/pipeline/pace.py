@@ -3,10 +3,11 @@ earlier jobs' reports.
 
 Every report (REPORT_DIR/<id>.json) keeps, under "progress", the job's wall seconds and the
 reference seconds of the work it did (protovideo.pipeline.workplan; work found in the cache counts
-for nothing), and each lane's own seconds and work (protovideo.pipeline.progress: the seconds the
-lane was busy; older reports kept the pieces' while no other lane ran). The pace is the wall seconds over the reference
+for nothing), and each lane's own seconds and work (protovideo.pipeline.progress: the pieces' while
+no other lane ran, the other lanes' while busy). The pace is the wall seconds over the reference
 seconds, summed over the newest RECENT reports: big jobs weigh most, and re-rendered (cached) jobs
-pull it neither to zero nor up. A lane's own rate is summed the same way: how fast the lane goes. Under MIN_REFERENCE_S of work
+pull it neither to zero nor up. A lane's own rate is summed the same way: how fast it goes by itself
+(the scene bodies at the end of a job, one encoder after another). Under MIN_REFERENCE_S of work
 behind a figure it is not known; with no reports the pace is 1 (the cost table as it stands). The reports are read again when the folder changes (a report added), or after
 REFRESH_S.
 """

@@ -18,14 +18,13 @@ each: PRIOR_WEIGHT_S of reference work weigh as much as the prior). The steps sh
 the pace seen says how much of it the machine does at once. But work that ran beside other work
 makes that pace quicker than one lane goes by itself (the scene bodies at the end of a job, one
 encoder after another; the soundtrack after the narration): so the ETA is at least each lane's work
-left at the lane's own rate, plus the join, QC and publishing after it, each at its own rate (they
-run alone). A lane's own rate: the seconds the lane was busy (a unit of it running, whatever ran
-beside it) per reference second it did, the pieces' told frame by frame as they go; learnt from
-earlier reports (a lane never learnt: the learnt pace of whole jobs) at today's load (how much
-slower or quicker this job's pieces go than learnt), moving to this job's own as it is done. Work
-left: the units not begun, the frames a piece has not yet had encoded, and for a running unit that
-tells no frames (a narration, the join, QC) its expected time less the time it has run: a unit
-running past that is given a tenth of its time again, never zero.
+left at the lane's own rate, plus the join, QC and publishing after it. A lane's own rate: for the
+pieces, seconds per reference second while no other lane ran (their frames tell it as they go);
+for the others, the seconds the lane was busy per reference second it did. Both are learnt from
+earlier reports and from this job, blended alike. Work left: the units not begun, the frames a
+piece has not yet had encoded, and for a running unit that tells no frames (a narration, the join,
+QC) its expected time less the time it has run: a unit running past that is given a tenth of its
+time again, never zero.
 
 Percent is time done over time done plus time left (so the bar and the ETA tell one story); it never
 goes back and stays under 100 until the job has finished. `done`/`total` are that percent in
@@ -78,11 +77,13 @@ class _Lane:
         self.credited = 0.0                   # reference seconds of work done
         self.credited_at = float("-inf")      # when the last came
         self.busy_at_credit = 0.0             # busy seconds then
+        self.solo_busy = 0.0                  # seconds it ran with no other lane running
+        self.solo_credited = 0.0              # work it did then
+        self.solo_busy_at_credit = 0.0
 
-    def own(self) -> tuple[float, float]:
-        """(seconds, reference seconds) of its own rate: busy seconds (at least one unit running,
-        whatever ran beside it) per reference second done."""
-        return self.busy_at_credit, self.credited
+    def own(self, pieces: bool) -> tuple[float, float]:
+        """(seconds, reference seconds) of its own rate: alone for pieces, busy for the others."""
+        return (self.solo_busy_at_credit, self.solo_credited) if pieces else (self.busy_at_credit, self.credited)
 
     def busy_now(self, now: float) -> float:
         return self.busy + (now - self.since if self.since is not None else 0.0)
@@ -104,6 +105,7 @@ class ProgressTracker:
         self._start = 0.0
         self._credited = 0.0                 # reference seconds of work done, all lanes
         self._credited_at = 0.0              # seconds into the job when the last came
+        self._marked = 0.0                   # when the lanes running last changed (solo time)
         self._percent = 0.0
         self._step, self._what = "narration", ""
         self._published_at = float("-inf")
@@ -118,7 +120,7 @@ class ProgressTracker:
         with self._lock:
             self.plan, self.pace = plan, pace or Pace()
             self._state = {key: "pending" for key in plan.units}
-            self._start = self.clock()
+            self._start = self._marked = self.clock()
             self._what = self._label()[1]
         self._publish(force=True)
         if self.tick_s and self.publish is not None:
@@ -153,7 +155,7 @@ class ProgressTracker:
             lanes = {}
             for name, lane in self._lanes.items():
                 if lane.credited > 0:
-                    own_s, own_reference = lane.own()
+                    own_s, own_reference = lane.own(name in PIECES)
                     lanes[name] = {"busy_s": round(lane.busy_now(now), 3), "reference_s": round(lane.credited, 3),
                                    "own_s": round(own_s, 3), "own_reference_s": round(own_reference, 3)}
             return {"wall_s": round(now - self._start, 3), "reference_s": round(self._credited, 3),
@@ -175,6 +177,7 @@ class ProgressTracker:
             if unit is None or self._state.get(key) != "pending":
                 return
             now = self.clock()
+            self._mark(now)
             self._state[key], self._began[key] = "running", now
             lane = self._lanes[unit.lane]
             if lane.running == 0:
@@ -236,44 +239,38 @@ class ProgressTracker:
         fed = min(self._fed.get(key, 0), unit.frames)
         return max(0, fed - unit.lag) / unit.frames
 
+    def _mark(self, now: float) -> None:
+        """Time since the last change goes to the lane that ran alone through it, if one did."""
+        running = [lane for lane in self._lanes.values() if lane.running]
+        if len(running) == 1:
+            running[0].solo_busy += now - self._marked
+        self._marked = now
+
     def _credit(self, lane_name: str, cost: float) -> None:
         now = self.clock()
+        self._mark(now)
         lane = self._lanes[lane_name]
         lane.credited += cost
         lane.credited_at, lane.busy_at_credit = now, lane.busy_now(now)
         self._credited += cost
         self._credited_at = now - self._start
-
-    def _learnt(self, lane_name: str) -> float:
-        """A lane's learnt own rate; one never learnt goes at the learnt pace of whole jobs."""
-        return self.pace.own.get(lane_name, self.pace.seconds_per_reference)
-
-    def load(self) -> float:
-        """How much slower (above 1) or quicker this job's pieces go than the learnt rates foretold,
-        over the work they did: the machine's load today against the jobs the rates were learnt
-        from. Blended with 1 by the work behind it, as the paces are. Only the pieces tell it: they
-        are most of a job's work, while the narration and pictures at its start share the cores
-        with everything else and go slower than the rest of the job will."""
-        seen = predicted = work_done = 0.0
-        for name in PIECES:
-            seconds, work = self._lanes[name].own()
-            if work > 0:
-                seen, predicted = seen + seconds, predicted + work * self._learnt(name)
-                work_done += work
-        return _blend(1.0, seen / predicted, work_done) if predicted > 0 else 1.0
+        if lane.running and all(other is lane or not other.running for other in self._lanes.values()):
+            lane.solo_credited += cost
+            lane.solo_busy_at_credit = lane.solo_busy
 
     def seconds_per_reference(self) -> float:
-        """This job's pace so far, blended with the learnt one (at today's load) by the work behind
-        each."""
+        """This job's pace so far, blended with the learnt one by the work behind each."""
         seen = self._credited_at / self._credited if self._credited > 0 else None
-        return _blend(self.pace.seconds_per_reference * self.load(), seen, self._credited)
+        return _blend(self.pace.seconds_per_reference, seen, self._credited)
 
-    def own_rate(self, lane_name: str) -> float:
-        """The lane's own seconds per reference second: the learnt one at today's load, moving to
-        the one seen in this job as its work is done."""
-        seconds, work = self._lanes[lane_name].own()
+    def own_rate(self, lane_name: str) -> float | None:
+        """The lane's own seconds per reference second (None: neither seen enough nor learnt)."""
+        seconds, work = self._lanes[lane_name].own(lane_name in PIECES)
         seen = seconds / work if work > 0 else None
-        return _blend(self._learnt(lane_name) * self.load(), seen, work)
+        prior = self.pace.own.get(lane_name)
+        if prior is None:
+            return seen if work >= PRIOR_WEIGHT_S else None
+        return _blend(prior, seen, work)
 
     def eta(self) -> float:
         """Seconds left: the work left at the pace seen."""
@@ -284,13 +281,10 @@ class ProgressTracker:
         if self.plan is None:
             return 0.0
         pace = self.seconds_per_reference()
-        # the join, QC and publishing run alone, after the rest: each at its own rate, not at the
-        # pace of lanes that share the cores
-        tail = sum(self._left(now, self.own_rate(lane), (lane,)) for lane in AFTER)
-        before_tail = tuple(lane for lane in LANES if lane not in AFTER)
-        eta = max(self._left(now, pace, LANES), self._left(now, pace, before_tail) + tail)
+        tail = self._left(now, pace, AFTER)
+        eta = self._left(now, pace, LANES)
         own = {lane: self.own_rate(lane) for lane in LANES if lane not in AFTER}
-        alone = {lane: self._left(now, rate, (lane,)) for lane, rate in own.items()}
+        alone = {lane: self._left(now, rate, (lane,)) for lane, rate in own.items() if rate is not None}
         for lane, left in alone.items():
             before = alone.get("narration", 0.0) if lane == "soundtrack" else 0.0   # it follows the narration
             eta = max(eta, before + left + tail)
