@@ -86,7 +86,9 @@ def test_a_free_slot_takes_the_highest_priority_job_queued_then(make_settings):
         wait_for(lambda: len(renders.started) == 4, timeout=WAIT, what="the last job")
     finally:
         _stop(worker, thread, renders)
-    assert renders.started == ["first", "second", "urgent-late", "low-early"]
+    # the first two start side by side (either may be first to begin); then by priority
+    assert set(renders.started[:2]) == {"first", "second"}
+    assert renders.started[2:] == ["urgent-late", "low-early"]
     assert worker.counts["done"] == 4
 
 
