@@ -145,6 +145,7 @@ export async function openDetail(id) {
   openJob = id;
   const answer = await call("GET", `${jobPath(id)}?with_job=true`);
   if (openJob !== id || !answer.ok || !answer.data) return;
+  const again = shown && shown.id === id;   // the same job refreshed: what the user did stays said
   const job = shown = answer.data;
   const record = job.record || {};
   const finished = job.state === "finished";
@@ -154,7 +155,7 @@ export async function openDetail(id) {
   setText($("detail-title"), job.title || "");
   setText($("detail-state"), job.state);
   $("detail-state").className = `badge state-${job.state}`;
-  setText($("detail-status"), "");
+  if (!again) setText($("detail-status"), "");
   $("detail-retry").hidden = !ended;
   $("detail-failure").hidden = true;
   $("detail-report-box").hidden = true;
