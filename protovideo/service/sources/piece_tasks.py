@@ -163,16 +163,7 @@ class RedisPieceTasks(StreamGroupReader):
         """The next piece task of these priorities (highest first), or None."""
         self._ensure_groups()
         self._prune_consumers()
-        for priority in priorities:
-            stream = self._stream(priority)
-            while True:
-                entry = self._next_entry(stream)
-                if entry is None:
-                    break
-                task = self._open(priority, stream, *entry)
-                if task is not None:
-                    return task
-        return None
+        return self._first_opened(priorities, self._open)
 
     def claim_beside(self, source, priorities=PRIORITIES):
         """A piece task or a whole job of `source`, whichever ranks first: at each priority

@@ -84,16 +84,8 @@ class RedisSource(StreamGroupReader, RedisStore, RedisPresence, JobSource):
         self._ensure_groups()
         self._promote(keys=[self._delayed], args=[self.clock(), self.prefix])
         self._prune_consumers()
-        for priority in priorities:
-            stream = self._stream(priority)
-            while True:
-                entry = self._next_entry(stream)
-                if entry is None:
-                    break
-                claimed = self._open(priority, *entry)
-                if claimed is not None:
-                    return claimed
-        return None
+        return self._first_opened(priorities, lambda priority, _stream, entry_id, fields:
+                                  self._open(priority, entry_id, fields))
 
     def _open(self, priority: str, entry_id: str, fields: dict) -> ClaimedJob | None:
         job_id = fields.get("id") or entry_id

@@ -34,6 +34,17 @@ class StreamGroupReader:
                     raise
         self._groups_ready = True
 
+    def _first_opened(self, priorities, open_entry):
+        """The first entry that `open_entry(priority, stream, entry_id, fields)` makes something of
+        (not None), the highest priority first; None when every stream is empty."""
+        for priority in priorities:
+            stream = self._stream(priority)
+            while (entry := self._next_entry(stream)) is not None:
+                opened = open_entry(priority, stream, *entry)
+                if opened is not None:
+                    return opened
+        return None
+
     def _next_entry(self, stream: str):
         """(entry id, fields): one whose holder's lease ran out (taken over), else a new one; or None."""
         return self._take_over(stream) or self._read_new(stream)
